@@ -1,0 +1,69 @@
+#pragma once
+// Plain HTTP message types used across the project. They keep Boost.Beast out of every translation
+// unit except the few that do network I/O, which keeps the build fast on small machines.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stratus {
+
+struct HttpHeaderField {
+  std::string name;
+  std::string value;
+};
+
+// Case-insensitive ASCII comparison, as HTTP header names require.
+bool iequals(std::string_view a, std::string_view b);
+
+class HttpHeaders {
+ public:
+  // Returns the first field with this name, or nullptr.
+  const std::string* find(std::string_view name) const;
+  std::string get(std::string_view name, std::string_view fallback = {}) const;
+  // Replaces every field with this name by one field.
+  void set(std::string_view name, std::string value);
+  void add(std::string name, std::string value) { fields_.push_back({std::move(name), std::move(value)}); }
+  const std::vector<HttpHeaderField>& fields() const { return fields_; }
+
+ private:
+  std::vector<HttpHeaderField> fields_;
+};
+
+struct HttpRequestHead {
+  std::string method;  // upper case, e.g. "POST"
+  std::string target;  // raw request target: path plus optional query
+  HttpHeaders headers;
+  std::optional<std::uint64_t> content_length;
+  std::string remote_address;
+};
+
+struct HttpRequest : HttpRequestHead {
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  HttpHeaders headers;
+  std::string body;
+  // Close the connection after this response (e.g. after refusing an oversized body).
+  bool close_connection = false;
+};
+
+// Splits a request target into its path (still percent-encoded) and its query string.
+struct SplitTarget {
+  std::string_view path;
+  std::string_view query;
+};
+SplitTarget split_target(std::string_view target);
+
+// Percent-decodes a path segment or query component. Returns nullopt on malformed escapes.
+// With plus_as_space, '+' decodes to ' ' (form encoding, used in query strings).
+std::optional<std::string> percent_decode(std::string_view in, bool plus_as_space = false);
+
+// Parses "a=1&b=2" into decoded pairs; malformed escapes yield nullopt.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
+
+}  // namespace stratus
