@@ -1,5 +1,6 @@
 #include "stratus/common/http_server.hpp"
 
+#include <limits>
 #include <set>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -29,7 +30,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpServerOptions options;
   tcp::acceptor acceptor;
   std::set<std::shared_ptr<Session>> sessions;
-  bool stopped = false;
+  bool stopped = false;  // no new connections; responses close their connection
+  bool closed = false;   // the handler may be gone: never call it again
 
   void do_accept();
 };
@@ -80,8 +82,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read_header() {
     parser_.emplace();
     parser_->header_limit(server_->options.header_limit);
-    // The real limit is set once the head is known; until then nothing of the body is read.
-    parser_->body_limit(0);
+    // Beast compares Content-Length with the limit while parsing the head (and Boost 1.74 treats
+    // an empty limit as "always exceeded"), so the real limit,
+    // which depends on the head, is checked in on_header; nothing of the body is read before.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     arm_timer(server_->options.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -90,7 +94,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_header(beast::error_code ec) {
-    if (ec) return finish();
+    if (ec && ec != http::error::end_of_stream && ec != beast::error::timeout &&
+        ec != asio::error::operation_aborted) {
+      spdlog::debug("{}: bad request head: {}", remote_, ec.message());
+    }
+    if (ec || server_->closed) return finish();
     head_ = head_from(*parser_, remote_);
     keep_alive_ = parser_->get().keep_alive();
     std::uint64_t limit = server_->handler.body_limit(head_);
@@ -117,18 +125,23 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec == http::error::body_limit) return self->reject_oversized();
-                       if (ec) return self->finish();
+                       if (ec) {
+                         spdlog::debug("{}: request body not read: {}", self->remote_, ec.message());
+                         return self->finish();
+                       }
                        self->dispatch();
                      });
   }
 
   void reject_oversized() {
+    if (server_->closed) return finish();
     HttpResponse response = server_->handler.reject_oversized(head_);
     response.close_connection = true;
     write(std::move(response));
   }
 
   void dispatch() {
+    if (server_->closed) return finish();
     HttpRequest request;
     static_cast<HttpRequestHead&>(request) = std::move(head_);
     request.body = std::move(parser_->get().body());
@@ -217,6 +230,7 @@ void HttpServer::stop_accepting() {
 
 void HttpServer::stop() {
   stop_accepting();
+  impl_->closed = true;
   auto sessions = std::move(impl_->sessions);
   impl_->sessions.clear();
   for (const auto& s : sessions) s->close();

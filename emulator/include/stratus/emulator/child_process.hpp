@@ -1,0 +1,60 @@
+#pragma once
+// A function's worker process as a move-only RAII handle. The child runs in its own process group
+// (so a whole tree can be signalled), dies with the daemon (PR_SET_PDEATHSIG), joins its cgroups
+// before exec, and has stdout and stderr joined into one pipe the daemon reads.
+//
+// Reaping is done by the daemon's single SIGCHLD handler (waitpid(-1)); it reports exits through
+// mark_exited(). A handle destroyed while its process still runs kills the group and waits, so no
+// process outlives its handle.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace stratus::emulator {
+
+struct SpawnSpec {
+  std::filesystem::path executable;
+  std::filesystem::path working_dir;
+  std::vector<std::string> environment;  // "NAME=value"
+  // Files the child writes its pid into before exec (cgroup.procs of its cgroups).
+  std::vector<std::filesystem::path> cgroup_procs_files;
+  // Fallback memory limit when no cgroup memory controller can be used; 0 = none.
+  std::uint64_t rlimit_data_bytes = 0;
+};
+
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  // Throws std::system_error with the child's exec errno when the program cannot be started.
+  static ChildProcess spawn(const SpawnSpec& spec);
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0 && !exited_; }
+  // The read end of the stdout+stderr pipe; the caller takes ownership.
+  int release_output_fd();
+
+  // Signals the whole process group.
+  void signal_group(int signo) const;
+  void mark_exited(int wait_status);
+  int wait_status() const { return wait_status_; }
+  // "exit status 3" / "signal: killed", the wording Lambda uses in Runtime.ExitError.
+  std::string describe_exit() const;
+
+ private:
+  void kill_and_wait();
+  pid_t pid_ = -1;
+  int output_fd_ = -1;
+  bool exited_ = false;
+  int wait_status_ = 0;
+};
+
+}  // namespace stratus::emulator

@@ -1,0 +1,75 @@
+#pragma once
+// The emulator's configuration: built-in defaults, overridden by a JSON config file, overridden by
+// command-line flags. Every field is validated once, here, with a message naming the field.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace stratus::emulator {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PriceTable {
+  double request_per_million = 0.20;
+  double gb_second_x86_64 = 0.0000166667;
+  double gb_second_arm64 = 0.0000133334;
+  double s3_put_per_1000 = 0.005;
+  double s3_get_per_1000 = 0.0004;
+};
+
+// A function registered from the config file (functions created through the API persist instead).
+struct FunctionSpec {
+  std::string name;
+  std::filesystem::path code_dir;  // absolute; holds an executable `bootstrap`
+  std::string handler;
+  int memory_mb = 128;
+  int timeout_s = 3;
+  std::optional<int> reserved_concurrency;
+  int provisioned = 0;
+  std::map<std::string, std::string> environment;
+  std::string runtime = "provided.al2023";
+  std::string architecture = "x86_64";
+  std::string description;
+};
+
+struct EmulatorConfig {
+  std::string address = "127.0.0.1";
+  int port = 9001;
+  std::filesystem::path data_dir = "stratus-data";
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  int account_concurrency = 1000;
+  double idle_keepalive_s = 300;
+  int housekeeping_interval_ms = 200;
+  int scale_up_environments = 1000;  // new environments per function per window
+  double scale_up_window_s = 10;
+  double async_retry_delay_scale = 1.0;
+  double shutdown_grace_s = 10;
+  double init_timeout_s = 10;
+  PriceTable prices;
+  std::vector<FunctionSpec> functions;
+};
+
+// Applies the JSON document on top of `config`. Relative paths resolve against `base_dir`.
+// Throws ConfigError naming the offending field.
+void apply_config_json(EmulatorConfig& config, const nlohmann::json& doc,
+                       const std::filesystem::path& base_dir);
+EmulatorConfig load_config_file(const std::filesystem::path& file);
+
+// Lambda's limits, shared by the config file and the management API.
+inline constexpr int kMinMemoryMb = 128;
+inline constexpr int kMaxMemoryMb = 10240;
+inline constexpr int kMaxTimeoutS = 900;
+inline constexpr int kMinUnreservedConcurrency = 100;
+bool is_valid_function_name(std::string_view name);
+
+}  // namespace stratus::emulator

@@ -1,0 +1,125 @@
+#pragma once
+// One execution environment: a worker process running the function's bootstrap, plus the Runtime
+// API endpoint (its own loopback port) that this process polls for work. The environment owns the
+// lifecycle of each invocation handed to it: START/END/REPORT lines, timeout, metering.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "stratus/common/http_server.hpp"
+#include "stratus/emulator/child_process.hpp"
+#include "stratus/emulator/config.hpp"
+#include "stratus/emulator/function_config.hpp"
+#include "stratus/emulator/invocation.hpp"
+#include "stratus/emulator/log_stream.hpp"
+#include "stratus/emulator/metering.hpp"
+#include "stratus/emulator/resource_limits.hpp"
+
+namespace stratus::emulator {
+
+class Environment;
+
+// What an environment tells the scheduler that owns it.
+class EnvironmentHost {
+ public:
+  virtual ~EnvironmentHost() = default;
+  // The runtime asked for work (/next) and none is bound to this environment.
+  virtual void on_environment_ready(Environment& env) = 0;
+  // The process is gone (exited, crashed, killed). The environment must be dropped.
+  virtual void on_environment_dead(Environment& env) = 0;
+};
+
+enum class EnvironmentState { Starting, Idle, Busy, Dead };
+const char* to_string(EnvironmentState s);
+
+struct EnvironmentContext {
+  boost::asio::io_context& io;
+  const EmulatorConfig& config;
+  ResourceLimiter& limiter;
+  Metering& metering;
+  EnvironmentHost& host;
+  std::string front_endpoint;  // the daemon's own URL, exported as AWS_ENDPOINT_URL
+};
+
+class Environment : public HttpHandler, public std::enable_shared_from_this<Environment> {
+ public:
+  Environment(EnvironmentContext& context, FunctionConfigPtr function, bool provisioned);
+  ~Environment() override;
+
+  // Starts the runtime endpoint and the process. `bound` (may be null) is the invocation whose
+  // arrival caused this cold start; it is the first one served. Throws on spawn failure.
+  void start(std::shared_ptr<Invocation> bound);
+  // Hands an invocation to an idle environment.
+  void assign(std::shared_ptr<Invocation> invocation);
+  // Asks the process to stop (signal to its group). Dead once reaped.
+  void terminate(int signo);
+  void on_process_exit(int wait_status);
+
+  const std::string& id() const { return id_; }
+  const FunctionConfigPtr& function() const { return function_; }
+  EnvironmentState state() const { return state_; }
+  bool provisioned() const { return provisioned_; }
+  bool retiring() const { return retiring_; }
+  pid_t pid() const { return process_.pid(); }
+  SteadyClock::time_point idle_since() const { return idle_since_; }
+  std::uint64_t invocations_served() const { return served_; }
+  double init_ms() const { return init_ms_; }
+  bool has_bound_invocation() const { return bound_ != nullptr; }
+
+  // HttpHandler: the Runtime API.
+  std::uint64_t body_limit(const HttpRequestHead& head) override;
+  HttpResponse reject_oversized(const HttpRequestHead& head) override;
+  void handle(HttpRequest request, HttpResponder respond) override;
+
+ private:
+  void read_output();
+  void drain_output();
+  void capture_output(std::string_view text);
+  void log_line(const std::string& line);
+  void send_invocation(std::shared_ptr<Invocation> invocation);
+  void finish_invocation(InvocationOutcome outcome, bool timed_out);
+  void fail_bound_or_current(const std::string& error_type, const std::string& message);
+  void on_timeout();
+  void on_init_timeout();
+  HttpResponse runtime_error_response(int status, const std::string& type, const std::string& message);
+  void handle_next(HttpResponder respond);
+  void handle_result(const std::string& request_id, bool is_error, HttpRequest& request,
+                     HttpResponder& respond);
+
+  EnvironmentContext& ctx_;
+  FunctionConfigPtr function_;
+  bool provisioned_;
+  std::string id_;
+  std::string log_stream_name_;
+  EnvironmentState state_ = EnvironmentState::Starting;
+  bool retiring_ = false;
+  std::unique_ptr<HttpServer> runtime_server_;
+  ChildProcess process_;
+  EnvironmentCgroups cgroups_;
+  std::filesystem::path tmp_dir_;
+  std::optional<boost::asio::posix::stream_descriptor> output_;
+  std::array<char, 16384> output_buffer_{};
+  LogStream log_;
+  boost::asio::steady_timer timer_;  // init timeout, then each invocation's timeout
+
+  SteadyClock::time_point spawned_at_;
+  SteadyClock::time_point idle_since_;
+  double init_ms_ = 0;
+  bool init_reported_ = false;  // Init Duration goes on the first REPORT only
+  std::optional<std::string> init_error_;  // body posted to /runtime/init/error
+  std::uint64_t served_ = 0;
+
+  HttpResponder parked_next_;  // the runtime's pending GET /next
+  std::shared_ptr<Invocation> bound_;
+  std::shared_ptr<Invocation> current_;  // handed out, no result yet
+  std::string current_id_;               // id of the last invocation handed out
+  SteadyClock::time_point current_started_;
+  double current_cpu_start_ms_ = 0;
+};
+
+}  // namespace stratus::emulator

@@ -1,0 +1,45 @@
+#pragma once
+// One invocation of a function, from the moment the API accepts it until its outcome is known.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace stratus::emulator {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct InvocationOutcome {
+  std::string payload;
+  std::string function_error;  // empty on success, else "Unhandled"
+  std::string log_tail;        // the invocation's log, capped to its last 4 KB
+};
+
+struct Invocation {
+  std::string request_id;
+  std::string function_name;
+  std::string payload;
+  std::string client_context;  // decoded JSON, empty when none
+  bool want_log_tail = false;
+  bool is_event = false;
+
+  SteadyClock::time_point received = SteadyClock::now();
+  std::chrono::system_clock::time_point received_wall = std::chrono::system_clock::now();
+  int attempts = 0;                       // times handed to an environment
+  SteadyClock::time_point not_before{};   // async retries wait until then
+  InvocationOutcome last_outcome;         // async: what the last attempt answered
+
+  // Called exactly once per attempt with its outcome.
+  std::function<void(InvocationOutcome)> on_complete;
+
+  void append_log(std::string_view text);
+  std::string log_tail() const;
+
+ private:
+  std::string log_;
+};
+
+inline constexpr std::size_t kLogTailBytes = 4096;
+
+}  // namespace stratus::emulator

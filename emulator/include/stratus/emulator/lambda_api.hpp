@@ -1,0 +1,55 @@
+#pragma once
+// The daemon's front door: the Lambda Invoke and management APIs, plus the emulator's own
+// endpoints (/healthz, /metrics, /stratus/v1/...). Every refusal goes through make_error_response.
+
+#include "stratus/common/http_server.hpp"
+#include "stratus/emulator/config.hpp"
+#include "stratus/emulator/function_registry.hpp"
+#include "stratus/emulator/metering.hpp"
+#include "stratus/emulator/router.hpp"
+#include "stratus/emulator/scheduler.hpp"
+
+namespace stratus::emulator {
+
+// Lambda's request size limits.
+inline constexpr std::uint64_t kMaxSyncPayloadBytes = 6291456;
+inline constexpr std::uint64_t kMaxEventPayloadBytes = 1048576;
+inline constexpr std::uint64_t kMaxInvokeAsyncPayloadBytes = 262144;
+inline constexpr std::uint64_t kMaxCodeUploadRequestBytes = 69905067;
+inline constexpr std::uint64_t kMaxManagementRequestBytes = 1048576;
+inline constexpr std::size_t kMaxClientContextBytes = 3583;
+
+class LambdaApi : public HttpHandler {
+ public:
+  LambdaApi(const EmulatorConfig& config, FunctionRegistry& registry, Scheduler& scheduler,
+            Metering& metering);
+
+  std::uint64_t body_limit(const HttpRequestHead& head) override;
+  HttpResponse reject_oversized(const HttpRequestHead& head) override;
+  void handle(HttpRequest request, HttpResponder respond) override;
+
+ private:
+  void invoke(const Route& route, HttpRequest& request, const std::string& request_id,
+              HttpResponder& respond);
+  void invoke_async_legacy(const Route& route, HttpRequest& request, const std::string& request_id,
+                           HttpResponder& respond);
+  HttpResponse manage(const Route& route, HttpRequest& request, const std::string& request_id);
+  FunctionConfigPtr find_function(const std::string& raw, const std::string& query_qualifier) const;
+
+  HttpResponse create_function(const HttpRequest& request);
+  HttpResponse list_functions(const Route& route);
+  HttpResponse get_function(const FunctionConfig& f);
+  HttpResponse update_function_code(const FunctionConfig& f, const HttpRequest& request);
+  HttpResponse update_function_configuration(const FunctionConfig& f, const HttpRequest& request);
+  HttpResponse put_function_concurrency(const FunctionConfig& f, const HttpRequest& request);
+  HttpResponse put_event_invoke_config(const FunctionConfig& f, const HttpRequest& request, bool merge);
+  HttpResponse event_invoke_config_response(const FunctionConfig& f);
+  HttpResponse account_settings();
+
+  const EmulatorConfig& config_;
+  FunctionRegistry& registry_;
+  Scheduler& scheduler_;
+  Metering& metering_;
+};
+
+}  // namespace stratus::emulator

@@ -1,0 +1,64 @@
+#pragma once
+// Meters every invocation the way Lambda bills it and keeps per-function totals for the usage
+// endpoint (JSON) and /metrics (Prometheus text).
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "stratus/emulator/config.hpp"
+
+namespace stratus::emulator {
+
+struct InvocationMeasurement {
+  std::string function;
+  std::string architecture = "x86_64";
+  double duration_ms = 0;
+  double init_ms = 0;  // non-zero on an on-demand cold start
+  int memory_mb = 128;
+  std::uint64_t max_memory_used_mb = 0;
+  double cpu_ms = 0;
+  bool error = false;
+  bool timeout = false;
+};
+
+// Lambda bills duration rounded up to the next millisecond; for custom runtimes (provided.*) the
+// INIT phase of a cold start is billed too.
+std::int64_t billed_duration_ms(double duration_ms, double init_ms);
+
+// "REPORT RequestId: ...\tDuration: 1.23 ms\tBilled Duration: 2 ms\t..." as Lambda writes it.
+std::string format_report_line(const std::string& request_id, const InvocationMeasurement& m);
+
+struct FunctionUsage {
+  std::uint64_t invocations = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t throttles = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t cold_starts = 0;
+  double duration_ms = 0;
+  std::int64_t billed_ms = 0;
+  double init_ms = 0;
+  double cpu_ms = 0;
+  double gb_seconds = 0;
+  std::uint64_t max_memory_used_mb = 0;
+  double cost_usd = 0;
+};
+
+class Metering {
+ public:
+  explicit Metering(PriceTable prices) : prices_(prices) {}
+  // Records one completed invocation; returns its cost in USD.
+  double record(const InvocationMeasurement& m);
+  void record_throttle(const std::string& function);
+  nlohmann::json usage_json() const;
+  std::string prometheus_text() const;
+  const PriceTable& prices() const { return prices_; }
+
+ private:
+  PriceTable prices_;
+  std::map<std::string, FunctionUsage> usage_;
+};
+
+}  // namespace stratus::emulator

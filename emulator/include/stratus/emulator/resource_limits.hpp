@@ -1,0 +1,61 @@
+#pragma once
+// Memory and CPU limits for execution environments. At start-up the daemon probes what it may use:
+// cgroup v2 (memory.max, cpu.weight/cpu.max), cgroup v1 (memory.limit_in_bytes, cpu.shares/
+// cpu.cfs_quota_us), or, when neither is writable, an RLIMIT_DATA memory cap and no CPU control.
+// CPU follows Lambda: 1769 MB of memory buys one vCPU, up to 6.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace stratus::emulator {
+
+enum class LimitMode { CgroupV2, CgroupV1, Rlimit };
+
+// The cgroups of one environment; removed (after killing anything left in them) by the limiter.
+struct EnvironmentCgroups {
+  std::vector<std::filesystem::path> dirs;
+  std::filesystem::path memory_dir;  // empty when memory is not under a cgroup
+  std::filesystem::path cpu_usage_file;  // cpuacct.usage (v1, ns) or cpu.stat (v2, usage_usec)
+};
+
+class ResourceLimiter {
+ public:
+  // Probes the machine; `enforce_cpu_quota` caps CPU time (Lambda does), not only weights it.
+  static std::unique_ptr<ResourceLimiter> probe(bool enforce_cpu_quota);
+  ~ResourceLimiter();
+
+  LimitMode mode() const { return mode_; }
+  std::string describe() const;
+
+  // Creates the cgroups for one environment (no-op in rlimit mode). Throws std::system_error.
+  EnvironmentCgroups create(const std::string& env_id, int memory_mb);
+  // Files the child writes its pid into before exec.
+  std::vector<std::filesystem::path> procs_files(const EnvironmentCgroups& groups) const;
+  std::uint64_t rlimit_bytes(int memory_mb) const;
+  // Peak memory of the environment in bytes (cgroup peak, else the process's VmHWM).
+  std::uint64_t memory_peak_bytes(const EnvironmentCgroups& groups, pid_t pid) const;
+  // CPU time the environment has used so far, in milliseconds (cgroup accounting, else the
+  // process's own utime+stime from /proc, which has 10 ms resolution).
+  double cpu_time_ms(const EnvironmentCgroups& groups, pid_t pid) const;
+  // Kills whatever is still inside the groups (processes that left the process group) and
+  // removes them.
+  void destroy(EnvironmentCgroups& groups);
+
+  static double vcpus_for_memory(int memory_mb);
+
+ private:
+  ResourceLimiter() = default;
+  LimitMode mode_ = LimitMode::Rlimit;
+  bool enforce_cpu_quota_ = true;
+  std::filesystem::path memory_root_;  // our parent cgroup for memory (v1) or everything (v2)
+  std::filesystem::path cpu_root_;
+  std::filesystem::path cpuacct_root_;
+  std::string why_;  // why the probe settled on this mode
+};
+
+}  // namespace stratus::emulator

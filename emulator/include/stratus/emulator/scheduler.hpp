@@ -1,0 +1,111 @@
+#pragma once
+// Decides where every invocation runs. Per function: warm idle environments (most recently used
+// first), cold starts within the function's and the account's concurrency, throttling (429) for
+// synchronous calls beyond them, a queue for asynchronous events with Lambda's retry policy,
+// provisioned environments, idle reaping and the scale-up rate limit. Runs on the daemon's single
+// io_context thread.
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "stratus/emulator/environment.hpp"
+
+namespace stratus::emulator {
+
+// Why a synchronous invocation cannot start now, or nullopt when it can.
+enum class Throttle { None, Reserved, Account, ScaleUpRate };
+const char* throttle_reason(Throttle t);
+
+// The capacity arithmetic, kept free of processes so it is unit-tested on its own.
+struct ConcurrencySnapshot {
+  int account_limit = 1000;
+  int reserved_total = 0;          // sum of every function's reserved concurrency
+  int unreserved_in_use = 0;       // in use by functions without a reservation
+  int function_in_use = 0;         // starting + busy environments of this function
+  std::optional<int> function_reserved;
+  int recent_spawns = 0;           // cold starts of this function within the scale-up window
+  int scale_up_limit = 1000;
+};
+Throttle decide_throttle(const ConcurrencySnapshot& s);
+
+class Scheduler : public EnvironmentHost {
+ public:
+  Scheduler(boost::asio::io_context& io, const EmulatorConfig& config, ResourceLimiter& limiter,
+            Metering& metering);
+  ~Scheduler() override;
+
+  void set_front_endpoint(std::string url) { context_.front_endpoint = std::move(url); }
+
+  // Registers a new or changed function: idle environments of an older revision are retired,
+  // provisioned ones are started.
+  void upsert_function(FunctionConfigPtr config);
+  // Stops the function's environments; its queued events go to the on-failure log.
+  void remove_function(const std::string& name);
+
+  // Starts a synchronous invocation. Throws ApiException(TooManyRequests) when throttled.
+  void invoke(std::shared_ptr<Invocation> invocation);
+  // Accepts an asynchronous (Event) invocation; it is never refused for capacity.
+  void enqueue_event(std::shared_ptr<Invocation> invocation);
+
+  // Periodic work: idle reaping, provisioned top-up, due async retries, event age expiry.
+  void housekeeping();
+  // Reaps exited children (called on SIGCHLD and from housekeeping).
+  void reap_children();
+
+  // Graceful stop: no new work starts; busy environments get `grace` to finish; then every
+  // environment gets SIGTERM, 2 s later SIGKILL. `done` runs once all are reaped.
+  void shutdown(std::chrono::milliseconds grace, std::function<void()> done);
+
+  // Re-queues events that were still queued when the daemon last stopped.
+  void restore_pending_events();
+
+  nlohmann::json environments_json() const;
+  std::size_t environment_count() const;
+  std::size_t queued_events() const;
+
+  // EnvironmentHost
+  void on_environment_ready(Environment& env) override;
+  void on_environment_dead(Environment& env) override;
+
+ private:
+  struct Pool {
+    FunctionConfigPtr config;
+    std::vector<std::shared_ptr<Environment>> environments;
+    std::vector<std::shared_ptr<Environment>> idle;  // a stack: the warmest on top
+    std::deque<std::shared_ptr<Invocation>> events;
+    std::deque<SteadyClock::time_point> recent_spawns;
+  };
+
+  Throttle check_capacity(Pool& pool);
+  int in_use(const Pool& pool) const;
+  std::shared_ptr<Environment> spawn(Pool& pool, std::shared_ptr<Invocation> bound, bool provisioned);
+  std::shared_ptr<Environment> take_idle(Pool& pool);
+  void dispatch_events(Pool& pool);
+  void dispatch_all_events();
+  void complete_event(const std::shared_ptr<Invocation>& event, InvocationOutcome outcome);
+  void fail_event(const std::shared_ptr<Invocation>& event, const std::string& condition);
+  void ensure_provisioned(Pool& pool);
+  void persist_pending_events();
+  void load_pending_events();
+  void check_shutdown_progress();
+
+  boost::asio::io_context& io_;
+  const EmulatorConfig& config_;
+  EnvironmentContext context_;
+  std::map<std::string, Pool> pools_;
+  std::unordered_map<pid_t, std::weak_ptr<Environment>> by_pid_;
+
+  bool shutting_down_ = false;
+  SteadyClock::time_point shutdown_deadline_;
+  SteadyClock::time_point kill_deadline_;
+  bool sent_sigterm_ = false;
+  std::function<void()> shutdown_done_;
+};
+
+}  // namespace stratus::emulator

@@ -1,0 +1,140 @@
+#include "stratus/emulator/daemon.hpp"
+
+#include <signal.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "stratus/emulator/atomic_file.hpp"
+#include "stratus/emulator/function_registry.hpp"
+#include "stratus/emulator/lambda_api.hpp"
+#include "stratus/emulator/metering.hpp"
+#include "stratus/emulator/resource_limits.hpp"
+#include "stratus/emulator/scheduler.hpp"
+
+namespace stratus::emulator {
+
+namespace fs = std::filesystem;
+
+struct Daemon::Parts {
+  explicit Parts(EmulatorConfig c)
+      : config(std::move(c)),
+        metering(config.prices),
+        registry(config.data_dir, config.region, config.account_id),
+        limiter(ResourceLimiter::probe(true)),
+        scheduler(io, config, *limiter, metering),
+        api(config, registry, scheduler, metering),
+        signals(io, SIGINT, SIGTERM),
+        children(io, SIGCHLD),
+        housekeeping(io) {}
+
+  boost::asio::io_context io;
+  EmulatorConfig config;
+  Metering metering;
+  FunctionRegistry registry;
+  std::unique_ptr<ResourceLimiter> limiter;
+  Scheduler scheduler;
+  LambdaApi api;
+  std::unique_ptr<HttpServer> front;
+  boost::asio::signal_set signals;
+  boost::asio::signal_set children;
+  boost::asio::steady_timer housekeeping;
+  bool stopping = false;
+
+  void wait_children() {
+    children.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      scheduler.reap_children();
+      wait_children();
+    });
+  }
+
+  void schedule_housekeeping() {
+    housekeeping.expires_after(std::chrono::milliseconds(config.housekeeping_interval_ms));
+    housekeeping.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      scheduler.housekeeping();
+      schedule_housekeeping();
+    });
+  }
+
+  void wait_signals() {
+    signals.async_wait([this](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      if (stopping) {
+        spdlog::warn("second {}: stopping environments now", signo == SIGINT ? "SIGINT" : "SIGTERM");
+        scheduler.shutdown(std::chrono::milliseconds(0), nullptr);
+        wait_signals();
+        return;
+      }
+      stopping = true;
+      spdlog::info("{} received: no new requests; waiting up to {} s for in-flight invocations",
+                   signo == SIGINT ? "SIGINT" : "SIGTERM", config.shutdown_grace_s);
+      front->stop_accepting();
+      scheduler.shutdown(std::chrono::milliseconds(static_cast<long>(config.shutdown_grace_s * 1000)),
+                         [this] {
+                           spdlog::info("all environments stopped");
+                           front->stop();
+                           housekeeping.cancel();
+                           signals.cancel();
+                           children.cancel();
+                           io.stop();
+                         });
+      wait_signals();
+    });
+  }
+};
+
+Daemon::Daemon(EmulatorConfig config) {
+  fs::create_directories(config.data_dir);
+  config.data_dir = fs::canonical(config.data_dir);
+  parts_ = std::make_unique<Parts>(std::move(config));
+}
+
+Daemon::~Daemon() = default;
+
+void Daemon::run() {
+  auto& p = *parts_;
+  // Writes to a client that went away must fail with EPIPE, not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
+  spdlog::info("data directory {}", p.config.data_dir.string());
+  spdlog::info("resource limits: {}", p.limiter->describe());
+
+  HttpServerOptions options;
+  options.address = p.config.address;
+  options.port = static_cast<std::uint16_t>(p.config.port);
+  try {
+    p.front = std::make_unique<HttpServer>(p.io, p.api, options);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error("cannot listen on " + p.config.address + ":" + std::to_string(p.config.port) +
+                             ": " + e.code().message());
+  }
+  std::string host = p.config.address.find(':') != std::string::npos ? "[" + p.config.address + "]"
+                                                                      : p.config.address;
+  std::string endpoint = "http://" + host + ":" + std::to_string(p.front->port());
+  p.scheduler.set_front_endpoint(endpoint);
+
+  p.registry.load_persisted();
+  for (const auto& spec : p.config.functions) p.registry.add_from_spec(spec);
+  for (const auto& f : p.registry.list()) {
+    p.scheduler.upsert_function(f);
+    spdlog::info("function '{}' ({} MB, {} s, handler {}) from {}", f->name, f->memory_mb, f->timeout_s,
+                 f->handler, f->code->dir().string());
+  }
+  p.scheduler.restore_pending_events();
+
+  p.wait_signals();
+  p.wait_children();
+  p.schedule_housekeeping();
+  auto endpoint_file = p.config.data_dir / "emulator.endpoint";
+  write_file_atomically(endpoint_file, endpoint + "\n");
+  spdlog::info("listening on {} (account concurrency {}, idle keep-alive {} s)", endpoint,
+               p.config.account_concurrency, p.config.idle_keepalive_s);
+  p.io.run();
+  std::error_code ec;
+  fs::remove(endpoint_file, ec);
+  spdlog::info("stopped");
+}
+
+}  // namespace stratus::emulator

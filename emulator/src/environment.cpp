@@ -1,0 +1,423 @@
+#include "stratus/emulator/environment.hpp"
+
+#include <signal.h>
+
+#include <cmath>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "stratus/common/request_id.hpp"
+
+namespace stratus::emulator {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* to_string(EnvironmentState s) {
+  switch (s) {
+    case EnvironmentState::Starting: return "starting";
+    case EnvironmentState::Idle: return "idle";
+    case EnvironmentState::Busy: return "busy";
+    case EnvironmentState::Dead: return "dead";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr std::uint64_t kMaxResponseBytes = 6291456;  // Lambda's sync response limit
+constexpr std::string_view kRuntimePrefix = "/2018-06-01/runtime/";
+
+double ms_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+}
+
+std::string utc_date(const char* format) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::string error_json(const std::string& type, const std::string& message) {
+  return json{{"errorMessage", message}, {"errorType", type}, {"stackTrace", json::array()}}.dump();
+}
+
+// Lambda passes a runtime's error body through; a body that is not a JSON object is wrapped.
+std::string normalize_error_body(const std::string& body, const std::string& type_header) {
+  auto parsed = json::parse(body, nullptr, false);
+  if (parsed.is_object()) return body;
+  return error_json(type_header.empty() ? "Unknown" : type_header, body);
+}
+
+std::string format_seconds(int seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%d.00", seconds);
+  return buf;
+}
+
+}  // namespace
+
+Environment::Environment(EnvironmentContext& context, FunctionConfigPtr function, bool provisioned)
+    : ctx_(context),
+      function_(std::move(function)),
+      provisioned_(provisioned),
+      id_(make_hex_id(32)),
+      timer_(context.io) {}
+
+Environment::~Environment() {
+  if (runtime_server_) runtime_server_->stop();
+  if (output_) {
+    boost::system::error_code ec;
+    output_->close(ec);
+  }
+  // The process handle kills and waits for anything still running.
+  process_ = ChildProcess();
+  ctx_.limiter.destroy(cgroups_);
+  std::error_code ec;
+  if (!tmp_dir_.empty()) fs::remove_all(tmp_dir_, ec);
+}
+
+void Environment::start(std::shared_ptr<Invocation> bound) {
+  bound_ = std::move(bound);
+  const FunctionConfig& f = *function_;
+  log_stream_name_ = utc_date("%Y/%m/%d") + "/[$LATEST]" + id_;
+  HttpServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.idle_timeout = std::chrono::milliseconds(0);
+  options.server_name = "stratus-runtime";
+  runtime_server_ = std::make_unique<HttpServer>(ctx_.io, *this, options);
+
+  tmp_dir_ = ctx_.config.data_dir / "tmp" / id_;
+  fs::create_directories(tmp_dir_);
+  log_.open(ctx_.config.data_dir / "logs" / f.name / (utc_date("%Y-%m-%d") + "-" + id_ + ".log"));
+  cgroups_ = ctx_.limiter.create("env-" + id_, f.memory_mb);
+
+  const std::string task_root = f.code->dir().string();
+  std::vector<std::string> env = {
+      "_HANDLER=" + f.handler,
+      "AWS_REGION=" + ctx_.config.region,
+      "AWS_DEFAULT_REGION=" + ctx_.config.region,
+      "AWS_EXECUTION_ENV=AWS_Lambda_" + f.runtime,
+      "AWS_LAMBDA_FUNCTION_NAME=" + f.name,
+      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(f.memory_mb),
+      "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+      std::string("AWS_LAMBDA_INITIALIZATION_TYPE=") +
+          (provisioned_ ? "provisioned-concurrency" : "on-demand"),
+      "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + f.name,
+      "AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream_name_,
+      // Functions reach the emulator's own S3/Lambda with these (SigV4 needs some credentials).
+      "AWS_ACCESS_KEY_ID=stratus",
+      "AWS_SECRET_ACCESS_KEY=stratus-secret",
+      "AWS_SESSION_TOKEN=stratus-session",
+      "AWS_ENDPOINT_URL=" + ctx_.front_endpoint,
+      "AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(runtime_server_->port()),
+      "LAMBDA_TASK_ROOT=" + task_root,
+      "LAMBDA_RUNTIME_DIR=" + task_root,
+      "LANG=en_US.UTF-8",
+      "TZ=:UTC",
+      "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
+      "LD_LIBRARY_PATH=" + task_root + "/lib:" + task_root + ":/opt/lib",
+      "TMPDIR=" + tmp_dir_.string(),
+  };
+  for (const auto& [k, v] : f.environment) env.push_back(k + "=" + v);
+
+  SpawnSpec spec;
+  spec.executable = f.code->dir() / "bootstrap";
+  spec.working_dir = f.code->dir();
+  spec.environment = std::move(env);
+  spec.cgroup_procs_files = ctx_.limiter.procs_files(cgroups_);
+  spec.rlimit_data_bytes = ctx_.limiter.rlimit_bytes(f.memory_mb);
+  spawned_at_ = SteadyClock::now();
+  process_ = ChildProcess::spawn(spec);
+  output_.emplace(ctx_.io, process_.release_output_fd());
+  output_->non_blocking(true);
+  read_output();
+
+  std::weak_ptr<Environment> weak = weak_from_this();
+  timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(ctx_.config.init_timeout_s)));
+  timer_.async_wait([weak](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_init_timeout();
+  });
+  spdlog::debug("environment {} of '{}' started: pid {}, runtime API port {}", id_, f.name,
+                process_.pid(), runtime_server_->port());
+}
+
+void Environment::read_output() {
+  std::weak_ptr<Environment> weak = weak_from_this();
+  output_->async_read_some(boost::asio::buffer(output_buffer_),
+                           [weak](boost::system::error_code ec, std::size_t n) {
+                             auto self = weak.lock();
+                             if (!self || ec) return;
+                             self->capture_output(std::string_view(self->output_buffer_.data(), n));
+                             self->read_output();
+                           });
+}
+
+void Environment::drain_output() {
+  if (!output_ || !output_->is_open()) return;
+  boost::system::error_code ec;
+  while (true) {
+    std::size_t n = output_->read_some(boost::asio::buffer(output_buffer_), ec);
+    if (ec || n == 0) break;
+    capture_output(std::string_view(output_buffer_.data(), n));
+  }
+}
+
+void Environment::capture_output(std::string_view text) {
+  log_.write(text);
+  if (current_) {
+    current_->append_log(text);
+  } else if (bound_) {
+    bound_->append_log(text);
+  }
+}
+
+void Environment::log_line(const std::string& line) {
+  capture_output(line + "\n");
+}
+
+void Environment::assign(std::shared_ptr<Invocation> invocation) {
+  send_invocation(std::move(invocation));
+}
+
+void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
+  state_ = EnvironmentState::Busy;
+  current_ = std::move(invocation);
+  current_id_ = current_->request_id;
+  current_->attempts += 1;
+  current_started_ = SteadyClock::now();
+  current_cpu_start_ms_ = ctx_.limiter.cpu_time_ms(cgroups_, process_.pid());
+  ++served_;
+  log_line("START RequestId: " + current_id_ + " Version: $LATEST");
+
+  const FunctionConfig& f = *function_;
+  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(f.timeout_s);
+  HttpResponse response;
+  response.headers.add("Content-Type", "application/json");
+  response.headers.add("Lambda-Runtime-Aws-Request-Id", current_id_);
+  response.headers.add(
+      "Lambda-Runtime-Deadline-Ms",
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
+  response.headers.add("Lambda-Runtime-Invoked-Function-Arn",
+                       function_arn(ctx_.config.region, ctx_.config.account_id, f.name));
+  response.headers.add("Lambda-Runtime-Trace-Id", "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24) +
+                                                      ";Parent=" + make_hex_id(16) + ";Sampled=0");
+  if (!current_->client_context.empty()) {
+    response.headers.add("Lambda-Runtime-Client-Context", current_->client_context);
+  }
+  response.body = current_->payload.empty() ? "{}" : current_->payload;
+  auto respond = std::move(parked_next_);
+  parked_next_ = nullptr;
+  respond(std::move(response));
+
+  std::weak_ptr<Environment> weak = weak_from_this();
+  std::string id = current_id_;
+  timer_.expires_after(std::chrono::seconds(f.timeout_s));
+  timer_.async_wait([weak, id](boost::system::error_code ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (self && self->current_ && self->current_id_ == id) self->on_timeout();
+  });
+}
+
+void Environment::finish_invocation(InvocationOutcome outcome, bool timed_out) {
+  drain_output();
+  timer_.cancel();
+  auto invocation = std::move(current_);
+  current_ = nullptr;
+
+  InvocationMeasurement m;
+  m.function = function_->name;
+  m.architecture = function_->architecture;
+  m.duration_ms = ms_since(current_started_);
+  if (!init_reported_ && !provisioned_) m.init_ms = init_ms_;
+  init_reported_ = true;
+  m.memory_mb = function_->memory_mb;
+  auto peak = ctx_.limiter.memory_peak_bytes(cgroups_, process_.pid());
+  m.max_memory_used_mb = (peak + (1 << 20) - 1) >> 20;
+  m.cpu_ms = std::max(0.0, ctx_.limiter.cpu_time_ms(cgroups_, process_.pid()) - current_cpu_start_ms_);
+  m.error = !outcome.function_error.empty();
+  m.timeout = timed_out;
+  ctx_.metering.record(m);
+
+  std::string end_and_report = "END RequestId: " + invocation->request_id + "\n" +
+                               format_report_line(invocation->request_id, m) + "\n";
+  log_.write(end_and_report);
+  invocation->append_log(end_and_report);
+  if (invocation->want_log_tail) outcome.log_tail = invocation->log_tail();
+  invocation->on_complete(std::move(outcome));
+}
+
+void Environment::on_timeout() {
+  const std::string message = "Task timed out after " + format_seconds(function_->timeout_s) + " seconds";
+  log_line(utc_date("%Y-%m-%dT%H:%M:%SZ") + " " + current_id_ + " " + message);
+  InvocationOutcome outcome;
+  outcome.function_error = "Unhandled";
+  outcome.payload = error_json("Sandbox.Timedout", "RequestId: " + current_id_ + " Error: " + message);
+  finish_invocation(std::move(outcome), true);
+  spdlog::info("invocation {} of '{}' timed out after {} s; killing environment {}", current_id_,
+               function_->name, function_->timeout_s, id_);
+  terminate(SIGKILL);
+}
+
+void Environment::on_init_timeout() {
+  if (state_ != EnvironmentState::Starting) return;
+  spdlog::warn("environment {} of '{}' did not ask for work within {} s; killing it", id_,
+               function_->name, ctx_.config.init_timeout_s);
+  init_error_ = error_json("Runtime.InitTimeout", "Init timed out after " +
+                                                      std::to_string(ctx_.config.init_timeout_s) + " seconds");
+  terminate(SIGKILL);
+}
+
+void Environment::terminate(int signo) {
+  retiring_ = true;
+  process_.signal_group(signo);
+}
+
+void Environment::fail_bound_or_current(const std::string& error_type, const std::string& message) {
+  InvocationOutcome outcome;
+  outcome.function_error = "Unhandled";
+  if (current_) {
+    outcome.payload = error_json(error_type, "RequestId: " + current_id_ + " Error: " + message);
+    finish_invocation(std::move(outcome), false);
+  } else if (bound_) {
+    // The invocation that caused this cold start never ran: it gets the init failure.
+    auto invocation = std::move(bound_);
+    bound_ = nullptr;
+    outcome.payload = init_error_ ? *init_error_
+                                  : error_json(error_type, "RequestId: " + invocation->request_id +
+                                                               " Error: " + message);
+    if (invocation->want_log_tail) outcome.log_tail = invocation->log_tail();
+    invocation->on_complete(std::move(outcome));
+  }
+}
+
+void Environment::on_process_exit(int wait_status) {
+  auto keep_alive = shared_from_this();  // the host drops its reference below
+  process_.mark_exited(wait_status);
+  drain_output();
+  timer_.cancel();
+  std::string why = process_.describe_exit();
+  fail_bound_or_current("Runtime.ExitError", "Runtime exited with error: " + why);
+  if (!retiring_) {
+    spdlog::info("environment {} of '{}' (pid {}) exited unexpectedly: {}", id_, function_->name,
+                 process_.pid(), why);
+  }
+  state_ = EnvironmentState::Dead;
+  parked_next_ = nullptr;
+  if (runtime_server_) runtime_server_->stop();
+  ctx_.host.on_environment_dead(*this);
+}
+
+HttpResponse Environment::runtime_error_response(int status, const std::string& type,
+                                                 const std::string& message) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.add("Content-Type", "application/json");
+  response.body = json{{"errorMessage", message}, {"errorType", type}}.dump();
+  return response;
+}
+
+std::uint64_t Environment::body_limit(const HttpRequestHead&) { return kMaxResponseBytes; }
+
+HttpResponse Environment::reject_oversized(const HttpRequestHead& head) {
+  // A /response over the limit fails the invocation, as on Lambda; the runtime gets 413.
+  if (current_ && head.target.find(current_id_) != std::string::npos) {
+    InvocationOutcome outcome;
+    outcome.function_error = "Unhandled";
+    outcome.payload = error_json("Function.ResponseSizeTooLarge",
+                                 "Response payload size exceeded maximum allowed payload size (" +
+                                     std::to_string(kMaxResponseBytes) + " bytes).");
+    finish_invocation(std::move(outcome), false);
+  }
+  return runtime_error_response(413, "RequestEntityTooLarge",
+                                "Payload exceeds " + std::to_string(kMaxResponseBytes) + " bytes");
+}
+
+void Environment::handle(HttpRequest request, HttpResponder respond) {
+  std::string_view path = split_target(request.target).path;
+  if (path.substr(0, kRuntimePrefix.size()) != kRuntimePrefix) {
+    return respond(runtime_error_response(404, "NotFound", "unknown Runtime API path"));
+  }
+  path.remove_prefix(kRuntimePrefix.size());
+  if (path == "invocation/next" && request.method == "GET") return handle_next(std::move(respond));
+  if (path == "init/error" && request.method == "POST") {
+    if (state_ != EnvironmentState::Starting) {
+      return respond(runtime_error_response(403, "InvalidStateTransition",
+                                            "init/error is only valid before the first /next"));
+    }
+    init_error_ = normalize_error_body(request.body,
+                                       request.headers.get("Lambda-Runtime-Function-Error-Type"));
+    log_line("INIT_REPORT Init Duration: " + std::to_string(ms_since(spawned_at_)) +
+             " ms\tPhase: init\tStatus: error\tError Type: " +
+             request.headers.get("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"));
+    respond(HttpResponse{202, {}, R"({"status":"OK"})"});
+    terminate(SIGKILL);
+    return;
+  }
+  constexpr std::string_view kInvocation = "invocation/";
+  if (request.method == "POST" && path.substr(0, kInvocation.size()) == kInvocation) {
+    path.remove_prefix(kInvocation.size());
+    auto slash = path.find('/');
+    if (slash != std::string_view::npos) {
+      std::string id(path.substr(0, slash));
+      std::string_view action = path.substr(slash + 1);
+      if (action == "response") return handle_result(id, false, request, respond);
+      if (action == "error") return handle_result(id, true, request, respond);
+    }
+  }
+  respond(runtime_error_response(404, "NotFound", "unknown Runtime API path"));
+}
+
+void Environment::handle_next(HttpResponder respond) {
+  if (state_ == EnvironmentState::Dead || retiring_) return;  // never answered; it is being killed
+  if (current_) {
+    // The runtime asked for more work without answering the last: Lambda fails that invocation.
+    fail_bound_or_current("Runtime.InvalidResponse", "Runtime asked for the next event without a result");
+  }
+  if (parked_next_) parked_next_(runtime_error_response(409, "DuplicateNext", "superseded"));
+  parked_next_ = std::move(respond);
+  if (state_ == EnvironmentState::Starting) {
+    init_ms_ = ms_since(spawned_at_);
+    timer_.cancel();
+  }
+  if (bound_) {
+    auto invocation = std::move(bound_);
+    bound_ = nullptr;
+    return send_invocation(std::move(invocation));
+  }
+  state_ = EnvironmentState::Idle;
+  idle_since_ = SteadyClock::now();
+  ctx_.host.on_environment_ready(*this);
+}
+
+void Environment::handle_result(const std::string& request_id, bool is_error, HttpRequest& request,
+                                HttpResponder& respond) {
+  if (!current_ || request_id != current_id_) {
+    if (request_id == current_id_) {
+      return respond(runtime_error_response(403, "InvalidStateTransition",
+                                            "a result for this request was already sent"));
+    }
+    return respond(runtime_error_response(400, "InvalidRequestID", "Invalid request ID"));
+  }
+  InvocationOutcome outcome;
+  if (is_error) {
+    outcome.function_error = "Unhandled";
+    outcome.payload = normalize_error_body(request.body,
+                                           request.headers.get("Lambda-Runtime-Function-Error-Type"));
+  } else {
+    outcome.payload = std::move(request.body);
+  }
+  respond(HttpResponse{202, {}, R"({"status":"OK"})"});
+  finish_invocation(std::move(outcome), false);
+}
+
+}  // namespace stratus::emulator

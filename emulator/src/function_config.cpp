@@ -1,0 +1,62 @@
+#include "stratus/emulator/function_config.hpp"
+
+#include <chrono>
+#include <ctime>
+
+namespace stratus::emulator {
+
+CodeBundle::~CodeBundle() {
+  if (owned_ && retired_) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+std::string function_arn(const std::string& region, const std::string& account,
+                         const std::string& name) {
+  return "arn:aws:lambda:" + region + ":" + account + ":function:" + name;
+}
+
+std::string lambda_timestamp_now() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(now);
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[80];
+  std::snprintf(out, sizeof out, "%s.%03d+0000", buf, static_cast<int>(millis));
+  return out;
+}
+
+nlohmann::json to_function_configuration(const FunctionConfig& f, const std::string& region,
+                                         const std::string& account) {
+  nlohmann::json variables = nlohmann::json::object();
+  for (const auto& [k, v] : f.environment) variables[k] = v;
+  nlohmann::json out = {
+      {"FunctionName", f.name},
+      {"FunctionArn", function_arn(region, account, f.name)},
+      {"Runtime", f.runtime},
+      {"Role", f.role},
+      {"Handler", f.handler},
+      {"CodeSize", f.code ? f.code->size() : 0},
+      {"Description", f.description},
+      {"Timeout", f.timeout_s},
+      {"MemorySize", f.memory_mb},
+      {"LastModified", f.last_modified},
+      {"CodeSha256", f.code ? f.code->sha256() : ""},
+      {"Version", "$LATEST"},
+      {"Environment", {{"Variables", variables}}},
+      {"TracingConfig", {{"Mode", "PassThrough"}}},
+      {"RevisionId", f.revision_id},
+      {"State", "Active"},
+      {"LastUpdateStatus", "Successful"},
+      {"PackageType", "Zip"},
+      {"Architectures", {f.architecture}},
+      {"EphemeralStorage", {{"Size", 512}}},
+  };
+  return out;
+}
+
+}  // namespace stratus::emulator

@@ -1,0 +1,529 @@
+#include "stratus/emulator/lambda_api.hpp"
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "stratus/common/base64.hpp"
+#include "stratus/common/request_id.hpp"
+#include "stratus/emulator/api_error.hpp"
+
+namespace stratus::emulator {
+
+using nlohmann::json;
+
+namespace {
+
+HttpResponse json_response(int status, const json& body, const std::string& request_id) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.add("Content-Type", "application/json");
+  response.headers.add("x-amzn-RequestId", request_id);
+  response.body = body.dump();
+  return response;
+}
+
+HttpResponse empty_response(int status, const std::string& request_id) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.add("x-amzn-RequestId", request_id);
+  return response;
+}
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw ApiException(LambdaError::InvalidParameterValue, message);
+}
+
+json parse_body(const HttpRequest& request) {
+  if (request.body.empty()) return json::object();
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    throw ApiException(LambdaError::InvalidRequestContent, "Could not parse request body into json");
+  }
+  return body;
+}
+
+int int_field(const json& body, const char* name, int min, int max) {
+  const json& v = body.at(name);
+  if (!v.is_number_integer()) invalid(std::string(name) + " must be an integer");
+  auto i = v.get<long long>();
+  if (i < min || i > max) {
+    invalid("1 validation error detected: Value '" + std::to_string(i) + "' at '" + name +
+            "' failed to satisfy constraint: Member must have value between " + std::to_string(min) +
+            " and " + std::to_string(max));
+  }
+  return static_cast<int>(i);
+}
+
+std::string string_field(const json& body, const char* name) {
+  const json& v = body.at(name);
+  if (!v.is_string()) invalid(std::string(name) + " must be a string");
+  return v.get<std::string>();
+}
+
+// Keys Lambda reserves for itself; a function may not set them.
+const std::set<std::string, std::less<>>& reserved_environment_keys() {
+  static const std::set<std::string, std::less<>> keys = {
+      "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+      "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+      "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+      "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+      "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"};
+  return keys;
+}
+
+std::map<std::string, std::string> read_environment(const json& body) {
+  std::map<std::string, std::string> out;
+  const json& env = body.at("Environment");
+  if (!env.is_object()) invalid("Environment must be an object");
+  auto vars = env.find("Variables");
+  if (vars == env.end() || vars->is_null()) return out;
+  if (!vars->is_object()) invalid("Environment.Variables must be an object");
+  std::size_t total = 0;
+  for (const auto& [key, value] : vars->items()) {
+    if (!value.is_string()) invalid("Environment variable '" + key + "' must be a string");
+    bool valid_key = !key.empty() && std::isalpha(static_cast<unsigned char>(key[0]));
+    for (char c : key) valid_key = valid_key && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!valid_key) invalid("Environment variable name '" + key + "' is not valid");
+    if (reserved_environment_keys().count(key)) {
+      invalid("Lambda was unable to configure your environment variables because the environment "
+              "variables you have provided contains reserved keys that are currently not supported "
+              "for modification. Reserved keys used in this request: " + key);
+    }
+    total += key.size() + value.get<std::string>().size();
+    out[key] = value.get<std::string>();
+  }
+  if (total > 4096) {
+    invalid("Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit.");
+  }
+  return out;
+}
+
+std::string decode_zip(const json& code_or_body) {
+  auto zip = code_or_body.find("ZipFile");
+  if (zip == code_or_body.end()) {
+    if (code_or_body.contains("S3Bucket") || code_or_body.contains("ImageUri")) {
+      invalid("This emulator accepts function code as ZipFile only (S3 and image code are not "
+              "supported).");
+    }
+    invalid("Code must contain ZipFile");
+  }
+  if (!zip->is_string()) invalid("ZipFile must be base64 text");
+  auto bytes = base64_decode(zip->get<std::string>());
+  if (!bytes) invalid("Could not unzip uploaded file. Please check your file, then try to upload again.");
+  return std::move(*bytes);
+}
+
+// Fields of CreateFunction / UpdateFunctionConfiguration that both accept.
+void apply_configuration_fields(FunctionConfig& f, const json& body) {
+  if (body.contains("MemorySize")) f.memory_mb = int_field(body, "MemorySize", kMinMemoryMb, kMaxMemoryMb);
+  if (body.contains("Timeout")) f.timeout_s = int_field(body, "Timeout", 1, kMaxTimeoutS);
+  if (body.contains("Handler")) f.handler = string_field(body, "Handler");
+  if (body.contains("Description")) f.description = string_field(body, "Description");
+  if (body.contains("Role")) f.role = string_field(body, "Role");
+  if (body.contains("Runtime")) f.runtime = string_field(body, "Runtime");
+  if (body.contains("Environment")) f.environment = read_environment(body);
+  if (f.handler.size() > 128) invalid("Handler must be at most 128 characters");
+  if (f.description.size() > 256) invalid("Description must be at most 256 characters");
+}
+
+double epoch_seconds_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+LambdaApi::LambdaApi(const EmulatorConfig& config, FunctionRegistry& registry, Scheduler& scheduler,
+                     Metering& metering)
+    : config_(config), registry_(registry), scheduler_(scheduler), metering_(metering) {}
+
+std::uint64_t LambdaApi::body_limit(const HttpRequestHead& head) {
+  Route route = route_request(head.method, head.target);
+  switch (route.operation) {
+    case Operation::Invoke:
+      return iequals(head.headers.get("X-Amz-Invocation-Type"), "Event") ? kMaxEventPayloadBytes
+                                                                           : kMaxSyncPayloadBytes;
+    case Operation::InvokeAsync: return kMaxInvokeAsyncPayloadBytes;
+    case Operation::CreateFunction:
+    case Operation::UpdateFunctionCode: return kMaxCodeUploadRequestBytes;
+    default: return kMaxManagementRequestBytes;
+  }
+}
+
+HttpResponse LambdaApi::reject_oversized(const HttpRequestHead& head) {
+  Route route = route_request(head.method, head.target);
+  std::uint64_t limit = body_limit(head);
+  const char* operation = route.operation == Operation::Invoke ? "Invoke" : operation_name(route.operation);
+  spdlog::info("{} {} refused: body over {} bytes", head.method, head.target, limit);
+  return make_error_response(LambdaError::RequestTooLarge,
+                             "Request must be smaller than " + std::to_string(limit) +
+                                 " bytes for the " + operation + " operation",
+                             make_request_id());
+}
+
+void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
+  const std::string request_id = make_request_id();
+  Route route = route_request(request.method, request.target);
+  try {
+    switch (route.operation) {
+      case Operation::Invoke: return invoke(route, request, request_id, respond);
+      case Operation::InvokeAsync: return invoke_async_legacy(route, request, request_id, respond);
+      default: {
+        HttpResponse response = manage(route, request, request_id);
+        if (route.operation != Operation::Metrics && route.operation != Operation::Usage &&
+            route.operation != Operation::Health && route.operation != Operation::Environments) {
+          spdlog::info("{} {} -> {}", operation_name(route.operation), route.function, response.status);
+        }
+        return respond(std::move(response));
+      }
+    }
+  } catch (const ApiException& e) {
+    spdlog::info("{} {} {} refused: {} {}", request.method, request.target, operation_name(route.operation),
+                 describe(e.error()).type, e.message());
+    respond(make_error_response(e.error(), e.message(), request_id, e.reason()));
+  } catch (const std::exception& e) {
+    spdlog::error("{} {} failed: {}", request.method, request.target, e.what());
+    respond(make_error_response(LambdaError::Service, std::string("Internal error: ") + e.what(), request_id));
+  }
+}
+
+FunctionConfigPtr LambdaApi::find_function(const std::string& raw, const std::string& query_qualifier) const {
+  FunctionReference ref;
+  if (!parse_function_reference(raw, ref)) {
+    invalid("1 validation error detected: Value '" + raw +
+            "' at 'functionName' failed to satisfy constraint: Member must satisfy regular "
+            "expression pattern");
+  }
+  std::string qualifier = !query_qualifier.empty() ? query_qualifier : ref.qualifier;
+  auto f = registry_.find(ref.name);
+  std::string arn = function_arn(config_.region, config_.account_id, ref.name);
+  if (!f) throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + arn);
+  if (!qualifier.empty() && qualifier != "$LATEST") {
+    // Only $LATEST exists: the emulator does not publish versions or aliases.
+    throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + arn + ":" + qualifier);
+  }
+  return f;
+}
+
+void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::string& request_id,
+                       HttpResponder& respond) {
+  auto qualifier = route.query.count("Qualifier") ? route.query.at("Qualifier") : std::string();
+  auto function = find_function(route.function, qualifier);
+
+  std::string type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse");
+  if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
+    invalid("1 validation error detected: Value '" + type +
+            "' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: "
+            "[Event, RequestResponse, DryRun]");
+  }
+  std::string log_type = request.headers.get("X-Amz-Log-Type", "None");
+  if (log_type != "None" && log_type != "Tail") {
+    invalid("1 validation error detected: Value '" + log_type +
+            "' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]");
+  }
+  if (!request.body.empty() && !json::accept(request.body)) {
+    throw ApiException(LambdaError::InvalidRequestContent,
+                       "Could not parse request body into json: the payload is not valid JSON");
+  }
+  std::string client_context;
+  if (const std::string* encoded = request.headers.find("X-Amz-Client-Context")) {
+    if (encoded->size() > kMaxClientContextBytes) {
+      invalid("Client context must be less than " + std::to_string(kMaxClientContextBytes) + " bytes");
+    }
+    auto decoded = base64_decode(*encoded);
+    if (!decoded || !json::accept(*decoded)) {
+      invalid("Client context must be a valid Base64-encoded JSON object.");
+    }
+    client_context = std::move(*decoded);
+  }
+  if (type == "DryRun") return respond(empty_response(204, request_id));
+
+  auto invocation = std::make_shared<Invocation>();
+  invocation->request_id = request_id;
+  invocation->function_name = function->name;
+  invocation->payload = std::move(request.body);
+  invocation->client_context = std::move(client_context);
+
+  if (type == "Event") {
+    scheduler_.enqueue_event(std::move(invocation));
+    return respond(empty_response(202, request_id));
+  }
+  invocation->want_log_tail = log_type == "Tail";
+  invocation->on_complete = [respond, request_id](InvocationOutcome outcome) {
+    HttpResponse response;
+    response.headers.add("Content-Type", "application/json");
+    response.headers.add("X-Amz-Executed-Version", "$LATEST");
+    response.headers.add("x-amzn-RequestId", request_id);
+    if (!outcome.function_error.empty()) response.headers.add("X-Amz-Function-Error", outcome.function_error);
+    if (!outcome.log_tail.empty()) response.headers.add("X-Amz-Log-Result", base64_encode(outcome.log_tail));
+    response.body = std::move(outcome.payload);
+    respond(std::move(response));
+  };
+  scheduler_.invoke(std::move(invocation));
+}
+
+void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
+                                    const std::string& request_id, HttpResponder& respond) {
+  auto function = find_function(route.function, "");
+  if (!request.body.empty() && !json::accept(request.body)) {
+    throw ApiException(LambdaError::InvalidRequestContent, "Could not parse request body into json");
+  }
+  auto invocation = std::make_shared<Invocation>();
+  invocation->request_id = request_id;
+  invocation->function_name = function->name;
+  invocation->payload = std::move(request.body);
+  scheduler_.enqueue_event(std::move(invocation));
+  respond(json_response(202, {{"Status", 202}}, request_id));
+}
+
+HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const std::string& request_id) {
+  switch (route.operation) {
+    case Operation::Health: return json_response(200, {{"status", "ok"}}, request_id);
+    case Operation::Usage: return json_response(200, metering_.usage_json(), request_id);
+    case Operation::Environments: return json_response(200, scheduler_.environments_json(), request_id);
+    case Operation::Metrics: {
+      HttpResponse response;
+      response.headers.add("Content-Type", "text/plain; version=0.0.4");
+      response.body = metering_.prometheus_text();
+      response.body += "# HELP stratus_environments Live execution environments\n"
+                       "# TYPE stratus_environments gauge\nstratus_environments " +
+                       std::to_string(scheduler_.environment_count()) +
+                       "\n# HELP stratus_queued_events Async events waiting\n"
+                       "# TYPE stratus_queued_events gauge\nstratus_queued_events " +
+                       std::to_string(scheduler_.queued_events()) + "\n";
+      return response;
+    }
+    case Operation::CreateFunction: {
+      auto response = create_function(request);
+      response.headers.add("x-amzn-RequestId", request_id);
+      return response;
+    }
+    case Operation::ListFunctions: return list_functions(route);
+    case Operation::GetAccountSettings: return account_settings();
+    case Operation::BadRequest: invalid("The request path or query string is malformed");
+    case Operation::Unknown:
+      throw ApiException(LambdaError::UnknownOperation,
+                         "No operation matches " + request.method + " " +
+                             std::string(split_target(request.target).path));
+    default: break;
+  }
+  auto qualifier = route.query.count("Qualifier") ? route.query.at("Qualifier") : std::string();
+  auto function = find_function(route.function, qualifier);
+  switch (route.operation) {
+    case Operation::GetFunction: return get_function(*function);
+    case Operation::GetFunctionConfiguration:
+      return json_response(200, to_function_configuration(*function, config_.region, config_.account_id),
+                           request_id);
+    case Operation::DeleteFunction:
+      registry_.remove(function->name);
+      scheduler_.remove_function(function->name);
+      return empty_response(204, request_id);
+    case Operation::UpdateFunctionCode: return update_function_code(*function, request);
+    case Operation::UpdateFunctionConfiguration: return update_function_configuration(*function, request);
+    case Operation::PutFunctionConcurrency: return put_function_concurrency(*function, request);
+    case Operation::GetFunctionConcurrency: {
+      json body = json::object();
+      if (function->reserved_concurrency) body["ReservedConcurrentExecutions"] = *function->reserved_concurrency;
+      return json_response(200, body, request_id);
+    }
+    case Operation::DeleteFunctionConcurrency: {
+      FunctionConfig updated = *function;
+      updated.reserved_concurrency.reset();
+      scheduler_.upsert_function(registry_.replace(std::move(updated), false));
+      return empty_response(204, request_id);
+    }
+    case Operation::PutFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, false);
+    case Operation::UpdateFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, true);
+    case Operation::GetFunctionEventInvokeConfig: return event_invoke_config_response(*function);
+    case Operation::DeleteFunctionEventInvokeConfig: {
+      if (!function->event_invoke_config) {
+        throw ApiException(LambdaError::ResourceNotFound,
+                           "The function " + function->name + " doesn't have an EventInvokeConfig");
+      }
+      FunctionConfig updated = *function;
+      updated.event_invoke_config.reset();
+      scheduler_.upsert_function(registry_.replace(std::move(updated), false));
+      return empty_response(204, request_id);
+    }
+    default: break;
+  }
+  throw ApiException(LambdaError::UnknownOperation, "Unsupported operation");
+}
+
+HttpResponse LambdaApi::create_function(const HttpRequest& request) {
+  json body = parse_body(request);
+  if (!body.contains("FunctionName")) invalid("FunctionName is required");
+  FunctionConfig f;
+  f.name = string_field(body, "FunctionName");
+  if (!is_valid_function_name(f.name)) {
+    invalid("1 validation error detected: Value '" + f.name +
+            "' at 'functionName' failed to satisfy constraint: Member must satisfy regular "
+            "expression pattern: [a-zA-Z0-9-_]+ (1-64 characters)");
+  }
+  if (body.value("PackageType", std::string("Zip")) != "Zip") {
+    invalid("This emulator runs Zip functions only (PackageType Image is not supported).");
+  }
+  if (!body.contains("Role")) invalid("Role is required");
+  if (!body.contains("Code") || !body["Code"].is_object()) invalid("Code is required");
+  f.runtime = "";
+  apply_configuration_fields(f, body);
+  if (f.runtime.empty()) invalid("Runtime is required for Zip functions");
+  if (f.handler.empty()) invalid("Handler is required for Zip functions");
+  if (body.contains("Architectures")) {
+    const json& arch = body["Architectures"];
+    if (!arch.is_array() || arch.size() != 1 || !arch[0].is_string() ||
+        (arch[0] != "x86_64" && arch[0] != "arm64")) {
+      invalid("Architectures must be [\"x86_64\"] or [\"arm64\"]");
+    }
+    f.architecture = arch[0].get<std::string>();
+  }
+  std::string zip = decode_zip(body["Code"]);
+  auto created = registry_.create(std::move(f), zip);
+  scheduler_.upsert_function(created);
+  HttpResponse response;
+  response.status = 201;
+  response.headers.add("Content-Type", "application/json");
+  response.body = to_function_configuration(*created, config_.region, config_.account_id).dump();
+  return response;
+}
+
+HttpResponse LambdaApi::list_functions(const Route& route) {
+  int max_items = 50;
+  if (auto it = route.query.find("MaxItems"); it != route.query.end()) {
+    try {
+      max_items = std::stoi(it->second);
+    } catch (const std::exception&) {
+      invalid("MaxItems must be a number");
+    }
+    if (max_items < 1 || max_items > 10000) invalid("MaxItems must be between 1 and 10000");
+  }
+  std::string marker;
+  if (auto it = route.query.find("Marker"); it != route.query.end()) marker = it->second;
+  json functions = json::array();
+  std::string last;
+  bool more = false;
+  for (const auto& f : registry_.list()) {  // sorted by name: the marker is the last name returned
+    if (!marker.empty() && f->name <= marker) continue;
+    if (static_cast<int>(functions.size()) == max_items) {
+      more = true;
+      break;
+    }
+    functions.push_back(to_function_configuration(*f, config_.region, config_.account_id));
+    last = f->name;
+  }
+  json body = {{"Functions", functions}};
+  if (more) body["NextMarker"] = last;
+  return json_response(200, body, make_request_id());
+}
+
+HttpResponse LambdaApi::get_function(const FunctionConfig& f) {
+  json body = {{"Configuration", to_function_configuration(f, config_.region, config_.account_id)},
+               {"Code", {{"RepositoryType", "S3"}}},
+               {"Tags", json::object()}};
+  if (f.reserved_concurrency) {
+    body["Concurrency"] = {{"ReservedConcurrentExecutions", *f.reserved_concurrency}};
+  }
+  return json_response(200, body, make_request_id());
+}
+
+HttpResponse LambdaApi::update_function_code(const FunctionConfig& f, const HttpRequest& request) {
+  json body = parse_body(request);
+  if (body.contains("RevisionId") && body["RevisionId"] != f.revision_id) {
+    throw ApiException(LambdaError::PreconditionFailed,
+                       "The Revision Id provided does not match the latest Revision Id.");
+  }
+  std::string zip = decode_zip(body);
+  if (body.value("DryRun", false)) {
+    return json_response(200, to_function_configuration(f, config_.region, config_.account_id), make_request_id());
+  }
+  auto updated = registry_.update_code(f.name, zip);
+  scheduler_.upsert_function(updated);
+  return json_response(200, to_function_configuration(*updated, config_.region, config_.account_id),
+                       make_request_id());
+}
+
+HttpResponse LambdaApi::update_function_configuration(const FunctionConfig& f, const HttpRequest& request) {
+  json body = parse_body(request);
+  if (body.contains("RevisionId") && body["RevisionId"] != f.revision_id) {
+    throw ApiException(LambdaError::PreconditionFailed,
+                       "The Revision Id provided does not match the latest Revision Id.");
+  }
+  FunctionConfig updated = f;
+  apply_configuration_fields(updated, body);
+  auto stored = registry_.replace(std::move(updated), true);
+  scheduler_.upsert_function(stored);
+  return json_response(200, to_function_configuration(*stored, config_.region, config_.account_id),
+                       make_request_id());
+}
+
+HttpResponse LambdaApi::put_function_concurrency(const FunctionConfig& f, const HttpRequest& request) {
+  json body = parse_body(request);
+  if (!body.contains("ReservedConcurrentExecutions")) invalid("ReservedConcurrentExecutions is required");
+  int reserved = int_field(body, "ReservedConcurrentExecutions", 0, config_.account_concurrency);
+  int others = 0;
+  for (const auto& other : registry_.list()) {
+    if (other->name != f.name && other->reserved_concurrency) others += *other->reserved_concurrency;
+  }
+  if (config_.account_concurrency - others - reserved < kMinUnreservedConcurrency) {
+    invalid("Specified ReservedConcurrentExecutions for function decreases account's "
+            "UnreservedConcurrentExecution below its minimum value of [" +
+            std::to_string(kMinUnreservedConcurrency) + "].");
+  }
+  FunctionConfig updated = f;
+  updated.reserved_concurrency = reserved;
+  scheduler_.upsert_function(registry_.replace(std::move(updated), false));
+  return json_response(200, {{"ReservedConcurrentExecutions", reserved}}, make_request_id());
+}
+
+HttpResponse LambdaApi::put_event_invoke_config(const FunctionConfig& f, const HttpRequest& request,
+                                                bool merge) {
+  json body = parse_body(request);
+  EventInvokeConfig e = merge && f.event_invoke_config ? *f.event_invoke_config : EventInvokeConfig{};
+  if (body.contains("MaximumRetryAttempts")) e.maximum_retry_attempts = int_field(body, "MaximumRetryAttempts", 0, 2);
+  if (body.contains("MaximumEventAgeInSeconds")) {
+    e.maximum_event_age_s = int_field(body, "MaximumEventAgeInSeconds", 60, 21600);
+  }
+  if (body.contains("DestinationConfig")) {
+    if (!body["DestinationConfig"].is_object()) invalid("DestinationConfig must be an object");
+    e.destination_config = body["DestinationConfig"];
+  }
+  e.last_modified = std::to_string(epoch_seconds_now());
+  FunctionConfig updated = f;
+  updated.event_invoke_config = e;
+  auto stored = registry_.replace(std::move(updated), false);
+  scheduler_.upsert_function(stored);
+  return event_invoke_config_response(*stored);
+}
+
+HttpResponse LambdaApi::event_invoke_config_response(const FunctionConfig& f) {
+  if (!f.event_invoke_config) {
+    throw ApiException(LambdaError::ResourceNotFound,
+                       "The function " + f.name + " doesn't have an EventInvokeConfig");
+  }
+  const auto& e = *f.event_invoke_config;
+  json body = {{"LastModified", std::stod(e.last_modified.empty() ? "0" : e.last_modified)},
+               {"FunctionArn", function_arn(config_.region, config_.account_id, f.name) + ":$LATEST"},
+               {"MaximumRetryAttempts", e.maximum_retry_attempts},
+               {"MaximumEventAgeInSeconds", e.maximum_event_age_s},
+               {"DestinationConfig", e.destination_config}};
+  return json_response(200, body, make_request_id());
+}
+
+HttpResponse LambdaApi::account_settings() {
+  int reserved = 0;
+  for (const auto& f : registry_.list()) reserved += f->reserved_concurrency.value_or(0);
+  json body = {{"AccountLimit",
+                {{"TotalCodeSize", 80530636800LL},
+                 {"CodeSizeUnzipped", 262144000},
+                 {"CodeSizeZipped", 52428800},
+                 {"ConcurrentExecutions", config_.account_concurrency},
+                 {"UnreservedConcurrentExecutions", config_.account_concurrency - reserved}}},
+               {"AccountUsage",
+                {{"TotalCodeSize", registry_.total_code_size()},
+                 {"FunctionCount", registry_.list().size()}}}};
+  return json_response(200, body, make_request_id());
+}
+
+}  // namespace stratus::emulator

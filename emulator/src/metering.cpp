@@ -1,0 +1,132 @@
+#include "stratus/emulator/metering.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace stratus::emulator {
+
+std::int64_t billed_duration_ms(double duration_ms, double init_ms) {
+  auto billed = static_cast<std::int64_t>(std::ceil(duration_ms + init_ms));
+  return billed < 1 ? 1 : billed;
+}
+
+std::string format_report_line(const std::string& request_id, const InvocationMeasurement& m) {
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf,
+                        "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %lld ms\t"
+                        "Memory Size: %d MB\tMax Memory Used: %llu MB",
+                        request_id.c_str(), m.duration_ms,
+                        static_cast<long long>(billed_duration_ms(m.duration_ms, m.init_ms)),
+                        m.memory_mb, static_cast<unsigned long long>(m.max_memory_used_mb));
+  std::string line(buf, static_cast<std::size_t>(n));
+  if (m.init_ms > 0) {
+    std::snprintf(buf, sizeof buf, "\tInit Duration: %.2f ms", m.init_ms);
+    line += buf;
+  }
+  if (m.timeout) line += "\tStatus: timeout";
+  return line;
+}
+
+double Metering::record(const InvocationMeasurement& m) {
+  FunctionUsage& u = usage_[m.function];
+  std::int64_t billed = billed_duration_ms(m.duration_ms, m.init_ms);
+  double gb_seconds = (m.memory_mb / 1024.0) * (static_cast<double>(billed) / 1000.0);
+  double gb_second_price =
+      m.architecture == "arm64" ? prices_.gb_second_arm64 : prices_.gb_second_x86_64;
+  double cost = prices_.request_per_million / 1e6 + gb_seconds * gb_second_price;
+  u.invocations += 1;
+  u.errors += m.error ? 1 : 0;
+  u.timeouts += m.timeout ? 1 : 0;
+  u.cold_starts += m.init_ms > 0 ? 1 : 0;
+  u.duration_ms += m.duration_ms;
+  u.billed_ms += billed;
+  u.init_ms += m.init_ms;
+  u.cpu_ms += m.cpu_ms;
+  u.gb_seconds += gb_seconds;
+  if (m.max_memory_used_mb > u.max_memory_used_mb) u.max_memory_used_mb = m.max_memory_used_mb;
+  u.cost_usd += cost;
+  return cost;
+}
+
+void Metering::record_throttle(const std::string& function) { usage_[function].throttles += 1; }
+
+namespace {
+
+nlohmann::json to_json(const FunctionUsage& u) {
+  return {{"invocations", u.invocations}, {"errors", u.errors},
+          {"throttles", u.throttles},     {"timeouts", u.timeouts},
+          {"cold_starts", u.cold_starts}, {"duration_ms", u.duration_ms},
+          {"billed_ms", u.billed_ms},     {"init_ms", u.init_ms},
+          {"cpu_ms", u.cpu_ms},           {"gb_seconds", u.gb_seconds},
+          {"max_memory_used_mb", u.max_memory_used_mb}, {"cost_usd", u.cost_usd}};
+}
+
+}  // namespace
+
+nlohmann::json Metering::usage_json() const {
+  nlohmann::json functions = nlohmann::json::object();
+  FunctionUsage total;
+  for (const auto& [name, u] : usage_) {
+    functions[name] = to_json(u);
+    total.invocations += u.invocations;
+    total.errors += u.errors;
+    total.throttles += u.throttles;
+    total.timeouts += u.timeouts;
+    total.cold_starts += u.cold_starts;
+    total.duration_ms += u.duration_ms;
+    total.billed_ms += u.billed_ms;
+    total.init_ms += u.init_ms;
+    total.cpu_ms += u.cpu_ms;
+    total.gb_seconds += u.gb_seconds;
+    total.max_memory_used_mb = std::max(total.max_memory_used_mb, u.max_memory_used_mb);
+    total.cost_usd += u.cost_usd;
+  }
+  return {{"functions", functions}, {"totals", to_json(total)}};
+}
+
+std::string Metering::prometheus_text() const {
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const FunctionUsage&);
+  };
+  static const Metric metrics[] = {
+      {"stratus_invocations_total", "counter", "Completed invocations",
+       [](const FunctionUsage& u) { return static_cast<double>(u.invocations); }},
+      {"stratus_errors_total", "counter", "Invocations that ended in a function error",
+       [](const FunctionUsage& u) { return static_cast<double>(u.errors); }},
+      {"stratus_throttles_total", "counter", "Invocations refused with 429",
+       [](const FunctionUsage& u) { return static_cast<double>(u.throttles); }},
+      {"stratus_timeouts_total", "counter", "Invocations that timed out",
+       [](const FunctionUsage& u) { return static_cast<double>(u.timeouts); }},
+      {"stratus_cold_starts_total", "counter", "Invocations that started a new environment",
+       [](const FunctionUsage& u) { return static_cast<double>(u.cold_starts); }},
+      {"stratus_duration_milliseconds_total", "counter", "Summed invocation duration",
+       [](const FunctionUsage& u) { return u.duration_ms; }},
+      {"stratus_billed_milliseconds_total", "counter", "Summed billed duration",
+       [](const FunctionUsage& u) { return static_cast<double>(u.billed_ms); }},
+      {"stratus_cpu_milliseconds_total", "counter", "CPU time used by environments",
+       [](const FunctionUsage& u) { return u.cpu_ms; }},
+      {"stratus_gb_seconds_total", "counter", "Billed GB-seconds",
+       [](const FunctionUsage& u) { return u.gb_seconds; }},
+      {"stratus_max_memory_used_megabytes", "gauge", "Largest memory peak seen",
+       [](const FunctionUsage& u) { return static_cast<double>(u.max_memory_used_mb); }},
+      {"stratus_cost_usd_total", "counter", "Cost at the configured price table",
+       [](const FunctionUsage& u) { return u.cost_usd; }},
+  };
+  std::string out;
+  char buf[256];
+  for (const auto& m : metrics) {
+    out += std::string("# HELP ") + m.name + " " + m.help + "\n# TYPE " + m.name + " " + m.type + "\n";
+    for (const auto& [name, u] : usage_) {
+      std::snprintf(buf, sizeof buf, "%s{function=\"%s\"} %.17g\n", m.name, name.c_str(), m.value(u));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace stratus::emulator

@@ -1,0 +1,278 @@
+#include "stratus/emulator/resource_limits.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace stratus::emulator {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kCfsPeriodUs = 100000;
+
+bool write_text(const fs::path& file, const std::string& text) {
+  std::ofstream out(file);
+  out << text;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The cgroup path of this process for a v1 controller ("memory") or v2 (empty controller).
+std::string own_cgroup(const std::string& controller) {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    std::string controllers = line.substr(first + 1, second - first - 1);
+    std::string path = line.substr(second + 1);
+    if (controller.empty() && line.substr(0, first) == "0" && controllers.empty()) return path;
+    std::stringstream ss(controllers);
+    std::string c;
+    while (std::getline(ss, c, ',')) {
+      if (c == controller) return path;
+    }
+  }
+  return "/";
+}
+
+// Creates our own parent group "stratus-<pid>" under `base`; false when not writable.
+bool make_parent(const fs::path& base, fs::path& out) {
+  std::error_code ec;
+  out = base / ("stratus-" + std::to_string(::getpid()));
+  fs::create_directory(out, ec);
+  return !ec && fs::is_directory(out);
+}
+
+void kill_members(const fs::path& dir) {
+  std::ifstream in(dir / "cgroup.procs");
+  pid_t pid;
+  while (in >> pid) ::kill(pid, SIGKILL);
+}
+
+std::uint64_t vm_hwm_bytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::stoull(line.substr(6)) * 1024;  // reported in kB
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+double ResourceLimiter::vcpus_for_memory(int memory_mb) {
+  return std::min(6.0, memory_mb / 1769.0);
+}
+
+std::unique_ptr<ResourceLimiter> ResourceLimiter::probe(bool enforce_cpu_quota) {
+  std::unique_ptr<ResourceLimiter> limiter(new ResourceLimiter());
+  limiter->enforce_cpu_quota_ = enforce_cpu_quota;
+  const fs::path root = "/sys/fs/cgroup";
+  std::error_code ec;
+  if (fs::exists(root / "cgroup.controllers", ec)) {
+    // Pure cgroup v2. Our own group holds processes (us), so controllers can only be enabled for a
+    // child group if we first move ourselves into a leaf: "<ours>/stratus-<pid>/daemon".
+    fs::path ours = root / fs::path(own_cgroup("")).relative_path();
+    fs::path parent;
+    if (make_parent(ours, parent)) {
+      fs::path leaf = parent / "daemon";
+      fs::create_directory(leaf, ec);
+      bool ok = !ec && write_text(leaf / "cgroup.procs", std::to_string(::getpid())) &&
+                write_text(ours / "cgroup.subtree_control", "+memory +cpu") &&
+                write_text(parent / "cgroup.subtree_control", "+memory +cpu");
+      if (ok) {
+        limiter->mode_ = LimitMode::CgroupV2;
+        limiter->memory_root_ = parent;
+        limiter->cpu_root_ = parent;
+        return limiter;
+      }
+      limiter->why_ = "cgroup v2 is present but controllers could not be delegated to " + parent.string();
+      fs::remove(leaf, ec);
+      fs::remove(parent, ec);
+    } else {
+      limiter->why_ = "cgroup v2 at " + ours.string() + " is not writable";
+    }
+  } else if (fs::is_directory(root / "memory", ec)) {
+    fs::path memory_parent;
+    fs::path cpu_parent;
+    if (make_parent(root / "memory" / fs::path(own_cgroup("memory")).relative_path(), memory_parent)) {
+      limiter->mode_ = LimitMode::CgroupV1;
+      limiter->memory_root_ = memory_parent;
+      if (fs::is_directory(root / "cpu") &&
+          make_parent(root / "cpu" / fs::path(own_cgroup("cpu")).relative_path(), cpu_parent)) {
+        limiter->cpu_root_ = cpu_parent;
+      }
+      fs::path cpuacct_parent;
+      if (fs::exists(root / "cpuacct" / "cpuacct.usage") &&
+          make_parent(root / "cpuacct" / fs::path(own_cgroup("cpuacct")).relative_path(), cpuacct_parent)) {
+        limiter->cpuacct_root_ = cpuacct_parent;
+      }
+      return limiter;
+    }
+    limiter->why_ = "cgroup v1 memory hierarchy is not writable";
+  } else {
+    limiter->why_ = "no cgroup hierarchy found";
+  }
+  limiter->mode_ = LimitMode::Rlimit;
+  return limiter;
+}
+
+ResourceLimiter::~ResourceLimiter() {
+  std::error_code ec;
+  if (mode_ == LimitMode::CgroupV2) {
+    // Move ourselves back so the parent group can be removed.
+    fs::path ours = memory_root_.parent_path();
+    write_text(ours / "cgroup.procs", std::to_string(::getpid()));
+    fs::remove(memory_root_ / "daemon", ec);
+  }
+  if (!memory_root_.empty()) fs::remove(memory_root_, ec);
+  if (!cpu_root_.empty() && cpu_root_ != memory_root_) fs::remove(cpu_root_, ec);
+  if (!cpuacct_root_.empty() && cpuacct_root_ != cpu_root_) fs::remove(cpuacct_root_, ec);
+}
+
+std::string ResourceLimiter::describe() const {
+  std::string cpu = enforce_cpu_quota_ ? "CPU weight + quota" : "CPU weight";
+  switch (mode_) {
+    case LimitMode::CgroupV2:
+      return "cgroup v2 (memory.max, " + cpu + ") under " + memory_root_.string();
+    case LimitMode::CgroupV1:
+      return "cgroup v1 (memory.limit_in_bytes under " + memory_root_.string() + "; " +
+             (cpu_root_.empty() ? std::string("no CPU controller") : cpu + " under " + cpu_root_.string()) +
+             ")";
+    case LimitMode::Rlimit:
+      return "RLIMIT_DATA memory cap only, no CPU share (" + why_ + ")";
+  }
+  return "unknown";
+}
+
+EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory_mb) {
+  EnvironmentCgroups groups;
+  if (mode_ == LimitMode::Rlimit) return groups;
+  const std::uint64_t bytes = static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
+  const double vcpus = vcpus_for_memory(memory_mb);
+  auto make = [&](const fs::path& root) {
+    fs::path dir = root / env_id;
+    std::error_code ec;
+    fs::create_directory(dir, ec);
+    if (ec) throw std::system_error(ec, "create cgroup " + dir.string());
+    groups.dirs.push_back(dir);
+    return dir;
+  };
+  if (mode_ == LimitMode::CgroupV2) {
+    fs::path dir = make(memory_root_);
+    groups.memory_dir = dir;
+    groups.cpu_usage_file = dir / "cpu.stat";
+    write_text(dir / "memory.max", std::to_string(bytes));
+    write_text(dir / "memory.swap.max", "0");
+    // cpu.weight 1..10000, 100 is the default share: scale so 1 vCPU's worth gets 100.
+    write_text(dir / "cpu.weight", std::to_string(std::clamp(static_cast<int>(vcpus * 100), 1, 10000)));
+    if (enforce_cpu_quota_) {
+      write_text(dir / "cpu.max", std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))) +
+                                      " " + std::to_string(kCfsPeriodUs));
+    }
+    return groups;
+  }
+  fs::path memory_dir = make(memory_root_);
+  groups.memory_dir = memory_dir;
+  write_text(memory_dir / "memory.limit_in_bytes", std::to_string(bytes));
+  if (!cpu_root_.empty()) {
+    fs::path cpu_dir = make(cpu_root_);
+    write_text(cpu_dir / "cpu.shares", std::to_string(std::max(2, static_cast<int>(vcpus * 1024))));
+    if (enforce_cpu_quota_) {
+      write_text(cpu_dir / "cpu.cfs_period_us", std::to_string(kCfsPeriodUs));
+      write_text(cpu_dir / "cpu.cfs_quota_us",
+                 std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))));
+    }
+  }
+  if (!cpuacct_root_.empty() && cpuacct_root_ != cpu_root_) {
+    fs::path acct_dir = make(cpuacct_root_);
+    groups.cpu_usage_file = acct_dir / "cpuacct.usage";
+  } else if (!cpu_root_.empty() && fs::exists(cpu_root_ / "cpuacct.usage")) {
+    groups.cpu_usage_file = cpu_root_ / env_id / "cpuacct.usage";
+  }
+  return groups;
+}
+
+double ResourceLimiter::cpu_time_ms(const EnvironmentCgroups& groups, pid_t pid) const {
+  if (!groups.cpu_usage_file.empty()) {
+    std::string text = read_text(groups.cpu_usage_file);
+    try {
+      if (mode_ == LimitMode::CgroupV2) {
+        auto pos = text.find("usage_usec ");
+        if (pos != std::string::npos) return std::stod(text.substr(pos + 11)) / 1000.0;
+      } else if (!text.empty()) {
+        return std::stod(text) / 1e6;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  // /proc/<pid>/stat: fields 14-17 are utime, stime, cutime, cstime in clock ticks.
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  auto close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::stringstream ss(stat.substr(close_paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 17 && ss >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::vector<fs::path> ResourceLimiter::procs_files(const EnvironmentCgroups& groups) const {
+  std::vector<fs::path> files;
+  for (const auto& dir : groups.dirs) files.push_back(dir / "cgroup.procs");
+  return files;
+}
+
+std::uint64_t ResourceLimiter::rlimit_bytes(int memory_mb) const {
+  if (mode_ != LimitMode::Rlimit) return 0;
+  return static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
+}
+
+std::uint64_t ResourceLimiter::memory_peak_bytes(const EnvironmentCgroups& groups, pid_t pid) const {
+  // The cgroup peak misses pages (shared libraries) first charged to other groups; the process's
+  // own resident high-water mark misses its children. Report the larger, as both are real use.
+  std::uint64_t hwm = vm_hwm_bytes(pid);
+  if (!groups.memory_dir.empty()) {
+    const char* file = mode_ == LimitMode::CgroupV2 ? "memory.peak" : "memory.max_usage_in_bytes";
+    std::string text = read_text(groups.memory_dir / file);
+    if (!text.empty()) {
+      try {
+        return std::max<std::uint64_t>(hwm, std::stoull(text));
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return hwm;
+}
+
+void ResourceLimiter::destroy(EnvironmentCgroups& groups) {
+  for (const auto& dir : groups.dirs) {
+    kill_members(dir);
+    std::error_code ec;
+    // rmdir fails while killed members are still exiting; retry briefly.
+    for (int i = 0; i < 50 && !fs::remove(dir, ec) && fs::exists(dir); ++i) ::usleep(2000);
+  }
+  groups.dirs.clear();
+  groups.memory_dir.clear();
+}
+
+}  // namespace stratus::emulator

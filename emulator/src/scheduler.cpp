@@ -1,0 +1,478 @@
+#include "stratus/emulator/scheduler.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "stratus/emulator/api_error.hpp"
+#include "stratus/emulator/atomic_file.hpp"
+
+namespace stratus::emulator {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* throttle_reason(Throttle t) {
+  switch (t) {
+    case Throttle::Reserved: return "ReservedFunctionConcurrentInvocationLimitExceeded";
+    case Throttle::Account: return "ConcurrentInvocationLimitExceeded";
+    case Throttle::ScaleUpRate: return "FunctionInvocationRateLimitExceeded";
+    case Throttle::None: return "";
+  }
+  return "";
+}
+
+Throttle decide_throttle(const ConcurrencySnapshot& s) {
+  if (s.function_reserved) {
+    // Reserved concurrency is both the function's guaranteed floor and its cap.
+    if (s.function_in_use >= *s.function_reserved) return Throttle::Reserved;
+  } else if (s.unreserved_in_use >= s.account_limit - s.reserved_total) {
+    return Throttle::Account;
+  }
+  if (s.recent_spawns >= s.scale_up_limit) return Throttle::ScaleUpRate;
+  return Throttle::None;
+}
+
+namespace {
+
+std::string iso_timestamp(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::system_clock::to_time_t(t);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[80];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
+  return out;
+}
+
+json parse_or_string(const std::string& text) {
+  auto parsed = json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? json(text) : parsed;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(boost::asio::io_context& io, const EmulatorConfig& config,
+                     ResourceLimiter& limiter, Metering& metering)
+    : io_(io), config_(config), context_{io, config, limiter, metering, *this, ""} {
+  fs::create_directories(config_.data_dir / "async");
+  fs::create_directories(config_.data_dir / "tmp");
+}
+
+Scheduler::~Scheduler() {
+  // Environments' destructors kill and wait for their processes.
+  pools_.clear();
+}
+
+void Scheduler::upsert_function(FunctionConfigPtr config) {
+  Pool& pool = pools_[config->name];
+  bool changed = pool.config && pool.config->environment_revision != config->environment_revision;
+  pool.config = std::move(config);
+  if (changed) {
+    // New configuration or code applies to new environments; idle old ones are retired now, busy
+    // ones when they next ask for work.
+    for (auto& env : pool.environments) {
+      if (env->function()->environment_revision != pool.config->environment_revision &&
+          env->state() != EnvironmentState::Busy && !env->has_bound_invocation()) {
+        env->terminate(SIGKILL);
+      }
+    }
+    pool.idle.clear();
+  }
+  if (!shutting_down_) ensure_provisioned(pool);
+}
+
+void Scheduler::remove_function(const std::string& name) {
+  auto it = pools_.find(name);
+  if (it == pools_.end()) return;
+  for (auto& env : it->second.environments) env->terminate(SIGKILL);
+  for (auto& event : it->second.events) fail_event(event, "FunctionDeleted");
+  it->second.events.clear();
+  it->second.idle.clear();
+  // The pool stays until its environments are reaped; it no longer has a config to start more.
+  if (it->second.environments.empty()) {
+    pools_.erase(it);
+  } else {
+    it->second.config = nullptr;
+  }
+}
+
+int Scheduler::in_use(const Pool& pool) const {
+  int n = 0;
+  for (const auto& env : pool.environments) {
+    if (env->retiring()) continue;
+    if (env->state() == EnvironmentState::Busy ||
+        (env->state() == EnvironmentState::Starting && env->has_bound_invocation())) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+Throttle Scheduler::check_capacity(Pool& pool) {
+  ConcurrencySnapshot s;
+  s.account_limit = config_.account_concurrency;
+  for (const auto& [_, p] : pools_) {
+    if (!p.config) continue;
+    if (p.config->reserved_concurrency) {
+      s.reserved_total += *p.config->reserved_concurrency;
+    } else {
+      s.unreserved_in_use += in_use(p);
+    }
+  }
+  s.function_in_use = in_use(pool);
+  s.function_reserved = pool.config->reserved_concurrency;
+  auto window = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(config_.scale_up_window_s));
+  auto now = SteadyClock::now();
+  while (!pool.recent_spawns.empty() && now - pool.recent_spawns.front() > window) {
+    pool.recent_spawns.pop_front();
+  }
+  s.recent_spawns = static_cast<int>(pool.recent_spawns.size());
+  s.scale_up_limit = config_.scale_up_environments;
+  return decide_throttle(s);
+}
+
+std::shared_ptr<Environment> Scheduler::take_idle(Pool& pool) {
+  while (!pool.idle.empty()) {
+    auto env = std::move(pool.idle.back());
+    pool.idle.pop_back();
+    if (env->state() != EnvironmentState::Idle || env->retiring()) continue;
+    if (env->function()->environment_revision != pool.config->environment_revision) {
+      env->terminate(SIGKILL);
+      continue;
+    }
+    return env;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Environment> Scheduler::spawn(Pool& pool, std::shared_ptr<Invocation> bound,
+                                              bool provisioned) {
+  auto env = std::make_shared<Environment>(context_, pool.config, provisioned);
+  pool.environments.push_back(env);
+  if (!provisioned) pool.recent_spawns.push_back(SteadyClock::now());
+  try {
+    env->start(bound);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start an environment for '{}': {}", pool.config->name, e.what());
+    pool.environments.pop_back();
+    if (bound) {
+      InvocationOutcome outcome;
+      outcome.function_error = "Unhandled";
+      outcome.payload = json{{"errorMessage", "RequestId: " + bound->request_id +
+                                                  " Error: Couldn't start the runtime: " + e.what()},
+                             {"errorType", "Runtime.InvalidEntrypoint"}}
+                            .dump();
+      bound->on_complete(std::move(outcome));
+    }
+    return nullptr;
+  }
+  by_pid_[env->pid()] = env;
+  return env;
+}
+
+void Scheduler::invoke(std::shared_ptr<Invocation> invocation) {
+  auto it = pools_.find(invocation->function_name);
+  if (it == pools_.end() || !it->second.config) {
+    throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + invocation->function_name);
+  }
+  if (shutting_down_) throw ApiException(LambdaError::Service, "The emulator is shutting down.");
+  Pool& pool = it->second;
+  if (auto env = take_idle(pool)) return env->assign(std::move(invocation));
+  Throttle throttle = check_capacity(pool);
+  if (throttle != Throttle::None) {
+    context_.metering.record_throttle(pool.config->name);
+    throw ApiException(LambdaError::TooManyRequests, "Rate Exceeded.", throttle_reason(throttle));
+  }
+  spawn(pool, std::move(invocation), false);
+}
+
+void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation) {
+  auto it = pools_.find(invocation->function_name);
+  if (it == pools_.end() || !it->second.config) {
+    throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + invocation->function_name);
+  }
+  invocation->is_event = true;
+  std::weak_ptr<Invocation> weak = invocation;
+  invocation->on_complete = [this, weak](InvocationOutcome outcome) {
+    if (auto event = weak.lock()) complete_event(event, std::move(outcome));
+  };
+  it->second.events.push_back(std::move(invocation));
+  dispatch_events(it->second);
+}
+
+void Scheduler::dispatch_events(Pool& pool) {
+  if (shutting_down_ || !pool.config) return;
+  auto now = SteadyClock::now();
+  auto max_age = std::chrono::seconds(pool.config->max_event_age_s());
+  for (std::size_t i = 0; i < pool.events.size();) {
+    auto event = pool.events[i];
+    if (now - event->received > max_age) {
+      pool.events.erase(pool.events.begin() + static_cast<std::ptrdiff_t>(i));
+      fail_event(event, "EventAgeExceeded");
+      continue;
+    }
+    if (event->not_before > now) {
+      ++i;
+      continue;
+    }
+    if (auto env = take_idle(pool)) {
+      pool.events.erase(pool.events.begin() + static_cast<std::ptrdiff_t>(i));
+      env->assign(event);
+      continue;
+    }
+    if (check_capacity(pool) != Throttle::None) break;  // stays queued: events are never refused
+    pool.events.erase(pool.events.begin() + static_cast<std::ptrdiff_t>(i));
+    spawn(pool, event, false);
+  }
+}
+
+void Scheduler::dispatch_all_events() {
+  for (auto& [_, pool] : pools_) {
+    if (!pool.events.empty()) dispatch_events(pool);
+  }
+}
+
+void Scheduler::complete_event(const std::shared_ptr<Invocation>& event, InvocationOutcome outcome) {
+  if (outcome.function_error.empty()) return;
+  event->last_outcome = std::move(outcome);
+  auto it = pools_.find(event->function_name);
+  if (it == pools_.end() || !it->second.config) return fail_event(event, "FunctionDeleted");
+  Pool& pool = it->second;
+  int retries_done = event->attempts - 1;
+  if (retries_done >= pool.config->max_retry_attempts()) return fail_event(event, "RetriesExhausted");
+  // Lambda waits about a minute before the first retry and two before the second.
+  double delay_s = (retries_done == 0 ? 60.0 : 120.0) * config_.async_retry_delay_scale;
+  event->not_before = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                               std::chrono::duration<double>(delay_s));
+  spdlog::info("event {} of '{}' failed (attempt {}); retrying in {:.3f} s", event->request_id,
+               event->function_name, event->attempts, delay_s);
+  pool.events.push_back(event);
+}
+
+void Scheduler::fail_event(const std::shared_ptr<Invocation>& event, const std::string& condition) {
+  json record = {
+      {"version", "1.0"},
+      {"timestamp", iso_timestamp(std::chrono::system_clock::now())},
+      {"requestContext",
+       {{"requestId", event->request_id},
+        {"functionArn", function_arn(config_.region, config_.account_id, event->function_name) + ":$LATEST"},
+        {"condition", condition},
+        {"approximateInvokeCount", event->attempts}}},
+      {"requestPayload", parse_or_string(event->payload)},
+  };
+  if (!event->last_outcome.payload.empty() || !event->last_outcome.function_error.empty()) {
+    record["responseContext"] = {{"statusCode", 200},
+                                 {"executedVersion", "$LATEST"},
+                                 {"functionError", event->last_outcome.function_error}};
+    record["responsePayload"] = parse_or_string(event->last_outcome.payload);
+  }
+  std::string line = record.dump() + "\n";
+  auto file = config_.data_dir / "async" / "on-failure.jsonl";
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // One write per record with O_APPEND: records never interleave.
+  bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (fd >= 0) ::close(fd);
+  spdlog::warn("event {} of '{}' failed for good ({}, {} attempts){}", event->request_id,
+               event->function_name, condition, event->attempts,
+               written ? "; recorded in " + file.string() : "; could not write " + file.string());
+}
+
+void Scheduler::ensure_provisioned(Pool& pool) {
+  if (!pool.config) return;
+  int alive = 0;
+  for (const auto& env : pool.environments) {
+    if (env->provisioned() && !env->retiring() &&
+        env->function()->environment_revision == pool.config->environment_revision) {
+      ++alive;
+    }
+  }
+  for (int i = alive; i < pool.config->provisioned; ++i) {
+    if (!spawn(pool, nullptr, true)) break;
+  }
+}
+
+void Scheduler::on_environment_ready(Environment& env) {
+  auto self = env.shared_from_this();
+  auto it = pools_.find(env.function()->name);
+  if (it == pools_.end() || !it->second.config || shutting_down_ ||
+      env.function()->environment_revision != it->second.config->environment_revision) {
+    env.terminate(SIGKILL);
+    return;
+  }
+  Pool& pool = it->second;
+  pool.idle.push_back(self);
+  if (!pool.events.empty()) dispatch_events(pool);
+}
+
+void Scheduler::on_environment_dead(Environment& env) {
+  auto self = env.shared_from_this();
+  by_pid_.erase(env.pid());
+  auto it = pools_.find(env.function()->name);
+  if (it != pools_.end()) {
+    Pool& pool = it->second;
+    std::erase(pool.environments, self);
+    std::erase(pool.idle, self);
+    if (!pool.config && pool.environments.empty()) pools_.erase(it);
+  }
+  dispatch_all_events();
+  if (shutting_down_) check_shutdown_progress();
+}
+
+void Scheduler::reap_children() {
+  while (true) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    auto it = by_pid_.find(pid);
+    if (it == by_pid_.end()) continue;
+    auto env = it->second.lock();
+    by_pid_.erase(it);
+    if (env) env->on_process_exit(status);
+  }
+}
+
+void Scheduler::housekeeping() {
+  reap_children();
+  auto now = SteadyClock::now();
+  auto keepalive = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(config_.idle_keepalive_s));
+  for (auto& [name, pool] : pools_) {
+    for (auto it = pool.idle.begin(); it != pool.idle.end();) {
+      auto& env = *it;
+      if (!env->provisioned() && env->state() == EnvironmentState::Idle &&
+          now - env->idle_since() > keepalive) {
+        spdlog::debug("reaping idle environment {} of '{}'", env->id(), name);
+        env->terminate(SIGKILL);
+        it = pool.idle.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!shutting_down_) {
+      ensure_provisioned(pool);
+      dispatch_events(pool);
+    }
+  }
+  if (shutting_down_) check_shutdown_progress();
+}
+
+void Scheduler::shutdown(std::chrono::milliseconds grace, std::function<void()> done) {
+  shutting_down_ = true;
+  shutdown_deadline_ = SteadyClock::now() + grace;
+  shutdown_done_ = std::move(done);
+  check_shutdown_progress();
+}
+
+void Scheduler::check_shutdown_progress() {
+  auto now = SteadyClock::now();
+  std::size_t working = 0;
+  for (const auto& [_, pool] : pools_) working += static_cast<std::size_t>(in_use(pool));
+  if (!sent_sigterm_ && (working == 0 || now >= shutdown_deadline_)) {
+    if (working > 0) spdlog::warn("grace period over: stopping {} busy environments", working);
+    for (auto& [_, pool] : pools_) {
+      for (auto& env : pool.environments) env->terminate(SIGTERM);
+    }
+    sent_sigterm_ = true;
+    kill_deadline_ = now + std::chrono::seconds(2);
+  } else if (sent_sigterm_ && now >= kill_deadline_) {
+    for (auto& [_, pool] : pools_) {
+      for (auto& env : pool.environments) env->terminate(SIGKILL);
+    }
+  }
+  if (environment_count() == 0 && shutdown_done_) {
+    persist_pending_events();
+    auto done = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    done();
+  }
+}
+
+void Scheduler::persist_pending_events() {
+  json events = json::array();
+  for (const auto& [name, pool] : pools_) {
+    for (const auto& e : pool.events) {
+      events.push_back({{"function", name},
+                        {"request_id", e->request_id},
+                        {"payload", e->payload},
+                        {"attempts", e->attempts}});
+    }
+  }
+  auto file = config_.data_dir / "async" / "pending.json";
+  if (events.empty()) {
+    std::error_code ec;
+    fs::remove(file, ec);
+    return;
+  }
+  write_file_atomically(file, events.dump());
+  spdlog::info("kept {} queued events in {} for the next start", events.size(), file.string());
+}
+
+void Scheduler::restore_pending_events() {
+  auto file = config_.data_dir / "async" / "pending.json";
+  if (!fs::exists(file)) return;
+  try {
+    std::ifstream in(file);
+    json events = json::parse(in);
+    std::size_t restored = 0;
+    for (const auto& e : events) {
+      auto invocation = std::make_shared<Invocation>();
+      invocation->function_name = e.at("function").get<std::string>();
+      invocation->request_id = e.at("request_id").get<std::string>();
+      invocation->payload = e.at("payload").get<std::string>();
+      invocation->attempts = e.at("attempts").get<int>();
+      auto it = pools_.find(invocation->function_name);
+      if (it == pools_.end() || !it->second.config) {
+        fail_event(invocation, "FunctionDeleted");
+        continue;
+      }
+      enqueue_event(invocation);
+      ++restored;
+    }
+    spdlog::info("restored {} queued events from the last run", restored);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot restore queued events from {}: {}", file.string(), e.what());
+  }
+  std::error_code ec;
+  fs::remove(file, ec);
+}
+
+json Scheduler::environments_json() const {
+  json list = json::array();
+  for (const auto& [name, pool] : pools_) {
+    for (const auto& env : pool.environments) {
+      list.push_back({{"id", env->id()},
+                      {"function", name},
+                      {"pid", env->pid()},
+                      {"state", to_string(env->state())},
+                      {"invocations", env->invocations_served()},
+                      {"provisioned", env->provisioned()},
+                      {"retiring", env->retiring()},
+                      {"init_ms", env->init_ms()}});
+    }
+  }
+  return {{"environments", list}};
+}
+
+std::size_t Scheduler::environment_count() const {
+  std::size_t n = 0;
+  for (const auto& [_, pool] : pools_) n += pool.environments.size();
+  return n;
+}
+
+std::size_t Scheduler::queued_events() const {
+  std::size_t n = 0;
+  for (const auto& [_, pool] : pools_) n += pool.events.size();
+  return n;
+}
+
+}  // namespace stratus::emulator

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# A tour of Stratus with the stock AWS CLI: start the emulator, list and invoke functions, deploy a
+# new function from a zip, read the metering, and shut down cleanly.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${repo_root}"
+
+bash scripts/setup.sh release
+
+emulator_bin="build/release/bin/stratus-emulator"
+config="config/emulator.json"
+product_bootstrap="build/release/functions/stratus/bootstrap"
+for required in "${emulator_bin}" "${config}" "${product_bootstrap}"; do
+  if [[ ! -f "${required}" ]]; then
+    echo "demo.sh: ${required} is missing" >&2
+    exit 1
+  fi
+done
+
+work_dir="$(mktemp -d "${TMPDIR:-/tmp}/stratus-demo.XXXXXX")"
+data_dir="${work_dir}/data"
+mkdir -p "${data_dir}"
+daemon_pid=""
+
+cleanup() {
+  local status=$?
+  if [[ -n "${daemon_pid}" ]] && kill -0 "${daemon_pid}" 2>/dev/null; then
+    kill -TERM "${daemon_pid}" 2>/dev/null || true
+    wait "${daemon_pid}" 2>/dev/null || true
+  fi
+  if ((status != 0)) && [[ -f "${work_dir}/emulator.log" ]]; then
+    echo "--- last lines of the emulator log ---" >&2
+    tail -n 40 "${work_dir}/emulator.log" >&2 || true
+  fi
+  rm -rf "${work_dir}"
+  exit "${status}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+section "Starting stratus-emulator"
+"${emulator_bin}" --config "${config}" --port 0 --data-dir "${data_dir}" \
+  >"${work_dir}/emulator.log" 2>&1 &
+daemon_pid=$!
+
+endpoint_file="${data_dir}/emulator.endpoint"
+for _ in $(seq 1 200); do
+  [[ -s "${endpoint_file}" ]] && break
+  if ! kill -0 "${daemon_pid}" 2>/dev/null; then
+    echo "demo.sh: the emulator exited before it was listening" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [[ ! -s "${endpoint_file}" ]]; then
+  echo "demo.sh: the emulator did not write ${endpoint_file} within 20 s" >&2
+  exit 1
+fi
+endpoint="$(tr -d '[:space:]' <"${endpoint_file}")"
+echo "listening on ${endpoint} (pid ${daemon_pid}, data dir ${data_dir})"
+
+# The stock AWS CLI from Debian, pointed at the emulator with throw-away credentials.
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+export AWS_PAGER="" AWS_CONFIG_FILE="${work_dir}/aws-config"
+export AWS_SHARED_CREDENTIALS_FILE="${work_dir}/aws-credentials"
+lambda() { /usr/bin/aws --endpoint-url "${endpoint}" lambda "$@"; }
+python() { /usr/bin/python3 "$@"; }
+
+section "aws lambda list-functions"
+lambda list-functions --output table \
+  --query 'Functions[].{Name:FunctionName,Runtime:Runtime,Handler:Handler,MemoryMB:MemorySize,TimeoutS:Timeout}'
+
+section "aws lambda invoke --function-name echo --log-type Tail"
+payload='{"message":"hello from the Stratus demo","numbers":[1,2,3]}'
+echo "request payload:  ${payload}"
+invoke_result="$(lambda invoke --function-name echo --cli-binary-format raw-in-base64-out \
+  --payload "${payload}" --log-type Tail --output json "${work_dir}/echo-response.json")"
+echo "response payload: $(cat "${work_dir}/echo-response.json")"
+python -c 'import json, sys; r = json.load(sys.stdin); print("status code:", r["StatusCode"], "| function error:", r.get("FunctionError", "none"))' <<<"${invoke_result}"
+echo "log tail (X-Amz-Log-Result, base64-decoded):"
+python -c 'import base64, json, sys; print(base64.b64decode(json.load(sys.stdin)["LogResult"]).decode(errors="replace").rstrip())' <<<"${invoke_result}" | sed 's/^/  | /'
+
+section "aws lambda create-function demo-echo (zip of ${product_bootstrap})"
+package_dir="${work_dir}/package"
+mkdir -p "${package_dir}"
+cp "${product_bootstrap}" "${package_dir}/bootstrap"
+chmod 755 "${package_dir}/bootstrap"  # zip keeps the mode bits; Lambda needs bootstrap executable
+(cd "${package_dir}" && zip -q -X "${work_dir}/demo-echo.zip" bootstrap)
+lambda create-function --function-name demo-echo --runtime provided.al2023 --handler echo \
+  --role arn:aws:iam::000000000000:role/demo --zip-file "fileb://${work_dir}/demo-echo.zip" \
+  --output table --query '{Name:FunctionName,Arn:FunctionArn,CodeSize:CodeSize,CodeSha256:CodeSha256,State:State}'
+
+section "aws lambda invoke --function-name demo-echo"
+lambda invoke --function-name demo-echo --cli-binary-format raw-in-base64-out \
+  --payload '{"deployed":"from a zip"}' --output json "${work_dir}/demo-response.json"
+echo "response payload: $(cat "${work_dir}/demo-response.json")"
+
+section "GET ${endpoint}/stratus/v1/usage"
+curl -fsS "${endpoint}/stratus/v1/usage" | python -m json.tool
+
+section "Stopping the emulator (SIGTERM)"
+kill -TERM "${daemon_pid}"
+daemon_status=0
+wait "${daemon_pid}" || daemon_status=$?
+daemon_pid=""
+echo "stratus-emulator exited with status ${daemon_status}"
+if ((daemon_status != 0)); then
+  exit 1
+fi

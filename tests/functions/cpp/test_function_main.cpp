@@ -1,0 +1,154 @@
+// The C++ test function: one bootstrap whose _HANDLER picks a behaviour the emulator's tests need
+// (slow, crashing, failing, chatty, memory-hungry, large responses, ...). See docs/CONTRACTS.md,
+// "Test functions".
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "stratus/runtime/runtime_client.hpp"
+
+extern char** environ;
+
+namespace {
+
+using nlohmann::json;
+using stratus::runtime::InvocationRequest;
+using stratus::runtime::InvocationResponse;
+
+// Tests invoke with "" or "{}" when a parameter does not matter; both mean "use the defaults".
+json payload_object(const InvocationRequest& request) {
+  if (request.payload.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  json parsed = json::parse(request.payload);
+  if (!parsed.is_object()) throw std::invalid_argument("the event must be a JSON object");
+  return parsed;
+}
+
+std::int64_t non_negative_parameter(const json& event, const char* name) {
+  const std::int64_t value = event.value(name, std::int64_t{0});
+  if (value < 0) throw std::invalid_argument(std::string(name) + " must not be negative");
+  return value;
+}
+
+// Environment values and paths are bytes, not necessarily UTF-8.
+InvocationResponse json_success(const json& document) {
+  return InvocationResponse::success(document.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+InvocationResponse echo(const InvocationRequest& request) {
+  return InvocationResponse::success(request.payload);
+}
+
+InvocationResponse sleep_for_requested_time(const InvocationRequest& request) {
+  const std::int64_t milliseconds = non_negative_parameter(payload_object(request), "ms");
+  std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds));
+  return json_success({{"slept_ms", milliseconds}, {"pid", ::getpid()}});
+}
+
+InvocationResponse process_id(const InvocationRequest&) {
+  return json_success({{"pid", ::getpid()}});
+}
+
+InvocationResponse crash(const InvocationRequest&) {
+  std::cout << "crashing on purpose with exit code 3" << std::endl;
+  std::_Exit(3);
+}
+
+InvocationResponse handled_error(const InvocationRequest&) {
+  return InvocationResponse::failure("the error handler failed on purpose", "Custom.Failure");
+}
+
+InvocationResponse throw_exception(const InvocationRequest&) {
+  throw std::runtime_error("the throw handler threw on purpose");
+}
+
+InvocationResponse write_log_lines(const InvocationRequest& request) {
+  const std::int64_t lines = non_negative_parameter(payload_object(request), "lines");
+  for (std::int64_t line = 1; line <= lines; ++line) std::cout << "log line " << line << '\n';
+  std::cout.flush();
+  std::cerr << "log line on stderr" << std::endl;
+  return json_success({{"lines", lines}});
+}
+
+InvocationResponse environment_and_cwd(const InvocationRequest&) {
+  json variables = json::object();
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string assignment = *entry;
+    const auto equals = assignment.find('=');
+    if (equals == std::string::npos) continue;
+    variables[assignment.substr(0, equals)] = assignment.substr(equals + 1);
+  }
+  return json_success({{"env", variables}, {"cwd", std::filesystem::current_path().string()}});
+}
+
+InvocationResponse allocate_and_touch_memory(const InvocationRequest& request) {
+  const std::int64_t megabytes = non_negative_parameter(payload_object(request), "mb");
+  const std::size_t bytes = static_cast<std::size_t>(megabytes) * 1024 * 1024;
+  // new char[] leaves the memory uninitialised, so only the writes below make it resident; a
+  // zero-filled container could be satisfied by untouched copy-on-write zero pages.
+  const std::unique_ptr<char[]> block(new char[bytes]);
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  volatile char* const pages = block.get();
+  for (std::size_t offset = 0; offset < bytes; offset += page) {
+    pages[offset] = static_cast<char>(offset / page);
+  }
+  return json_success({{"mb", megabytes}});
+}
+
+InvocationResponse client_context(const InvocationRequest& request) {
+  return json_success({
+      {"request_id", request.request_id},
+      {"function_arn", request.function_arn},
+      {"client_context", request.client_context},
+      {"remaining_ms", request.remaining_time().count()},
+      {"trace_id", request.trace_id},
+  });
+}
+
+InvocationResponse count_invocations(const InvocationRequest&) {
+  // Counts per process, which is what tests need to tell warm reuse from a fresh environment.
+  static std::int64_t invocations_served = 0;
+  ++invocations_served;
+  return json_success({{"count", invocations_served}, {"pid", ::getpid()}});
+}
+
+// A JSON string literal whose total size, quotes included, is exactly the requested byte count
+// (at least 2, the empty string ""), so tests can probe the 6 MB response limit precisely.
+InvocationResponse big_response(const InvocationRequest& request) {
+  const std::int64_t requested = non_negative_parameter(payload_object(request), "bytes");
+  const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(requested, 2));
+  std::string body(bytes, 'x');
+  body.front() = '"';
+  body.back() = '"';
+  return InvocationResponse::success(std::move(body));
+}
+
+}  // namespace
+
+int main() {
+  return stratus::runtime::run_handlers({
+      {"echo", echo},
+      {"sleep", sleep_for_requested_time},
+      {"pid", process_id},
+      {"crash", crash},
+      {"error", handled_error},
+      {"throw", throw_exception},
+      {"log", write_log_lines},
+      {"env", environment_and_cwd},
+      {"memory", allocate_and_touch_memory},
+      {"context", client_context},
+      {"counter", count_invocations},
+      {"big", big_response},
+  });
+}

@@ -1,0 +1,223 @@
+"""Scheduling: reserved-concurrency throttling, autoscaling under a burst, idle reaping, async
+retries ending in the on-failure record, and graceful shutdown with invocations in flight."""
+
+import json
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from botocore.exceptions import ClientError
+
+from conftest import (_proc_status, client_error_code, code_dir_with_cpp_bootstrap, cpp_function,
+                      decode_log_result, decode_payload, default_config, process_alive, wait_until)
+
+
+def concurrent_raw_invokes(emulator, function, payloads, headers=None, timeout=60):
+    """Send all invocations at (nearly) the same moment over separate connections."""
+    barrier = threading.Barrier(len(payloads))
+
+    def one(payload):
+        barrier.wait(timeout=30)
+        return emulator.invoke_raw(function, payload, headers=headers, timeout=timeout)
+
+    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
+        return list(pool.map(one, payloads))
+
+
+def test_reserved_concurrency_throttles_sync_invokes(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(
+        functions=[cpp_function("limited", "sleep", code, timeout_s=10)]))
+    client = emulator.lambda_client()
+    client.put_function_concurrency(FunctionName="limited", ReservedConcurrentExecutions=1)
+
+    results = concurrent_raw_invokes(emulator, "limited", [b'{"ms":1500}'] * 4)
+    throttled = [r for r in results if r.status == 429]
+    succeeded = [r for r in results if r.status == 200]
+    assert throttled, [r.status for r in results]
+    assert succeeded, [r.status for r in results]
+    assert len(throttled) + len(succeeded) == len(results), results
+    for result in throttled:
+        assert result.headers.get("x-amzn-errortype", "").split(":")[0] == \
+            "TooManyRequestsException", result
+        body = result.json()
+        assert body.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded", body
+        assert "retry-after" in result.headers, result.headers
+    for result in succeeded:
+        assert result.json()["slept_ms"] == 1500
+
+    # boto3 sees the same as a typed error while the one slot is busy.
+    holder = threading.Thread(target=emulator.invoke_raw, args=("limited", b'{"ms":1500}'))
+    holder.start()
+    try:
+        wait_until(lambda: any(e["state"] == "busy" for e in emulator.environments("limited")),
+                   timeout=10, message="the reserved slot to be busy")
+        try:
+            client.invoke(FunctionName="limited", Payload=b'{"ms":1}')
+            raise AssertionError("an invocation over the reserved concurrency was not throttled")
+        except ClientError as error:
+            assert client_error_code(error) == "TooManyRequestsException", error.response
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+            assert error.response.get("Reason") == \
+                "ReservedFunctionConcurrentInvocationLimitExceeded", error.response
+    finally:
+        holder.join(timeout=30)
+
+    assert emulator.usage()["functions"]["limited"]["throttles"] >= len(throttled) + 1
+
+
+def test_burst_autoscales_to_many_environments(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(
+        functions=[cpp_function("burst", "sleep", code, timeout_s=30)]))
+    calls = 64
+    started = time.monotonic()
+    results = concurrent_raw_invokes(emulator, "burst", [b'{"ms":1000}'] * calls, timeout=120)
+    elapsed = time.monotonic() - started
+    statuses = [r.status for r in results]
+    assert statuses == [200] * calls, statuses
+    assert all("x-amz-function-error" not in r.headers for r in results), \
+        [r.body[:200] for r in results if "x-amz-function-error" in r.headers][:3]
+    pids = {r.json()["pid"] for r in results}
+    assert len(pids) > calls // 2, f"only {len(pids)} environments served {calls} concurrent calls"
+    # Serial execution would take 64 s; a scaled-out burst takes about one sleep plus spawn time.
+    assert elapsed < 20, f"the burst took {elapsed:.1f} s"
+
+    environments = emulator.environments("burst")
+    assert {e["pid"] for e in environments} >= pids, "finished environments should stay warm"
+    assert all(e["state"] == "idle" for e in environments), environments
+    usage = emulator.usage()["functions"]["burst"]
+    assert usage["invocations"] == calls
+    assert len(pids) <= usage["cold_starts"] <= calls, usage
+
+
+def test_idle_environments_are_reaped(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(
+        idle_keepalive_s=1, housekeeping_interval_ms=100,
+        functions=[cpp_function("reaped", "sleep", code, timeout_s=10)]))
+    results = concurrent_raw_invokes(emulator, "reaped", [b'{"ms":300}'] * 3)
+    assert [r.status for r in results] == [200] * 3
+    pids = {e["pid"] for e in emulator.environments("reaped")}
+    assert pids >= {r.json()["pid"] for r in results}
+    assert all(process_alive(pid) for pid in pids)
+
+    wait_until(lambda: not emulator.environments(), timeout=10,
+               message="idle environments to be reaped")
+    # Gone and reaped by the daemon (a zombie would mean it never collected its child).
+    wait_until(lambda: all(_proc_status(pid) is None for pid in pids), timeout=3,
+               message=f"the reaped processes {sorted(pids)} to disappear")
+
+    # The next call is a cold start in a new environment.
+    client = emulator.lambda_client()
+    response = client.invoke(FunctionName="reaped", Payload=b'{"ms":1}', LogType="Tail")
+    assert decode_payload(response)["pid"] not in pids
+    assert "Init Duration:" in decode_log_result(response)
+
+
+def read_on_failure(emulator):
+    path = emulator.data_dir / "async" / "on-failure.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            records.append(json.loads(line))
+    return records
+
+
+def test_async_retries_then_on_failure_record(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    names = {"fail-0": 0, "fail-1": 1, "fail-default": None}
+    emulator = start_emulator(default_config(
+        **{"async": {"retry_delay_scale": 0.001}},
+        functions=[cpp_function(name, "error", code) for name in names]))
+    client = emulator.lambda_client()
+    for name, retries in names.items():
+        if retries is not None:
+            client.put_function_event_invoke_config(FunctionName=name,
+                                                    MaximumRetryAttempts=retries)
+
+    request_ids, markers = {}, {}
+    for name in names:
+        markers[name] = uuid.uuid4().hex
+        response = client.invoke(FunctionName=name, InvocationType="Event",
+                                 Payload=json.dumps({"marker": markers[name]}).encode())
+        assert response["StatusCode"] == 202
+        request_ids[name] = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+
+    def records_by_function():
+        found = {}
+        for record in read_on_failure(emulator):
+            for name in names:
+                if markers[name] in json.dumps(record.get("requestPayload")):
+                    found[name] = record
+        return found if len(found) == len(names) else None
+
+    # Lambda's delays (60 s then 120 s) scaled by 0.001: everything settles well within this.
+    found = wait_until(records_by_function, timeout=20, interval=0.1,
+                       message="an on-failure record for every failing Event invocation")
+    for name, retries in names.items():
+        record = found[name]
+        context = record["requestContext"]
+        expected_attempts = (2 if retries is None else retries) + 1
+        assert context["requestId"] == request_ids[name], record
+        assert context["condition"] == "RetriesExhausted", record
+        assert context["approximateInvokeCount"] == expected_attempts, record
+        assert f":function:{name}" in context["functionArn"], record
+        assert "Custom.Failure" in json.dumps(record.get("responsePayload")), record
+        # Each attempt ran the function (same request id for retries, as Lambda does).
+        starts = emulator.function_logs(name).count(f"START RequestId: {request_ids[name]}")
+        assert starts == expected_attempts, (name, starts, emulator.function_logs(name)[-2000:])
+
+    # Exactly one record per failed event, no duplicates.
+    assert len(read_on_failure(emulator)) == len(names)
+
+
+def test_sigterm_lets_in_flight_invocations_finish(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(
+        shutdown_grace_s=10,
+        functions=[cpp_function("inflight", "sleep", code, timeout_s=10)]))
+    calls = 4
+    results = [None] * calls
+
+    def one(index):
+        try:
+            results[index] = emulator.invoke_raw("inflight", b'{"ms":1500}', timeout=30)
+        except Exception as error:  # noqa: BLE001 - reported below
+            results[index] = error
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(calls)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: sum(e["state"] == "busy" for e in emulator.environments("inflight")) == calls,
+               timeout=10, message=f"{calls} busy environments")
+    watched = emulator.watched_pids()
+    signalled = time.monotonic()
+    emulator.signal(signal.SIGTERM)
+
+    # New connections are refused (or answered with an error) while the old ones finish.
+    def refuses_new_work():
+        try:
+            return emulator.request("GET", "/healthz", timeout=2).status != 200
+        except (OSError, AssertionError):
+            return True
+    wait_until(refuses_new_work, timeout=1.2, interval=0.02,
+               message="the daemon to stop accepting after SIGTERM")
+
+    for thread in threads:
+        thread.join(timeout=30)
+    code_ = emulator.wait_exit()
+    took = time.monotonic() - signalled
+    for result in results:
+        assert not isinstance(result, Exception), results
+        assert result.status == 200, result
+        assert "x-amz-function-error" not in result.headers, result.body
+        assert result.json()["slept_ms"] == 1500
+    assert code_ == 0, f"exit code {code_}\n{emulator.logs()}"
+    assert took < 8, f"shutdown took {took:.1f} s"
+    problems = emulator.check_no_survivors(watched)
+    assert not problems, problems
