@@ -59,6 +59,21 @@ struct Daemon::Parts {
     });
   }
 
+  // Responses still being written when the last environment stops must reach their clients:
+  // wait (bounded) for the front's connections to close before stopping.
+  std::chrono::steady_clock::time_point drain_deadline;
+  void drain_connections() {
+    if (front->open_connections() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      front->stop();
+      signals.cancel();
+      children.cancel();
+      io.stop();
+      return;
+    }
+    housekeeping.expires_after(std::chrono::milliseconds(10));
+    housekeeping.async_wait([this](boost::system::error_code) { drain_connections(); });
+  }
+
   void wait_signals() {
     signals.async_wait([this](boost::system::error_code ec, int signo) {
       if (ec) return;
@@ -75,11 +90,9 @@ struct Daemon::Parts {
       scheduler.shutdown(std::chrono::milliseconds(static_cast<long>(config.shutdown_grace_s * 1000)),
                          [this] {
                            spdlog::info("all environments stopped");
-                           front->stop();
                            housekeeping.cancel();
-                           signals.cancel();
-                           children.cancel();
-                           io.stop();
+                           drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+                           drain_connections();
                          });
       wait_signals();
     });
