@@ -4,6 +4,7 @@ how function failures (timeout, crash, init error, handler errors) reach the cal
 import base64
 import json
 import re
+import threading
 import time
 import uuid
 
@@ -12,7 +13,8 @@ from botocore.exceptions import ClientError
 
 from conftest import (ACCOUNT_ID, REGION, BASH_ECHO_DIR, client_error_code,
                       code_dir_with_cpp_bootstrap, cpp_function, decode_log_result,
-                      decode_payload, default_config, require_file, running_emulator, wait_until)
+                      decode_payload, default_config, process_alive, require_file,
+                      running_emulator, wait_until)
 
 MB = 1024 * 1024
 
@@ -32,6 +34,7 @@ def emulator(tmp_path_factory):
         cpp_function("nohandler", "no_such_handler", code),
         cpp_function("log", "log", code),
         cpp_function("log-cold", "log", code),
+        cpp_function("counter", "counter", code),
         cpp_function("env", "env", code, environment={"MY_SETTING": "configured"}),
         cpp_function("context", "context", code, timeout_s=3),
         cpp_function("big", "big", code),
@@ -94,6 +97,16 @@ def test_qualifier_latest(emulator):
     assert result.headers.get("x-amz-executed-version") == "$LATEST"
 
 
+def test_invoke_by_arn_and_unknown_qualifier(emulator, client):
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:echo"
+    for name in (arn, f"{ACCOUNT_ID}:function:echo"):
+        response = client.invoke(FunctionName=name, Payload=b'{"by":"arn"}')
+        assert decode_payload(response) == {"by": "arn"}, name
+    # Only $LATEST exists until versions are published.
+    typed_error(emulator.invoke_raw("echo", b"{}", qualifier="7"), 404,
+                "ResourceNotFoundException")
+
+
 def test_event_invocation_is_accepted_and_runs(emulator, client):
     marker = uuid.uuid4().hex
     response = client.invoke(FunctionName="echo-event", InvocationType="Event",
@@ -138,12 +151,28 @@ def test_log_tail_has_start_end_report_and_function_output(client):
     assert int(report["used"]) > 0
 
 
-def test_report_shows_init_duration_only_on_cold_start(client):
-    cold = decode_log_result(client.invoke(FunctionName="log-cold", Payload=b"{}", LogType="Tail"))
-    warm = decode_log_result(client.invoke(FunctionName="log-cold", Payload=b"{}", LogType="Tail"))
-    assert REPORT_RE.search(cold)["init"] is not None, cold
-    assert REPORT_RE.search(warm), warm
-    assert REPORT_RE.search(warm)["init"] is None, warm
+def wait_all_idle(emulator, function):
+    wait_until(lambda: all(e["state"] == "idle" for e in emulator.environments(function)),
+               timeout=5, interval=0.01, message=f"{function}'s environments to be idle")
+
+
+def test_report_shows_init_duration_only_on_cold_start(emulator, client):
+    cold = client.invoke(FunctionName="log-cold", Payload=b"{}", LogType="Tail")
+    wait_all_idle(emulator, "log-cold")
+    warm = client.invoke(FunctionName="log-cold", Payload=b"{}", LogType="Tail")
+    cold_log, warm_log = decode_log_result(cold), decode_log_result(warm)
+    assert REPORT_RE.search(cold_log)["init"] is not None, cold_log
+    assert REPORT_RE.search(warm_log), warm_log
+    assert REPORT_RE.search(warm_log)["init"] is None, warm_log
+
+
+def test_sequential_invocations_reuse_the_warm_environment(client):
+    """Back-to-back calls (each sent once the previous answer arrived) are served by one
+    environment, as on Lambda: no second cold start while the first environment is free."""
+    results = [decode_payload(client.invoke(FunctionName="counter", Payload=b"{}"))
+               for _ in range(5)]
+    assert [r["count"] for r in results] == [1, 2, 3, 4, 5], results
+    assert len({r["pid"] for r in results}) == 1, results
 
 
 def test_log_tail_is_the_last_4_kb(client):
@@ -200,7 +229,7 @@ def test_function_environment(emulator, client):
     assert env.get("AWS_LAMBDA_RUNTIME_API")
     assert env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
-    assert env["TZ"] == "UTC"
+    assert env["TZ"] in ("UTC", ":UTC")  # real Lambda sets ":UTC"
     assert env.get("LAMBDA_TASK_ROOT") and env.get("LAMBDA_RUNTIME_DIR")
     assert env["AWS_ENDPOINT_URL"].rstrip("/") == emulator.url.rstrip("/")
     assert result["cwd"] == env["LAMBDA_TASK_ROOT"]
@@ -265,19 +294,33 @@ def test_response_over_6_mb_is_a_function_error(client):
 # ---- function failures -------------------------------------------------------------------------
 
 def test_timeout_kills_the_environment(emulator, client):
-    first = decode_payload(client.invoke(FunctionName="sleep", Payload=b'{"ms":1}'))
-    started = time.monotonic()
-    response = client.invoke(FunctionName="sleep", Payload=b'{"ms":5000}')
-    elapsed = time.monotonic() - started
+    outcome = {}
+
+    def slow_call():
+        started = time.monotonic()
+        outcome["response"] = client.invoke(FunctionName="sleep", Payload=b'{"ms":5000}')
+        outcome["elapsed"] = time.monotonic() - started
+
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    busy = wait_until(lambda: [e for e in emulator.environments("sleep") if e["state"] == "busy"],
+                      timeout=5, interval=0.02, message="the sleeping environment to be busy")
+    caller.join(timeout=30)
+    response = outcome["response"]
     payload = function_error_payload(response)
     assert response["FunctionError"] == "Unhandled"
     assert "Task timed out after 1.00 seconds" in payload["errorMessage"], payload
-    assert elapsed < 4.0, f"the timed-out invocation took {elapsed:.2f} s"
-    # The environment that timed out (the warm one from the first call) was discarded.
-    wait_until(lambda: not any(e["pid"] == first["pid"] for e in emulator.environments("sleep")),
-               timeout=5, message="the timed-out environment to disappear")
-    after = decode_payload(client.invoke(FunctionName="sleep", Payload=b'{"ms":1}'))
-    assert after["pid"] != first["pid"]
+    assert outcome["elapsed"] < 4.0, f"the timed-out invocation took {outcome['elapsed']:.2f} s"
+    # The environment that timed out is discarded and its process is gone.
+    timed_out_pid = busy[0]["pid"]
+    wait_until(lambda: not any(e["pid"] == timed_out_pid for e in emulator.environments("sleep")),
+               timeout=5, message=f"the timed-out environment to disappear: "
+                                  f"{emulator.environments('sleep')}")
+    wait_until(lambda: not process_alive(timed_out_pid), timeout=3,
+               message=f"process {timed_out_pid} of the timed-out environment to exit")
+    after = client.invoke(FunctionName="sleep", Payload=b'{"ms":1}')
+    assert "FunctionError" not in after
+    assert decode_payload(after)["pid"] != timed_out_pid
 
 
 def test_crash_is_runtime_exit_error(emulator, client):
