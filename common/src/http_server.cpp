@@ -63,6 +63,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() { do_read_header(); }
 
+  // Closes the connection if it sits between requests, with nothing of the next one read.
+  void close_if_idle() {
+    if (awaiting_request_ && buffer_.size() == 0) close();
+  }
+
   void close() {
     closed_ = true;
     beast::error_code ec;
@@ -87,8 +92,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // which depends on the head, is checked in on_header; nothing of the body is read before.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     arm_timer(server_->options.idle_timeout);
+    awaiting_request_ = true;
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->awaiting_request_ = false;
                               self->on_header(ec);
                             });
   }
@@ -184,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRequestHead head_;
   bool keep_alive_ = true;
   bool closed_ = false;
+  bool awaiting_request_ = false;
   std::string remote_;
   std::shared_ptr<HttpServer::Impl> server_;
 };
@@ -226,6 +234,9 @@ void HttpServer::stop_accepting() {
   impl_->stopped = true;
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  // Keep-alive connections waiting for a next request would only hold shutdown up.
+  auto sessions = impl_->sessions;
+  for (const auto& s : sessions) s->close_if_idle();
 }
 
 void HttpServer::stop() {

@@ -188,6 +188,27 @@ void Environment::assign(std::shared_ptr<Invocation> invocation) {
   send_invocation(std::move(invocation));
 }
 
+bool Environment::finishing() const {
+  return state_ == EnvironmentState::Busy && !current_ && !bound_ && !retiring_ && !hand_over_failed_;
+}
+
+void Environment::hand_over(std::shared_ptr<Invocation> invocation) {
+  bound_ = std::move(invocation);
+  // A runtime asks for its next event within microseconds of posting a result; one that does not
+  // within this bound gives the invocation back so it is not held up.
+  constexpr auto kHandOverWait = std::chrono::milliseconds(200);
+  std::weak_ptr<Environment> weak = weak_from_this();
+  timer_.expires_after(kHandOverWait);
+  timer_.async_wait([weak](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->bound_ || self->state_ != EnvironmentState::Busy || self->current_) return;
+    self->hand_over_failed_ = true;
+    auto invocation = std::move(self->bound_);
+    self->bound_ = nullptr;
+    self->ctx_.host.on_invocation_returned(std::move(invocation));
+  });
+}
+
 void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
   state_ = EnvironmentState::Busy;
   current_ = std::move(invocation);
@@ -282,12 +303,18 @@ void Environment::terminate(int signo) {
   process_.signal_group(signo);
 }
 
-void Environment::fail_bound_or_current(const std::string& error_type, const std::string& message) {
+void Environment::fail_bound_or_current(const std::string& error_type, const std::string& message,
+                                        bool during_init) {
   InvocationOutcome outcome;
   outcome.function_error = "Unhandled";
   if (current_) {
     outcome.payload = error_json(error_type, "RequestId: " + current_id_ + " Error: " + message);
     finish_invocation(std::move(outcome), false);
+  } else if (bound_ && !during_init) {
+    // Handed over while finishing; it never reached this runtime, so it goes elsewhere.
+    auto invocation = std::move(bound_);
+    bound_ = nullptr;
+    ctx_.host.on_invocation_returned(std::move(invocation));
   } else if (bound_) {
     // The invocation that caused this cold start never ran: it gets the init failure.
     auto invocation = std::move(bound_);
@@ -306,12 +333,15 @@ void Environment::on_process_exit(int wait_status) {
   drain_output();
   timer_.cancel();
   std::string why = process_.describe_exit();
-  fail_bound_or_current("Runtime.ExitError", "Runtime exited with error: " + why);
   if (!retiring_) {
     spdlog::info("environment {} of '{}' (pid {}) exited unexpectedly: {}", id_, function_->name,
                  process_.pid(), why);
   }
+  // Dead before anything is re-placed, so nothing is handed back to this environment.
+  bool was_starting = state_ == EnvironmentState::Starting;
   state_ = EnvironmentState::Dead;
+  retiring_ = true;
+  fail_bound_or_current("Runtime.ExitError", "Runtime exited with error: " + why, was_starting);
   parked_next_ = nullptr;
   if (runtime_server_) runtime_server_->stop();
   ctx_.host.on_environment_dead(*this);
@@ -381,14 +411,16 @@ void Environment::handle_next(HttpResponder respond) {
   if (state_ == EnvironmentState::Dead || retiring_) return;  // never answered; it is being killed
   if (current_) {
     // The runtime asked for more work without answering the last: Lambda fails that invocation.
-    fail_bound_or_current("Runtime.InvalidResponse", "Runtime asked for the next event without a result");
+    fail_bound_or_current("Runtime.InvalidResponse", "Runtime asked for the next event without a result",
+                          false);
   }
   if (parked_next_) parked_next_(runtime_error_response(409, "DuplicateNext", "superseded"));
   parked_next_ = std::move(respond);
   if (state_ == EnvironmentState::Starting) {
     init_ms_ = ms_since(spawned_at_);
-    timer_.cancel();
   }
+  timer_.cancel();  // the init timeout, or a hand-over's wait
+  hand_over_failed_ = false;
   if (bound_) {
     auto invocation = std::move(bound_);
     bound_ = nullptr;

@@ -155,6 +155,20 @@ std::shared_ptr<Environment> Scheduler::take_idle(Pool& pool) {
   return nullptr;
 }
 
+bool Scheduler::place_warm(Pool& pool, std::shared_ptr<Invocation>& invocation) {
+  if (auto env = take_idle(pool)) {
+    env->assign(std::move(invocation));
+    return true;
+  }
+  for (auto& env : pool.environments) {
+    if (env->finishing() && env->function()->environment_revision == pool.config->environment_revision) {
+      env->hand_over(std::move(invocation));
+      return true;
+    }
+  }
+  return false;
+}
+
 std::shared_ptr<Environment> Scheduler::spawn(Pool& pool, std::shared_ptr<Invocation> bound,
                                               bool provisioned) {
   auto env = std::make_shared<Environment>(context_, pool.config, provisioned);
@@ -187,7 +201,7 @@ void Scheduler::invoke(std::shared_ptr<Invocation> invocation) {
   }
   if (shutting_down_) throw ApiException(LambdaError::Service, "The emulator is shutting down.");
   Pool& pool = it->second;
-  if (auto env = take_idle(pool)) return env->assign(std::move(invocation));
+  if (place_warm(pool, invocation)) return;
   Throttle throttle = check_capacity(pool);
   if (throttle != Throttle::None) {
     context_.metering.record_throttle(pool.config->name);
@@ -225,9 +239,8 @@ void Scheduler::dispatch_events(Pool& pool) {
       ++i;
       continue;
     }
-    if (auto env = take_idle(pool)) {
+    if (place_warm(pool, event)) {
       pool.events.erase(pool.events.begin() + static_cast<std::ptrdiff_t>(i));
-      env->assign(event);
       continue;
     }
     if (check_capacity(pool) != Throttle::None) break;  // stays queued: events are never refused
@@ -326,6 +339,26 @@ void Scheduler::on_environment_dead(Environment& env) {
   }
   dispatch_all_events();
   if (shutting_down_) check_shutdown_progress();
+}
+
+void Scheduler::on_invocation_returned(std::shared_ptr<Invocation> invocation) {
+  if (invocation->is_event) {
+    auto it = pools_.find(invocation->function_name);
+    if (it == pools_.end() || !it->second.config) return fail_event(invocation, "FunctionDeleted");
+    it->second.events.push_front(std::move(invocation));
+    return dispatch_events(it->second);
+  }
+  try {
+    invoke(invocation);
+  } catch (const ApiException& e) {
+    // The client already waits for a 200-style answer; report why it could not run.
+    InvocationOutcome outcome;
+    outcome.function_error = "Unhandled";
+    outcome.payload = json{{"errorMessage", "RequestId: " + invocation->request_id + " Error: " + e.message()},
+                           {"errorType", describe(e.error()).type}}
+                          .dump();
+    invocation->on_complete(std::move(outcome));
+  }
 }
 
 void Scheduler::reap_children() {

@@ -32,6 +32,9 @@ class EnvironmentHost {
   virtual void on_environment_ready(Environment& env) = 0;
   // The process is gone (exited, crashed, killed). The environment must be dropped.
   virtual void on_environment_dead(Environment& env) = 0;
+  // An invocation handed over to a finishing environment could not be delivered there (the
+  // runtime died or did not ask for work in time); it must be placed elsewhere.
+  virtual void on_invocation_returned(std::shared_ptr<Invocation> invocation) = 0;
 };
 
 enum class EnvironmentState { Starting, Idle, Busy, Dead };
@@ -56,6 +59,11 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   void start(std::shared_ptr<Invocation> bound);
   // Hands an invocation to an idle environment.
   void assign(std::shared_ptr<Invocation> invocation);
+  // True after the runtime posted its result but before it asked for the next event: the
+  // environment is about to be idle, and a back-to-back call should wait for it, not cold-start.
+  bool finishing() const;
+  // Queues an invocation for a finishing environment's next /next.
+  void hand_over(std::shared_ptr<Invocation> invocation);
   // Asks the process to stop (signal to its group). Dead once reaped.
   void terminate(int signo);
   void on_process_exit(int wait_status);
@@ -83,7 +91,8 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   void log_line(const std::string& line);
   void send_invocation(std::shared_ptr<Invocation> invocation);
   void finish_invocation(InvocationOutcome outcome, bool timed_out);
-  void fail_bound_or_current(const std::string& error_type, const std::string& message);
+  void fail_bound_or_current(const std::string& error_type, const std::string& message,
+                             bool during_init);
   void on_timeout();
   void on_init_timeout();
   HttpResponse runtime_error_response(int status, const std::string& type, const std::string& message);
@@ -110,7 +119,8 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   SteadyClock::time_point spawned_at_;
   SteadyClock::time_point idle_since_;
   double init_ms_ = 0;
-  bool init_reported_ = false;  // Init Duration goes on the first REPORT only
+  bool init_reported_ = false;
+  bool hand_over_failed_ = false;  // a runtime that was slow to ask again gets no more hand-overs  // Init Duration goes on the first REPORT only
   std::optional<std::string> init_error_;  // body posted to /runtime/init/error
   std::uint64_t served_ = 0;
 

@@ -72,6 +72,7 @@ class Scheduler : public EnvironmentHost {
   // EnvironmentHost
   void on_environment_ready(Environment& env) override;
   void on_environment_dead(Environment& env) override;
+  void on_invocation_returned(std::shared_ptr<Invocation> invocation) override;
 
  private:
   struct Pool {
@@ -86,6 +87,9 @@ class Scheduler : public EnvironmentHost {
   int in_use(const Pool& pool) const;
   std::shared_ptr<Environment> spawn(Pool& pool, std::shared_ptr<Invocation> bound, bool provisioned);
   std::shared_ptr<Environment> take_idle(Pool& pool);
+  // Idle, or finishing (result posted, next /next imminent): either way warm. Returns false when
+  // the invocation could not be placed warm.
+  bool place_warm(Pool& pool, std::shared_ptr<Invocation>& invocation);
   void dispatch_events(Pool& pool);
   void dispatch_all_events();
   void complete_event(const std::shared_ptr<Invocation>& event, InvocationOutcome outcome);
