@@ -15,6 +15,9 @@ LambdaErrorInfo describe(LambdaError error) {
     case LambdaError::UnsupportedMediaType: return {415, "UnsupportedMediaTypeException"};
     case LambdaError::CodeStorageExceeded: return {400, "CodeStorageExceededException"};
     case LambdaError::InvalidSignature: return {403, "InvalidSignatureException"};
+    case LambdaError::IncompleteSignature: return {403, "IncompleteSignatureException"};
+    case LambdaError::MissingAuthenticationToken: return {403, "MissingAuthenticationTokenException"};
+    case LambdaError::UnrecognizedClient: return {403, "UnrecognizedClientException"};
     case LambdaError::AccessDenied: return {403, "AccessDeniedException"};
     case LambdaError::UnknownOperation: return {404, "UnknownOperationException"};
     case LambdaError::PreconditionFailed: return {412, "PreconditionFailedException"};

@@ -181,6 +181,29 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
     prices.read("s3_get_per_1000", p.s3_get_per_1000, 0, 1e6);
     prices.reject_unknown();
   }
+  {
+    ObjectReader sigv4 = root.child("sigv4");
+    if (const json* enabled = sigv4.get("enabled")) {
+      if (!enabled->is_boolean()) sigv4.fail("enabled", "must be true or false");
+      config.sigv4.enabled = enabled->get<bool>();
+    }
+    if (const json* list = sigv4.get("credentials")) {
+      if (!list->is_array()) sigv4.fail("credentials", "must be an array");
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        ObjectReader entry((*list)[i], sigv4.path() + ".credentials[" + std::to_string(i) + "]");
+        std::string id;
+        std::string secret;
+        entry.read("access_key_id", id);
+        entry.read("secret_access_key", secret);
+        if (id.empty() || secret.empty()) {
+          entry.fail("", "needs non-empty access_key_id and secret_access_key");
+        }
+        entry.reject_unknown();
+        config.sigv4.secrets[id] = secret;
+      }
+    }
+    sigv4.reject_unknown();
+  }
   if (const json* functions = root.get("functions")) {
     if (!functions->is_array()) root.fail("functions", "must be an array");
     std::set<std::string> names;

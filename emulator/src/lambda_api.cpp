@@ -7,6 +7,7 @@
 
 #include "stratus/common/base64.hpp"
 #include "stratus/common/request_id.hpp"
+#include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/api_error.hpp"
 
 namespace stratus::emulator {
@@ -163,10 +164,49 @@ HttpResponse LambdaApi::reject_oversized(const HttpRequestHead& head) {
                              make_request_id());
 }
 
+namespace {
+
+bool is_emulator_endpoint(Operation op) {
+  return op == Operation::Health || op == Operation::Usage || op == Operation::Metrics ||
+         op == Operation::Environments;
+}
+
+}  // namespace
+
+void LambdaApi::check_signature(const HttpRequest& request) const {
+  auto lookup = [this](const std::string& key) -> std::optional<std::string> {
+    if (key == kFunctionAccessKeyId) return std::string(kFunctionSecretAccessKey);
+    auto it = config_.sigv4.secrets.find(key);
+    if (it == config_.sigv4.secrets.end()) return std::nullopt;
+    return it->second;
+  };
+  auto result = aws::verify(request, request.body, lookup, std::chrono::system_clock::now());
+  switch (result) {
+    case aws::VerifyResult::Ok: return;
+    case aws::VerifyResult::Missing:
+      throw ApiException(LambdaError::MissingAuthenticationToken, "Missing Authentication Token");
+    case aws::VerifyResult::Malformed:
+      throw ApiException(LambdaError::IncompleteSignature,
+                         "The request signature is incomplete or malformed (Authorization, X-Amz-Date, "
+                         "or a signed Host header is missing).");
+    case aws::VerifyResult::UnknownKey:
+      throw ApiException(LambdaError::UnrecognizedClient,
+                         "The security token included in the request is invalid.");
+    case aws::VerifyResult::Expired:
+      throw ApiException(LambdaError::InvalidSignature,
+                         "Signature expired: X-Amz-Date is more than 15 minutes from the server's time.");
+    case aws::VerifyResult::Mismatch:
+      throw ApiException(LambdaError::InvalidSignature,
+                         "The request signature we calculated does not match the signature you provided. "
+                         "Check your AWS Secret Access Key and signing method.");
+  }
+}
+
 void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
   const std::string request_id = make_request_id();
   Route route = route_request(request.method, request.target);
   try {
+    if (config_.sigv4.enabled && !is_emulator_endpoint(route.operation)) check_signature(request);
     switch (route.operation) {
       case Operation::Invoke: return invoke(route, request, request_id, respond);
       case Operation::InvokeAsync: return invoke_async_legacy(route, request, request_id, respond);

@@ -19,6 +19,9 @@ enum class LambdaError {
   UnsupportedMediaType,    // 415
   CodeStorageExceeded,     // 400
   InvalidSignature,        // 403
+  IncompleteSignature,     // 403
+  MissingAuthenticationToken,  // 403
+  UnrecognizedClient,      // 403
   AccessDenied,            // 403
   UnknownOperation,        // 404 (no such route)
   PreconditionFailed,      // 412 (RevisionId mismatch)

@@ -41,6 +41,16 @@ struct FunctionSpec {
   std::string description;
 };
 
+// Credentials the emulator hands to the functions it starts (so SDK clients inside them can sign
+// requests back to it); always accepted when SigV4 checking is on.
+inline constexpr const char* kFunctionAccessKeyId = "stratus";
+inline constexpr const char* kFunctionSecretAccessKey = "stratus-secret";
+
+struct SigV4Settings {
+  bool enabled = false;
+  std::map<std::string, std::string> secrets;  // access key id -> secret access key
+};
+
 struct EmulatorConfig {
   std::string address = "127.0.0.1";
   int port = 9001;
@@ -56,6 +66,7 @@ struct EmulatorConfig {
   double shutdown_grace_s = 10;
   double init_timeout_s = 10;
   PriceTable prices;
+  SigV4Settings sigv4;
   std::vector<FunctionSpec> functions;
 };
 

@@ -29,6 +29,9 @@ class LambdaApi : public HttpHandler {
   void handle(HttpRequest request, HttpResponder respond) override;
 
  private:
+  // Throws ApiException (403, AWS's error types) unless the request carries a valid SigV4
+  // signature from an accepted key.
+  void check_signature(const HttpRequest& request) const;
   void invoke(const Route& route, HttpRequest& request, const std::string& request_id,
               HttpResponder& respond);
   void invoke_async_legacy(const Route& route, HttpRequest& request, const std::string& request_id,
