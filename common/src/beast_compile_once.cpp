@@ -3,3 +3,6 @@
 // whole project by the stratus_common target).
 #include <boost/asio/impl/src.hpp>
 #include <boost/beast/src.hpp>
+// Asio's TLS support is not part of asio/impl/src.hpp; with separate compilation it must be
+// compiled once too (needs OpenSSL headers; OpenSSL::SSL is linked PUBLIC).
+#include <boost/asio/ssl/impl/src.hpp>

@@ -37,6 +37,8 @@ std::string readable_type_name(const std::type_info& type) {
 InvocationResponse invoke_guarded(const Handler& handler, const InvocationRequest& request) {
   try {
     return handler(request);
+  } catch (const FunctionError& error) {
+    return InvocationResponse::failure(error.what(), error.error_type());
   } catch (const std::exception& exception) {
     return InvocationResponse::failure(exception.what(), readable_type_name(typeid(exception)));
   } catch (...) {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace stratus::runtime {
 
@@ -46,6 +47,19 @@ using Handler = std::function<InvocationResponse(const InvocationRequest&)>;
 
 // Builds Lambda's error document, the body of every /error and /init/error post.
 std::string error_document(std::string_view error_type, std::string_view error_message);
+
+// A failure a handler reports with its own errorType: throw a subclass (or this class) and the
+// runtime posts error_type() verbatim, e.g. "InvalidInput", instead of the exception's C++ type
+// name, which is what any other std::exception becomes.
+class FunctionError : public std::runtime_error {
+ public:
+  FunctionError(std::string error_type, const std::string& message)
+      : std::runtime_error(message), error_type_(std::move(error_type)) {}
+  const std::string& error_type() const noexcept { return error_type_; }
+
+ private:
+  std::string error_type_;
+};
 
 // The Runtime API could not be reached or answered outside the protocol. A runtime cannot recover
 // from this: the environment is gone or broken, so the loop ends and the process exits non-zero.

@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# Runs Stratus's end-to-end benchmarks in one go and prints a markdown table of medians to stdout
+# (progress goes to stderr). Everything talks to 127.0.0.1 only; every wait is bounded.
+#
+#   bench/run_benchmarks.sh                    # builds into build/release, 5 repetitions
+#   BUILD_DIR=build/h-bench REPS=3 bench/run_benchmarks.sh
+#
+# Environment knobs (defaults in brackets):
+#   BUILD_DIR [build/release]  configured with Ninja/Release here if it is not configured yet
+#   JOBS [2]                    build parallelism (the reference machine has 2 cores)
+#   REPS [5]                    repetitions of every measurement; the table shows medians
+#   WARM_SECONDS [3]            measured seconds of each warm load run
+#   MAX_BUSY_PCT [20]           before each repetition, wait while other processes keep more than
+#                               this percentage of all CPUs busy (measured over 2 s) ...
+#   MAX_WAIT_S [600]            ... but wait no longer than this in total
+#   OUT_DIR [mktemp]            raw JSON lines (results.jsonl), daemon logs and data directories
+#   SKIP_BUILD [0]              1: use the binaries already in BUILD_DIR
+#
+# What is measured (see bench/RESULTS.md for the numbers and the budgets):
+#   floor      stratus-http-floor (the project's HttpServer echoing POST bodies): the raw loopback
+#              HTTP round trip, concurrency 1 and 64, 1 KB JSON bodies
+#   warm       invoke of the product bootstrap's `echo` (1769 MB = 1 vCPU, 64 provisioned
+#              environments), 1 KB payloads, concurrency 1 and 64, after a warm-up; interleaved
+#              with the floor runs so both see the same machine load; also concurrency 1 at 128 MB
+#   cold       a fresh daemon, one invoke: init_ms (spawn to first /next) and the client's latency
+#   scale      a fresh daemon, 200 concurrent invokes of the test bootstrap's `sleep` (1500 ms):
+#              time from the first request until 200 environments are ready, and their init_ms
+#   rss        VmRSS of a freshly started daemon with config/emulator.json and no invocations
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
+[[ $BUILD_DIR = /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+JOBS=${JOBS:-2}
+REPS=${REPS:-5}
+WARM_SECONDS=${WARM_SECONDS:-3}
+MAX_BUSY_PCT=${MAX_BUSY_PCT:-20}
+MAX_WAIT_S=${MAX_WAIT_S:-600}
+SKIP_BUILD=${SKIP_BUILD:-0}
+OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/stratus-bench.XXXXXX)}
+mkdir -p "$OUT_DIR"
+RESULTS=$OUT_DIR/results.jsonl
+: > "$RESULTS"
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# Build
+if [[ $SKIP_BUILD != 1 ]]; then
+  if [[ ! -f $BUILD_DIR/build.ninja ]]; then
+    log "configuring $BUILD_DIR"
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+  fi
+  log "building (-j$JOBS)"
+  cmake --build "$BUILD_DIR" -j"$JOBS" --target stratus-emulator stratus-bootstrap \
+    stratus-test-function stratus-load stratus-http-floor stratus-cold-start >&2
+fi
+EMULATOR=$BUILD_DIR/bin/stratus-emulator
+LOAD=$BUILD_DIR/bin/stratus-load
+FLOOR=$BUILD_DIR/bin/stratus-http-floor
+COLD=$BUILD_DIR/bin/stratus-cold-start
+PRODUCT_CODE=$BUILD_DIR/functions/stratus
+TEST_CODE=$BUILD_DIR/tests/functions/cpp
+for f in "$EMULATOR" "$LOAD" "$FLOOR" "$COLD" "$PRODUCT_CODE/bootstrap" "$TEST_CODE/bootstrap"; do
+  [[ -x $f ]] || { log "missing $f"; exit 1; }
+done
+
+# ---------------------------------------------------------------------------------------------
+# Processes we start, so that only they are stopped (by pid) on exit.
+STARTED_PIDS=()
+cleanup() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+}
+trap cleanup EXIT
+trap 'log "stopped: line $LINENO: $BASH_COMMAND failed"' ERR
+
+# alive NAME PID: fails loudly when a process we started has gone (e.g. something else on the
+# machine stopped it), instead of measuring a dead daemon.
+alive() {
+  kill -0 "$2" 2>/dev/null && return 0
+  log "$1 (pid $2) is gone; see its log under $OUT_DIR"
+  return 1
+}
+
+# wait_for_file FILE SECONDS
+wait_for_file() {
+  local i
+  for i in $(seq 1 $(( $2 * 100 ))); do
+    [[ -s $1 ]] && return 0
+    sleep 0.01
+  done
+  return 1
+}
+
+# start_daemon NAME CONFIG: sets DAEMON_PID and DAEMON_URL.
+start_daemon() {
+  local dir=$OUT_DIR/$1
+  rm -rf "$dir"
+  mkdir -p "$dir/data"
+  "$EMULATOR" --config "$2" --port 0 --data-dir "$dir/data" > "$dir/daemon.log" 2>&1 &
+  DAEMON_PID=$!
+  STARTED_PIDS+=("$DAEMON_PID")
+  if ! wait_for_file "$dir/data/emulator.endpoint" 10; then
+    log "daemon $1 did not start; log:"; cat "$dir/daemon.log" >&2; exit 1
+  fi
+  DAEMON_URL=$(head -n1 "$dir/data/emulator.endpoint")
+}
+
+# stop_pid PID: SIGTERM, up to 20 s for a clean exit, then SIGKILL.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  local i
+  for i in $(seq 1 200); do
+    kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  log "pid $1 ignored SIGTERM for 20 s; killing it"
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# Polls the environments endpoint until COUNT environments of FUNCTION are idle (bounded).
+wait_for_idle() {
+  local url=$1 function=$2 count=$3 i
+  for i in $(seq 1 300); do
+    if curl -sf "$url/stratus/v1/environments" | python3 -c "
+import json, sys
+envs = json.load(sys.stdin)['environments']
+n = sum(1 for e in envs if e['function'] == '$function' and e['state'] == 'idle')
+sys.exit(0 if n >= $count else 1)"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "only some of $count environments of $function became idle"
+  return 1
+}
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Percent of all CPUs busy over the next 2 seconds. Called while none of our own processes is
+# working, it measures what everybody else on the machine is doing (the load average cannot tell
+# that apart from our own previous runs).
+busy_pct() {
+  local a b
+  a=$(head -n1 /proc/stat)
+  sleep 2
+  b=$(head -n1 /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {
+    na = split(a, x); split(b, y); total = 0; idle = 0
+    for (i = 2; i <= na; i++) { d = y[i] - x[i]; if (i <= 9) total += d; if (i == 5 || i == 6) idle += d }
+    pct = 0; if (total > 0) pct = 100 * (total - idle) / total
+    printf "%.0f", pct }'
+}
+
+# Waits while other work keeps more than MAX_BUSY_PCT of the CPUs busy; all waits together are
+# bounded by MAX_WAIT_S, after which measurements go on and the busy figure is recorded with them.
+WAITED_S=0
+BUSY=0
+wait_for_quiet() {
+  BUSY=$(busy_pct)
+  while (( BUSY > MAX_BUSY_PCT )); do
+    if (( WAITED_S >= MAX_WAIT_S )); then
+      log "other work keeps ${BUSY}% of the CPUs busy (load $(loadavg)); wait budget spent, measuring anyway"
+      return 0
+    fi
+    log "other work keeps ${BUSY}% of the CPUs busy (load $(loadavg)); waiting"
+    sleep 10
+    WAITED_S=$(( WAITED_S + 12 ))
+    BUSY=$(busy_pct)
+  done
+}
+
+# record BENCH REP JSON: one line of results.jsonl, with the load average at that moment.
+record() {
+  python3 -c '
+import json, sys
+try:
+    doc = json.loads(sys.argv[3])
+except ValueError:
+    doc = {"failed": True, "output": sys.argv[3]}
+doc.update({"bench": sys.argv[1], "rep": int(sys.argv[2]), "loadavg": sys.argv[4],
+            "foreign_busy_pct": int(sys.argv[5])})
+print(json.dumps(doc))' "$1" "$2" "$3" "$(loadavg)" "$BUSY" >> "$RESULTS"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Configs
+write_config() {  # write_config FILE FUNCTIONS_JSON
+  printf '{"housekeeping_interval_ms": 200, "functions": [%s]}\n' "$2" > "$1"
+}
+WARM_CONFIG=$OUT_DIR/warm.json
+write_config "$WARM_CONFIG" "
+  {\"name\": \"echo\", \"code_dir\": \"$PRODUCT_CODE\", \"handler\": \"echo\", \"memory_mb\": 1769,
+   \"timeout_s\": 3, \"provisioned\": 64},
+  {\"name\": \"echo128\", \"code_dir\": \"$PRODUCT_CODE\", \"handler\": \"echo\", \"memory_mb\": 128,
+   \"timeout_s\": 3}"
+for mem in 128 1769; do
+  write_config "$OUT_DIR/cold-$mem.json" "
+  {\"name\": \"cold\", \"code_dir\": \"$PRODUCT_CODE\", \"handler\": \"echo\", \"memory_mb\": $mem,
+   \"timeout_s\": 3}"
+  write_config "$OUT_DIR/scale-$mem.json" "
+  {\"name\": \"sleeper\", \"code_dir\": \"$TEST_CODE\", \"handler\": \"sleep\", \"memory_mb\": $mem,
+   \"timeout_s\": 10}"
+done
+# The default config, with its code_dir pointing at this build (it is relative to config/).
+DEFAULT_CONFIG=$OUT_DIR/default.json
+python3 - "$ROOT/config/emulator.json" "$PRODUCT_CODE" "$DEFAULT_CONFIG" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+for f in config.get("functions", []):
+    f["code_dir"] = sys.argv[2]
+json.dump(config, open(sys.argv[3], "w"), indent=1)
+PY
+
+# ---------------------------------------------------------------------------------------------
+# Machine
+{
+  echo "machine: nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); kernel $(uname -r)"
+  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (working tree has changes)')"
+  echo "load average at start: $(loadavg)"
+} > "$OUT_DIR/machine.txt"
+cat "$OUT_DIR/machine.txt" >&2
+wait_for_quiet
+echo "load average when measuring began: $(loadavg); other processes kept ${BUSY}% of the CPUs busy" >> "$OUT_DIR/machine.txt"
+
+# ---------------------------------------------------------------------------------------------
+# Floor and warm invokes, interleaved per repetition.
+log "warm invokes and the HTTP floor ($REPS repetitions, ${WARM_SECONDS}s each)"
+rm -f "$OUT_DIR/floor.endpoint"
+"$FLOOR" --endpoint-file "$OUT_DIR/floor.endpoint" > "$OUT_DIR/floor.log" 2>&1 &
+FLOOR_PID=$!
+STARTED_PIDS+=("$FLOOR_PID")
+wait_for_file "$OUT_DIR/floor.endpoint" 10 || { log "floor server did not start"; exit 1; }
+FLOOR_URL=$(head -n1 "$OUT_DIR/floor.endpoint")/echo
+
+start_daemon warm "$WARM_CONFIG"
+WARM_PID=$DAEMON_PID
+INVOKE_URL=$DAEMON_URL/2015-03-31/functions/echo/invocations
+INVOKE128_URL=$DAEMON_URL/2015-03-31/functions/echo128/invocations
+wait_for_idle "$DAEMON_URL" echo 64
+# A first warm-up at concurrency 64 touches every provisioned environment once.
+"$LOAD" --url "$INVOKE_URL" -c 64 -n 5000 --json > /dev/null
+"$LOAD" --url "$INVOKE128_URL" -c 1 -n 1000 --json > /dev/null
+alive daemon "$WARM_PID"
+
+for rep in $(seq 1 "$REPS"); do
+  wait_for_quiet
+  common=(--payload-bytes 1024 --duration "$WARM_SECONDS" --json)
+  record floor_c1 "$rep" "$("$LOAD" --url "$FLOOR_URL" -c 1 --warmup 2000 "${common[@]}")"
+  record invoke_c1 "$rep" "$("$LOAD" --url "$INVOKE_URL" -c 1 --warmup 2000 "${common[@]}")"
+  record floor_c64 "$rep" "$("$LOAD" --url "$FLOOR_URL" -c 64 --warmup 5000 "${common[@]}")"
+  record invoke_c64 "$rep" "$("$LOAD" --url "$INVOKE_URL" -c 64 --warmup 5000 "${common[@]}")"
+  record invoke128_c1 "$rep" "$("$LOAD" --url "$INVOKE128_URL" -c 1 --warmup 500 "${common[@]}")"
+  alive daemon "$WARM_PID"
+  alive "floor server" "$FLOOR_PID"
+  log "  repetition $rep done (load $(loadavg))"
+done
+stop_pid "$WARM_PID"
+stop_pid "$FLOOR_PID"
+
+# ---------------------------------------------------------------------------------------------
+# Single cold start and 0 -> 200 environments, each on a fresh daemon.
+for mem in 128 1769; do
+  log "cold start and 0 -> 200 environments at $mem MB ($REPS repetitions)"
+  for rep in $(seq 1 "$REPS"); do
+    wait_for_quiet
+    start_daemon "cold-$mem-$rep" "$OUT_DIR/cold-$mem.json"
+    out=$("$COLD" --url "$DAEMON_URL" --function cold -n 1 --body '{}' --poll-ms 1 --max-seconds 30 --json) \
+      || log "  cold start run $rep at $mem MB reported a problem: $out"
+    record "cold_$mem" "$rep" "$out"
+    stop_pid "$DAEMON_PID"
+
+    start_daemon "scale-$mem-$rep" "$OUT_DIR/scale-$mem.json"
+    out=$("$COLD" --url "$DAEMON_URL" --function sleeper -n 200 --body '{"ms":1500}' --poll-ms 5 \
+            --max-seconds 60 --json) || log "  0->200 run $rep at $mem MB reported a problem: $out"
+    record "scale_$mem" "$rep" "$out"
+    stop_pid "$DAEMON_PID"
+    log "  repetition $rep done (load $(loadavg))"
+  done
+done
+
+# ---------------------------------------------------------------------------------------------
+# Idle daemon RSS with the default config.
+log "idle daemon RSS ($REPS repetitions)"
+for rep in $(seq 1 "$REPS"); do
+  start_daemon "idle-$rep" "$DEFAULT_CONFIG"
+  sleep 1
+  rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$DAEMON_PID/status")
+  record idle_rss "$rep" "{\"rss_kb\": $rss_kb}"
+  stop_pid "$DAEMON_PID"
+done
+echo "load average at the end: $(loadavg); waited ${WAITED_S}s in total for a quieter machine" >> "$OUT_DIR/machine.txt"
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+python3 - "$RESULTS" "$OUT_DIR/machine.txt" "$REPS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+reps = int(sys.argv[3])
+by = {}
+for r in rows:
+    by.setdefault(r["bench"], []).append(r)
+
+def med(bench, *path):
+    vals = []
+    for r in by.get(bench, []):
+        v = r
+        for p in path:
+            v = v[p]
+        vals.append(float(v))
+    return statistics.median(vals) if vals else float("nan")
+
+def ratio_med(num_bench, den_bench, *path, invert=False):
+    vals = []
+    for a, b in zip(by.get(num_bench, []), by.get(den_bench, [])):
+        x, y = a, b
+        for p in path:
+            x, y = x[p], y[p]
+        vals.append(float(y) / float(x) if invert else float(x) / float(y))
+    return statistics.median(vals) if vals else float("nan")
+
+def errors(bench):
+    return int(sum(r.get("errors", 0) for r in by.get(bench, [])))
+
+def verdict(value, budget, lower_is_better=True):
+    if value != value:
+        return "n/a"
+    ok = value <= budget if lower_is_better else value >= budget
+    return "meets" if ok else "MISSES"
+
+print(open(sys.argv[2]).read().strip().replace("\n", "  \n"))
+print()
+print(f"Medians of {reps} repetitions. Latency in microseconds; 1 KB JSON payloads.")
+print()
+print("| Measurement | Median | Ratio to floor | Budget | Verdict |")
+print("|---|---:|---:|---:|---|")
+lines = []
+def row(name, value, fmt, ratio="", budget="", v=""):
+    print(f"| {name} | {fmt.format(value)} | {ratio} | {budget} | {v} |")
+
+row("Floor: loopback HTTP round trip, c=1, p50 (us)", med("floor_c1", "latency_us", "p50"), "{:.0f}", "1.00x")
+row("Floor: c=1, p99 (us)", med("floor_c1", "latency_us", "p99"), "{:.0f}")
+row("Floor: c=1, throughput (req/s)", med("floor_c1", "throughput_rps"), "{:,.0f}")
+row("Floor: c=64, throughput (req/s)", med("floor_c64", "throughput_rps"), "{:,.0f}", "1.00x")
+row("Floor: c=64, p50 (us)", med("floor_c64", "latency_us", "p50"), "{:.0f}")
+p50 = med("invoke_c1", "latency_us", "p50")
+row("Warm invoke, c=1, p50 (us)", p50, "{:.0f}",
+    "{:.2f}x".format(ratio_med("invoke_c1", "floor_c1", "latency_us", "p50")), "<= 150", verdict(p50, 150))
+row("Warm invoke, c=1, p99 (us)", med("invoke_c1", "latency_us", "p99"), "{:.0f}",
+    "{:.2f}x".format(ratio_med("invoke_c1", "floor_c1", "latency_us", "p99")))
+row("Warm invoke, c=1, throughput (req/s)", med("invoke_c1", "throughput_rps"), "{:,.0f}")
+tput = med("invoke_c64", "throughput_rps")
+row("Warm invoke, c=64, throughput (req/s)", tput, "{:,.0f}",
+    "{:.2f}x".format(ratio_med("invoke_c64", "floor_c64", "throughput_rps")), ">= 20,000",
+    verdict(tput, 20000, lower_is_better=False))
+row("Warm invoke, c=64, p50 (us)", med("invoke_c64", "latency_us", "p50"), "{:.0f}",
+    "{:.2f}x".format(ratio_med("invoke_c64", "floor_c64", "latency_us", "p50")))
+row("Warm invoke, c=64, p99 (us)", med("invoke_c64", "latency_us", "p99"), "{:.0f}")
+row("Warm invoke at 128 MB (0.07 vCPU quota), c=1, p50 (us)", med("invoke128_c1", "latency_us", "p50"), "{:.0f}",
+    "{:.2f}x".format(ratio_med("invoke128_c1", "floor_c1", "latency_us", "p50")))
+row("Warm invoke at 128 MB, c=1, p99 (us)", med("invoke128_c1", "latency_us", "p99"), "{:.0f}")
+for mem in (128, 1769):
+    init = med(f"cold_{mem}", "init_ms", "p50")
+    row(f"Cold start init_ms (spawn to first /next), {mem} MB (ms)", init, "{:.2f}", "", "<= 5", verdict(init, 5))
+    row(f"Cold invoke seen by the client, {mem} MB (ms)", med(f"cold_{mem}", "first_response_ms"), "{:.2f}")
+for mem in (128, 1769):
+    t = med(f"scale_{mem}", "time_to_ready_ms")
+    row(f"0 -> 200 environments ready, {mem} MB (ms)", t, "{:.0f}", "", "<= 1000", verdict(t, 1000))
+    row(f"0 -> 200: init_ms p50 / p90, {mem} MB (ms)",
+        f"{med(f'scale_{mem}', 'init_ms', 'p50'):.1f} / {med(f'scale_{mem}', 'init_ms', 'p90'):.1f}", "{}")
+rss = med("idle_rss", "rss_kb") / 1024
+row("Idle daemon RSS, default config (MB)", rss, "{:.1f}", "", "<= 20", verdict(rss, 20))
+print()
+bad = {b: errors(b) for b in by if errors(b)}
+not_ready = [r for b in by if b.startswith("scale_") or b.startswith("cold_") for r in by[b] if not r.get("ready")]
+print(f"Errors across all runs: {bad if bad else 'none'}; runs that never got all environments ready: {len(not_ready)}.")
+busy = [r["foreign_busy_pct"] for r in rows]
+if busy:
+    print(f"CPU kept busy by other processes just before each repetition: median {statistics.median(busy):.0f}%, "
+          f"max {max(busy)}% (of {len(busy)} samples).")
+PY
+log "raw results in $RESULTS"

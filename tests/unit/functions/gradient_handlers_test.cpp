@@ -1,0 +1,253 @@
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "stratus/common/linear_model.hpp"
+#include "stratus/common/tensor_codec.hpp"
+#include "stratus/functions/handlers.hpp"
+
+using namespace stratus;
+using namespace stratus::functions;
+using nlohmann::json;
+
+namespace {
+
+// A shard whose values are float32-representable, as the trainer generates them.
+struct Shard {
+  std::size_t rows = 0;
+  std::size_t features = 0;
+  std::vector<float> x;
+  std::vector<float> y;
+  std::vector<double> weights;
+  double bias = -0.375;
+};
+
+Shard random_shard(std::size_t rows, std::size_t features, unsigned seed = 9) {
+  std::mt19937 random(seed);
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  Shard s;
+  s.rows = rows;
+  s.features = features;
+  for (std::size_t i = 0; i < rows * features; ++i) s.x.push_back(uniform(random));
+  for (std::size_t i = 0; i < rows; ++i) s.y.push_back(uniform(random));
+  for (std::size_t j = 0; j < features; ++j) s.weights.push_back(uniform(random) / 3.0);
+  return s;
+}
+
+json json_request(const Shard& s) {
+  json x = json::array();
+  for (std::size_t i = 0; i < s.rows; ++i) {
+    json row = json::array();
+    for (std::size_t j = 0; j < s.features; ++j) row.push_back(s.x[i * s.features + j]);
+    x.push_back(std::move(row));
+  }
+  return {{"epoch", 3}, {"step", 14}, {"shard", 2}, {"weights", s.weights},
+          {"bias", s.bias}, {"x", x}, {"y", s.y}};
+}
+
+json z_request(const Shard& s) {
+  const std::uint64_t x_shape[] = {s.rows, s.features};
+  const std::uint64_t y_shape[] = {s.rows};
+  const std::uint64_t w_shape[] = {s.features};
+  return {{"epoch", 3},
+          {"step", 14},
+          {"shard", 2},
+          {"format", "stratus-tensor/1"},
+          {"weights", encode_tensor(w_shape, std::span<const double>(s.weights))},
+          {"bias", s.bias},
+          {"x", encode_tensor(x_shape, std::span<const float>(s.x))},
+          {"y", encode_tensor(y_shape, std::span<const float>(s.y))}};
+}
+
+std::uint64_t bits(double value) { return std::bit_cast<std::uint64_t>(value); }
+
+void expect_invalid(std::string (*handler)(std::string_view), const std::string& payload,
+                    std::string_view expected) {
+  try {
+    handler(payload);
+    ADD_FAILURE() << "accepted: " << payload.substr(0, 200);
+  } catch (const InvalidInput& error) {
+    EXPECT_EQ(error.error_type(), "InvalidInput");
+    EXPECT_NE(std::string(error.what()).find(expected), std::string::npos)
+        << "message: " << error.what() << "\nexpected: " << expected;
+  }
+}
+
+}  // namespace
+
+TEST(GradientHandler, ComputesTheShardGradientAndEchoesTheIds) {
+  const json request = {{"epoch", 0},     {"step", 7},         {"shard", 41},
+                        {"weights", {0.5, -1.0}}, {"bias", 0.25},
+                        {"x", {{1, 2}, {3, 4}, {5, 6}}}, {"y", {1, 2, 3}}};
+  const json response = json::parse(gradient_handler(request.dump()));
+  EXPECT_EQ(response, (json{{"epoch", 0},
+                            {"step", 7},
+                            {"shard", 41},
+                            {"gradient", {-46.25, -59.0}},
+                            {"bias_gradient", -12.75},
+                            {"sse", 62.1875},
+                            {"rows", 3}}));
+  // Documented key order.
+  const std::string text = gradient_handler(request.dump());
+  EXPECT_LT(text.find("\"epoch\""), text.find("\"step\""));
+  EXPECT_LT(text.find("\"gradient\""), text.find("\"rows\""));
+}
+
+TEST(GradientHandler, JsonNumbersRoundTripExactly) {
+  const Shard s = random_shard(300, 9);
+  const json response = json::parse(gradient_handler(json_request(s).dump()));
+  const ShardGradient expected = linear_gradient(s.x, s.y, s.weights, s.bias);
+  ASSERT_EQ(response["gradient"].size(), s.features);
+  for (std::size_t j = 0; j < s.features; ++j) {
+    EXPECT_EQ(bits(response["gradient"][j].get<double>()), bits(expected.gradient[j])) << j;
+  }
+  EXPECT_EQ(bits(response["sse"].get<double>()), bits(expected.sse));
+  EXPECT_EQ(bits(response["bias_gradient"].get<double>()), bits(expected.bias_gradient));
+  EXPECT_EQ(response["rows"], 300);
+}
+
+TEST(GradientZHandler, GivesBitIdenticalResultsToTheJsonVariant) {
+  const Shard s = random_shard(700, 13);
+  const json plain = json::parse(gradient_handler(json_request(s).dump()));
+  const json zipped = json::parse(gradient_z_handler(z_request(s).dump()));
+  EXPECT_EQ(zipped["format"], "stratus-tensor/1");
+  EXPECT_EQ(zipped["epoch"], 3);
+  EXPECT_EQ(zipped["step"], 14);
+  EXPECT_EQ(zipped["shard"], 2);
+  EXPECT_EQ(zipped["rows"], 700);
+  const Tensor gradient = decode_tensor(zipped["gradient"].get<std::string>(), 1 << 20);
+  EXPECT_EQ(gradient.dtype, DType::float64);
+  EXPECT_EQ(gradient.shape, (std::vector<std::uint64_t>{13}));
+  for (std::size_t j = 0; j < s.features; ++j) {
+    EXPECT_EQ(bits(gradient.f64[j]), bits(plain["gradient"][j].get<double>())) << j;
+  }
+  EXPECT_EQ(bits(zipped["sse"].get<double>()), bits(plain["sse"].get<double>()));
+  EXPECT_EQ(bits(zipped["bias_gradient"].get<double>()),
+            bits(plain["bias_gradient"].get<double>()));
+}
+
+TEST(GradientHandler, RefusesMalformedRequests) {
+  const json good = json_request(random_shard(4, 3));
+  auto with = [&](const std::string& key, json value) {
+    json request = good;
+    request[key] = std::move(value);
+    return request.dump();
+  };
+  auto without = [&](const std::string& key) {
+    json request = good;
+    request.erase(key);
+    return request.dump();
+  };
+  expect_invalid(gradient_handler, "{\"epoch\":", "not valid JSON");
+  expect_invalid(gradient_handler, "[1,2]", "must be a JSON object");
+  for (const char* key : {"epoch", "step", "shard", "weights", "bias", "x", "y"}) {
+    expect_invalid(gradient_handler, without(key), std::string("missing field \"") + key + "\"");
+  }
+  expect_invalid(gradient_handler, with("epoch", -1), "\"epoch\" must be a non-negative integer");
+  expect_invalid(gradient_handler, with("step", 1.5), "\"step\" must be a non-negative integer");
+  expect_invalid(gradient_handler, with("shard", "2"), "\"shard\" must be a non-negative integer");
+  expect_invalid(gradient_handler, with("weights", 3), "\"weights\" must be an array");
+  expect_invalid(gradient_handler, with("weights", {1, 2}), "x[0] has 3 values but there are 2");
+  expect_invalid(gradient_handler, with("weights", {1, "a", 2}), "weights[1] must be a number");
+  expect_invalid(gradient_handler, with("bias", nullptr), "bias must be a number");
+  expect_invalid(gradient_handler, with("y", {1, 2, 3}), "\"x\" has 4 rows but \"y\" has 3");
+  expect_invalid(gradient_handler, with("x", json::array()), "at least one row");
+  expect_invalid(gradient_handler, with("x", {{1, 2, 3}, {1, 2, 3}, 4, {1, 2, 3}}),
+                 "x[2] must be an array");
+  expect_invalid(gradient_handler, with("x", {{1, 2, 3}, {1, 2, 3}, {1, 2}, {1, 2, 3}}),
+                 "x[2] has 2 values");
+  expect_invalid(gradient_handler, with("y", {1, true, 3, 4}), "y[1] must be a number");
+  // JSON has no infinity; an out-of-range literal is refused by the parser.
+  std::string overflowing = good.dump();
+  overflowing.replace(overflowing.find("\"bias\":") + 7, 0, "1e999,\"ignored\":");
+  expect_invalid(gradient_handler, overflowing, "number overflow");
+  expect_invalid(gradient_handler, with("y", {1e300, 1e300, 1e300, 1e300}),
+                 "overflows double precision");
+}
+
+TEST(GradientZHandler, RefusesMalformedRequests) {
+  const Shard s = random_shard(5, 2);
+  const json good = z_request(s);
+  auto with = [&](const std::string& key, json value) {
+    json request = good;
+    request[key] = std::move(value);
+    return request.dump();
+  };
+  const std::uint64_t five[] = {5};
+  const std::uint64_t two[] = {2};
+  const std::uint64_t five_by_two[] = {5, 2};
+  const std::uint64_t four_by_two[] = {4, 2};
+  const std::uint64_t five_by_three[] = {5, 3};
+  const std::vector<double> five_doubles(5, 1.0);
+  const std::vector<float> ten_floats(10, 1.0f);
+  expect_invalid(gradient_z_handler, with("format", "stratus-tensor/2"),
+                 "\"format\" must be \"stratus-tensor/1\"");
+  expect_invalid(gradient_z_handler, with("x", 12), "\"x\" must be a stratus-tensor/1 string");
+  expect_invalid(gradient_z_handler, with("x", "AAAA"), "\"x\": stratus-tensor/1:");
+  expect_invalid(gradient_z_handler,
+                 with("y", encode_tensor(five, std::span<const double>(five_doubles))),
+                 "\"y\" must be a rank-1 float32 tensor, got rank 1 float64");
+  expect_invalid(gradient_z_handler,
+                 with("weights", encode_tensor(two, std::span<const float>(ten_floats).first(2))),
+                 "\"weights\" must be a rank-1 float64 tensor");
+  expect_invalid(gradient_z_handler,
+                 with("x", encode_tensor(five, std::span<const float>(ten_floats).first(5))),
+                 "\"x\" must be a rank-2 float32 tensor, got rank 1");
+  expect_invalid(gradient_z_handler,
+                 with("x", encode_tensor(four_by_two, std::span<const float>(ten_floats).first(8))),
+                 "\"x\" has 4 rows but \"y\" has 5");
+  const std::vector<float> fifteen(15, 1.0f);
+  expect_invalid(gradient_z_handler,
+                 with("x", encode_tensor(five_by_three, std::span<const float>(fifteen))),
+                 "\"x\" has 3 columns but there are 2 weights");
+  const std::uint64_t zero_rows[] = {0, 2};
+  const std::uint64_t zero[] = {0};
+  json empty = good;
+  empty["x"] = encode_tensor(zero_rows, std::span<const float>());
+  empty["y"] = encode_tensor(zero, std::span<const float>());
+  expect_invalid(gradient_z_handler, empty.dump(), "at least one row");
+
+  std::vector<float> bad_x = s.x;
+  bad_x[7] = std::numeric_limits<float>::quiet_NaN();
+  expect_invalid(gradient_z_handler,
+                 with("x", encode_tensor(five_by_two, std::span<const float>(bad_x))),
+                 "x[3][1] is not finite");
+  std::vector<float> bad_y = s.y;
+  bad_y[4] = -std::numeric_limits<float>::infinity();
+  expect_invalid(gradient_z_handler, with("y", encode_tensor(five, std::span<const float>(bad_y))),
+                 "y[4] is not finite");
+  const std::vector<double> bad_w = {1.0, std::numeric_limits<double>::infinity()};
+  expect_invalid(gradient_z_handler,
+                 with("weights", encode_tensor(two, std::span<const double>(bad_w))),
+                 "weights[1] is not finite");
+  // Finite inputs whose squares overflow double.
+  const std::vector<double> huge_w = {1e300, -1e300};
+  expect_invalid(gradient_z_handler,
+                 with("weights", encode_tensor(two, std::span<const double>(huge_w))),
+                 "overflows double precision");
+}
+
+TEST(ProductHandlers, RegisterGradientFunctionsUnderTheirHandlerNames) {
+  const auto handlers = product_handlers();
+  for (const char* name : {"echo", "gradient", "gradient_z"}) {
+    EXPECT_TRUE(handlers.contains(name)) << name;
+  }
+  runtime::InvocationRequest request;
+  request.payload = json_request(random_shard(3, 2)).dump();
+  const runtime::InvocationResponse response = handlers.at("gradient")(request);
+  EXPECT_FALSE(response.is_error);
+  EXPECT_EQ(json::parse(response.payload)["rows"], 3);
+
+  // A refused request escapes as InvalidInput, which the runtime loop reports with its own
+  // errorType instead of the C++ type name.
+  request.payload = "{}";
+  try {
+    handlers.at("gradient_z")(request);
+    FAIL() << "accepted {}";
+  } catch (const runtime::FunctionError& error) {
+    EXPECT_EQ(error.error_type(), "InvalidInput");
+  }
+}

@@ -1,0 +1,83 @@
+// stratus-linear-gradient-throughput [rows] [features] [repetitions]
+//
+// Measures stratus::linear_gradient on a float32 shard (default 1,000,000 x 100, 400 MB) against
+// a memory-bandwidth probe run in the same process on the same array: a plain sum of the floats,
+// which streams the data once and does almost no arithmetic. Reports the median of the
+// repetitions as GB/s of x (the y and weight traffic is under 1%), and the ratio of the two.
+// Single-threaded, like the kernel. Not a test: build target stratus-linear-gradient-throughput.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "stratus/common/linear_model.hpp"
+
+namespace {
+
+template <typename Work>
+double median_seconds(int repetitions, Work&& work) {
+  std::vector<double> seconds;
+  for (int i = 0; i < repetitions; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[seconds.size() / 2];
+}
+
+// Eight independent accumulators, so the probe is limited by memory, not by add latency.
+double sum_floats(const std::vector<float>& values) {
+  double partial[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= values.size(); i += 8) {
+    for (int k = 0; k < 8; ++k) partial[k] += values[i + k];
+  }
+  for (; i < values.size(); ++i) partial[0] += values[i];
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::size_t rows = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
+  const std::size_t features = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100;
+  const int repetitions = argc > 3 ? std::atoi(argv[3]) : 7;
+
+  std::mt19937 random(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> x(rows * features);
+  std::vector<float> y(rows);
+  std::vector<double> weights(features);
+  for (float& v : x) v = uniform(random);
+  for (float& v : y) v = uniform(random);
+  for (double& w : weights) w = uniform(random);
+
+  volatile double sink = 0;
+  const double bytes = static_cast<double>(x.size() * sizeof(float));
+  // Interleaved so that both see the same machine state (frequency, other load).
+  std::vector<double> probe_seconds;
+  std::vector<double> kernel_seconds;
+  for (int round = 0; round < repetitions; ++round) {
+    probe_seconds.push_back(median_seconds(1, [&] { sink = sum_floats(x); }));
+    kernel_seconds.push_back(median_seconds(1, [&] {
+      sink = stratus::linear_gradient(x, y, weights, 0.5).sse;
+    }));
+  }
+  std::sort(probe_seconds.begin(), probe_seconds.end());
+  std::sort(kernel_seconds.begin(), kernel_seconds.end());
+  const double probe = probe_seconds[probe_seconds.size() / 2];
+  const double kernel = kernel_seconds[kernel_seconds.size() / 2];
+  std::printf("x: %zu x %zu float32 = %.1f MB, %d repetitions (median)\n", rows, features,
+              bytes / 1e6, repetitions);
+  std::printf("bandwidth probe (sum):  %8.2f ms  %6.2f GB/s\n", probe * 1e3, bytes / probe / 1e9);
+  std::printf("linear_gradient:        %8.2f ms  %6.2f GB/s\n", kernel * 1e3, bytes / kernel / 1e9);
+  std::printf("ratio kernel/probe:     %8.2f\n", (bytes / kernel) / (bytes / probe));
+  return 0;
+}

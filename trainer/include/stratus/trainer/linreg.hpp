@@ -1,0 +1,50 @@
+#pragma once
+// Linear regression by (mini-batch) gradient descent with the data split into worker shards: each
+// step computes one gradient per shard (through a GradientBackend), sums them in shard order and
+// updates the model. Reproduces "serverless parallel gradient descent" (DESIGN.md, system 1).
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "stratus/trainer/dataset.hpp"
+#include "stratus/trainer/gradient_backend.hpp"
+
+namespace stratus::trainer {
+
+struct LinregOptions {
+  int epochs = 10;
+  double learning_rate = 0.1;
+  int workers = 4;
+  std::size_t batch_size = 0;  // 0: full batch (one step per epoch)
+};
+
+struct EpochRecord {
+  int epoch = 0;
+  double loss = 0;  // mean over the epoch's rows of 0.5 * residual^2, at the weights each step used
+  double wall_ms = 0;
+  int steps = 0;
+  StepTelemetry telemetry;
+};
+
+struct LinregResult {
+  std::vector<EpochRecord> epochs;
+  std::vector<double> weights;
+  double bias = 0;
+};
+
+// Called after each step (for progress) and after each epoch.
+struct LinregObserver {
+  std::function<void(int epoch, int step, int steps_per_epoch)> on_step;
+  std::function<void(const EpochRecord&)> on_epoch;
+};
+
+// Throws std::invalid_argument for options that do not fit the data, BackendError from backends.
+LinregResult train_linreg(const Dataset& data, const LinregOptions& options, GradientBackend& backend,
+                          const LinregObserver& observer = {});
+
+// The rows [begin, end) of shard `k` of `workers` over `rows` rows: contiguous, sizes differ by at
+// most one.
+std::pair<std::size_t, std::size_t> shard_range(std::size_t rows, int workers, int k);
+
+}  // namespace stratus::trainer

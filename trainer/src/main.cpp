@@ -1,0 +1,215 @@
+// stratus-trainer: trains models by fanning work out as Lambda invocations, to the local emulator,
+// to real AWS Lambda, or in-process, chosen by --target.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "stratus/common/aws_environment.hpp"
+#include "stratus/trainer/dataset.hpp"
+#include "stratus/trainer/lambda_backend.hpp"
+#include "stratus/trainer/linreg.hpp"
+
+namespace {
+
+using namespace stratus;
+using namespace stratus::trainer;
+using nlohmann::json;
+
+struct LinregCommand {
+  std::string target = "local";
+  std::string function;
+  std::string payload = "json";
+  std::size_t samples = 10000;
+  std::size_t features = 10;
+  double noise = 0.1;
+  std::uint64_t seed = 1;
+  std::string data_file;
+  LinregOptions train;
+  int max_in_flight = 64;
+  double call_timeout_s = 120;
+  int retries = 2;
+  std::string region;
+  std::string profile;
+  std::string report_file;
+  bool json_lines = false;
+  bool quiet = false;
+};
+
+std::unique_ptr<GradientBackend> make_backend(const LinregCommand& c) {
+  if (c.target == "local") return make_local_backend();
+  LambdaBackendOptions o;
+  o.payload = c.payload == "zlib" ? PayloadFormat::Zlib : PayloadFormat::Json;
+  o.function = !c.function.empty() ? c.function : (o.payload == PayloadFormat::Zlib ? "gradient_z" : "gradient");
+  o.max_in_flight = c.max_in_flight;
+  o.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  o.function_error_retries = c.retries;
+  if (c.target == "aws") {
+    o.region = c.region.empty() ? aws::resolve_region(c.profile) : c.region;
+    o.endpoint = aws::resolve_endpoint("lambda", o.region);
+    o.credentials = aws::resolve_credentials(c.profile);
+    o.label = "AWS Lambda " + o.region + " (" + o.endpoint.origin() + ")";
+    return make_lambda_backend(std::move(o));
+  }
+  if (c.target.rfind("http://", 0) != 0 && c.target.rfind("https://", 0) != 0) {
+    throw std::invalid_argument("--target must be local, aws, or an http(s):// URL; got '" + c.target + "'");
+  }
+  o.endpoint = Endpoint::parse(c.target);
+  // Sign when credentials are at hand (an emulator with SigV4 checking needs them); else unsigned.
+  try {
+    o.credentials = aws::resolve_credentials(c.profile);
+    o.region = c.region.empty() ? aws::resolve_region(c.profile) : c.region;
+  } catch (const aws::ConfigurationError&) {
+    if (!c.region.empty()) o.region = c.region;
+  }
+  return make_lambda_backend(std::move(o));
+}
+
+std::string format_cost(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.8f", usd);
+  return buf;
+}
+
+json to_json(const EpochRecord& r) {
+  return {{"epoch", r.epoch},
+          {"loss", r.loss},
+          {"wall_ms", r.wall_ms},
+          {"steps", r.steps},
+          {"invocations", r.telemetry.invocations},
+          {"cold_starts", r.telemetry.cold_starts},
+          {"billed_ms", r.telemetry.billed_ms},
+          {"cost_usd", r.telemetry.cost_usd},
+          {"retries", r.telemetry.retries},
+          {"duplicates_ignored", r.telemetry.duplicates_ignored}};
+}
+
+int run_linreg(const LinregCommand& c) {
+  Dataset data;
+  std::string source;
+  if (!c.data_file.empty()) {
+    data = load_csv(c.data_file);
+    source = c.data_file;
+  } else {
+    data = make_synthetic_linear({c.samples, c.features, c.noise, c.seed});
+    source = "synthetic (seed " + std::to_string(c.seed) + ", noise " + json(c.noise).dump() + ")";
+  }
+  auto backend = make_backend(c);
+  const bool progress = !c.quiet && !c.json_lines && ::isatty(STDERR_FILENO);
+  if (!c.json_lines && !c.quiet) {
+    std::cout << "linreg: " << data.rows << " rows x " << data.features << " features from " << source << "; "
+              << c.train.workers << " workers, " << c.train.epochs << " epochs, learning rate "
+              << c.train.learning_rate << ", "
+              << (c.train.batch_size ? "mini-batch " + std::to_string(c.train.batch_size) : std::string("full batch"))
+              << "\nbackend: " << backend->describe() << "\n";
+    std::printf("%6s %14s %10s %12s %6s %10s %12s\n", "epoch", "loss", "epoch_ms", "invocations", "cold",
+                "billed_ms", "cost_usd");
+  }
+  double total_cost = 0;
+  LinregObserver observer;
+  observer.on_step = [&](int epoch, int step, int steps) {
+    if (!progress) return;
+    const int width = 30;
+    int filled = steps ? width * step / steps : width;
+    std::fprintf(stderr, "\r  epoch %d/%d [%s%s] step %d/%d", epoch, c.train.epochs,
+                 std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), '.').c_str(), step, steps);
+    std::fflush(stderr);
+  };
+  observer.on_epoch = [&](const EpochRecord& r) {
+    total_cost += r.telemetry.cost_usd;
+    if (progress) std::fprintf(stderr, "\r\033[K");
+    if (c.json_lines) {
+      std::cout << to_json(r).dump() << "\n" << std::flush;
+    } else if (!c.quiet) {
+      std::printf("%6d %14.8g %10.2f %12d %6d %10.0f %12s\n", r.epoch, r.loss, r.wall_ms, r.telemetry.invocations,
+                  r.telemetry.cold_starts, r.telemetry.billed_ms, format_cost(total_cost).c_str());
+      std::fflush(stdout);
+    }
+  };
+  LinregResult result = train_linreg(data, c.train, *backend, observer);
+
+  double total_ms = 0;
+  int invocations = 0;
+  int cold = 0;
+  double billed = 0;
+  for (const auto& r : result.epochs) {
+    total_ms += r.wall_ms;
+    invocations += r.telemetry.invocations;
+    cold += r.telemetry.cold_starts;
+    billed += r.telemetry.billed_ms;
+  }
+  const double average_ms = total_ms / static_cast<double>(result.epochs.size());
+  const double final_loss = result.epochs.back().loss;
+  if (!c.json_lines && !c.quiet) {
+    std::printf("summary: average epoch %.2f ms, final loss %.8g, %d invocations (%d cold starts), "
+                "billed %.0f ms, total cost $%s\n",
+                average_ms, final_loss, invocations, cold, billed, format_cost(total_cost).c_str());
+  }
+  if (!c.report_file.empty()) {
+    json epochs = json::array();
+    for (const auto& r : result.epochs) epochs.push_back(to_json(r));
+    json report = {
+        {"workload", "linreg"},
+        {"backend", backend->describe()},
+        {"configuration",
+         {{"target", c.target}, {"payload", c.payload}, {"rows", data.rows}, {"features", data.features},
+          {"data", source}, {"workers", c.train.workers}, {"epochs", c.train.epochs},
+          {"learning_rate", c.train.learning_rate}, {"batch_size", c.train.batch_size}, {"seed", c.seed}}},
+        {"epochs", epochs},
+        {"weights", result.weights},
+        {"bias", result.bias},
+        {"summary",
+         {{"average_epoch_ms", average_ms}, {"final_loss", final_loss}, {"invocations", invocations},
+          {"cold_starts", cold}, {"billed_ms", billed}, {"total_cost_usd", total_cost}}}};
+    std::ofstream out(c.report_file);
+    // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
+    out << report.dump(2) << "\n";
+    if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"stratus-trainer: serverless training on the Stratus emulator, AWS Lambda, or in-process"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "stratus-trainer 0.1.0");
+  LinregCommand c;
+  auto* linreg = app.add_subcommand("linreg", "linear regression by data-parallel gradient descent");
+  linreg->add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
+      ->capture_default_str();
+  linreg->add_option("--function", c.function, "function name (default: gradient, or gradient_z for zlib)");
+  linreg->add_option("--payload", c.payload, "json or zlib")->check(CLI::IsMember({"json", "zlib"}))->capture_default_str();
+  auto* data = linreg->add_option("--data", c.data_file, "CSV file: features..., target (header optional)")
+                   ->check(CLI::ExistingFile);
+  linreg->add_option("--samples", c.samples, "synthetic rows")->check(CLI::PositiveNumber)->excludes(data)->capture_default_str();
+  linreg->add_option("--features", c.features, "synthetic features")->check(CLI::PositiveNumber)->excludes(data)->capture_default_str();
+  linreg->add_option("--noise", c.noise, "synthetic noise standard deviation")->check(CLI::NonNegativeNumber)->excludes(data)->capture_default_str();
+  linreg->add_option("--seed", c.seed, "synthetic data seed")->capture_default_str();
+  linreg->add_option("--workers", c.train.workers, "shards, one invocation each per step")->check(CLI::Range(1, 100000))->capture_default_str();
+  linreg->add_option("--epochs", c.train.epochs)->check(CLI::Range(1, 1000000))->capture_default_str();
+  linreg->add_option("--learning-rate,--lr", c.train.learning_rate)->check(CLI::PositiveNumber)->capture_default_str();
+  linreg->add_option("--batch-size", c.train.batch_size, "rows per step across all workers; 0 = full batch")->capture_default_str();
+  linreg->add_option("--max-in-flight", c.max_in_flight, "concurrent invocations")->check(CLI::Range(1, 10000))->capture_default_str();
+  linreg->add_option("--call-timeout", c.call_timeout_s, "seconds per invocation, retries included")->check(CLI::PositiveNumber)->capture_default_str();
+  linreg->add_option("--retries", c.retries, "retries of a shard whose function failed")->check(CLI::Range(0, 100))->capture_default_str();
+  linreg->add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
+  linreg->add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  linreg->add_option("--report", c.report_file, "write every epoch, the weights and the configuration as JSON");
+  linreg->add_flag("--json", c.json_lines, "one JSON object per epoch on stdout instead of the table");
+  linreg->add_flag("-q,--quiet", c.quiet, "no table, no progress");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run_linreg(c);
+  } catch (const std::exception& e) {
+    std::cerr << "\nstratus-trainer: " << e.what() << "\n";
+    return 1;
+  }
+}
