@@ -100,6 +100,29 @@ lambda invoke --function-name demo-echo --cli-binary-format raw-in-base64-out \
   --payload '{"deployed":"from a zip"}' --output json "${work_dir}/demo-response.json"
 echo "response payload: $(cat "${work_dir}/demo-response.json")"
 
+trainer_bin="${repo_root}/build/release/bin/stratus-trainer"
+section "stratus-trainer linreg --target ${endpoint} (serverless gradient descent, JSON payloads)"
+"${trainer_bin}" linreg --target "${endpoint}" --samples 40000 --features 16 --workers 8 --epochs 8 \
+  --learning-rate 0.5 --report "${work_dir}/linreg-json.json"
+
+section "the same run with zlib-compressed tensor payloads (function gradient_z)"
+"${trainer_bin}" linreg --target "${endpoint}" --payload zlib --samples 40000 --features 16 --workers 8 \
+  --epochs 8 --learning-rate 0.5 --report "${work_dir}/linreg-zlib.json"
+
+section "the same run in-process (--target local), and whether the models agree bit for bit"
+"${trainer_bin}" linreg --target local --samples 40000 --features 16 --workers 8 --epochs 8 \
+  --learning-rate 0.5 --report "${work_dir}/linreg-local.json" --quiet
+python - "${work_dir}" <<'PY'
+import json, sys
+runs = {name: json.load(open(f"{sys.argv[1]}/linreg-{name}.json")) for name in ("local", "json", "zlib")}
+for name in ("json", "zlib"):
+    same = runs[name]["weights"] == runs["local"]["weights"] and runs[name]["bias"] == runs["local"]["bias"]
+    print(f"emulator ({name}) vs in-process: weights {'identical' if same else 'DIFFERENT'}, "
+          f"cost ${runs[name]['summary']['total_cost_usd']:.8f}, "
+          f"average epoch {runs[name]['summary']['average_epoch_ms']:.1f} ms "
+          f"(in-process {runs['local']['summary']['average_epoch_ms']:.1f} ms)")
+PY
+
 section "GET ${endpoint}/stratus/v1/usage"
 curl -fsS "${endpoint}/stratus/v1/usage" | python -m json.tool
 
