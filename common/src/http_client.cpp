@@ -8,6 +8,7 @@
 #include <cmath>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <iomanip>
 #include <map>
 #include <mutex>
@@ -306,12 +307,18 @@ std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"
 
 // Loading the system CA bundle takes a noticeable fraction of a second, so TLS contexts are made
 // once per process and configuration and shared (an SSL_CTX that is no longer modified may be used
-// from any number of threads).
+// from any number of threads). A rewritten ca_file gets a new context.
 std::shared_ptr<ssl::context> shared_tls_context(bool verify, const std::string& ca_file) {
   static std::mutex mutex;
-  static std::map<std::pair<bool, std::string>, std::shared_ptr<ssl::context>> contexts;
+  static std::map<std::string, std::shared_ptr<ssl::context>> contexts;
+  std::string key = verify ? "verify:" + ca_file : "no-verify";
+  if (verify && !ca_file.empty()) {
+    std::error_code ec;
+    auto stamp = std::filesystem::last_write_time(ca_file, ec);
+    key += "@" + std::to_string(ec ? 0 : stamp.time_since_epoch().count());
+  }
   std::lock_guard lock(mutex);
-  auto& slot = contexts[{verify, ca_file}];
+  auto& slot = contexts[key];
   if (slot) return slot;
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);

@@ -1,9 +1,10 @@
 // Fuzzes extract_zip. Two input modes:
 //   - input starting with "PK": the raw uploaded zip, so the archive parser itself is exercised;
-//   - anything else: a compact list of entries (see build_zip below) turned into a well-formed
+//   - anything else: a text list of entries (see build_zip below) turned into a well-formed
 //     stored zip with correct CRCs. Byte-level mutations of a real zip almost always break a CRC
 //     or a header, so this mode is what lets the fuzzer explore names, modes and symlink targets.
-// Each run extracts into a fresh directory <sandbox>/code, then walks what was written, without following symlinks, and checks that
+// Each run extracts into a fresh directory <sandbox>/code, then walks what was written, without
+// following symlinks, and checks that
 //   - nothing appeared beside <sandbox>/code,
 //   - only directories, regular files and symlinks were made, no setuid/setgid bits,
 //   - the byte and file counts reported match what is on disk, within the limit,

@@ -26,6 +26,9 @@ work=$root/build/fuzz/fuzz
 bin=$root/build/fuzz/bin
 tests/fuzz/make_seeds.sh "$work/seeds" || exit 1
 mkdir -p "$work/logs"
+# fuzz_zip extracts under $TMPDIR; a crash skips its clean-up, so keep that inside the build tree.
+export TMPDIR=$work/tmp
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 
 failed=()
 for target in "${targets[@]}"; do

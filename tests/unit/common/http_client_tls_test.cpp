@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -77,8 +79,8 @@ KeyAndCertificate make_certificate(const char* subject_alt_names) {
   return {bio_string(key_bio.get()), bio_string(cert_bio.get())};
 }
 
-// Serves `connections` TLS connections one after another on its own thread; each answers one
-// request with 200 "secure:<SNI>" and closes. Failed handshakes count as connections.
+// Serves `connections` TLS connections one after another on its own thread, answering every
+// request with 200 "secure:<SNI>" until the client closes. Failed handshakes count as connections.
 class TlsServer {
  public:
   TlsServer(const KeyAndCertificate& identity, int connections)
@@ -97,6 +99,7 @@ class TlsServer {
   std::string port() const { return std::to_string(acceptor_.local_endpoint().port()); }
   void join() { thread_.join(); }
   int handshakes_ok() const { return handshakes_ok_; }
+  int requests() const { return requests_; }
 
  private:
   void serve_one() {
@@ -107,14 +110,18 @@ class TlsServer {
     ++handshakes_ok_;
     const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
     beast::flat_buffer buffer;
-    http::request<http::string_body> request;
-    http::read(stream, buffer, request, ec);
-    if (ec) return;
-    http::response<http::string_body> response(http::status::ok, 11);
-    response.body() = std::string("secure:") + (sni ? sni : "-");
-    response.keep_alive(false);
-    response.prepare_payload();
-    http::write(stream, response, ec);
+    for (;;) {
+      http::request<http::string_body> request;
+      http::read(stream, buffer, request, ec);
+      if (ec) return;
+      ++requests_;
+      http::response<http::string_body> response(http::status::ok, 11);
+      response.body() = std::string("secure:") + (sni ? sni : "-");
+      response.keep_alive(request.keep_alive());
+      response.prepare_payload();
+      http::write(stream, response, ec);
+      if (ec || !request.keep_alive()) break;
+    }
     stream.shutdown(ec);
   }
 
@@ -122,7 +129,8 @@ class TlsServer {
   ssl::context context_;
   tcp::acceptor acceptor_;
   std::thread thread_;
-  int handshakes_ok_ = 0;
+  std::atomic<int> handshakes_ok_{0};
+  std::atomic<int> requests_{0};
 };
 
 class HttpClientTlsTest : public testing::Test {
@@ -176,6 +184,36 @@ TEST_F(HttpClientTlsTest, TrustedCertificateForAHostNameSendsSni) {
   HttpResult r = get("https://localhost:" + server.port(), options);
   ASSERT_TRUE(r.ok()) << r.describe();
   EXPECT_EQ(r.body, "secure:localhost");
+}
+
+TEST_F(HttpClientTlsTest, KeepAliveReusesTheTlsConnection) {
+  TlsServer server(*identity_, 1);
+  ClientOptions options;
+  options.ca_file = (*dir_ / "ca.pem").string();
+  asio::io_context io;
+  int ok = 0;
+  {
+    HttpClient client(io, options);
+    Endpoint ep = Endpoint::parse("https://127.0.0.1:" + server.port());
+    std::function<void(int)> next = [&](int remaining) {
+      HttpRequest request;
+      request.method = "POST";
+      request.target = "/";
+      request.body = "x";
+      client.send(ep, request, 3s, [&, remaining](HttpResult r) {
+        EXPECT_TRUE(r.ok()) << r.describe();
+        ok += r.ok() ? 1 : 0;
+        if (remaining > 1) next(remaining - 1);
+      });
+    };
+    next(5);
+    io.run_for(3s);
+    EXPECT_EQ(client.idle_connections(), 1u);
+  }
+  server.join();
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(server.handshakes_ok(), 1);
+  EXPECT_EQ(server.requests(), 5);
 }
 
 TEST_F(HttpClientTlsTest, UntrustedCertificateFailsWithoutRetrying) {
