@@ -43,7 +43,8 @@ struct PendingSymlink {
 
 // A symlink may only point somewhere inside the extracted tree.
 bool symlink_stays_inside(const std::string& entry_name, const std::string& target) {
-  if (target.empty() || target.front() == '/') return false;
+  // A NUL would cut the target short when the link is made: check what will really be created.
+  if (target.empty() || target.front() == '/' || target.find('\0') != std::string::npos) return false;
   fs::path resolved = (fs::path(entry_name).parent_path() / target).lexically_normal();
   auto first = resolved.begin();
   return first != resolved.end() && *first != ".." && !resolved.is_absolute();
@@ -155,6 +156,17 @@ ZipExtraction extract_zip(std::string_view zip_bytes, const fs::path& target_dir
     for (const auto& link : symlinks) {
       if (::symlink(link.target.c_str(), link.link.c_str()) != 0) {
         throw ZipError("cannot create symlink '" + link.link.filename().string() + "'");
+      }
+    }
+    // Each target was checked on its own, but links can lead through each other ("d -> .",
+    // "e -> d/.."). Resolve every link the way the kernel will and require it to stay inside.
+    const fs::path root = fs::canonical(target_dir);
+    for (const auto& link : symlinks) {
+      fs::path resolved = fs::weakly_canonical(link.link);
+      fs::path relative = resolved.lexically_relative(root);
+      if (relative.empty() || *relative.begin() == "..") {
+        throw ZipError("symlink '" + link.link.lexically_relative(target_dir).string() +
+                       "' leads outside the code directory");
       }
     }
   } catch (const fs::filesystem_error& e) {

@@ -190,7 +190,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   auto sp = input.find(' ');
   std::string_view method = input.substr(0, sp);
-  std::string_view target = sp == std::string_view::npos ? std::string_view{} : input.substr(sp + 1);
+  std::string_view target =
+      sp == std::string_view::npos ? std::string_view{} : input.substr(sp + 1);
   target = target.substr(0, target.find(' '));
 
   check_route(method, target);

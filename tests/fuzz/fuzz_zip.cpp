@@ -209,10 +209,12 @@ std::string build_zip(std::string_view in) {
 
     auto space = line.find(' ');
     std::string_view kind = line.substr(0, space);
-    std::string_view rest = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+    std::string_view rest =
+        space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
     auto tab = rest.find('\t');
     std::string_view name = rest.substr(0, tab);
-    std::string_view content = tab == std::string_view::npos ? std::string_view{} : rest.substr(tab + 1);
+    std::string_view content =
+        tab == std::string_view::npos ? std::string_view{} : rest.substr(tab + 1);
 
     char letter = kind[0];
     bool dos = letter >= 'A' && letter <= 'Z';

@@ -116,6 +116,26 @@ TEST_F(ZipExtractTest, SymlinksMustStayInside) {
   }
 }
 
+// Found by fuzz_zip: a NUL in the target would be cut off by symlink(2), turning "..\0x" into "..".
+TEST_F(ZipExtractTest, SymlinkTargetWithNulIsRefused) {
+  auto zip = make_zip({{"link", std::string("..\0x", 4), S_IFLNK | 0777}});
+  EXPECT_THROW(extract_zip(zip, target_), ZipError);
+  EXPECT_FALSE(fs::exists(target_));
+}
+
+// Each link alone stays inside, but e leads through d: d -> ".", e -> "d/.." is the parent.
+TEST_F(ZipExtractTest, SymlinkChainsCannotClimbOut) {
+  auto zip = make_zip({{"d", ".", S_IFLNK | 0777}, {"e", "d/..", S_IFLNK | 0777}});
+  EXPECT_THROW(extract_zip(zip, target_), ZipError);
+  EXPECT_FALSE(fs::exists(target_));
+  auto deeper = make_zip({{"a/", "", S_IFDIR | 0755}, {"a/d", "..", S_IFLNK | 0777}, {"e", "a/d/..", S_IFLNK | 0777}});
+  EXPECT_THROW(extract_zip(deeper, target_), ZipError);
+  auto fine = make_zip({{"a/", "", S_IFDIR | 0755}, {"a/real", "x", S_IFREG | 0644},
+                        {"b", "a", S_IFLNK | 0777}, {"c", "b/real", S_IFLNK | 0777}});
+  extract_zip(fine, target_);
+  EXPECT_TRUE(fs::is_symlink(target_ / "c"));
+}
+
 TEST_F(ZipExtractTest, NoWritingThroughASymlinkEntry) {
   // A link first, then a file "through" it: files are written before links exist, so the second
   // entry lands in a real directory or fails; nothing reaches outside.

@@ -173,6 +173,34 @@ TEST_F(HttpClientTest, CapsConnectionsPerHostAndQueuesTheRest) {
   EXPECT_EQ(handler.requests[9].target, "/9");
 }
 
+TEST_F(HttpClientTest, FansOutHundredsOfCallsFromOneThread) {
+  make_client();  // 64 connections per host
+  std::vector<HttpResponder> held;
+  handler.on_request = [&](HttpRequest& request, HttpResponder& respond) {
+    // Answer every other request later, so calls overlap and connections are really shared.
+    if (handler.requests.size() % 2) return held.push_back(respond);
+    respond({200, {}, request.body, false});
+  };
+  int ok = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string body = std::to_string(i);
+    client->send(endpoint, post(body), 5s, [&ok, body](HttpResult r) {
+      if (r.ok() && r.body == body) ++ok;
+      if (!r.ok() && r.status != 200) ADD_FAILURE() << r.describe();
+    });
+  }
+  EXPECT_LE(client->open_connections(), 64u);
+  std::size_t answered = 0;
+  ASSERT_TRUE(run_until([&] {
+    for (; answered < held.size(); ++answered) {
+      held[answered]({200, {}, handler.requests[2 * answered].body, false});
+    }
+    return ok == 400;
+  }));
+  EXPECT_LE(handler.peers.size(), 64u);
+  EXPECT_EQ(handler.requests.size(), 400u);
+}
+
 TEST_F(HttpClientTest, HonoursRetryAfterThenSucceeds) {
   make_client();
   handler.on_request = [&](HttpRequest&, HttpResponder& respond) {
