@@ -14,7 +14,9 @@ namespace stratus::aws {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -59,7 +61,8 @@ std::string home_directory() {
 
 std::string expand_home(const std::string& path) {
   if (path == "~") return home_directory();
-  if (path.size() >= 2 && path[0] == '~' && path[1] == '/') return home_directory() + path.substr(1);
+  if (path.size() >= 2 && path[0] == '~' && path[1] == '/')
+    return home_directory() + path.substr(1);
   return path;
 }
 
@@ -112,8 +115,9 @@ std::optional<Credentials> credentials_from(const IniSection& section, const std
   if (c.access_key_id.empty() && c.secret_access_key.empty()) return std::nullopt;
   if (c.access_key_id.empty() || c.secret_access_key.empty()) {
     throw ConfigurationError(where + " has " +
-                             (c.access_key_id.empty() ? "aws_secret_access_key but no aws_access_key_id"
-                                                      : "aws_access_key_id but no aws_secret_access_key"));
+                             (c.access_key_id.empty()
+                                  ? "aws_secret_access_key but no aws_access_key_id"
+                                  : "aws_access_key_id but no aws_secret_access_key"));
   }
   return c;
 }
@@ -126,8 +130,8 @@ std::string describe_miss(const LoadedFile& file, const std::string& section) {
 bool valid_region(std::string_view region) {
   if (region.empty() || region.size() > 64) return false;
   for (char c : region) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '-')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
       return false;
     }
   }
@@ -151,8 +155,11 @@ IniFile parse_ini(std::string_view text) {
     if (t.front() == '[') {
       auto close = t.find(']');
       parent_key.clear();
-      std::string name = close == std::string_view::npos ? std::string() : normalize_section(t.substr(1, close - 1));
-      std::string_view rest = close == std::string_view::npos ? std::string_view{} : trim(t.substr(close + 1));
+      std::string name = close == std::string_view::npos
+                             ? std::string()
+                             : normalize_section(t.substr(1, close - 1));
+      std::string_view rest =
+          close == std::string_view::npos ? std::string_view{} : trim(t.substr(close + 1));
       bool rest_ok = rest.empty() || rest.front() == '#' || rest.front() == ';';
       // A malformed header makes the lines below it belong to no section rather than to the
       // previous one.
@@ -237,13 +244,15 @@ std::string resolve_region(std::string_view explicit_profile) {
     region = *r;
     source = "AWS_DEFAULT_REGION";
   } else {
-    std::string profile = explicit_profile.empty() ? active_profile() : std::string(explicit_profile);
+    std::string profile =
+        explicit_profile.empty() ? active_profile() : std::string(explicit_profile);
     LoadedFile config = load(shared_config_file());
     if (const IniSection* s = find_config_profile(config, profile)) region = value_of(*s, "region");
     if (region.empty()) {
-      throw ConfigurationError("no AWS region configured: AWS_REGION and AWS_DEFAULT_REGION are not "
-                               "set and " + describe_miss(config, "profile " + profile) +
-                               (config.ini ? " has no region" : ""));
+      throw ConfigurationError(
+          "no AWS region configured: AWS_REGION and AWS_DEFAULT_REGION are not "
+          "set and " +
+          describe_miss(config, "profile " + profile) + (config.ini ? " has no region" : ""));
     }
     source = config.path + " [profile " + profile + "]";
   }
@@ -255,13 +264,16 @@ std::string resolve_region(std::string_view explicit_profile) {
 
 Endpoint resolve_endpoint(std::string_view service, std::string_view region) {
   if (!valid_region(lower(service))) {  // same alphabet as a region: it becomes a host label
-    throw ConfigurationError("resolve_endpoint: invalid service name '" + std::string(service) + "'");
+    throw ConfigurationError("resolve_endpoint: invalid service name '" + std::string(service) +
+                             "'");
   }
   bool ignore_configured = iequals(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").value_or(""), "true");
   if (!ignore_configured) {
     std::string variable = "AWS_ENDPOINT_URL_";
     for (char c : service) {
-      variable += (c == '-' || c == ' ') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      variable += (c == '-' || c == ' ')
+                      ? '_'
+                      : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
     for (const std::string& name : {variable, std::string("AWS_ENDPOINT_URL")}) {
       if (auto url = env(name.c_str())) {
@@ -274,8 +286,8 @@ Endpoint resolve_endpoint(std::string_view service, std::string_view region) {
     }
   }
   if (!valid_region(region)) {
-    throw ConfigurationError("cannot build the " + std::string(service) + " endpoint: invalid region '" +
-                             std::string(region) + "'");
+    throw ConfigurationError("cannot build the " + std::string(service) +
+                             " endpoint: invalid region '" + std::string(region) + "'");
   }
   std::string domain = region.substr(0, 3) == "cn-" ? "amazonaws.com.cn" : "amazonaws.com";
   Endpoint ep;

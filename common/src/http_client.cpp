@@ -1,8 +1,20 @@
 #include "stratus/common/http_client.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -17,19 +29,6 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 
 namespace stratus {
 
@@ -58,9 +57,13 @@ bool is_ip_address(const std::string& host) {
   return !ec;
 }
 
-bool is_ipv6(const std::string& host) { return host.find(':') != std::string::npos; }
+bool is_ipv6(const std::string& host) {
+  return host.find(':') != std::string::npos;
+}
 
-std::string bracketed(const std::string& host) { return is_ipv6(host) ? "[" + host + "]" : host; }
+std::string bracketed(const std::string& host) {
+  return is_ipv6(host) ? "[" + host + "]" : host;
+}
 
 }  // namespace
 
@@ -123,7 +126,9 @@ std::string Endpoint::host_header() const {
   return default_port ? bracketed(host) : bracketed(host) + ":" + port;
 }
 
-std::string Endpoint::origin() const { return scheme + "://" + bracketed(host) + ":" + port; }
+std::string Endpoint::origin() const {
+  return scheme + "://" + bracketed(host) + ":" + port;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -135,14 +140,22 @@ class HttpClientCategory : public std::error_category {
   const char* name() const noexcept override { return "stratus.http_client"; }
   std::string message(int value) const override {
     switch (static_cast<HttpClientErrc>(value)) {
-      case HttpClientErrc::timeout: return "deadline exceeded";
-      case HttpClientErrc::resolve_failed: return "host name not resolved";
-      case HttpClientErrc::connect_failed: return "connect failed";
-      case HttpClientErrc::tls_failed: return "TLS handshake failed";
-      case HttpClientErrc::connection_failed: return "connection failed";
-      case HttpClientErrc::response_too_large: return "response too large";
-      case HttpClientErrc::protocol_error: return "invalid HTTP response";
-      case HttpClientErrc::invalid_request: return "invalid request";
+      case HttpClientErrc::timeout:
+        return "deadline exceeded";
+      case HttpClientErrc::resolve_failed:
+        return "host name not resolved";
+      case HttpClientErrc::connect_failed:
+        return "connect failed";
+      case HttpClientErrc::tls_failed:
+        return "TLS handshake failed";
+      case HttpClientErrc::connection_failed:
+        return "connection failed";
+      case HttpClientErrc::response_too_large:
+        return "response too large";
+      case HttpClientErrc::protocol_error:
+        return "invalid HTTP response";
+      case HttpClientErrc::invalid_request:
+        return "invalid request";
     }
     return "unknown HTTP client error";
   }
@@ -211,8 +224,8 @@ struct Connection {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   Clock::time_point idle_since{};
-  bool used = false;        // has carried a request before
-  bool discarded = false;   // closed and no longer counted in its pool
+  bool used = false;       // has carried a request before
+  bool discarded = false;  // closed and no longer counted in its pool
 };
 
 using ConnectionPtr = std::shared_ptr<Connection>;
@@ -236,10 +249,10 @@ struct Call {
   int attempts = 0;
   bool idempotent = false;
   bool may_resend_on_stale = true;  // see CallOptions::idempotent
-  bool stale_resent = false;  // within the current attempt
+  bool stale_resent = false;        // within the current attempt
   bool finished = false;
-  ConnectionPtr conn;                          // while Connecting or Exchanging
-  std::shared_ptr<tcp::resolver> resolver;     // while resolving
+  ConnectionPtr conn;                       // while Connecting or Exchanging
+  std::shared_ptr<tcp::resolver> resolver;  // while resolving
   std::optional<http::request<http::span_body<const char>>> message;
   std::optional<http::response_parser<http::string_body>> parser;
   std::optional<HttpResult> last_response;  // the latest retryable response, returned on giving up
@@ -292,7 +305,8 @@ bool valid_header_name(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
     auto u = static_cast<unsigned char>(c);
-    if (u <= 32 || u >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) {
+    if (u <= 32 || u >= 127 ||
+        std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) {
       return false;
     }
   }
@@ -303,7 +317,9 @@ bool valid_header_value(std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+std::string ms_text(milliseconds ms) {
+  return std::to_string(ms.count()) + " ms";
+}
 
 // Loading the system CA bundle takes a noticeable fraction of a second, so TLS contexts are made
 // once per process and configuration and shared (an SSL_CTX that is no longer modified may be used
@@ -367,7 +383,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     }
     unsigned port = 0;
     const std::string& port_text = call->endpoint.port;
-    auto [end, port_ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    auto [end, port_ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (call->endpoint.host.empty() || port_ec != std::errc{} ||
         end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
       return fail(call, HttpClientErrc::invalid_request,
@@ -541,24 +558,24 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   void connect_to(const CallPtr& call, const ConnectionPtr& conn,
                   const tcp::resolver::results_type& results) {
     conn->tcp().expires_after(options.connect_timeout);
-    conn->tcp().async_connect(
-        results, [self = shared_from_this(), call, conn](beast::error_code ec, const tcp::endpoint&) {
-          if (self->closed) return;
-          if (call->finished) return self->discard(conn);
-          if (ec) {
-            std::string why = ec == beast::error::timeout
-                                  ? "timed out after " + ms_text(self->options.connect_timeout)
-                                  : ec.message();
-            self->discard(conn);
-            return self->attempt_failed(call, HttpClientErrc::connect_failed,
-                                        "connect to " + call->endpoint.origin() + ": " + why, true);
-          }
-          beast::error_code ignored;
-          conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
-          if (conn->tls) return self->handshake(call, conn);
-          conn->tcp().expires_never();
-          self->exchange(call, conn);
-        });
+    conn->tcp().async_connect(results, [self = shared_from_this(), call, conn](
+                                           beast::error_code ec, const tcp::endpoint&) {
+      if (self->closed) return;
+      if (call->finished) return self->discard(conn);
+      if (ec) {
+        std::string why = ec == beast::error::timeout
+                              ? "timed out after " + ms_text(self->options.connect_timeout)
+                              : ec.message();
+        self->discard(conn);
+        return self->attempt_failed(call, HttpClientErrc::connect_failed,
+                                    "connect to " + call->endpoint.origin() + ": " + why, true);
+      }
+      beast::error_code ignored;
+      conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
+      if (conn->tls) return self->handshake(call, conn);
+      conn->tcp().expires_never();
+      self->exchange(call, conn);
+    });
   }
 
   void handshake(const CallPtr& call, const ConnectionPtr& conn) {
@@ -568,14 +585,14 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     if (options.verify_tls) {
       // Boost's check leaves the verification error at X509_V_OK when only the name is wrong;
       // record the real reason so the failure message says it.
-      int mismatch = is_ip_address(host) ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH;
-      conn->tls->set_verify_callback(
-          [check = ssl::host_name_verification(host), mismatch](bool preverified,
-                                                                ssl::verify_context& ctx) {
-            bool ok = check(preverified, ctx);
-            if (preverified && !ok) X509_STORE_CTX_set_error(ctx.native_handle(), mismatch);
-            return ok;
-          });
+      int mismatch =
+          is_ip_address(host) ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH;
+      conn->tls->set_verify_callback([check = ssl::host_name_verification(host), mismatch](
+                                         bool preverified, ssl::verify_context& ctx) {
+        bool ok = check(preverified, ctx);
+        if (preverified && !ok) X509_STORE_CTX_set_error(ctx.native_handle(), mismatch);
+        return ok;
+      });
     }
     conn->tls->async_handshake(
         ssl::stream_base::client, [self = shared_from_this(), call, conn](beast::error_code ec) {
@@ -591,9 +608,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
             }
             self->discard(conn);
             // A certificate problem will not fix itself; anything else may be transient.
-            return self->attempt_failed(call, HttpClientErrc::tls_failed,
-                                        "TLS handshake with " + call->endpoint.origin() + ": " + why,
-                                        verify == X509_V_OK);
+            return self->attempt_failed(
+                call, HttpClientErrc::tls_failed,
+                "TLS handshake with " + call->endpoint.origin() + ": " + why, verify == X509_V_OK);
           }
           conn->tcp().expires_never();
           self->exchange(call, conn);
@@ -609,14 +626,14 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     conn->used = true;
     new_parser(call);
     conn->with_stream([&](auto& stream) {
-      http::async_write(stream, *call->message,
-                        [self = shared_from_this(), call, conn, reused](beast::error_code ec,
-                                                                        std::size_t) {
-                          if (self->closed) return;
-                          if (call->finished) return self->discard(conn);
-                          if (ec) return self->exchange_failed(call, conn, reused, ec);
-                          self->read_response(call, conn, reused);
-                        });
+      http::async_write(
+          stream, *call->message,
+          [self = shared_from_this(), call, conn, reused](beast::error_code ec, std::size_t) {
+            if (self->closed) return;
+            if (call->finished) return self->discard(conn);
+            if (ec) return self->exchange_failed(call, conn, reused, ec);
+            self->read_response(call, conn, reused);
+          });
     });
   }
 
@@ -632,9 +649,10 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   }
 
   // The head is read on its own: Boost 1.74's parser, when parsing eagerly (as async_read does),
-  // drops the body_limit error for a Content-Length over the limit if body bytes arrived in the same
-  // read as the head, then reserves the announced size and reads it all. async_read_header parses
-  // non-eagerly, which reports the error; the explicit check below keeps that from depending on it.
+  // drops the body_limit error for a Content-Length over the limit if body bytes arrived in the
+  // same read as the head, then reserves the announced size and reads it all. async_read_header
+  // parses non-eagerly, which reports the error; the explicit check below keeps that from depending
+  // on it.
   void read_response(const CallPtr& call, const ConnectionPtr& conn, bool reused) {
     conn->with_stream([&](auto& stream) {
       http::async_read_header(
@@ -703,7 +721,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
                     ec != http::error::end_of_stream && ec != http::error::partial_message;
     if (ec == http::error::header_limit) protocol = true;
     std::string what = protocol ? "invalid response from " : "connection to ";
-    fail_or_retry(call, protocol ? HttpClientErrc::protocol_error : HttpClientErrc::connection_failed,
+    fail_or_retry(call,
+                  protocol ? HttpClientErrc::protocol_error : HttpClientErrc::connection_failed,
                   what + call->endpoint.origin() + ": " + ec.message(), call->idempotent);
   }
 
@@ -739,12 +758,14 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
 
   // ---- retries, deadline, completion ----
 
-  void attempt_failed(const CallPtr& call, HttpClientErrc code, std::string message, bool retryable) {
+  void attempt_failed(const CallPtr& call, HttpClientErrc code, std::string message,
+                      bool retryable) {
     call->conn.reset();
     fail_or_retry(call, code, std::move(message), retryable);
   }
 
-  void fail_or_retry(const CallPtr& call, HttpClientErrc code, std::string message, bool retryable) {
+  void fail_or_retry(const CallPtr& call, HttpClientErrc code, std::string message,
+                     bool retryable) {
     if (retryable && options.retry.retry_connection_errors &&
         call->attempts < options.retry.max_attempts) {
       // What to return if no further attempt fits before the deadline.
@@ -782,11 +803,21 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   void on_deadline(const CallPtr& call) {
     std::string during;
     switch (call->state) {
-      case CallState::Starting: during = "starting"; break;
-      case CallState::Queued: during = "waiting for a free connection"; break;
-      case CallState::Connecting: during = "connecting"; break;
-      case CallState::Exchanging: during = "waiting for the response"; break;
-      case CallState::BackingOff: during = "waiting to retry"; break;
+      case CallState::Starting:
+        during = "starting";
+        break;
+      case CallState::Queued:
+        during = "waiting for a free connection";
+        break;
+      case CallState::Connecting:
+        during = "connecting";
+        break;
+      case CallState::Exchanging:
+        during = "waiting for the response";
+        break;
+      case CallState::BackingOff:
+        during = "waiting to retry";
+        break;
     }
     // Interrupt whatever is in progress; its completion handler sees the call finished and
     // discards the connection.
@@ -844,7 +875,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
 HttpClient::HttpClient(asio::io_context& io, ClientOptions options)
     : impl_(std::make_shared<Impl>(io, std::move(options))) {}
 
-HttpClient::~HttpClient() { impl_->shutdown(); }
+HttpClient::~HttpClient() {
+  impl_->shutdown();
+}
 
 void HttpClient::send(const Endpoint& endpoint, HttpRequest request, CallOptions options,
                       HttpCallback done) {

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <climits>
 #include <cstring>
 #include <limits>
 
@@ -30,7 +29,7 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
   return sum < a ? std::numeric_limits<std::uint64_t>::max() : sum;
 }
 
-// nullopt-free checked product; false on overflow.
+// false on overflow.
 bool checked_multiply(std::uint64_t a, std::uint64_t b, std::uint64_t& product) {
   return !__builtin_mul_overflow(a, b, &product);
 }
@@ -57,8 +56,8 @@ void reverse_bytes_of_each(Value* values, std::size_t count) {
 class Deflater {
  public:
   Deflater(int level, std::size_t expected_input) {
-    if (deflateInit(&stream_, level) != Z_OK) fail("cannot initialise zlib (level " +
-                                                   std::to_string(level) + ")");
+    if (deflateInit(&stream_, level) != Z_OK)
+      fail("cannot initialise zlib (level " + std::to_string(level) + ")");
     output_.resize(deflateBound(&stream_, static_cast<uLong>(expected_input)));
   }
   Deflater(const Deflater&) = delete;
@@ -141,7 +140,7 @@ class Inflater {
       if (stream_.avail_out == 0) {
         fail("the stream holds more data than its header announces (dims x dtype size)");
       }
-      check_status(status, "the end of the stream");
+      check_status(status, "the checksum at the end of the stream");
     }
     if (stream_.avail_in != 0 || !unread_.empty()) {
       fail("unexpected bytes after the end of the compressed stream");
@@ -367,8 +366,8 @@ Tensor decode_tensor(std::string_view base64_text, std::uint64_t max_decoded_byt
   bool overflow = false;
   for (const std::uint64_t dim : shape) overflow = overflow || !checked_multiply(count, dim, count);
   overflow = overflow || !checked_multiply(count, dtype_size(dtype), data_bytes);
-  overflow = overflow || __builtin_add_overflow(kFixedHeaderBytes + kDimBytes * rank, data_bytes,
-                                                &total_bytes);
+  overflow = overflow ||
+             __builtin_add_overflow(kFixedHeaderBytes + kDimBytes * rank, data_bytes, &total_bytes);
   if (overflow) {
     fail("dims " + shape_text(shape) + " of " + std::string(dtype_name(dtype)) +
          " describe more than 2^64 bytes");

@@ -53,8 +53,8 @@ DosTime dos_time(std::time_t when) {
   }
   DosTime dos;
   dos.time = static_cast<std::uint16_t>((utc.tm_hour << 11) | (utc.tm_min << 5) | (utc.tm_sec / 2));
-  dos.date = static_cast<std::uint16_t>(((utc.tm_year - 80) << 9) | ((utc.tm_mon + 1) << 5) |
-                                        utc.tm_mday);
+  dos.date =
+      static_cast<std::uint16_t>(((utc.tm_year - 80) << 9) | ((utc.tm_mon + 1) << 5) | utc.tm_mday);
   return dos;
 }
 

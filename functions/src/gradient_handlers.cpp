@@ -104,8 +104,7 @@ Tensor tensor_field(const json& event, const char* name, DType dtype, std::size_
   if (tensor.dtype != dtype || tensor.rank() != rank) {
     throw InvalidInput(std::string("\"") + name + "\" must be a rank-" + std::to_string(rank) +
                        " " + std::string(dtype_name(dtype)) + " tensor, got rank " +
-                       std::to_string(tensor.rank()) + " " +
-                       std::string(dtype_name(tensor.dtype)));
+                       std::to_string(tensor.rank()) + " " + std::string(dtype_name(tensor.dtype)));
   }
   return tensor;
 }
@@ -115,8 +114,8 @@ Tensor tensor_field(const json& event, const char* name, DType dtype, std::size_
                                      std::size_t features) {
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x[i])) {
-      throw InvalidInput("x[" + std::to_string(i / features) + "][" +
-                         std::to_string(i % features) + "] is not finite");
+      throw InvalidInput("x[" + std::to_string(i / features) + "][" + std::to_string(i % features) +
+                         "] is not finite");
     }
   }
   for (std::size_t i = 0; i < y.size(); ++i) {

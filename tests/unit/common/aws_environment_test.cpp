@@ -1,3 +1,6 @@
+#include "stratus/common/aws_environment.hpp"
+
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -8,20 +11,26 @@
 #include <optional>
 #include <string>
 
-#include <gtest/gtest.h>
-
-#include "stratus/common/aws_environment.hpp"
-
 namespace stratus::aws {
 namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kVariables[] = {
-    "HOME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
-    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA",
-    "AWS_ENDPOINT_URL_S3", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"};
+const char* const kVariables[] = {"HOME",
+                                  "AWS_ACCESS_KEY_ID",
+                                  "AWS_SECRET_ACCESS_KEY",
+                                  "AWS_SESSION_TOKEN",
+                                  "AWS_SECURITY_TOKEN",
+                                  "AWS_PROFILE",
+                                  "AWS_DEFAULT_PROFILE",
+                                  "AWS_SHARED_CREDENTIALS_FILE",
+                                  "AWS_CONFIG_FILE",
+                                  "AWS_REGION",
+                                  "AWS_DEFAULT_REGION",
+                                  "AWS_ENDPOINT_URL",
+                                  "AWS_ENDPOINT_URL_LAMBDA",
+                                  "AWS_ENDPOINT_URL_S3",
+                                  "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"};
 
 // Every test starts from an environment without AWS variables and with HOME in a fresh temporary
 // directory; the original environment comes back afterwards.
@@ -33,9 +42,9 @@ class AwsEnvironmentTest : public testing::Test {
       saved_[name] = v ? std::optional<std::string>(v) : std::nullopt;
       ::unsetenv(name);
     }
-    home_ = fs::temp_directory_path() /
-            ("stratus-aws-env-" + std::to_string(::getpid()) + "-" +
-             testing::UnitTest::GetInstance()->current_test_info()->name());
+    home_ =
+        fs::temp_directory_path() / ("stratus-aws-env-" + std::to_string(::getpid()) + "-" +
+                                     testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(home_);
     fs::create_directories(home_ / ".aws");
     set("HOME", home_.string());
@@ -118,7 +127,8 @@ TEST(ParseIni, EmptyAndKeysBeforeAnySection) {
 }
 
 TEST_F(AwsEnvironmentTest, EnvironmentVariablesComeFirst) {
-  write(credentials_path(), "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = FILESECRET\n");
+  write(credentials_path(),
+        "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = FILESECRET\n");
   set("AWS_ACCESS_KEY_ID", "ENVKEY");
   set("AWS_SECRET_ACCESS_KEY", "ENVSECRET");
   set("AWS_SESSION_TOKEN", "ENVTOKEN");
@@ -138,7 +148,9 @@ TEST_F(AwsEnvironmentTest, ExplicitProfileBeatsTheEnvironment) {
 TEST_F(AwsEnvironmentTest, IncompleteEnvironmentIsAnError) {
   set("AWS_ACCESS_KEY_ID", "ENVKEY");
   std::string message = error_of([] { resolve_credentials(); });
-  EXPECT_NE(message.find("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"), std::string::npos) << message;
+  EXPECT_NE(message.find("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"),
+            std::string::npos)
+      << message;
 }
 
 TEST_F(AwsEnvironmentTest, DefaultCredentialsFileUnderHome) {
@@ -195,7 +207,8 @@ TEST_F(AwsEnvironmentTest, NothingFoundNamesEverythingLookedAt) {
   std::string message = error_of([] { resolve_credentials(); });
   EXPECT_NE(message.find("'missing'"), std::string::npos) << message;
   EXPECT_NE(message.find("AWS_ACCESS_KEY_ID"), std::string::npos) << message;
-  EXPECT_NE(message.find(credentials_path().string() + " (missing or unreadable)"), std::string::npos)
+  EXPECT_NE(message.find(credentials_path().string() + " (missing or unreadable)"),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find(config_path().string() + " (no [profile missing]"), std::string::npos)
       << message;

@@ -1,6 +1,6 @@
-#include <stdexcept>
-
 #include <gtest/gtest.h>
+
+#include <stdexcept>
 
 #include "stratus/common/http_client.hpp"
 
@@ -42,8 +42,8 @@ TEST(Endpoint, Ipv6Literal) {
 }
 
 TEST(Endpoint, RejectsMalformedUrls) {
-  for (const char* bad : {"127.0.0.1:80", "ftp://host", "http://", "http://:80", "http://h:",
-                          "http://h:0", "http://h:70000", "http://h:8x", "http://u@h",
+  for (const char* bad : {"127.0.0.1:80", "ftp://host", "http://", "http://:80",
+                          "http://h:", "http://h:0", "http://h:70000", "http://h:8x", "http://u@h",
                           "http://h/?q=1", "http://[::1", "http://[::1]x"}) {
     EXPECT_THROW(Endpoint::parse(bad), std::invalid_argument) << bad;
   }

@@ -1,6 +1,17 @@
 // HttpClient against a real stratus::HttpServer on 127.0.0.1, both on the test's io_context.
 
+#include "stratus/common/http_client.hpp"
+
+#include <gtest/gtest.h>
+
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -9,16 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
-#include <gtest/gtest.h>
-
-#include "stratus/common/http_client.hpp"
 #include "stratus/common/http_server.hpp"
 
 namespace stratus {
@@ -218,7 +219,7 @@ TEST_F(HttpClientTest, HonoursRetryAfterThenSucceeds) {
   EXPECT_EQ(r.attempts, 2);
   ASSERT_EQ(handler.arrivals.size(), 2u);
   auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(handler.arrivals[1] -
-                                                                    handler.arrivals[0]);
+                                                                   handler.arrivals[0]);
   EXPECT_GE(gap.count(), 990);
   EXPECT_LT(gap.count(), 1500);
 }
@@ -259,7 +260,9 @@ TEST_F(HttpClientTest, GivesUpAfterMaxAttemptsWithTheLastStatus) {
 
 TEST_F(HttpClientTest, ClientErrorsAreNotRetried) {
   make_client();
-  handler.on_request = [&](HttpRequest&, HttpResponder& respond) { respond({404, {}, "no", false}); };
+  handler.on_request = [&](HttpRequest&, HttpResponder& respond) {
+    respond({404, {}, "no", false});
+  };
   HttpResult r = call(get());
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.attempts, 1);
@@ -344,7 +347,9 @@ TEST_F(HttpClientTest, ServerClosingAnIdleConnectionIsTransparent) {
 
 TEST_F(HttpClientTest, ConnectionCloseFromTheServerIsHonoured) {
   make_client();
-  handler.on_request = [&](HttpRequest&, HttpResponder& respond) { respond({200, {}, "bye", true}); };
+  handler.on_request = [&](HttpRequest&, HttpResponder& respond) {
+    respond({200, {}, "bye", true});
+  };
   for (int i = 0; i < 3; ++i) {
     HttpResult r = call(get());
     ASSERT_TRUE(r.ok()) << r.describe();

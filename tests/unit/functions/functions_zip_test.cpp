@@ -60,5 +60,6 @@ TEST(FunctionsZip, HoldsTheExecutableBootstrapAtTheRoot) {
   EXPECT_EQ(zip_fread(file, contents.data(), contents.size()),
             static_cast<zip_int64_t>(contents.size()));
   zip_fclose(file);
-  EXPECT_TRUE(contents == expected) << "the zipped bootstrap differs from " STRATUS_PRODUCT_BOOTSTRAP;
+  EXPECT_TRUE(contents == expected)
+      << "the zipped bootstrap differs from " STRATUS_PRODUCT_BOOTSTRAP;
 }

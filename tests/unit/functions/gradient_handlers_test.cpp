@@ -44,8 +44,8 @@ json json_request(const Shard& s) {
     for (std::size_t j = 0; j < s.features; ++j) row.push_back(s.x[i * s.features + j]);
     x.push_back(std::move(row));
   }
-  return {{"epoch", 3}, {"step", 14}, {"shard", 2}, {"weights", s.weights},
-          {"bias", s.bias}, {"x", x}, {"y", s.y}};
+  return {{"epoch", 3},     {"step", 14}, {"shard", 2}, {"weights", s.weights},
+          {"bias", s.bias}, {"x", x},     {"y", s.y}};
 }
 
 json z_request(const Shard& s) {
@@ -62,7 +62,9 @@ json z_request(const Shard& s) {
           {"y", encode_tensor(y_shape, std::span<const float>(s.y))}};
 }
 
-std::uint64_t bits(double value) { return std::bit_cast<std::uint64_t>(value); }
+std::uint64_t bits(double value) {
+  return std::bit_cast<std::uint64_t>(value);
+}
 
 void expect_invalid(std::string (*handler)(std::string_view), const std::string& payload,
                     std::string_view expected) {
@@ -79,9 +81,10 @@ void expect_invalid(std::string (*handler)(std::string_view), const std::string&
 }  // namespace
 
 TEST(GradientHandler, ComputesTheShardGradientAndEchoesTheIds) {
-  const json request = {{"epoch", 0},     {"step", 7},         {"shard", 41},
-                        {"weights", {0.5, -1.0}}, {"bias", 0.25},
-                        {"x", {{1, 2}, {3, 4}, {5, 6}}}, {"y", {1, 2, 3}}};
+  const json request = {{"epoch", 0},    {"step", 7},
+                        {"shard", 41},   {"weights", {0.5, -1.0}},
+                        {"bias", 0.25},  {"x", {{1, 2}, {3, 4}, {5, 6}}},
+                        {"y", {1, 2, 3}}};
   const json response = json::parse(gradient_handler(request.dump()));
   EXPECT_EQ(response, (json{{"epoch", 0},
                             {"step", 7},

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -76,20 +76,18 @@ int main(int argc, char** argv) {
   std::vector<double> kernel_seconds;
   for (int round = 0; round < repetitions; ++round) {
     probe_seconds.push_back(seconds_of([&] { sink = static_cast<double>(sum_words(x)); }));
-    kernel_seconds.push_back(seconds_of([&] {
-      sink = stratus::linear_gradient(x, y, weights, 0.5).sse;
-    }));
+    kernel_seconds.push_back(
+        seconds_of([&] { sink = stratus::linear_gradient(x, y, weights, 0.5).sse; }));
   }
   const Timing probe = summarise(probe_seconds);
   const Timing kernel = summarise(kernel_seconds);
   std::printf("x: %zu x %zu float32 = %.1f MB, %d interleaved repetitions\n", rows, features,
               bytes / 1e6, repetitions);
-  std::printf("%-24s %9s %9s %11s %11s\n", "", "best ms", "median ms", "best GB/s",
-              "median GB/s");
-  for (const auto& [name, timing] : {std::pair{"bandwidth probe (sum)", probe},
-                                     std::pair{"linear_gradient", kernel}}) {
-    std::printf("%-24s %9.2f %9.2f %11.2f %11.2f\n", name, timing.best * 1e3,
-                timing.median * 1e3, bytes / timing.best / 1e9, bytes / timing.median / 1e9);
+  std::printf("%-24s %9s %9s %11s %11s\n", "", "best ms", "median ms", "best GB/s", "median GB/s");
+  for (const auto& [name, timing] :
+       {std::pair{"bandwidth probe (sum)", probe}, std::pair{"linear_gradient", kernel}}) {
+    std::printf("%-24s %9.2f %9.2f %11.2f %11.2f\n", name, timing.best * 1e3, timing.median * 1e3,
+                bytes / timing.best / 1e9, bytes / timing.median / 1e9);
   }
   std::printf("kernel / probe throughput: best %.2f, median %.2f\n", probe.best / kernel.best,
               probe.median / kernel.median);

@@ -139,15 +139,14 @@ TEST(LinearGradient, IsBitIdenticalAcrossRunsDtypesAndAlignments) {
   std::copy(x64.begin(), x64.end(), x_shifted.begin() + 1);
   std::copy(y64.begin(), y64.end(), y_shifted.begin() + 1);
   std::copy(p.weights.begin(), p.weights.end(), w_shifted.begin() + 1);
-  EXPECT_TRUE(bit_identical(
-      first, linear_gradient(std::span<const double>(x_shifted).subspan(1),
-                             std::span<const double>(y_shifted).subspan(1),
-                             std::span<const double>(w_shifted).subspan(1), p.bias)));
+  EXPECT_TRUE(
+      bit_identical(first, linear_gradient(std::span<const double>(x_shifted).subspan(1),
+                                           std::span<const double>(y_shifted).subspan(1),
+                                           std::span<const double>(w_shifted).subspan(1), p.bias)));
   std::vector<float> xf_shifted(p.x.size() + 1);
   std::copy(p.x.begin(), p.x.end(), xf_shifted.begin() + 1);
-  EXPECT_TRUE(bit_identical(
-      first, linear_gradient(std::span<const float>(xf_shifted).subspan(1), p.y, p.weights,
-                             p.bias)));
+  EXPECT_TRUE(bit_identical(first, linear_gradient(std::span<const float>(xf_shifted).subspan(1),
+                                                   p.y, p.weights, p.bias)));
 }
 
 TEST(LinearGradient, ShardSumsAddUpToTheFullBatch) {
@@ -172,8 +171,7 @@ TEST(LinearGradient, EdgeShapes) {
   EXPECT_EQ(empty.sse, 0.0);
 
   // No features: a bias-only model.
-  const ShardGradient bias_only =
-      linear_gradient(none, std::vector<double>{1.0, 3.0}, none, 0.0);
+  const ShardGradient bias_only = linear_gradient(none, std::vector<double>{1.0, 3.0}, none, 0.0);
   EXPECT_EQ(bias_only.bias_gradient, -4.0);
   EXPECT_EQ(bias_only.sse, 10.0);
 }

@@ -33,9 +33,7 @@ class RawTensor {
     for (int i = 0; i < 8; ++i) raw_.push_back(static_cast<char>(value >> (8 * i)));
     return *this;
   }
-  RawTensor& f32(float value) {
-    return u32(std::bit_cast<std::uint32_t>(value));
-  }
+  RawTensor& f32(float value) { return u32(std::bit_cast<std::uint32_t>(value)); }
   RawTensor& u32(std::uint32_t value) {
     for (int i = 0; i < 4; ++i) raw_.push_back(static_cast<char>(value >> (8 * i)));
     return *this;
@@ -52,8 +50,8 @@ class RawTensor {
     uLongf size = compressBound(static_cast<uLong>(raw.size()));
     std::string out(size, '\0');
     EXPECT_EQ(compress2(reinterpret_cast<Bytef*>(out.data()), &size,
-                        reinterpret_cast<const Bytef*>(raw.data()),
-                        static_cast<uLong>(raw.size()), level),
+                        reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
+                        level),
               Z_OK);
     out.resize(size);
     return out;
@@ -110,7 +108,8 @@ std::vector<float> awkward_floats() {
 
 TEST(TensorCodec, Float32RoundTripIsBitExactForEveryRank) {
   const std::vector<float> values = awkward_floats();  // 12 values
-  const std::vector<std::vector<std::uint64_t>> shapes = {{}, {12}, {3, 4}, {2, 3, 2}, {1, 2, 3, 2}};
+  const std::vector<std::vector<std::uint64_t>> shapes = {
+      {}, {12}, {3, 4}, {2, 3, 2}, {1, 2, 3, 2}};
   for (const auto& shape : shapes) {
     std::vector<float> data = shape.empty() ? std::vector<float>{values[8]} : values;
     const std::string text = encode_tensor(shape, std::span<const float>(data));
@@ -145,7 +144,8 @@ TEST(TensorCodec, LargerThanOneInflatePieceRoundTrips) {
   std::vector<float> values(3'000'000);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.25f;
   const std::uint64_t shape[] = {1000, 3000};
-  const Tensor decoded = decode_tensor(encode_tensor(shape, std::span<const float>(values)), kLimit);
+  const Tensor decoded =
+      decode_tensor(encode_tensor(shape, std::span<const float>(values)), kLimit);
   EXPECT_TRUE(same_bits(decoded.f32, values));
 }
 
@@ -155,8 +155,7 @@ TEST(TensorCodec, WireLayoutIsTheDocumentedLittleEndianHeader) {
   const std::string text = encode_tensor(shape, std::span<const float>(values));
   const auto compressed = base64_decode(text);
   ASSERT_TRUE(compressed);
-  const std::string expected =
-      RawTensor().header(1, 2).u64(2).u64(1).f32(1.0f).f32(-2.0f).raw();
+  const std::string expected = RawTensor().header(1, 2).u64(2).u64(1).f32(1.0f).f32(-2.0f).raw();
   EXPECT_EQ(zlib_inflate(*compressed), expected);
   // And what another implementation writes (here: zlib level 9) is read back.
   const Tensor decoded =

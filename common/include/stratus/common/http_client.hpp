@@ -1,18 +1,19 @@
 #pragma once
 // An asynchronous HTTP/1.1 client on Boost.Beast, built for one io_context run on one thread that
-// fans out hundreds of concurrent requests (the trainer) as well as for simple blocking calls (CLIs,
-// tests).
+// fans out hundreds of concurrent requests (the trainer) as well as for simple blocking calls
+// (CLIs, tests).
 //
-// Per endpoint (scheme, host, port) the client keeps a pool of keep-alive connections: idle ones are
-// reused most-recently-used first, at most `max_connections_per_host` are open at once and calls
-// beyond that wait in FIFO order. Each call has one deadline covering queueing, connecting, every
-// attempt and every back-off. Failed attempts are retried with capped exponential back-off and full
-// jitter; see RetryPolicy for what is retried.
+// Per endpoint (scheme, host, port) the client keeps a pool of keep-alive connections: idle ones
+// are reused most-recently-used first, at most `max_connections_per_host` are open at once and
+// calls beyond that wait in FIFO order. Each call has one deadline covering queueing, connecting,
+// every attempt and every back-off. Failed attempts are retried with capped exponential back-off
+// and full jitter; see RetryPolicy for what is retried.
 //
-// Threading: every member function and every callback runs on the io_context's one thread. Callbacks
-// may call send() again. After the client is destroyed no callback is invoked any more; calls still in
-// flight are abandoned and their connections closed.
+// Threading: every member function and every callback runs on the io_context's one thread.
+// Callbacks may call send() again. After the client is destroyed no callback is invoked any more;
+// calls still in flight are abandoned and their connections closed.
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,8 +22,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-
-#include <boost/asio/io_context.hpp>
 
 #include "stratus/common/http_message.hpp"
 
@@ -50,14 +49,14 @@ struct Endpoint {
 };
 
 enum class HttpClientErrc {
-  timeout = 1,          // the call's deadline passed
-  resolve_failed,       // the host name did not resolve
-  connect_failed,       // TCP connect refused, unreachable or over connect_timeout
-  tls_failed,           // TLS handshake or certificate verification failed
-  connection_failed,    // the connection broke while sending or receiving
-  response_too_large,   // the response body is over max_response_bytes
-  protocol_error,       // the response is not valid HTTP/1.1
-  invalid_request,      // the endpoint or request cannot be sent (bad scheme, bad header)
+  timeout = 1,         // the call's deadline passed
+  resolve_failed,      // the host name did not resolve
+  connect_failed,      // TCP connect refused, unreachable or over connect_timeout
+  tls_failed,          // TLS handshake or certificate verification failed
+  connection_failed,   // the connection broke while sending or receiving
+  response_too_large,  // the response body is over max_response_bytes
+  protocol_error,      // the response is not valid HTTP/1.1
+  invalid_request,     // the endpoint or request cannot be sent (bad scheme, bad header)
 };
 const std::error_category& http_client_category();
 std::error_code make_error_code(HttpClientErrc e);
@@ -118,11 +117,12 @@ struct ClientOptions {
 struct CallOptions {
   std::chrono::milliseconds deadline{30000};
   // Called before every attempt with the request as given to send(): its method, target and
-  // headers are restored before each call (with Host and User-Agent filled in), the body is the same
-  // string every time and is not copied. Use it to sign (SigV4 then uses a fresh date on retries).
+  // headers are restored before each call (with Host and User-Agent filled in), the body is the
+  // same string every time and is not copied. Use it to sign (SigV4 then uses a fresh date on
+  // retries).
   std::function<void(HttpRequest&)> prepare;
-  // Whether a request that may have reached the server can be sent again after a connection failure.
-  // Unset: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are, everything else is not.
+  // Whether a request that may have reached the server can be sent again after a connection
+  // failure. Unset: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are, everything else is not.
   // Separately, when a pooled keep-alive connection fails before a single byte of the response
   // arrives (the server closed it while idle; our request raced the close), the request is sent
   // once more on a new connection whatever the method, as AWS SDKs do. Setting `idempotent` to
@@ -162,8 +162,8 @@ class HttpClient {
 };
 
 // Sends one request and waits for the result, on a private io_context.
-HttpResult http_request_blocking(const Endpoint& endpoint, HttpRequest request, CallOptions call = {},
-                                 ClientOptions options = {});
+HttpResult http_request_blocking(const Endpoint& endpoint, HttpRequest request,
+                                 CallOptions call = {}, ClientOptions options = {});
 HttpResult http_request_blocking(const Endpoint& endpoint, HttpRequest request,
                                  std::chrono::milliseconds deadline);
 

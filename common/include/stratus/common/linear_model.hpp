@@ -9,12 +9,14 @@
 // caller divides by the total row count once.
 //
 // Determinism: for the same (rows, features) and the same values, the result is bit-identical on
-// the same binary, whatever the input dtype (float32 is widened exactly to double) and wherever the
-// caller's arrays sit in memory. Every block of rows is first copied into the same aligned double
-// scratch and the Eigen kernels (matrix-vector products and reductions, single-threaded) then see
-// identical sizes and alignment, so they perform the same operations in the same order. A build
-// with other SIMD flags (e.g. -mavx2) may round differently, because Eigen's packet width fixes
-// the summation order.
+// the same binary, whatever the input dtype (float32 is widened exactly to double), wherever the
+// caller's arrays sit in memory and whichever CPU runs it. Rows are processed in blocks whose size
+// depends on the feature count only; each block is first widened into the same aligned double
+// scratch, and the Eigen kernels (matrix-vector products and reductions, single-threaded, built
+// for the project's baseline instruction set) then see identical sizes and alignment, so they
+// perform the same operations in the same order. Only the exact float -> double widening is
+// dispatched by CPU features. A build with other SIMD flags (e.g. -mavx2 for the whole project)
+// may round differently, because Eigen's packet width fixes the summation order.
 
 #include <cstdint>
 #include <span>
@@ -31,8 +33,9 @@ struct ShardGradient {
 
 // x is rows x features, row-major, with rows = y.size() and features = weights.size(). Computed in
 // double precision in one streaming pass over x. Throws std::invalid_argument when
-// x.size() != rows * features. Non-finite inputs are not checked: they surface as a non-finite
-// sse (see ShardGradient), which callers that accept outside data test for.
+// x.size() != rows * features. Non-finite inputs are not checked: any NaN or infinity in x or y
+// makes the sse non-finite (it is a sum of squares, so nothing cancels), which callers that accept
+// outside data test for instead of scanning the inputs.
 ShardGradient linear_gradient(std::span<const float> x, std::span<const float> y,
                               std::span<const double> weights, double bias);
 ShardGradient linear_gradient(std::span<const double> x, std::span<const double> y,

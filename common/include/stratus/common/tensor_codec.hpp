@@ -60,7 +60,8 @@ class TensorFormatError : public std::runtime_error {
 
 // Throws TensorFormatError when the tensor is inconsistent (rank > 4, product(shape) != number of
 // values, values stored for the wrong dtype) or compression_level is outside -1..9.
-std::string encode_tensor(const Tensor& tensor, int compression_level = kTensorDefaultCompressionLevel);
+std::string encode_tensor(const Tensor& tensor,
+                          int compression_level = kTensorDefaultCompressionLevel);
 std::string encode_tensor(std::span<const std::uint64_t> shape, std::span<const float> values,
                           int compression_level = kTensorDefaultCompressionLevel);
 std::string encode_tensor(std::span<const std::uint64_t> shape, std::span<const double> values,
