@@ -18,6 +18,7 @@ stratus_require(ZLIB zlib1g-dev)
 # Debian 12's libzip CMake config also checks for the libzip tools.
 stratus_require(libzip "libzip-dev zipcmp zipmerge ziptool")
 stratus_require(CLI11 libcli11-dev)
+stratus_require(simdjson libsimdjson-dev)
 stratus_require(Eigen3 libeigen3-dev 3.3 NO_MODULE)
 if(STRATUS_BUILD_TESTS)
   stratus_require(GTest libgtest-dev)

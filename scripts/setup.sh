@@ -18,7 +18,7 @@ esac
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev zlib1g-dev libzip-dev
-  libcli11-dev libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libsimdjson-dev libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
   awscli python3-boto3 python3-pytest python3-numpy curl zip unzip clang libclang-rt-14-dev
   # Debian 12's libzip-dev CMake config fails unless the libzip tools it lists are installed.
   zipcmp zipmerge ziptool

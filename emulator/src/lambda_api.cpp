@@ -263,7 +263,7 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     invalid("1 validation error detected: Value '" + log_type +
             "' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]");
   }
-  if (!request.body.empty() && !json::accept(request.body)) {
+  if (!request.body.empty() && !json_validator_.valid(request.body)) {
     throw ApiException(LambdaError::InvalidRequestContent,
                        "Could not parse request body into json: the payload is not valid JSON");
   }
@@ -307,7 +307,7 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
 void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
                                     const std::string& request_id, HttpResponder& respond) {
   auto function = find_function(route.function, "");
-  if (!request.body.empty() && !json::accept(request.body)) {
+  if (!request.body.empty() && !json_validator_.valid(request.body)) {
     throw ApiException(LambdaError::InvalidRequestContent, "Could not parse request body into json");
   }
   auto invocation = std::make_shared<Invocation>();

@@ -63,3 +63,16 @@ TEST(RequestId, IsUuidV4) {
   EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);
   EXPECT_NE(make_request_id(), id);
 }
+
+#include "stratus/emulator/json_validation.hpp"
+
+TEST(JsonValidator, AgreesWithTheJsonGrammar) {
+  stratus::emulator::JsonValidator v;
+  for (const char* ok : {"{}", "[]", "1", "\"s\"", "null", " {\"a\": [1, 2.5e-3, true, null]} ",
+                         "123456789012345678901234567890", "{\"\\u00e9\": \"\xc3\xa9\"}"}) {
+    EXPECT_TRUE(v.valid(ok)) << ok;
+  }
+  for (const char* bad : {"{", "{\"a\":}", "[1,]", "nul", "{} {}", "'x'", "\"\xff\"", "01"}) {
+    EXPECT_FALSE(v.valid(bad)) << bad;
+  }
+}

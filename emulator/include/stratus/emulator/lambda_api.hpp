@@ -5,6 +5,7 @@
 #include "stratus/common/http_server.hpp"
 #include "stratus/emulator/config.hpp"
 #include "stratus/emulator/function_registry.hpp"
+#include "stratus/emulator/json_validation.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/router.hpp"
 #include "stratus/emulator/scheduler.hpp"
@@ -53,6 +54,7 @@ class LambdaApi : public HttpHandler {
   FunctionRegistry& registry_;
   Scheduler& scheduler_;
   Metering& metering_;
+  JsonValidator json_validator_;
 };
 
 }  // namespace stratus::emulator
