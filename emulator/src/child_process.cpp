@@ -93,6 +93,13 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
   }
   ::close(output[1]);
   ::close(report[1]);
+  if (!spec.wait_for_exec) {
+    ChildProcess child;
+    child.pid_ = pid;
+    child.output_fd_ = output[0];
+    child.exec_report_fd_ = report[0];
+    return child;
+  }
   // The report pipe closes on a successful exec (CLOEXEC) or carries the child's errno.
   int child_errno = 0;
   ssize_t n;
@@ -122,6 +129,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
     kill_and_wait();
     pid_ = std::exchange(other.pid_, -1);
     output_fd_ = std::exchange(other.output_fd_, -1);
+    exec_report_fd_ = std::exchange(other.exec_report_fd_, -1);
     exited_ = other.exited_;
     wait_status_ = other.wait_status_;
   }
@@ -133,6 +141,8 @@ ChildProcess::~ChildProcess() { kill_and_wait(); }
 void ChildProcess::kill_and_wait() {
   if (output_fd_ >= 0) ::close(output_fd_);
   output_fd_ = -1;
+  if (exec_report_fd_ >= 0) ::close(exec_report_fd_);
+  exec_report_fd_ = -1;
   if (pid_ > 0 && !exited_) {
     ::kill(-pid_, SIGKILL);
     int status = 0;
@@ -144,6 +154,8 @@ void ChildProcess::kill_and_wait() {
 }
 
 int ChildProcess::release_output_fd() { return std::exchange(output_fd_, -1); }
+
+int ChildProcess::release_exec_report_fd() { return std::exchange(exec_report_fd_, -1); }
 
 void ChildProcess::signal_group(int signo) const {
   if (pid_ > 0 && !exited_) ::kill(-pid_, signo);

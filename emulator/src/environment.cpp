@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <cstring>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -75,6 +76,10 @@ Environment::~Environment() {
     boost::system::error_code ec;
     output_->close(ec);
   }
+  if (exec_report_) {
+    boost::system::error_code ec;
+    exec_report_->close(ec);
+  }
   // The process handle kills and waits for anything still running.
   process_ = ChildProcess();
   ctx_.limiter.destroy(cgroups_);
@@ -133,8 +138,13 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
   spec.environment = std::move(env);
   spec.cgroup_procs_files = ctx_.limiter.procs_files(cgroups_);
   spec.rlimit_data_bytes = ctx_.limiter.rlimit_bytes(f.memory_mb);
+  spec.wait_for_exec = false;
   spawned_at_ = SteadyClock::now();
   process_ = ChildProcess::spawn(spec);
+  exec_report_.emplace(ctx_.io, process_.release_exec_report_fd());
+  exec_report_->non_blocking(true);
+  watch_exec_report();
+  ctx_.limiter.open_probes(cgroups_, process_.pid());
   output_.emplace(ctx_.io, process_.release_output_fd());
   output_->non_blocking(true);
   read_output();
@@ -159,6 +169,33 @@ void Environment::read_output() {
                              self->capture_output(std::string_view(self->output_buffer_.data(), n));
                              self->read_output();
                            });
+}
+
+void Environment::watch_exec_report() {
+  std::weak_ptr<Environment> weak = weak_from_this();
+  exec_report_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                           [weak](boost::system::error_code ec) {
+                             auto self = weak.lock();
+                             if (!self || ec) return;
+                             self->read_exec_report_now();
+                           });
+}
+
+// End-of-file means exec succeeded; an int is the errno with which it failed (the child then exits
+// 127, and the invocation waiting for this environment gets Runtime.InvalidEntrypoint).
+void Environment::read_exec_report_now() {
+  if (!exec_report_ || !exec_report_->is_open()) return;
+  int err = 0;
+  boost::system::error_code ec;
+  std::size_t n = exec_report_->read_some(boost::asio::buffer(&err, sizeof err), ec);
+  if (ec == boost::asio::error::would_block) return watch_exec_report();
+  if (!ec && n == sizeof err) {
+    exec_errno_ = err;
+    init_error_ = error_json("Runtime.InvalidEntrypoint",
+                             "Couldn't start " + (function_->code->dir() / "bootstrap").string() + ": " +
+                                 std::strerror(err));
+  }
+  exec_report_->close(ec);
 }
 
 void Environment::drain_output() {
@@ -330,6 +367,7 @@ void Environment::fail_bound_or_current(const std::string& error_type, const std
 void Environment::on_process_exit(int wait_status) {
   auto keep_alive = shared_from_this();  // the host drops its reference below
   process_.mark_exited(wait_status);
+  read_exec_report_now();  // an exec failure is reported before the child exits
   drain_output();
   timer_.cancel();
   std::string why = process_.describe_exit();

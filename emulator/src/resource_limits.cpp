@@ -1,10 +1,15 @@
 #include "stratus/emulator/resource_limits.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cstring>
+
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -23,12 +28,6 @@ bool write_text(const fs::path& file, const std::string& text) {
   return static_cast<bool>(out);
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The cgroup path of this process for a v1 controller ("memory") or v2 (empty controller).
 std::string own_cgroup(const std::string& controller) {
@@ -64,15 +63,33 @@ void kill_members(const fs::path& dir) {
   while (in >> pid) ::kill(pid, SIGKILL);
 }
 
-std::uint64_t vm_hwm_bytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      return std::stoull(line.substr(6)) * 1024;  // reported in kB
-    }
-  }
-  return 0;
+// Reads a small kernel file from offset 0 of an open descriptor into `buf`; empty on failure.
+std::string_view pread_text(int fd, char* buf, std::size_t size) {
+  if (fd < 0) return {};
+  ssize_t n = ::pread(fd, buf, size - 1, 0);
+  if (n <= 0) return {};
+  buf[n] = '\0';
+  return std::string_view(buf, static_cast<std::size_t>(n));
+}
+
+std::optional<std::uint64_t> leading_number(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data()) return std::nullopt;
+  return value;
+}
+
+std::uint64_t vm_hwm_bytes(int status_fd) {
+  char buf[4096];
+  std::string_view text = pread_text(status_fd, buf, sizeof buf);
+  auto pos = text.find("VmHWM:");
+  if (pos == std::string_view::npos) return 0;
+  return leading_number(text.substr(pos + 6)).value_or(0) * 1024;  // reported in kB
+}
+
+int open_read_only(const fs::path& path) {
+  return path.empty() ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 }
 
 }  // namespace
@@ -210,32 +227,6 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
   return groups;
 }
 
-double ResourceLimiter::cpu_time_ms(const EnvironmentCgroups& groups, pid_t pid) const {
-  if (!groups.cpu_usage_file.empty()) {
-    std::string text = read_text(groups.cpu_usage_file);
-    try {
-      if (mode_ == LimitMode::CgroupV2) {
-        auto pos = text.find("usage_usec ");
-        if (pos != std::string::npos) return std::stod(text.substr(pos + 11)) / 1000.0;
-      } else if (!text.empty()) {
-        return std::stod(text) / 1e6;
-      }
-    } catch (const std::exception&) {
-    }
-  }
-  // /proc/<pid>/stat: fields 14-17 are utime, stime, cutime, cstime in clock ticks.
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  auto close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return 0;
-  std::stringstream ss(stat.substr(close_paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 17 && ss >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 std::vector<fs::path> ResourceLimiter::procs_files(const EnvironmentCgroups& groups) const {
   std::vector<fs::path> files;
   for (const auto& dir : groups.dirs) files.push_back(dir / "cgroup.procs");
@@ -247,24 +238,61 @@ std::uint64_t ResourceLimiter::rlimit_bytes(int memory_mb) const {
   return static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
 }
 
-std::uint64_t ResourceLimiter::memory_peak_bytes(const EnvironmentCgroups& groups, pid_t pid) const {
+void ResourceLimiter::open_probes(EnvironmentCgroups& groups, pid_t pid) const {
+  if (!groups.memory_dir.empty()) {
+    groups.memory_peak_fd = open_read_only(
+        groups.memory_dir / (mode_ == LimitMode::CgroupV2 ? "memory.peak" : "memory.max_usage_in_bytes"));
+  }
+  groups.cpu_usage_fd = open_read_only(groups.cpu_usage_file);
+  const fs::path proc = "/proc/" + std::to_string(pid);
+  groups.proc_status_fd = open_read_only(proc / "status");
+  groups.proc_stat_fd = open_read_only(proc / "stat");
+}
+
+std::uint64_t ResourceLimiter::memory_peak_bytes(const EnvironmentCgroups& groups, pid_t) const {
   // The cgroup peak misses pages (shared libraries) first charged to other groups; the process's
   // own resident high-water mark misses its children. Report the larger, as both are real use.
-  std::uint64_t hwm = vm_hwm_bytes(pid);
-  if (!groups.memory_dir.empty()) {
-    const char* file = mode_ == LimitMode::CgroupV2 ? "memory.peak" : "memory.max_usage_in_bytes";
-    std::string text = read_text(groups.memory_dir / file);
-    if (!text.empty()) {
-      try {
-        return std::max<std::uint64_t>(hwm, std::stoull(text));
-      } catch (const std::exception&) {
+  std::uint64_t peak = vm_hwm_bytes(groups.proc_status_fd);
+  char buf[64];
+  if (auto cgroup_peak = leading_number(pread_text(groups.memory_peak_fd, buf, sizeof buf))) {
+    peak = std::max(peak, *cgroup_peak);
+  }
+  return peak;
+}
+
+double ResourceLimiter::cpu_time_ms(const EnvironmentCgroups& groups, pid_t) const {
+  char buf[1024];
+  if (groups.cpu_usage_fd >= 0) {
+    std::string_view text = pread_text(groups.cpu_usage_fd, buf, sizeof buf);
+    if (mode_ == LimitMode::CgroupV2) {
+      auto pos = text.find("usage_usec ");
+      if (pos != std::string_view::npos) {
+        if (auto usec = leading_number(text.substr(pos + 11))) return static_cast<double>(*usec) / 1000.0;
       }
+    } else if (auto ns = leading_number(text)) {
+      return static_cast<double>(*ns) / 1e6;
     }
   }
-  return hwm;
+  // /proc/<pid>/stat: fields 14-17 are utime, stime, cutime, cstime in clock ticks.
+  std::string_view stat = pread_text(groups.proc_stat_fd, buf, sizeof buf);
+  auto close_paren = stat.rfind(')');
+  if (close_paren == std::string_view::npos) return 0;
+  std::string_view rest = stat.substr(close_paren + 1);
+  double ticks = 0;
+  for (int field = 3; field <= 17 && !rest.empty(); ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    auto space = rest.find(' ');
+    if (field >= 14) ticks += static_cast<double>(leading_number(rest.substr(0, space)).value_or(0));
+    rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space);
+  }
+  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 void ResourceLimiter::destroy(EnvironmentCgroups& groups) {
+  for (int* fd : {&groups.memory_peak_fd, &groups.cpu_usage_fd, &groups.proc_status_fd, &groups.proc_stat_fd}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
   for (const auto& dir : groups.dirs) {
     kill_members(dir);
     std::error_code ec;

@@ -23,6 +23,10 @@ struct SpawnSpec {
   std::vector<std::filesystem::path> cgroup_procs_files;
   // Fallback memory limit when no cgroup memory controller can be used; 0 = none.
   std::uint64_t rlimit_data_bytes = 0;
+  // Wait until the child has exec'd (and report its exec errno as an exception). Without it, spawn
+  // returns at once and the exec report is read later from release_exec_report_fd(): joining a
+  // cgroup v1 takes the child 10-20 ms in the kernel, which the daemon's thread must not wait out.
+  bool wait_for_exec = true;
 };
 
 class ChildProcess {
@@ -41,6 +45,9 @@ class ChildProcess {
   bool running() const { return pid_ > 0 && !exited_; }
   // The read end of the stdout+stderr pipe; the caller takes ownership.
   int release_output_fd();
+  // Without wait_for_exec: a pipe that carries the child's errno (int) if exec failed, and reaches
+  // end-of-file once exec succeeded. The caller takes ownership.
+  int release_exec_report_fd();
 
   // Signals the whole process group.
   void signal_group(int signo) const;
@@ -53,6 +60,7 @@ class ChildProcess {
   void kill_and_wait();
   pid_t pid_ = -1;
   int output_fd_ = -1;
+  int exec_report_fd_ = -1;
   bool exited_ = false;
   int wait_status_ = 0;
 };

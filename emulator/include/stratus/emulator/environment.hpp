@@ -86,6 +86,8 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
 
  private:
   void read_output();
+  void watch_exec_report();
+  void read_exec_report_now();
   void drain_output();
   void capture_output(std::string_view text);
   void log_line(const std::string& line);
@@ -112,6 +114,8 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   EnvironmentCgroups cgroups_;
   std::filesystem::path tmp_dir_;
   std::optional<boost::asio::posix::stream_descriptor> output_;
+  std::optional<boost::asio::posix::stream_descriptor> exec_report_;
+  int exec_errno_ = 0;
   std::array<char, 16384> output_buffer_{};
   LogStream log_;
   boost::asio::steady_timer timer_;  // init timeout, then each invocation's timeout
