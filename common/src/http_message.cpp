@@ -65,16 +65,24 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_as_spac
   return out;
 }
 
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
+std::vector<std::pair<std::string_view, std::string_view>> split_query(std::string_view query) {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view part = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (part.empty()) continue;
     auto eq = part.find('=');
-    auto key = percent_decode(part.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), true);
+    out.emplace_back(part.substr(0, eq), eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1));
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto [raw_key, raw_value] : split_query(query)) {
+    auto key = percent_decode(raw_key, true);
+    auto value = percent_decode(raw_value, true);
     if (!key || !value) return std::nullopt;
     out.emplace_back(std::move(*key), std::move(*value));
   }

@@ -1,5 +1,7 @@
 #include "stratus/common/sigv4.hpp"
 
+#include "stratus/common/utc_time.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -71,14 +73,7 @@ std::string remove_dot_segments(std::string_view path) {
 
 std::string canonical_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (part.empty()) continue;
-    auto eq = part.find('=');
-    std::string_view key = part.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+  for (auto [key, value] : split_query(query)) {
     // Normalise whatever encoding the sender chose into AWS's: decode, then encode.
     auto k = percent_decode(key, true);
     auto v = percent_decode(value, true);
@@ -143,14 +138,7 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::string amz_date(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
+std::string amz_date(std::chrono::system_clock::time_point t) { return format_utc(t, "%Y%m%dT%H%M%SZ"); }
 
 std::string uri_encode(std::string_view in, bool keep_slash) {
   static constexpr char digits[] = "0123456789ABCDEF";

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/common/request_id.hpp"
+#include "stratus/common/utc_time.hpp"
 
 namespace stratus::emulator {
 
@@ -36,12 +37,7 @@ double ms_since(SteadyClock::time_point start) {
 }
 
 std::string utc_date(const char* format) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
+  return format_utc(std::chrono::system_clock::now(), format);
 }
 
 std::string error_json(const std::string& type, const std::string& message) {

@@ -1,5 +1,7 @@
 #include "stratus/emulator/function_config.hpp"
 
+#include "stratus/common/utc_time.hpp"
+
 #include <chrono>
 #include <ctime>
 
@@ -18,16 +20,7 @@ std::string function_arn(const std::string& region, const std::string& account,
 }
 
 std::string lambda_timestamp_now() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%03d+0000", buf, static_cast<int>(millis));
-  return out;
+  return format_utc_millis(std::chrono::system_clock::now(), "+0000");
 }
 
 nlohmann::json to_function_configuration(const FunctionConfig& f, const std::string& region,

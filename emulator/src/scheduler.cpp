@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/emulator/api_error.hpp"
+#include "stratus/common/utc_time.hpp"
 #include "stratus/emulator/atomic_file.hpp"
 
 namespace stratus::emulator {
@@ -40,18 +41,6 @@ Throttle decide_throttle(const ConcurrencySnapshot& s) {
 }
 
 namespace {
-
-std::string iso_timestamp(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::system_clock::to_time_t(t);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
-  return out;
-}
 
 json parse_or_string(const std::string& text) {
   auto parsed = json::parse(text, nullptr, false);
@@ -275,7 +264,7 @@ void Scheduler::complete_event(const std::shared_ptr<Invocation>& event, Invocat
 void Scheduler::fail_event(const std::shared_ptr<Invocation>& event, const std::string& condition) {
   json record = {
       {"version", "1.0"},
-      {"timestamp", iso_timestamp(std::chrono::system_clock::now())},
+      {"timestamp", format_utc_millis(std::chrono::system_clock::now(), "Z")},
       {"requestContext",
        {{"requestId", event->request_id},
         {"functionArn", function_arn(config_.region, config_.account_id, event->function_name) + ":$LATEST"},

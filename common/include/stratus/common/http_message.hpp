@@ -63,6 +63,9 @@ SplitTarget split_target(std::string_view target);
 // With plus_as_space, '+' decodes to ' ' (form encoding, used in query strings).
 std::optional<std::string> percent_decode(std::string_view in, bool plus_as_space = false);
 
+// Splits "a=1&b=2&c" into raw (still encoded) key/value views; empty parts are skipped.
+std::vector<std::pair<std::string_view, std::string_view>> split_query(std::string_view query);
+
 // Parses "a=1&b=2" into decoded pairs; malformed escapes yield nullopt.
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
 
