@@ -1,9 +1,18 @@
 #include "stratus/common/http_message.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 
 namespace stratus {
+
+std::shared_ptr<const int> share_fd(int fd) {
+  return std::shared_ptr<const int>(new int(fd), [](const int* p) {
+    if (*p >= 0) ::close(*p);
+    delete p;
+  });
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -1,9 +1,14 @@
 #include "stratus/common/http_server.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <set>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -38,8 +43,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
 namespace {
 
-HttpRequestHead head_from(const http::request_parser<http::string_body>& parser,
-                          const std::string& remote) {
+template <class Parser>
+HttpRequestHead head_from(const Parser& parser, const std::string& remote) {
   const auto& msg = parser.get();
   HttpRequestHead head;
   head.method = std::string(msg.method_string());
@@ -51,6 +56,10 @@ HttpRequestHead head_from(const http::request_parser<http::string_body>& parser,
   head.remote_address = remote;
   return head;
 }
+
+// Streamed bodies and file responses move through a buffer of this size: large enough that the
+// per-piece overhead (a handler call, a pread, a write) is small next to the copy itself.
+constexpr std::size_t kStreamPieceBytes = 1 << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -84,16 +93,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // The head is read with an empty-body parser; once the handler has seen it, the parser is
+  // converted to the body type the request needs (buffered string, or pieces for a sink).
   void do_read_header() {
-    parser_.emplace();
-    parser_->header_limit(server_->options.header_limit);
+    header_parser_.emplace();
+    header_parser_->header_limit(server_->options.header_limit);
     // Beast compares Content-Length with the limit while parsing the head (and Boost 1.74 treats
     // an empty limit as "always exceeded"), so the real limit,
     // which depends on the head, is checked in on_header; nothing of the body is read before.
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     arm_timer(server_->options.idle_timeout);
     awaiting_request_ = true;
-    http::async_read_header(stream_, buffer_, *parser_,
+    http::async_read_header(stream_, buffer_, *header_parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               self->awaiting_request_ = false;
                               self->on_header(ec);
@@ -106,26 +117,38 @@ class Session : public std::enable_shared_from_this<Session> {
       spdlog::debug("{}: bad request head: {}", remote_, ec.message());
     }
     if (ec || server_->closed) return finish();
-    head_ = head_from(*parser_, remote_);
-    keep_alive_ = parser_->get().keep_alive();
+    head_ = head_from(*header_parser_, remote_);
+    keep_alive_ = header_parser_->get().keep_alive();
     std::uint64_t limit = server_->handler.body_limit(head_);
-    if (parser_->content_length() && *parser_->content_length() > limit) {
+    if (header_parser_->content_length() && *header_parser_->content_length() > limit) {
       return reject_oversized();
     }
-    parser_->body_limit(limit);
-    if (parser_->is_done()) return dispatch();
+    bool has_body = !header_parser_->is_done();
+    sink_ = has_body ? server_->handler.body_sink(head_) : nullptr;
+    if (sink_) {
+      stream_parser_.emplace(std::move(*header_parser_));
+      stream_parser_->body_limit(limit);
+      if (!piece_) piece_ = std::make_unique<char[]>(kStreamPieceBytes);
+    } else {
+      parser_.emplace(std::move(*header_parser_));
+      parser_->body_limit(limit);
+    }
+    header_parser_.reset();
+    if (!has_body) return dispatch();
     if (iequals(head_.headers.get("Expect"), "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       arm_timer(server_->options.body_timeout);
       http::async_write(stream_, *cont,
                         [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
                           if (ec) return self->finish();
-                          self->do_read_body();
+                          self->read_body();
                         });
       return;
     }
-    do_read_body();
+    read_body();
   }
+
+  void read_body() { sink_ ? do_read_body_piece() : do_read_body(); }
 
   void do_read_body() {
     arm_timer(server_->options.body_timeout);
@@ -140,18 +163,58 @@ class Session : public std::enable_shared_from_this<Session> {
                      });
   }
 
+  // Reads up to one piece of the body into piece_, hands it to the sink, and repeats.
+  void do_read_body_piece() {
+    auto& body = stream_parser_->get().body();
+    body.data = piece_.get();
+    body.size = kStreamPieceBytes;
+    body.more = true;
+    arm_timer(server_->options.body_timeout);
+    http::async_read(stream_, buffer_, *stream_parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_body_piece(ec);
+                     });
+  }
+
+  void on_body_piece(beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::body_limit) return reject_oversized();
+    if (ec) {
+      // The client went away or stalled mid-body: dropping the sink discards what it received.
+      spdlog::debug("{}: request body not read: {}", remote_, ec.message());
+      sink_.reset();
+      return finish();
+    }
+    std::size_t got = kStreamPieceBytes - stream_parser_->get().body().size;
+    if (got > 0 && !sink_->write(std::string_view(piece_.get(), got))) {
+      return dispatch(/*body_complete=*/false);
+    }
+    if (stream_parser_->is_done()) return dispatch();
+    do_read_body_piece();
+  }
+
   void reject_oversized() {
+    sink_.reset();
     if (server_->closed) return finish();
     HttpResponse response = server_->handler.reject_oversized(head_);
     response.close_connection = true;
     write(std::move(response));
   }
 
-  void dispatch() {
+  void dispatch(bool body_complete = true) {
     if (server_->closed) return finish();
     HttpRequest request;
     static_cast<HttpRequestHead&>(request) = std::move(head_);
-    request.body = std::move(parser_->get().body());
+    if (sink_) {
+      request.body_sink = std::move(sink_);
+      request.body_complete = body_complete;
+      // The rest of an abandoned body is still on its way: this connection cannot be reused.
+      if (!body_complete) keep_alive_ = false;
+      stream_parser_.reset();
+    } else {
+      request.body = std::move(parser_->get().body());
+      parser_.reset();
+    }
     // No timeout while the handler works: a runtime's /next legitimately waits for minutes.
     stream_.expires_never();
     auto answered = std::make_shared<bool>(false);
@@ -164,14 +227,19 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  bool keep_alive_after(const HttpResponse& response) const {
+    return keep_alive_ && !response.close_connection && !server_->stopped;
+  }
+
   void write(HttpResponse response) {
+    if (response.file_body || response.head_content_length) return write_head_only(std::move(response));
     auto msg = std::make_shared<http::response<http::string_body>>();
     msg->version(11);
     msg->result(static_cast<unsigned>(response.status));
     msg->set(http::field::server, server_->options.server_name);
     for (const auto& f : response.headers.fields()) msg->insert(f.name, f.value);
     msg->body() = std::move(response.body);
-    msg->keep_alive(keep_alive_ && !response.close_connection && !server_->stopped);
+    msg->keep_alive(keep_alive_after(response));
     msg->prepare_payload();
     arm_timer(server_->options.body_timeout);
     http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
@@ -180,14 +248,65 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Sends the head with an explicit Content-Length; then, for a file body, the file's bytes.
+  void write_head_only(HttpResponse response) {
+    auto msg = std::make_shared<http::response<http::empty_body>>();
+    msg->version(11);
+    msg->result(static_cast<unsigned>(response.status));
+    msg->set(http::field::server, server_->options.server_name);
+    for (const auto& f : response.headers.fields()) msg->insert(f.name, f.value);
+    msg->keep_alive(keep_alive_after(response));
+    std::uint64_t length = response.file_body ? response.file_body->length : *response.head_content_length;
+    msg->content_length(length);
+    auto file = std::move(response.file_body);
+    arm_timer(server_->options.body_timeout);
+    http::async_write(stream_, *msg,
+                      [self = shared_from_this(), msg, file](beast::error_code ec, std::size_t) {
+                        if (ec) return self->finish();
+                        if (file && file->length > 0) {
+                          return self->write_file_piece(*file, file->offset, msg->keep_alive());
+                        }
+                        if (!msg->keep_alive()) return self->finish();
+                        self->do_read_header();
+                      });
+  }
+
+  void write_file_piece(HttpFileBody file, std::uint64_t position, bool keep_alive) {
+    std::uint64_t end = file.offset + file.length;
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamPieceBytes, end - position));
+    if (!piece_) piece_ = std::make_unique<char[]>(kStreamPieceBytes);
+    ssize_t got = ::pread(*file.fd, piece_.get(), want, static_cast<off_t>(position));
+    if (got <= 0) {
+      // The file shrank under us (it never should: objects are replaced by rename, not rewritten).
+      // The announced length cannot be met any more, so the only honest signal is to close.
+      spdlog::warn("{}: response body file read failed at {}: {}", remote_, position,
+                   got < 0 ? std::strerror(errno) : "unexpected end of file");
+      return finish();
+    }
+    arm_timer(server_->options.body_timeout);
+    asio::async_write(stream_, asio::buffer(piece_.get(), static_cast<std::size_t>(got)),
+                      [self = shared_from_this(), file, next = position + static_cast<std::uint64_t>(got),
+                       keep_alive](beast::error_code ec, std::size_t) {
+                        if (ec) return self->finish();
+                        if (next < file.offset + file.length) return self->write_file_piece(file, next, keep_alive);
+                        if (!keep_alive) return self->finish();
+                        self->do_read_header();
+                      });
+  }
+
   void finish() {
     if (!closed_) close();
+    sink_.reset();
     server_->sessions.erase(shared_from_this());
   }
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::shared_ptr<HttpBodySink> sink_;
+  std::unique_ptr<char[]> piece_;  // streamed body pieces and file response pieces
   HttpRequestHead head_;
   bool keep_alive_ = true;
   bool closed_ = false;

@@ -204,6 +204,14 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
     }
     sigv4.reject_unknown();
   }
+  {
+    ObjectReader s3 = root.child("s3");
+    if (const json* fsync = s3.get("fsync")) {
+      if (!fsync->is_boolean()) s3.fail("fsync", "must be true or false");
+      config.s3.fsync = fsync->get<bool>();
+    }
+    s3.reject_unknown();
+  }
   if (const json* functions = root.get("functions")) {
     if (!functions->is_array()) root.fail("functions", "must be an array");
     std::set<std::string> names;

@@ -7,10 +7,13 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/emulator/atomic_file.hpp"
+#include "stratus/emulator/front_door.hpp"
 #include "stratus/emulator/function_registry.hpp"
 #include "stratus/emulator/lambda_api.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
+#include "stratus/emulator/s3/object_store.hpp"
+#include "stratus/emulator/s3/s3_api.hpp"
 #include "stratus/emulator/scheduler.hpp"
 
 namespace stratus::emulator {
@@ -25,6 +28,9 @@ struct Daemon::Parts {
         limiter(ResourceLimiter::probe(true)),
         scheduler(io, config, *limiter, metering),
         api(config, registry, scheduler, metering),
+        store(io, config.data_dir / "s3", s3::StoreOptions{config.s3.fsync}),
+        s3_api(config, store, metering),
+        front_door(api, s3_api),
         signals(io, SIGINT, SIGTERM),
         children(io, SIGCHLD),
         housekeeping(io) {}
@@ -36,6 +42,9 @@ struct Daemon::Parts {
   std::unique_ptr<ResourceLimiter> limiter;
   Scheduler scheduler;
   LambdaApi api;
+  s3::ObjectStore store;
+  s3::S3Api s3_api;
+  FrontDoor front_door;
   std::unique_ptr<HttpServer> front;
   boost::asio::signal_set signals;
   boost::asio::signal_set children;
@@ -118,7 +127,7 @@ void Daemon::run() {
   options.address = p.config.address;
   options.port = static_cast<std::uint16_t>(p.config.port);
   try {
-    p.front = std::make_unique<HttpServer>(p.io, p.api, options);
+    p.front = std::make_unique<HttpServer>(p.io, p.front_door, options);
   } catch (const std::system_error& e) {
     throw std::runtime_error("cannot listen on " + p.config.address + ":" + std::to_string(p.config.port) +
                              ": " + e.code().message());
@@ -128,6 +137,7 @@ void Daemon::run() {
   std::string endpoint = "http://" + host + ":" + std::to_string(p.front->port());
   p.scheduler.set_front_endpoint(endpoint);
 
+  p.store.load();
   p.registry.load_persisted();
   for (const auto& spec : p.config.functions) p.registry.add_from_spec(spec);
   for (const auto& f : p.registry.list()) {

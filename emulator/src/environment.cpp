@@ -29,6 +29,14 @@ const char* to_string(EnvironmentState s) {
 
 namespace {
 
+// The Runtime API's 202 answer to a response or error post.
+HttpResponse runtime_accepted() {
+  HttpResponse response;
+  response.status = 202;
+  response.body = R"({"status":"OK"})";
+  return response;
+}
+
 constexpr std::uint64_t kMaxResponseBytes = 6291456;  // Lambda's sync response limit
 constexpr std::string_view kRuntimePrefix = "/2018-06-01/runtime/";
 
@@ -423,7 +431,7 @@ void Environment::handle(HttpRequest request, HttpResponder respond) {
     log_line("INIT_REPORT Init Duration: " + std::to_string(ms_since(spawned_at_)) +
              " ms\tPhase: init\tStatus: error\tError Type: " +
              request.headers.get("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"));
-    respond(HttpResponse{202, {}, R"({"status":"OK"})"});
+    respond(runtime_accepted());
     terminate(SIGKILL);
     return;
   }
@@ -482,7 +490,7 @@ void Environment::handle_result(const std::string& request_id, bool is_error, Ht
   } else {
     outcome.payload = std::move(request.body);
   }
-  respond(HttpResponse{202, {}, R"({"status":"OK"})"});
+  respond(runtime_accepted());
   finish_invocation(std::move(outcome), false);
 }
 

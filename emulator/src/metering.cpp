@@ -83,7 +83,45 @@ nlohmann::json Metering::usage_json() const {
     total.max_memory_used_mb = std::max(total.max_memory_used_mb, u.max_memory_used_mb);
     total.cost_usd += u.cost_usd;
   }
-  return {{"functions", functions}, {"totals", to_json(total)}};
+  nlohmann::json buckets = nlohmann::json::object();
+  BucketUsage s3_total;
+  for (const auto& [name, b] : s3_usage_) {
+    buckets[name.empty() ? "(service)" : name] = {{"write_requests", b.write_requests},
+                                                  {"read_requests", b.read_requests},
+                                                  {"bytes_in", b.bytes_in},
+                                                  {"bytes_out", b.bytes_out},
+                                                  {"cost_usd", b.cost_usd}};
+    s3_total.write_requests += b.write_requests;
+    s3_total.read_requests += b.read_requests;
+    s3_total.bytes_in += b.bytes_in;
+    s3_total.bytes_out += b.bytes_out;
+    s3_total.cost_usd += b.cost_usd;
+  }
+  nlohmann::json s3 = {{"buckets", buckets},
+                       {"totals",
+                        {{"write_requests", s3_total.write_requests},
+                         {"read_requests", s3_total.read_requests},
+                         {"bytes_in", s3_total.bytes_in},
+                         {"bytes_out", s3_total.bytes_out},
+                         {"cost_usd", s3_total.cost_usd}}}};
+  return {{"functions", functions},
+          {"totals", to_json(total)},
+          {"s3", s3},
+          {"total_cost_usd", total.cost_usd + s3_total.cost_usd}};
+}
+
+void Metering::record_s3(const std::string& bucket, bool write_class, std::uint64_t bytes_in,
+                         std::uint64_t bytes_out) {
+  BucketUsage& b = s3_usage_[bucket];
+  if (write_class) {
+    ++b.write_requests;
+    b.cost_usd += prices_.s3_put_per_1000 / 1000.0;
+  } else {
+    ++b.read_requests;
+    b.cost_usd += prices_.s3_get_per_1000 / 1000.0;
+  }
+  b.bytes_in += bytes_in;
+  b.bytes_out += bytes_out;
 }
 
 std::string Metering::prometheus_text() const {
@@ -123,6 +161,30 @@ std::string Metering::prometheus_text() const {
     out += std::string("# HELP ") + m.name + " " + m.help + "\n# TYPE " + m.name + " " + m.type + "\n";
     for (const auto& [name, u] : usage_) {
       std::snprintf(buf, sizeof buf, "%s{function=\"%s\"} %.17g\n", m.name, name.c_str(), m.value(u));
+      out += buf;
+    }
+  }
+  struct S3Metric {
+    const char* name;
+    const char* help;
+    double (*value)(const BucketUsage&);
+  };
+  static const S3Metric s3_metrics[] = {
+      {"stratus_s3_write_requests_total", "S3 PUT, COPY, POST and LIST requests",
+       [](const BucketUsage& b) { return static_cast<double>(b.write_requests); }},
+      {"stratus_s3_read_requests_total", "S3 GET, HEAD and other requests",
+       [](const BucketUsage& b) { return static_cast<double>(b.read_requests); }},
+      {"stratus_s3_bytes_in_total", "Object bytes received",
+       [](const BucketUsage& b) { return static_cast<double>(b.bytes_in); }},
+      {"stratus_s3_bytes_out_total", "Object bytes sent",
+       [](const BucketUsage& b) { return static_cast<double>(b.bytes_out); }},
+      {"stratus_s3_cost_usd_total", "S3 request cost at the configured price table",
+       [](const BucketUsage& b) { return b.cost_usd; }},
+  };
+  for (const auto& m : s3_metrics) {
+    out += std::string("# HELP ") + m.name + " " + m.help + "\n# TYPE " + m.name + " counter\n";
+    for (const auto& [name, b] : s3_usage_) {
+      std::snprintf(buf, sizeof buf, "%s{bucket=\"%s\"} %.17g\n", m.name, name.c_str(), m.value(b));
       out += buf;
     }
   }

@@ -423,6 +423,28 @@ class Emulator:
         self._clients.append(client)
         return client
 
+    def s3_client(self, access_key="test", secret_key="test", **config):
+        session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                        region_name=REGION)
+        options = {"retries": {"max_attempts": 0}, "read_timeout": 120, "connect_timeout": 10,
+                   "max_pool_connections": 32, "s3": {"addressing_style": "path"}}
+        options.update(config)
+        client = session.client("s3", endpoint_url=self.url, config=Config(**options))
+        self._clients.append(client)
+        return client
+
+    def aws_s3(self, *args, check=True, timeout=300):
+        """Run `/usr/bin/aws --endpoint-url URL <args>` (e.g. "s3", "cp", ...); returns the
+        CompletedProcess, asserting success unless check=False."""
+        command = [AWS_CLI, "--endpoint-url", self.url, "--region", REGION,
+                   *[str(a) for a in args]]
+        completed = subprocess.run(command, capture_output=True, text=True, env=self.aws_env(),
+                                   timeout=timeout, cwd=self.work_dir)
+        if check:
+            assert completed.returncode == 0, (f"{' '.join(command)} failed with "
+                                               f"{completed.returncode}:\n{completed.stderr}")
+        return completed
+
     def aws_env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update({

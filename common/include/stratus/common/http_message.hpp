@@ -3,6 +3,7 @@
 // unit except the few that do network I/O, which keeps the build fast on small machines.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,14 +41,44 @@ struct HttpRequestHead {
   std::string remote_address;
 };
 
-struct HttpRequest : HttpRequestHead {
-  std::string body;
+// Receives a request body piece by piece as it arrives, instead of the server buffering it whole
+// (object uploads of many gigabytes). See HttpHandler::body_sink.
+class HttpBodySink {
+ public:
+  virtual ~HttpBodySink() = default;
+  // Consumes the next piece of the body (pieces are up to about a megabyte). Returning false stops
+  // reading: the handler is then called with body_complete false and the connection is closed
+  // after its answer, because the rest of the body is still in flight.
+  virtual bool write(std::string_view piece) = 0;
 };
+
+struct HttpRequest : HttpRequestHead {
+  std::string body;  // empty when the body went to body_sink
+  // Set when the handler asked for the body to be streamed; it has received every byte of the
+  // body when body_complete is true.
+  std::shared_ptr<HttpBodySink> body_sink;
+  bool body_complete = true;
+};
+
+// An open file whose bytes [offset, offset + length) are the response body. The descriptor is
+// owned by `owner` (shared, so a response keeps the file it started with even if it is replaced
+// or unlinked meanwhile).
+struct HttpFileBody {
+  std::shared_ptr<const int> fd;  // closes the descriptor when the last owner goes
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+// Wraps a descriptor the caller owns into a shared owner that closes it.
+std::shared_ptr<const int> share_fd(int fd);
 
 struct HttpResponse {
   int status = 200;
   HttpHeaders headers;
   std::string body;
+  // When set, the body is streamed from this file instead of `body`.
+  std::optional<HttpFileBody> file_body;
+  // A response to HEAD: announce this Content-Length without sending a body.
+  std::optional<std::uint64_t> head_content_length;
   // Close the connection after this response (e.g. after refusing an oversized body).
   bool close_connection = false;
 };

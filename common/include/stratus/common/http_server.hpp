@@ -2,6 +2,8 @@
 // A small HTTP/1.1 server on Boost.Beast. One listener accepts; each session owns its socket and
 // buffers, reads one request at a time (bounded pipelining of one), enforces header and body limits
 // while reading, answers `Expect: 100-continue`, and hands complete requests to an HttpHandler.
+// Large bodies can flow through without being held in memory: a handler may ask for a request body
+// to be streamed into an HttpBodySink, and a response body may be a range of an open file.
 //
 // Threading: everything runs on the io_context it is given; the project runs that io_context on one
 // thread, so handlers need no locks.
@@ -29,6 +31,9 @@ class HttpHandler {
   virtual std::uint64_t body_limit(const HttpRequestHead& head) = 0;
   // The answer to a request whose body is over body_limit (the connection is then closed).
   virtual HttpResponse reject_oversized(const HttpRequestHead& head) = 0;
+  // Returning a sink makes the server stream this request's body into it (within body_limit)
+  // rather than buffer it; handle() then gets the request with body_sink set and body empty.
+  virtual std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& /*head*/) { return nullptr; }
   virtual void handle(HttpRequest request, HttpResponder respond) = 0;
 };
 

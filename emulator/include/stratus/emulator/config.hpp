@@ -51,6 +51,12 @@ struct SigV4Settings {
   std::map<std::string, std::string> secrets;  // access key id -> secret access key
 };
 
+struct S3Settings {
+  // Flush each object to disk before publishing it (rename). Off trades crash durability (power
+  // loss; a killed daemon loses nothing either way) for speed on slow disks.
+  bool fsync = true;
+};
+
 struct EmulatorConfig {
   std::string address = "127.0.0.1";
   int port = 9001;
@@ -67,6 +73,7 @@ struct EmulatorConfig {
   double init_timeout_s = 10;
   PriceTable prices;
   SigV4Settings sigv4;
+  S3Settings s3;
   std::vector<FunctionSpec> functions;
 };
 

@@ -46,12 +46,24 @@ struct FunctionUsage {
   double cost_usd = 0;
 };
 
+// S3 bills requests in two classes (PUT, COPY, POST, LIST vs GET and the rest) plus bytes; the
+// emulator counts bytes in and out per bucket so transfer can be priced or compared.
+struct BucketUsage {
+  std::uint64_t write_requests = 0;  // PUT, COPY, POST, LIST
+  std::uint64_t read_requests = 0;   // GET, HEAD and the rest
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  double cost_usd = 0;
+};
+
 class Metering {
  public:
   explicit Metering(PriceTable prices) : prices_(prices) {}
   // Records one completed invocation; returns its cost in USD.
   double record(const InvocationMeasurement& m);
   void record_throttle(const std::string& function);
+  // Records one S3 request on `bucket` ("" for service-level requests such as ListBuckets).
+  void record_s3(const std::string& bucket, bool write_class, std::uint64_t bytes_in, std::uint64_t bytes_out);
   nlohmann::json usage_json() const;
   std::string prometheus_text() const;
   const PriceTable& prices() const { return prices_; }
@@ -59,6 +71,7 @@ class Metering {
  private:
   PriceTable prices_;
   std::map<std::string, FunctionUsage> usage_;
+  std::map<std::string, BucketUsage> s3_usage_;
 };
 
 }  // namespace stratus::emulator
