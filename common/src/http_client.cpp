@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <filesystem>
@@ -321,6 +322,30 @@ std::string ms_text(milliseconds ms) {
   return std::to_string(ms.count()) + " ms";
 }
 
+// OpenSSL's compiled-in CA locations are those of the distribution it was built on (Debian:
+// /usr/lib/ssl/cert.pem and /usr/lib/ssl/certs). A binary linked statically here and run elsewhere,
+// e.g. the function bootstrap on provided.al2023, finds nothing there; so unless the environment
+// names the CAs (SSL_CERT_FILE / SSL_CERT_DIR) or the default bundle exists, the first of the
+// usual system bundles is loaded.
+void load_system_ca_bundle(SSL_CTX* ctx) {
+  if (std::getenv("SSL_CERT_FILE") || std::getenv("SSL_CERT_DIR")) return;
+  std::error_code ec;
+  if (std::filesystem::exists(X509_get_default_cert_file(), ec)) return;
+  static constexpr const char* bundles[] = {
+      "/etc/ssl/certs/ca-certificates.crt",                 // Debian, Ubuntu, Alpine, Arch
+      "/etc/pki/tls/certs/ca-bundle.crt",                   // Amazon Linux, Fedora, RHEL
+      "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // RHEL, CentOS
+      "/etc/ssl/ca-bundle.pem",                             // openSUSE, SLES
+      "/etc/ssl/cert.pem",                                  // Alpine, BSDs
+  };
+  for (const char* bundle : bundles) {
+    if (std::filesystem::exists(bundle, ec) &&
+        SSL_CTX_load_verify_locations(ctx, bundle, nullptr) == 1) {
+      return;
+    }
+  }
+}
+
 // Loading the system CA bundle takes a noticeable fraction of a second, so TLS contexts are made
 // once per process and configuration and shared (an SSL_CTX that is no longer modified may be used
 // from any number of threads). A rewritten ca_file gets a new context.
@@ -340,7 +365,9 @@ std::shared_ptr<ssl::context> shared_tls_context(bool verify, const std::string&
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   if (verify) {
     ctx->set_verify_mode(ssl::verify_peer);
+    // Honours SSL_CERT_FILE / SSL_CERT_DIR, else OpenSSL's compiled-in locations.
     ctx->set_default_verify_paths();
+    load_system_ca_bundle(ctx->native_handle());
     if (!ca_file.empty()) ctx->load_verify_file(ca_file);
   } else {
     ctx->set_verify_mode(ssl::verify_none);

@@ -208,15 +208,17 @@ CanonicalParts canonicalize(const HttpRequestHead& request, std::string_view pay
   return parts;
 }
 
-void sign(HttpRequest& request, const Credentials& credentials, const SigningScope& scope,
-          std::chrono::system_clock::time_point now, bool send_content_sha256) {
+namespace {
+
+void sign_impl(HttpRequest& request, const Credentials& credentials, const SigningScope& scope,
+               std::chrono::system_clock::time_point now, const std::string& payload_hash,
+               bool send_content_sha256) {
   std::string timestamp = amz_date(now);
   std::string date = timestamp.substr(0, 8);
   request.headers.set("X-Amz-Date", timestamp);
   if (!credentials.session_token.empty()) {
     request.headers.set("X-Amz-Security-Token", credentials.session_token);
   }
-  std::string payload_hash = sha256_hex(request.body);
   if (send_content_sha256) request.headers.set("X-Amz-Content-Sha256", payload_hash);
   auto encoding = scope.service == "s3" ? PathEncoding::AsIs : PathEncoding::EncodeAgain;
   CanonicalParts parts = canonicalize(request, payload_hash, encoding);
@@ -227,6 +229,19 @@ void sign(HttpRequest& request, const Credentials& credentials, const SigningSco
   request.headers.set("Authorization", std::string(kAlgorithm) + " Credential=" + credentials.access_key_id +
                                            "/" + credential_scope + ", SignedHeaders=" +
                                            parts.signed_headers + ", Signature=" + signature);
+}
+
+}  // namespace
+
+void sign(HttpRequest& request, const Credentials& credentials, const SigningScope& scope,
+          std::chrono::system_clock::time_point now, bool send_content_sha256) {
+  sign_impl(request, credentials, scope, now, sha256_hex(request.body), send_content_sha256);
+}
+
+void sign_with_payload_hash(HttpRequest& request, const Credentials& credentials,
+                            const SigningScope& scope, std::chrono::system_clock::time_point now,
+                            std::string_view payload_hash) {
+  sign_impl(request, credentials, scope, now, std::string(payload_hash), true);
 }
 
 std::optional<AuthorizationHeader> parse_authorization(std::string_view header) {

@@ -43,12 +43,10 @@ std::string shape_text(std::span<const std::uint64_t> shape) {
   return text + "]";
 }
 
-template <typename Value>
-void reverse_bytes_of_each(Value* values, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) {
-    auto* bytes = reinterpret_cast<unsigned char*>(values + i);
-    std::reverse(bytes, bytes + sizeof(Value));
-  }
+// Turns `count` elements of `size` bytes each around in place (big-endian hosts only).
+void reverse_bytes_of_each(unsigned char* bytes, std::size_t count, std::size_t size) {
+  if (size == 1) return;
+  for (std::size_t i = 0; i < count; ++i) std::reverse(bytes + i * size, bytes + (i + 1) * size);
 }
 
 // Streams input into one zlib stream, growing the output string as needed. Feeding the data in
@@ -183,6 +181,11 @@ class Inflater {
   bool ended_ = false;
 };
 
+bool valid_dtype_code(std::uint8_t code) {
+  return code >= static_cast<std::uint8_t>(DType::float32) &&
+         code <= static_cast<std::uint8_t>(DType::int32);
+}
+
 std::string header_bytes(DType dtype, std::span<const std::uint64_t> shape) {
   std::string header;
   header.reserve(kFixedHeaderBytes + kDimBytes * shape.size());
@@ -197,9 +200,11 @@ std::string header_bytes(DType dtype, std::span<const std::uint64_t> shape) {
   return header;
 }
 
-template <typename Value>
-std::string encode_values(DType dtype, std::span<const std::uint64_t> shape,
-                          std::span<const Value> values, int compression_level) {
+std::string encode_frame(const TensorView& tensor, int compression_level) {
+  const std::span<const std::uint64_t> shape = tensor.shape;
+  if (!valid_dtype_code(static_cast<std::uint8_t>(tensor.dtype))) {
+    fail("unknown dtype " + std::to_string(static_cast<unsigned>(tensor.dtype)));
+  }
   if (shape.size() > kTensorMaxRank) {
     fail("rank " + std::to_string(shape.size()) + " exceeds the maximum of " +
          std::to_string(kTensorMaxRank));
@@ -211,28 +216,30 @@ std::string encode_values(DType dtype, std::span<const std::uint64_t> shape,
   for (const std::uint64_t dim : shape) {
     if (!checked_multiply(count, dim, count)) fail("shape " + shape_text(shape) + " overflows");
   }
-  if (count != values.size()) {
+  const std::size_t value_size = dtype_size(tensor.dtype);
+  if (tensor.values.size() % value_size != 0 || count != tensor.values.size() / value_size) {
     fail("shape " + shape_text(shape) + " holds " + std::to_string(count) + " values but " +
-         std::to_string(values.size()) + " were given");
+         std::to_string(tensor.values.size() / value_size) + " were given");
   }
 
-  const std::string header = header_bytes(dtype, shape);
-  const std::size_t data_bytes = values.size() * sizeof(Value);
+  const std::string header = header_bytes(tensor.dtype, shape);
+  const std::size_t data_bytes = tensor.values.size();
   Deflater deflater(compression_level, header.size() + data_bytes);
   deflater.write(header.data(), header.size());
-  if constexpr (std::endian::native == std::endian::little) {
-    deflater.write(values.data(), data_bytes);
+  if (std::endian::native == std::endian::little || value_size == 1) {
+    deflater.write(tensor.values.data(), data_bytes);
   } else {
-    constexpr std::size_t kValuesPerPiece = 8192;
-    std::vector<Value> piece;
-    for (std::size_t first = 0; first < values.size(); first += kValuesPerPiece) {
-      const std::size_t n = std::min(kValuesPerPiece, values.size() - first);
-      piece.assign(values.begin() + first, values.begin() + first + n);
-      reverse_bytes_of_each(piece.data(), n);
-      deflater.write(piece.data(), n * sizeof(Value));
+    constexpr std::size_t kPieceBytes = 64 * 1024;
+    std::vector<unsigned char> piece;
+    for (std::size_t first = 0; first < data_bytes; first += kPieceBytes) {
+      const std::size_t n = std::min(kPieceBytes, data_bytes - first);
+      const auto* begin = reinterpret_cast<const unsigned char*>(tensor.values.data()) + first;
+      piece.assign(begin, begin + n);
+      reverse_bytes_of_each(piece.data(), n / value_size, value_size);
+      deflater.write(piece.data(), n);
     }
   }
-  return base64_encode(deflater.finish());
+  return deflater.finish();
 }
 
 // Memory grows with the data the stream actually delivers (at most twice that), not with what the
@@ -249,7 +256,7 @@ void inflate_values(Inflater& inflater, std::vector<Value>& values, std::size_t 
     filled = target;
   }
   if constexpr (std::endian::native != std::endian::little) {
-    reverse_bytes_of_each(values.data(), count);
+    reverse_bytes_of_each(reinterpret_cast<unsigned char*>(values.data()), count, sizeof(Value));
   }
 }
 
@@ -268,12 +275,47 @@ std::string_view dtype_name(DType dtype) {
       return "float32";
     case DType::float64:
       return "float64";
+    case DType::uint8:
+      return "uint8";
+    case DType::int32:
+      return "int32";
   }
   return "unknown";
 }
 
+std::optional<DType> dtype_from_name(std::string_view name) {
+  for (const DType dtype : {DType::float32, DType::float64, DType::uint8, DType::int32}) {
+    if (name == dtype_name(dtype)) return dtype;
+  }
+  return std::nullopt;
+}
+
 std::size_t dtype_size(DType dtype) {
-  return dtype == DType::float32 ? sizeof(float) : sizeof(double);
+  switch (dtype) {
+    case DType::float32:
+      return sizeof(float);
+    case DType::float64:
+      return sizeof(double);
+    case DType::uint8:
+      return sizeof(std::uint8_t);
+    case DType::int32:
+      return sizeof(std::int32_t);
+  }
+  return 0;
+}
+
+std::size_t Tensor::size() const {
+  switch (dtype) {
+    case DType::float32:
+      return f32.size();
+    case DType::float64:
+      return f64.size();
+    case DType::uint8:
+      return u8.size();
+    case DType::int32:
+      return i32.size();
+  }
+  return 0;
 }
 
 Tensor Tensor::of_f32(std::vector<std::uint64_t> shape, std::vector<float> values) {
@@ -292,26 +334,85 @@ Tensor Tensor::of_f64(std::vector<std::uint64_t> shape, std::vector<double> valu
   return tensor;
 }
 
+Tensor Tensor::of_u8(std::vector<std::uint64_t> shape, std::vector<std::uint8_t> values) {
+  Tensor tensor;
+  tensor.dtype = DType::uint8;
+  tensor.shape = std::move(shape);
+  tensor.u8 = std::move(values);
+  return tensor;
+}
+
+Tensor Tensor::of_i32(std::vector<std::uint64_t> shape, std::vector<std::int32_t> values) {
+  Tensor tensor;
+  tensor.dtype = DType::int32;
+  tensor.shape = std::move(shape);
+  tensor.i32 = std::move(values);
+  return tensor;
+}
+
+TensorView TensorView::of(std::span<const std::uint64_t> shape, std::span<const float> values) {
+  return {DType::float32, shape, std::as_bytes(values)};
+}
+
+TensorView TensorView::of(std::span<const std::uint64_t> shape, std::span<const double> values) {
+  return {DType::float64, shape, std::as_bytes(values)};
+}
+
+TensorView TensorView::of(std::span<const std::uint64_t> shape,
+                          std::span<const std::uint8_t> values) {
+  return {DType::uint8, shape, std::as_bytes(values)};
+}
+
+TensorView TensorView::of(std::span<const std::uint64_t> shape,
+                          std::span<const std::int32_t> values) {
+  return {DType::int32, shape, std::as_bytes(values)};
+}
+
+TensorView TensorView::of(const Tensor& tensor) {
+  // Values stored for another dtype would silently vanish from the encoding: refuse them.
+  const std::size_t stored =
+      tensor.f32.size() + tensor.f64.size() + tensor.u8.size() + tensor.i32.size();
+  if (stored != tensor.size()) {
+    fail("a " + std::string(dtype_name(tensor.dtype)) +
+         " tensor must not hold values of another dtype");
+  }
+  switch (tensor.dtype) {
+    case DType::float32:
+      return of(tensor.shape, std::span<const float>(tensor.f32));
+    case DType::float64:
+      return of(tensor.shape, std::span<const double>(tensor.f64));
+    case DType::uint8:
+      return of(tensor.shape, std::span<const std::uint8_t>(tensor.u8));
+    case DType::int32:
+      return of(tensor.shape, std::span<const std::int32_t>(tensor.i32));
+  }
+  fail("unknown dtype " + std::to_string(static_cast<unsigned>(tensor.dtype)));
+}
+
+std::string encode_tensor_binary(const TensorView& tensor, int compression_level) {
+  return encode_frame(tensor, compression_level);
+}
+
+std::string encode_tensor_binary(const Tensor& tensor, int compression_level) {
+  return encode_frame(TensorView::of(tensor), compression_level);
+}
+
+std::string encode_tensor(const TensorView& tensor, int compression_level) {
+  return base64_encode(encode_frame(tensor, compression_level));
+}
+
 std::string encode_tensor(std::span<const std::uint64_t> shape, std::span<const float> values,
                           int compression_level) {
-  return encode_values(DType::float32, shape, values, compression_level);
+  return encode_tensor(TensorView::of(shape, values), compression_level);
 }
 
 std::string encode_tensor(std::span<const std::uint64_t> shape, std::span<const double> values,
                           int compression_level) {
-  return encode_values(DType::float64, shape, values, compression_level);
+  return encode_tensor(TensorView::of(shape, values), compression_level);
 }
 
 std::string encode_tensor(const Tensor& tensor, int compression_level) {
-  switch (tensor.dtype) {
-    case DType::float32:
-      if (!tensor.f64.empty()) fail("a float32 tensor must not hold float64 values");
-      return encode_tensor(tensor.shape, std::span<const float>(tensor.f32), compression_level);
-    case DType::float64:
-      if (!tensor.f32.empty()) fail("a float64 tensor must not hold float32 values");
-      return encode_tensor(tensor.shape, std::span<const double>(tensor.f64), compression_level);
-  }
-  fail("unknown dtype " + std::to_string(static_cast<unsigned>(tensor.dtype)));
+  return encode_tensor(TensorView::of(tensor), compression_level);
 }
 
 Tensor decode_tensor(std::string_view base64_text, std::uint64_t max_decoded_bytes) {
@@ -324,9 +425,18 @@ Tensor decode_tensor(std::string_view base64_text, std::uint64_t max_decoded_byt
   }
   const std::optional<std::string> compressed = base64_decode(base64_text);
   if (!compressed) fail("the text is not valid base64 (standard alphabet, padded, no whitespace)");
-  if (compressed->empty()) fail("empty payload");
+  return decode_tensor_binary(*compressed, max_decoded_bytes);
+}
 
-  Inflater inflater(*compressed);
+Tensor decode_tensor_binary(std::string_view compressed, std::uint64_t max_decoded_bytes) {
+  if (compressed.empty()) fail("empty payload");
+  if (compressed.size() > max_compressed_bytes(max_decoded_bytes)) {
+    fail("the compressed stream (" + std::to_string(compressed.size()) +
+         " bytes) is longer than any tensor within the limit of " +
+         std::to_string(max_decoded_bytes) + " bytes");
+  }
+
+  Inflater inflater(compressed);
   std::array<unsigned char, kFixedHeaderBytes> fixed{};
   inflater.read_exact(fixed.data(), fixed.size(), "the header");
   if (!std::equal(kMagic.begin(), kMagic.end(), fixed.begin())) {
@@ -336,9 +446,9 @@ Tensor decode_tensor(std::string_view base64_text, std::uint64_t max_decoded_byt
     fail("unsupported version " + std::to_string(fixed[4]) + " (this build reads version 1)");
   }
   const std::uint8_t dtype_code = fixed[5];
-  if (dtype_code != static_cast<std::uint8_t>(DType::float32) &&
-      dtype_code != static_cast<std::uint8_t>(DType::float64)) {
-    fail("unknown dtype code " + std::to_string(dtype_code) + " (1 = float32, 2 = float64)");
+  if (!valid_dtype_code(dtype_code)) {
+    fail("unknown dtype code " + std::to_string(dtype_code) +
+         " (1 = float32, 2 = float64, 3 = uint8, 4 = int32)");
   }
   const auto dtype = static_cast<DType>(dtype_code);
   const std::size_t rank = fixed[6];
@@ -382,10 +492,20 @@ Tensor decode_tensor(std::string_view base64_text, std::uint64_t max_decoded_byt
   Tensor tensor;
   tensor.dtype = dtype;
   tensor.shape = std::move(shape);
-  if (dtype == DType::float32) {
-    inflate_values(inflater, tensor.f32, static_cast<std::size_t>(count));
-  } else {
-    inflate_values(inflater, tensor.f64, static_cast<std::size_t>(count));
+  const auto n = static_cast<std::size_t>(count);
+  switch (dtype) {
+    case DType::float32:
+      inflate_values(inflater, tensor.f32, n);
+      break;
+    case DType::float64:
+      inflate_values(inflater, tensor.f64, n);
+      break;
+    case DType::uint8:
+      inflate_values(inflater, tensor.u8, n);
+      break;
+    case DType::int32:
+      inflate_values(inflater, tensor.i32, n);
+      break;
   }
   inflater.expect_end();
   return tensor;

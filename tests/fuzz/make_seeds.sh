@@ -5,13 +5,15 @@
 #   OUT_DIR/zip     small zips made with python3's zipfile (symlinks, executables, directories,
 #                   Windows-made entries, zip64, a duplicate entry, setuid bits, an empty archive),
 #                   and entry lists in fuzz_zip's structured format (see build_zip there)
+#   OUT_DIR/s3_wire aws-chunked bodies as real clients send them, S3 XML request bodies, Range
+#                   headers
 # Seeds are generated, never committed; the script is idempotent (OUT_DIR is rewritten).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=${1:-$root/build/fuzz/fuzz/seeds}
 rm -rf "$out"
-mkdir -p "$out/router" "$out/config" "$out/zip"
+mkdir -p "$out/router" "$out/config" "$out/zip" "$out/s3_wire"
 
 python3 - "$out" "$root" <<'PY'
 import json, os, stat, sys, warnings, zipfile
@@ -195,6 +197,41 @@ entries("modes", [
     "fc corrupt\tdata",
     "f plain\tplain",
 ])
+
+# --- s3_wire: aws-chunked bodies, XML bodies, Range headers --------------------------------------
+sig = "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
+def signed(data):
+    return b"%x;chunk-signature=%s\r\n%s\r\n" % (len(data), sig.encode(), data)
+wire = {
+    "botocore_trailer": b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
+    "botocore_empty": b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+    "no_trailer": b"1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
+    "js_no_checksum": b"5\r\nhello\r\n0\r\n",
+    "signed": signed(b"hello") + signed(b" world") + b"0;chunk-signature=" + sig.encode() + b"\r\n\r\n",
+    "signed_trailer": signed(b"hello") + b"0;chunk-signature=" + sig.encode() +
+        b"\r\nx-amz-checksum-crc32c:mnG7TA==\r\nx-amz-trailer-signature:" + sig.encode() + b"\r\n\r\n",
+    "minio_trailer": b"5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\n\r\n\r\n",
+    "extensions": b"A;\r\n0123456789\r\n1 ; x=y\r\n!\r\n0\r\nA : b \r\n\r\n",
+    "delete": b'<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+              b"<Quiet>true</Quiet><Object><Key>a&amp;b&#x0D;&#13;&#x1F600;</Key><VersionId>v1</VersionId>"
+              b"</Object><Object><Key> </Key></Object><Object><Key><![CDATA[x<y]]></Key></Object></Delete>",
+    "complete": b'<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part>'
+                b'<PartNumber>1</PartNumber><ETag>"0cc175b9c0f1b6a831c399e269772661"</ETag>'
+                b"<ChecksumCRC32>6Le+Qw==</ChecksumCRC32><ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME>"
+                b"</Part><Part><PartNumber>2</PartNumber><ETag>&quot;b&quot;</ETag></Part></CompleteMultipartUpload>",
+    "create_bucket": b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                     b"<LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>",
+    "xml_hostile": b'<?xml version="1.0"?>\r\n<!-- c --><Delete><Object><Key a="&lt;">k</Key></Object></Delete>',
+    "range_first_last": b"bytes=0-9",
+    "range_open": b"bytes=100-",
+    "range_suffix": b"bytes=-500",
+    "range_multi": b"bytes=0-1,5-6",
+    "bucket": b"my-bucket.example",
+    "key": "dir/caf\u00e9 \U0001F600.txt".encode(),
+}
+for name, data in wire.items():
+    write("s3_wire", name, data)
+
 PY
 
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"

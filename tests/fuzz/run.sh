@@ -17,7 +17,7 @@ fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
-targets=(fuzz_router fuzz_config fuzz_zip)
+targets=(fuzz_router fuzz_config fuzz_zip fuzz_s3_wire)
 
 cmake --preset fuzz || exit 1
 cmake --build --preset fuzz -j2 --target "${targets[@]}" || exit 1

@@ -14,6 +14,7 @@
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/lambda_backend.hpp"
 #include "stratus/trainer/linreg.hpp"
+#include "stratus/trainer/stage.hpp"
 
 namespace {
 
@@ -175,6 +176,41 @@ int run_linreg(const LinregCommand& c) {
   return 0;
 }
 
+struct StageCommand {
+  StageRequest request;
+  bool json_output = false;
+  bool quiet = false;
+};
+
+int run_stage_command(const StageCommand& c) {
+  bool tty = ::isatty(STDERR_FILENO) != 0;
+  StageProgress progress = [&](std::size_t index, std::size_t total, const std::string& key, const std::string& what,
+                               std::uint64_t bytes) {
+    if (c.quiet) return;
+    std::fprintf(stderr, "%s[%zu/%zu] %s: %s (%.2f MB)%s", tty ? "\r\033[K" : "", std::min(index + 1, total), total,
+                 key.c_str(), what.c_str(), static_cast<double>(bytes) / 1e6, tty && index < total ? "" : "\n");
+  };
+  StageSummary s = run_stage(c.request, progress);
+  if (!c.quiet && tty) std::fprintf(stderr, "\n");
+  if (c.json_output) {
+    std::cout << json{{"bucket", c.request.bucket},
+                      {"manifest_key", s.manifest_key},
+                      {"samples", s.samples},
+                      {"shards", s.shards},
+                      {"uploaded", s.uploaded},
+                      {"skipped", s.skipped},
+                      {"bytes_uploaded", s.bytes_uploaded},
+                      {"seconds", s.seconds}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("staged %llu samples as %zu shards in s3://%s/%s: %zu uploaded, %zu unchanged, %.2f MB in %.2f s\n",
+                static_cast<unsigned long long>(s.samples), s.shards, c.request.bucket.c_str(), s.manifest_key.c_str(),
+                s.uploaded, s.skipped, static_cast<double>(s.bytes_uploaded) / 1e6, s.seconds);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,8 +241,38 @@ int main(int argc, char** argv) {
   linreg->add_option("--report", c.report_file, "write every epoch, the weights and the configuration as JSON");
   linreg->add_flag("--json", c.json_lines, "one JSON object per epoch on stdout instead of the table");
   linreg->add_flag("-q,--quiet", c.quiet, "no table, no progress");
+
+  StageCommand st;
+  auto* stage = app.add_subcommand("stage", "cut a dataset into shards and write them with a manifest to S3");
+  stage->add_option("--dataset", st.request.dataset, "mnist, cifar10, casea or csv")
+      ->required()
+      ->check(CLI::IsMember({"mnist", "cifar10", "casea", "csv"}));
+  stage->add_option("--source", st.request.source,
+                    "mnist: directory with the IDX .gz files; cifar10: cifar-10-batches-bin; csv: the file")
+      ->check(CLI::ExistingPath);
+  stage->add_option("--split", st.request.split, "train or test (mnist, cifar10)")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
+  stage->add_option("--bucket", st.request.bucket, "bucket (created when missing)")->required();
+  stage->add_option("--prefix", st.request.prefix, "key prefix (default: datasets/<name>)");
+  stage->add_option("--name", st.request.name, "dataset name in the manifest (default: <dataset>-<split>)");
+  stage->add_option("--shards", st.request.shards, "number of shards")->check(CLI::Range(1, 99999))->capture_default_str();
+  stage->add_option("--target", st.request.target, "an S3 endpoint URL (the emulator) or aws")->capture_default_str();
+  stage->add_option("--region", st.request.region, "AWS region (default: AWS_REGION / profile)");
+  stage->add_option("--profile", st.request.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  stage->add_option("--count", st.request.casea_count, "casea: number of samples (at most 2^20)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  stage->add_option("--seed", st.request.seed, "casea: generator seed")->capture_default_str();
+  stage->add_flag("--csv-classes", st.request.csv_classes, "csv: the last column is an integer class label");
+  stage->add_option("--compression-level", st.request.compression_level, "zlib level of the shards")
+      ->check(CLI::Range(-1, 9))
+      ->capture_default_str();
+  stage->add_flag("--json", st.json_output, "print the summary as one JSON object");
+  stage->add_flag("-q,--quiet", st.quiet, "no progress");
   CLI11_PARSE(app, argc, argv);
   try {
+    if (stage->parsed()) return run_stage_command(st);
     return run_linreg(c);
   } catch (const std::exception& e) {
     std::cerr << "\nstratus-trainer: " << e.what() << "\n";

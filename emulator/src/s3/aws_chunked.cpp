@@ -237,8 +237,12 @@ bool AwsChunkedDecoder::feed(std::string_view in,
       case State::size_line:
       case State::trailer_line: {
         const bool trailer = state_ == State::trailer_line;
+        // The trailer budget is offered one byte past its end, so the first limit crossed in byte
+        // order (line length or trailer size) is the one reported, however the body was split.
+        std::string_view window = in;
+        if (trailer) window = in.substr(0, limits_.max_trailer_bytes - trailer_bytes_ + 1);
         bool complete = false;
-        std::size_t used = take_line(in, trailer, complete);
+        std::size_t used = take_line(window, trailer, complete);
         if (failed()) return false;
         offset_ += used;
         in.remove_prefix(used);

@@ -183,7 +183,9 @@ TEST(TensorCodec, RejectsBadHeaderFields) {
   expect_rejected(RawTensor().header(1, 1, 1, 0, "STRX").u64(1).f32(1).text(), "bad magic");
   expect_rejected(RawTensor().header(1, 1, 2).u64(1).f32(1).text(), "unsupported version 2");
   expect_rejected(RawTensor().header(0, 1).u64(1).f32(1).text(), "unknown dtype code 0");
-  expect_rejected(RawTensor().header(3, 1).u64(1).f32(1).text(), "unknown dtype code 3");
+  // 3 (uint8) and 4 (int32) were appended to version 1; the next code is still unknown.
+  expect_rejected(RawTensor().header(5, 1).u64(1).f32(1).text(), "unknown dtype code 5");
+  expect_rejected(RawTensor().header(255, 1).u64(1).f32(1).text(), "unknown dtype code 255");
   expect_rejected(RawTensor().header(1, 5).u64(1).u64(1).u64(1).u64(1).u64(1).f32(1).text(),
                   "rank 5 exceeds");
   expect_rejected(RawTensor().header(1, 1, 1, 7).u64(1).f32(1).text(), "reserved header byte");
@@ -311,6 +313,159 @@ TEST(TensorCodec, RandomGarbageOnlyEverThrowsTensorFormatError) {
     }
     try {
       decode_tensor(base64_encode(bytes), kLimit);
+    } catch (const TensorFormatError&) {
+    }
+  }
+}
+
+// ---- uint8 / int32 and the binary (object) form ----
+
+namespace {
+
+void expect_binary_rejected(std::string_view bytes, std::string_view expected,
+                            std::uint64_t limit = kLimit) {
+  try {
+    decode_tensor_binary(bytes, limit);
+    ADD_FAILURE() << "accepted; expected an error mentioning '" << expected << "'";
+  } catch (const TensorFormatError& error) {
+    EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+    EXPECT_EQ(std::string(error.what()).rfind("stratus-tensor/1: ", 0), 0u) << error.what();
+  }
+}
+
+}  // namespace
+
+TEST(TensorCodec, Float32AndFloat64TextWrittenBeforeUint8AndInt32StillDecode) {
+  // Produced by the version-1 encoder before dtypes 3 and 4 existed (zlib levels 1 and 6).
+  const Tensor f32 = decode_tensor("eAELDgkKYWRkZGBmgIEGewYGhQNAnh0ALwoDMQ==", kLimit);
+  EXPECT_EQ(f32.dtype, DType::float32);
+  EXPECT_EQ(f32.shape, (std::vector<std::uint64_t>{3}));
+  EXPECT_EQ(f32.f32, (std::vector<float>{1.0f, -2.5f, 0.125f}));
+  const Tensor f64 = decode_tensor("eJwLDgkKYWRiYmBkgAAmBmTA4QBlNAAANkoCHg==", kLimit);
+  EXPECT_EQ(f64.dtype, DType::float64);
+  EXPECT_EQ(f64.shape, (std::vector<std::uint64_t>{1, 2}));
+  ASSERT_EQ(f64.f64.size(), 2u);
+  EXPECT_EQ(std::bit_cast<std::uint64_t>(f64.f64[1]), std::bit_cast<std::uint64_t>(-0.0));
+  // And today's encoder still writes exactly the same raw frame for them.
+  const auto compressed = base64_decode(encode_tensor(f32));
+  ASSERT_TRUE(compressed);
+  EXPECT_EQ(zlib_inflate(*compressed),
+            RawTensor().header(1, 1).u64(3).f32(1.0f).f32(-2.5f).f32(0.125f).raw());
+}
+
+TEST(TensorCodec, Uint8RoundTripsAndKeepsOneBytePerValue) {
+  std::vector<std::uint8_t> pixels(2 * 3 * 4);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 37);
+  const Tensor tensor = Tensor::of_u8({2, 3, 4}, pixels);
+  EXPECT_EQ(tensor.size(), 24u);
+  const std::string binary = encode_tensor_binary(tensor, 0);  // stored: size shows the layout
+  EXPECT_EQ(zlib_inflate(binary).size(), 8u + 3 * 8 + 24);
+  for (const Tensor& decoded :
+       {decode_tensor_binary(binary, kLimit), decode_tensor(encode_tensor(tensor), kLimit)}) {
+    EXPECT_EQ(decoded.dtype, DType::uint8);
+    EXPECT_EQ(decoded.shape, tensor.shape);
+    EXPECT_EQ(decoded.u8, pixels);
+    EXPECT_TRUE(decoded.f32.empty() && decoded.f64.empty() && decoded.i32.empty());
+  }
+}
+
+TEST(TensorCodec, Int32WireLayoutIsLittleEndian) {
+  const Tensor tensor = Tensor::of_i32({3}, {1, -2, 0x12345678});
+  const std::string expected =
+      RawTensor().header(4, 1).u64(3).u32(1).u32(0xfffffffeu).u32(0x12345678u).raw();
+  EXPECT_EQ(zlib_inflate(encode_tensor_binary(tensor)), expected);
+  const Tensor decoded = decode_tensor_binary(RawTensor::zlib_compress(expected, 9), kLimit);
+  EXPECT_EQ(decoded.dtype, DType::int32);
+  EXPECT_EQ(decoded.i32, (std::vector<std::int32_t>{1, -2, 0x12345678}));
+  const std::string u8_expected = RawTensor().header(3, 2).u64(1).u64(2).bytes({0, 255}).raw();
+  EXPECT_EQ(zlib_inflate(encode_tensor_binary(Tensor::of_u8({1, 2}, {0, 255}))), u8_expected);
+}
+
+TEST(TensorCodec, BinaryFormIsTheTextFormWithoutBase64) {
+  const Tensor tensor = Tensor::of_f64({2, 2}, {1.0, 2.0, 3.0, 4.0});
+  for (int level = -1; level <= 9; ++level) {
+    EXPECT_EQ(base64_encode(encode_tensor_binary(tensor, level)), encode_tensor(tensor, level));
+  }
+  // Deterministic: the same tensor gives the same bytes every time.
+  EXPECT_EQ(encode_tensor_binary(tensor), encode_tensor_binary(tensor));
+}
+
+TEST(TensorCodec, ViewOfASliceEncodesLikeACopy) {
+  std::vector<std::uint8_t> all(100);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i);
+  const std::uint64_t shape[] = {3, 10};
+  const auto view = TensorView::of(shape, std::span<const std::uint8_t>(all).subspan(40, 30));
+  const Tensor copy =
+      Tensor::of_u8({3, 10}, std::vector<std::uint8_t>(all.begin() + 40, all.begin() + 70));
+  EXPECT_EQ(encode_tensor_binary(view), encode_tensor_binary(copy));
+  EXPECT_EQ(encode_tensor(view), encode_tensor(copy));
+}
+
+TEST(TensorCodec, DTypeNamesRoundTrip) {
+  for (const DType dtype : {DType::float32, DType::float64, DType::uint8, DType::int32}) {
+    EXPECT_EQ(dtype_from_name(dtype_name(dtype)), dtype);
+  }
+  EXPECT_EQ(dtype_size(DType::uint8), 1u);
+  EXPECT_EQ(dtype_size(DType::int32), 4u);
+  EXPECT_FALSE(dtype_from_name("u8").has_value());
+  EXPECT_FALSE(dtype_from_name("").has_value());
+}
+
+TEST(TensorCodec, EncodeRefusesNewDTypesHoldingOtherValues) {
+  Tensor tensor = Tensor::of_u8({2}, {1, 2});
+  tensor.i32 = {3};
+  EXPECT_THROW(encode_tensor_binary(tensor), TensorFormatError);
+  Tensor short_tensor = Tensor::of_i32({3}, {1, 2});
+  EXPECT_THROW(encode_tensor_binary(short_tensor), TensorFormatError);
+  Tensor bad_dtype = Tensor::of_u8({1}, {1});
+  bad_dtype.dtype = static_cast<DType>(9);
+  EXPECT_THROW(encode_tensor_binary(bad_dtype), TensorFormatError);
+}
+
+TEST(TensorCodec, BinaryRejectsEveryTruncationAndTrailingBytes) {
+  std::vector<std::int32_t> values(50);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<std::int32_t>(i * i) - 99;
+  const std::string bytes = encode_tensor_binary(Tensor::of_i32({5, 10}, values));
+  for (std::size_t length = 0; length < bytes.size(); ++length) {
+    EXPECT_THROW(decode_tensor_binary(bytes.substr(0, length), kLimit), TensorFormatError)
+        << length;
+  }
+  expect_binary_rejected(bytes + '\0', "after the end of the compressed stream");
+  expect_binary_rejected("", "empty payload");
+  expect_binary_rejected(RawTensor().header(3, 1).u64(2).bytes({1, 2}).raw(),
+                         "corrupt compressed data");
+}
+
+TEST(TensorCodec, BinaryRefusesHugeDimsBeforeAllocating) {
+  expect_binary_rejected(
+      RawTensor().header(3, 3).u64(1ull << 20).u64(1ull << 20).u64(1ull << 20).compressed(),
+      "over the limit");
+  expect_binary_rejected(RawTensor().header(4, 2).u64(1ull << 62).u64(2).compressed(),
+                         "more than 2^64");
+  expect_binary_rejected(
+      RawTensor().header(3, 1).u64(std::numeric_limits<std::uint64_t>::max()).compressed(),
+      "more than 2^64");
+  expect_binary_rejected(RawTensor().header(4, 1).u64(1ull << 40).compressed(), "over the limit");
+  // A header that claims 1 GiB within a generous limit, with 10 bytes behind it: a clean error,
+  // and memory grows only with what the stream actually delivers.
+  expect_binary_rejected(RawTensor().header(3, 1).u64(1ull << 30).zeros(10).compressed(),
+                         "tensor data", std::uint64_t{1} << 40);
+  // Bytes far beyond what the limit allows are refused before inflating anything.
+  expect_binary_rejected(std::string(1 << 20, 'x'), "longer than any tensor within the limit",
+                         1000);
+}
+
+TEST(TensorCodec, BinaryRandomGarbageOnlyEverThrowsTensorFormatError) {
+  std::mt19937 random(4242);
+  const std::string valid =
+      encode_tensor_binary(Tensor::of_u8({4, 4}, std::vector<std::uint8_t>(16, 7)));
+  for (int round = 0; round < 3000; ++round) {
+    std::string bytes = valid;
+    for (int k = 0; k < 1 + round % 4; ++k)
+      bytes[random() % bytes.size()] = static_cast<char>(random());
+    try {
+      const Tensor decoded = decode_tensor_binary(bytes, kLimit);
+      EXPECT_LE(decoded.size() * dtype_size(decoded.dtype), kLimit);
     } catch (const TensorFormatError&) {
     }
   }

@@ -54,6 +54,13 @@ struct SigningScope {
 void sign(HttpRequest& request, const Credentials& credentials, const SigningScope& scope,
           std::chrono::system_clock::time_point now, bool send_content_sha256 = false);
 
+// As sign() with `send_content_sha256`, for a body whose hash is known already: `payload_hash` is
+// the hex SHA-256 of the body, or a literal such as "UNSIGNED-PAYLOAD". Lets a large body be hashed
+// once, off the I/O thread, instead of on every (re)signing attempt.
+void sign_with_payload_hash(HttpRequest& request, const Credentials& credentials,
+                            const SigningScope& scope, std::chrono::system_clock::time_point now,
+                            std::string_view payload_hash);
+
 // What an Authorization header says.
 struct AuthorizationHeader {
   std::string access_key_id;
