@@ -20,6 +20,7 @@ std::map<std::string, runtime::Handler> product_handlers() {
       {"echo", serve<echo_handler>},
       {"gradient", serve<gradient_handler>},
       {"gradient_z", serve<gradient_z_handler>},
+      {"shard_stats", serve<shard_stats_handler>},
   };
 }
 

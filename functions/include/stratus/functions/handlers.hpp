@@ -45,6 +45,15 @@ std::string gradient_handler(std::string_view payload);
 // bit-identical results through gradient and gradient_z.
 std::string gradient_z_handler(std::string_view payload);
 
+// Reads one shard of a staged dataset back from S3 (the emulator's, or AWS's: the client takes its
+// endpoint, region and credentials from the environment Lambda provides) and checks it against
+// the dataset's manifest.
+// Request:  {"bucket":"B","manifest":"datasets/mnist-train/manifest.json","shard":K}
+// Response: {"key":..,"bytes":n,"sha256":..,"count":n,"first":i,"sample_shape":[..],
+//            "feature_dtype":"uint8","label_counts":{"0":n0,..},"feature_sum":s}
+// A shard whose bytes do not match the manifest's SHA-256 is an InvalidInput error.
+std::string shard_stats_handler(std::string_view payload);
+
 // name -> handler, as the `bootstrap` selects them with _HANDLER.
 std::map<std::string, runtime::Handler> product_handlers();
 
