@@ -123,6 +123,15 @@ for name in ("json", "zlib"):
           f"(in-process {runs['local']['summary']['average_epoch_ms']:.1f} ms)")
 PY
 
+section "S3 on the same port: stage a dataset with stratus-trainer, list it with aws s3, read a shard in a function"
+# MNIST and CIFAR-10 files cannot be downloaded here; Case A (CLOUD 2018) is generated from a seed.
+"${trainer_bin}" stage --dataset casea --count 20000 --seed 1 --bucket demo-data --shards 4 --target "${endpoint}"
+/usr/bin/aws --endpoint-url "${endpoint}" s3 ls --recursive s3://demo-data/
+lambda invoke --function-name shard_stats --cli-binary-format raw-in-base64-out \
+  --payload '{"bucket":"demo-data","manifest":"datasets/casea/manifest.json","shard":2}' \
+  --output json "${work_dir}/shard-stats.json" >/dev/null
+echo "shard_stats (shard 2, read back from S3 inside the function): $(cat "${work_dir}/shard-stats.json")"
+
 section "GET ${endpoint}/stratus/v1/usage"
 curl -fsS "${endpoint}/stratus/v1/usage" | python -m json.tool
 

@@ -23,8 +23,8 @@ namespace {
 // ~6,700 MB/s for the SSE4.2 crc32 instruction (CRC-32C only). AWS CLI v2 sends CRC64NVME on every
 // upload, so this runs over every byte stored. Boost.CRC stays the reference the unit tests compare
 // against on random data.
-constexpr std::uint32_t kCrc32cPoly = 0x82F63B78u;                // 0x1EDC6F41 reflected
-constexpr std::uint64_t kCrc64NvmePoly = 0x9A6C9329AC4BC9B5ull;   // 0xAD93D23594C93659 reflected
+constexpr std::uint32_t kCrc32cPoly = 0x82F63B78u;               // 0x1EDC6F41 reflected
+constexpr std::uint64_t kCrc64NvmePoly = 0x9A6C9329AC4BC9B5ull;  // 0xAD93D23594C93659 reflected
 
 // Tables for a reflected CRC: t[0] is the classic byte table; t[k][b] is the register change of
 // byte b followed by k zero bytes, which lets the loop fold eight input bytes per step.
@@ -38,7 +38,8 @@ struct SlicingTables {
       t[0][i] = c;
     }
     for (unsigned i = 0; i < 256; ++i) {
-      for (int k = 1; k < 8; ++k) t[k][i] = static_cast<T>((t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xFF]);
+      for (int k = 1; k < 8; ++k)
+        t[k][i] = static_cast<T>((t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xFF]);
     }
   }
 };
@@ -66,8 +67,8 @@ T crc_reflected_update(T reg, const unsigned char* p, std::size_t n) {
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t reg,
-                                                               const unsigned char* p,
-                                                               std::size_t n) {
+                                                             const unsigned char* p,
+                                                             std::size_t n) {
   std::uint64_t r = reg;
   while (n >= 8) {
     std::uint64_t v;
@@ -105,8 +106,7 @@ struct AlgorithmNames {
 constexpr AlgorithmNames kAlgorithms[] = {
     {ChecksumAlgorithm::crc32, "CRC32", "x-amz-checksum-crc32", "ChecksumCRC32", 4},
     {ChecksumAlgorithm::crc32c, "CRC32C", "x-amz-checksum-crc32c", "ChecksumCRC32C", 4},
-    {ChecksumAlgorithm::crc64nvme, "CRC64NVME", "x-amz-checksum-crc64nvme", "ChecksumCRC64NVME",
-     8},
+    {ChecksumAlgorithm::crc64nvme, "CRC64NVME", "x-amz-checksum-crc64nvme", "ChecksumCRC64NVME", 8},
     {ChecksumAlgorithm::sha1, "SHA1", "x-amz-checksum-sha1", "ChecksumSHA1", 20},
     {ChecksumAlgorithm::sha256, "SHA256", "x-amz-checksum-sha256", "ChecksumSHA256", 32},
 };
@@ -200,7 +200,9 @@ std::size_t checksum_digest_size(ChecksumAlgorithm algorithm) {
 
 // --- Checksum ------------------------------------------------------------------------------------
 
-void Checksum::EvpDeleter::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+void Checksum::EvpDeleter::operator()(evp_md_ctx_st* ctx) const {
+  EVP_MD_CTX_free(ctx);
+}
 
 Checksum::Checksum(ChecksumAlgorithm algorithm) : algorithm_(algorithm) {
   switch (algorithm) {
@@ -288,11 +290,15 @@ std::string Checksum::digest() {
   return *digest_;
 }
 
-std::string Checksum::digest_base64() { return base64_encode(digest()); }
+std::string Checksum::digest_base64() {
+  return base64_encode(digest());
+}
 
 // --- Md5 -----------------------------------------------------------------------------------------
 
-void Md5::EvpDeleter::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+void Md5::EvpDeleter::operator()(evp_md_ctx_st* ctx) const {
+  EVP_MD_CTX_free(ctx);
+}
 
 Md5::Md5() : evp_(new_evp_ctx(EVP_md5())) {}
 Md5::~Md5() = default;

@@ -172,6 +172,7 @@ def test_range_reads(s3, bucket):
     bad = error_of(s3.get_object, Bucket=bucket, Key="r", Range=f"bytes={len(body)}-")
     assert bad["Error"]["Code"] == "InvalidRange"
     assert bad["ResponseMetadata"]["HTTPStatusCode"] == 416
+    assert bad["ResponseMetadata"]["HTTPHeaders"]["content-range"] == f"bytes */{len(body)}"
 
 
 def test_conditional_get(s3, bucket):

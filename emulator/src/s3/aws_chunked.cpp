@@ -22,14 +22,18 @@ bool is_tchar(char c) {
   return c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 bool is_ctl(char c) {
   auto u = static_cast<unsigned char>(c);
   return u < 0x20 || u == 0x7F;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -92,8 +96,8 @@ std::size_t AwsChunkedDecoder::take_line(std::string_view in, bool lf_allowed_in
   std::size_t pos = 0;
   while (pos < in.size()) {
     const void* hit = std::memchr(in.data() + pos, '\n', in.size() - pos);
-    std::size_t end = hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - in.data())
-                          : in.size();
+    std::size_t end =
+        hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - in.data()) : in.size();
     // One byte of slack for the '\r' that ends the line and is stripped below.
     if (line_.size() + (end - pos) > limits_.max_line + 1) {
       fail("line longer than " + std::to_string(limits_.max_line) + " bytes", line_start_);
@@ -169,8 +173,7 @@ bool AwsChunkedDecoder::parse_size_line() {
     if (iequals(name, "chunk-signature")) {
       if (have_signature) return fail("two chunk-signature extensions", line_start_ + name_start);
       have_signature = true;
-      if (!value || value->size() != 64 ||
-          !std::all_of(value->begin(), value->end(), is_hex)) {
+      if (!value || value->size() != 64 || !std::all_of(value->begin(), value->end(), is_hex)) {
         return fail("chunk-signature is not 64 hex digits", line_start_ + name_start);
       }
       if (signatures_.size() < limits_.max_signatures) {
@@ -190,9 +193,9 @@ bool AwsChunkedDecoder::parse_size_line() {
     return true;
   }
   if (size > limits_.max_decoded - decoded_) {
-    return fail("decoded body would exceed the limit of " + std::to_string(limits_.max_decoded) +
-                    " bytes",
-                line_start_);
+    return fail(
+        "decoded body would exceed the limit of " + std::to_string(limits_.max_decoded) + " bytes",
+        line_start_);
   }
   remaining_ = size;
   state_ = State::data;
@@ -249,8 +252,8 @@ bool AwsChunkedDecoder::feed(std::string_view in,
         if (trailer) {
           trailer_bytes_ += used;
           if (trailer_bytes_ > limits_.max_trailer_bytes) {
-            return fail("trailer section longer than " +
-                            std::to_string(limits_.max_trailer_bytes) + " bytes",
+            return fail("trailer section longer than " + std::to_string(limits_.max_trailer_bytes) +
+                            " bytes",
                         line_start_);
           }
         }

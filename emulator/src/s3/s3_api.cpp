@@ -140,7 +140,7 @@ HttpResponse S3Api::error_response(const S3Exception& error, const std::string& 
     return response;
   }
   response.headers.add("Content-Type", "application/xml");
-  response.body = s3_error_xml(error.code, error.what(), resource, request_id);
+  response.body = s3_error_xml(error.code, error.what(), resource, request_id, error.details);
   if (error.code == S3ErrorCode::SlowDown || error.code == S3ErrorCode::ServiceUnavailable) {
     response.headers.add("Retry-After", "1");
   }
@@ -224,8 +224,10 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
       case S3Operation::ListParts: response = list_parts(route, request_id); break;
       default: throw S3Exception(S3ErrorCode::NotImplemented, "Not implemented.");
     }
-    response.headers.add("x-amz-request-id", request_id);
-    response.headers.add("x-amz-id-2", request_id);
+    if (!response.headers.find("x-amz-request-id")) {
+      response.headers.add("x-amz-request-id", request_id);
+      response.headers.add("x-amz-id-2", request_id);
+    }
     if (op == S3Operation::CreateBucket || op == S3Operation::DeleteBucket || op == S3Operation::DeleteObjects) {
       spdlog::info("s3 {} {} -> {}", op_name, resource, response.status);
     } else {

@@ -16,13 +16,15 @@ struct Entry {
 // Kept in enum order: s3_error_info indexes it and a test checks the order.
 constexpr std::array kErrors = {
     Entry{S3ErrorCode::AccessDenied, {403, "AccessDenied", "Access Denied"}},
-    Entry{S3ErrorCode::AuthorizationHeaderMalformed,
-          {400, "AuthorizationHeaderMalformed", "The authorization header you provided is invalid."}},
+    Entry{
+        S3ErrorCode::AuthorizationHeaderMalformed,
+        {400, "AuthorizationHeaderMalformed", "The authorization header you provided is invalid."}},
     Entry{S3ErrorCode::AuthorizationQueryParametersError,
           {400, "AuthorizationQueryParametersError",
            "The authorization query parameters you provided are invalid."}},
     Entry{S3ErrorCode::BadDigest,
-          {400, "BadDigest", "The Content-MD5 or checksum you specified did not match what we received."}},
+          {400, "BadDigest",
+           "The Content-MD5 or checksum you specified did not match what we received."}},
     Entry{S3ErrorCode::BucketAlreadyExists,
           {409, "BucketAlreadyExists",
            "The requested bucket name is not available. The bucket namespace is shared by all "
@@ -35,7 +37,8 @@ constexpr std::array kErrors = {
     Entry{S3ErrorCode::EntityTooLarge,
           {400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"}},
     Entry{S3ErrorCode::EntityTooSmall,
-          {400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size."}},
+          {400, "EntityTooSmall",
+           "Your proposed upload is smaller than the minimum allowed object size."}},
     Entry{S3ErrorCode::ExpiredToken, {400, "ExpiredToken", "The provided token has expired."}},
     Entry{S3ErrorCode::IllegalLocationConstraintException,
           {400, "IllegalLocationConstraintException",
@@ -86,8 +89,7 @@ constexpr std::array kErrors = {
           {400, "MissingRequestBodyError", "Request Body is empty"}},
     Entry{S3ErrorCode::MissingSecurityHeader,
           {400, "MissingSecurityHeader", "Your request is missing a required header."}},
-    Entry{S3ErrorCode::NoSuchBucket,
-          {404, "NoSuchBucket", "The specified bucket does not exist"}},
+    Entry{S3ErrorCode::NoSuchBucket, {404, "NoSuchBucket", "The specified bucket does not exist"}},
     Entry{S3ErrorCode::NoSuchKey, {404, "NoSuchKey", "The specified key does not exist."}},
     Entry{S3ErrorCode::NoSuchUpload,
           {404, "NoSuchUpload",
@@ -104,7 +106,8 @@ constexpr std::array kErrors = {
            "A conflicting conditional operation is currently in progress against this resource. "
            "Please try again."}},
     Entry{S3ErrorCode::PreconditionFailed,
-          {412, "PreconditionFailed", "At least one of the preconditions you specified did not hold"}},
+          {412, "PreconditionFailed",
+           "At least one of the preconditions you specified did not hold"}},
     Entry{S3ErrorCode::RequestTimeout,
           {400, "RequestTimeout",
            "Your socket connection to the server was not read from or written to within the "
@@ -151,7 +154,8 @@ void append_element(std::string& out, std::string_view name, std::string_view te
 
 const S3ErrorInfo& s3_error_info(S3ErrorCode code) {
   auto index = static_cast<std::size_t>(code);
-  if (index >= kErrors.size()) return kErrors[static_cast<std::size_t>(S3ErrorCode::InternalError)].info;
+  if (index >= kErrors.size())
+    return kErrors[static_cast<std::size_t>(S3ErrorCode::InternalError)].info;
   return kErrors[index].info;
 }
 

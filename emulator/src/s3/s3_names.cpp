@@ -5,8 +5,12 @@
 namespace stratus::emulator::s3 {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || is_digit(c); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || is_digit(c);
+}
 
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -93,8 +97,7 @@ std::optional<std::string> bucket_name_problem(std::string_view name) {
   if (looks_like_ipv4(name)) {
     return std::string("bucket names must not be formatted as an IP address");
   }
-  static constexpr std::array<std::string_view, 3> kPrefixes = {"xn--", "sthree-",
-                                                                "amzn-s3-demo-"};
+  static constexpr std::array<std::string_view, 3> kPrefixes = {"xn--", "sthree-", "amzn-s3-demo-"};
   for (auto prefix : kPrefixes) {
     if (starts_with(name, prefix)) {
       return "bucket names must not start with the reserved prefix '" + std::string(prefix) + "'";
@@ -136,8 +139,8 @@ bool is_valid_utf8(std::string_view text) {
       if ((p[i] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (p[i] & 0x3F);
     }
-    if (cp < min) return false;                       // overlong
-    if (cp >= 0xD800 && cp <= 0xDFFF) return false;   // UTF-16 surrogate
+    if (cp < min) return false;                      // overlong
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // UTF-16 surrogate
     if (cp > 0x10FFFF) return false;
     p += n + 1;
   }

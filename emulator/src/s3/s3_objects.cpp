@@ -183,7 +183,7 @@ void S3Api::copy_object(const S3Route& route, const HttpRequest& request, const 
                      });
 }
 
-HttpResponse S3Api::get_object(const S3Route& route, const HttpRequest& request, bool head, const std::string&,
+HttpResponse S3Api::get_object(const S3Route& route, const HttpRequest& request, bool head, const std::string& request_id,
                                std::uint64_t& bytes_out) {
   require_bucket(route.bucket);
   require_key(route.key);
@@ -257,7 +257,14 @@ HttpResponse S3Api::get_object(const S3Route& route, const HttpRequest& request,
   const std::string* range_header = request.headers.find("Range");
   RangeOutcome outcome = range_header ? parse_range(*range_header, meta.size, range) : RangeOutcome::whole;
   if (outcome == RangeOutcome::unsatisfiable) {
-    throw S3Exception(S3ErrorCode::InvalidRange, "The requested range is not satisfiable");
+    S3ErrorDetails details;
+    details.key = route.key;
+    details.extra = {{"RangeRequested", *range_header}, {"ActualObjectSize", std::to_string(meta.size)}};
+    HttpResponse refused = error_response(
+        S3Exception(S3ErrorCode::InvalidRange, "The requested range is not satisfiable", details),
+        "/" + route.bucket + "/" + route.key, request_id, head);
+    refused.headers.add("Content-Range", "bytes */" + std::to_string(meta.size));
+    return refused;
   }
   if (outcome == RangeOutcome::partial) {
     response.status = 206;

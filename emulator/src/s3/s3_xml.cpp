@@ -11,7 +11,9 @@ namespace {
 namespace rx = boost::property_tree::detail::rapidxml;
 using Node = rx::xml_node<char>;
 
-bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_xml_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::string_view trim_xml_space(std::string_view s) {
   while (!s.empty() && is_xml_space(s.front())) s.remove_prefix(1);
@@ -27,7 +29,8 @@ void check_name(std::string_view name) {
   };
   bool valid = !name.empty();
   for (std::size_t i = 0; valid && i < name.size(); ++i) valid = ok(name[i], i == 0);
-  if (!valid) throw std::invalid_argument("XmlWriter: invalid element name '" + std::string(name) + "'");
+  if (!valid)
+    throw std::invalid_argument("XmlWriter: invalid element name '" + std::string(name) + "'");
 }
 
 // Whether a code point may appear in an XML 1.0 document.
@@ -91,8 +94,9 @@ void prescan(std::string_view s) {
     char c = s[i];
     auto u = static_cast<unsigned char>(c);
     if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-      throw S3XmlError("control character " + std::to_string(u) + " at byte " +
-                       std::to_string(i) + " is not allowed in XML (send it as a reference)");
+      static constexpr char kHex[] = "0123456789abcdef";
+      throw S3XmlError(std::string("control character 0x") + kHex[u >> 4] + kHex[u & 15] +
+                       " at byte " + std::to_string(i) + " is not allowed in XML 1.0");
     }
     if (c == '&') {
       i += check_reference(s, i) - 1;
@@ -277,14 +281,30 @@ std::string xml_escape(std::string_view text) {
   out.reserve(text.size() + text.size() / 8);
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#13;"; break;
-      case '\n': out += "&#10;"; break;
-      case '\t': out += "&#9;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      case '\t':
+        out += "&#9;";
+        break;
       default: {
         auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F) {

@@ -46,7 +46,9 @@ Decoded decode(std::string_view encoded, const std::vector<std::size_t>& cuts = 
   return out;
 }
 
-std::string sig(char c) { return std::string(64, c); }
+std::string sig(char c) {
+  return std::string(64, c);
+}
 
 std::string signed_chunk(std::string_view data, char s) {
   char hex[32];
@@ -66,19 +68,31 @@ struct Case {
 std::vector<Case> good_cases() {
   std::vector<Case> cases;
   // botocore 1.43 over https (captured): unsigned, CRC32 trailer.
-  cases.push_back({"botocore_trailer", "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
-                   "hello", {{"x-amz-checksum-crc32", "NhCmhg=="}}, 0});
+  cases.push_back({"botocore_trailer",
+                   "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
+                   "hello",
+                   {{"x-amz-checksum-crc32", "NhCmhg=="}},
+                   0});
   // botocore, empty object: only the final chunk and the trailer.
-  cases.push_back({"botocore_empty", "0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n", "",
-                   {{"x-amz-checksum-crc32", "AAAAAA=="}}, 0});
+  cases.push_back({"botocore_empty",
+                   "0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+                   "",
+                   {{"x-amz-checksum-crc32", "AAAAAA=="}},
+                   0});
   // botocore without a checksum.
-  cases.push_back({"no_trailer", "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
-                   "abcdefghijklmnopqrstuvwxyz", {}, 0});
+  cases.push_back({"no_trailer",
+                   "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
+                   "abcdefghijklmnopqrstuvwxyz",
+                   {},
+                   0});
   cases.push_back({"two_chunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", {}, 0});
   // Signed streaming (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), no trailer.
-  cases.push_back({"signed", signed_chunk("hello", 'a') + signed_chunk(" world", 'b') +
-                                 "0;chunk-signature=" + sig('c') + "\r\n\r\n",
-                   "hello world", {}, 3});
+  cases.push_back({"signed",
+                   signed_chunk("hello", 'a') + signed_chunk(" world", 'b') +
+                       "0;chunk-signature=" + sig('c') + "\r\n\r\n",
+                   "hello world",
+                   {},
+                   3});
   // Signed with trailers: checksum then x-amz-trailer-signature.
   cases.push_back({"signed_trailer",
                    signed_chunk("hello", 'a') + "0;chunk-signature=" + sig('b') +
@@ -88,12 +102,15 @@ std::vector<Case> good_cases() {
                    {{"x-amz-checksum-crc32c", "mnG7TA=="}, {"x-amz-trailer-signature", sig('c')}},
                    2});
   // minio-go: each trailer field ends "\n" before the CRLF.
-  cases.push_back({"minio_unsigned_trailer", "5\r\nhello\r\n0\r\nx-amz-checksum-crc32c:mnG7TA==\n\r\n\r\n",
-                   "hello", {{"x-amz-checksum-crc32c", "mnG7TA=="}}, 0});
+  cases.push_back({"minio_unsigned_trailer",
+                   "5\r\nhello\r\n0\r\nx-amz-checksum-crc32c:mnG7TA==\n\r\n\r\n",
+                   "hello",
+                   {{"x-amz-checksum-crc32c", "mnG7TA=="}},
+                   0});
   cases.push_back({"minio_signed_trailer",
                    signed_chunk("hello", 'a') + "0;chunk-signature=" + sig('b') +
-                       "\r\nx-amz-checksum-crc32c:mnG7TA==\n\r\nx-amz-trailer-signature:" + sig('c') +
-                       "\r\n\r\n",
+                       "\r\nx-amz-checksum-crc32c:mnG7TA==\n\r\nx-amz-trailer-signature:" +
+                       sig('c') + "\r\n\r\n",
                    "hello",
                    {{"x-amz-checksum-crc32c", "mnG7TA=="}, {"x-amz-trailer-signature", sig('c')}},
                    2});
@@ -105,13 +122,17 @@ std::vector<Case> good_cases() {
                    {{"x-amz-checksum-crc32", "NSRBwg=="}, {"x-amz-meta-a", "1"}, {"x-empty", ""}},
                    0});
   // Upper-case hex and leading zeros (other SDKs format sizes differently).
-  cases.push_back({"hex_forms", "A\r\n0123456789\r\n00003\r\nabc\r\n000\r\n\r\n", "0123456789abc",
-                   {}, 0});
+  cases.push_back(
+      {"hex_forms", "A\r\n0123456789\r\n00003\r\nabc\r\n000\r\n\r\n", "0123456789abc", {}, 0});
   // An empty extension (minio-go's unsigned chunk header) and an unknown extension.
-  cases.push_back({"extensions", "5;\r\nhello\r\n1 ; x=y ;flag\r\n!\r\n0\r\n\r\n", "hello!", {}, 0});
+  cases.push_back(
+      {"extensions", "5;\r\nhello\r\n1 ; x=y ;flag\r\n!\r\n0\r\n\r\n", "hello!", {}, 0});
   // Data containing CR, LF and "0\r\n\r\n" must not confuse the framing.
-  cases.push_back({"binary_data", std::string("a\r\n0\r\n\r\n\n\r\0\xff\r\r\n0\r\n\r\n", 20),
-                   std::string("0\r\n\r\n\n\r\0\xff\r", 10), {}, 0});
+  cases.push_back({"binary_data",
+                   std::string("a\r\n0\r\n\r\n\n\r\0\xff\r\r\n0\r\n\r\n", 20),
+                   std::string("0\r\n\r\n\n\r\0\xff\r", 10),
+                   {},
+                   0});
   return cases;
 }
 
@@ -153,8 +174,9 @@ TEST(AwsChunked, DecodesFedOneByteAtATimeAndAtEveryPairOfCuts) {
 }
 
 TEST(AwsChunked, SignaturesAreKeptInOrderLowerCased) {
-  std::string enc = "1;chunk-signature=" + std::string(64, 'A') + "\r\nx\r\n0;chunk-signature=" +
-                    std::string(32, '0') + std::string(32, 'f') + "\r\n\r\n";
+  std::string enc = "1;chunk-signature=" + std::string(64, 'A') +
+                    "\r\nx\r\n0;chunk-signature=" + std::string(32, '0') + std::string(32, 'f') +
+                    "\r\n\r\n";
   AwsChunkedDecoder d;
   ASSERT_TRUE(d.feed(enc, [](std::string_view) {})) << d.error();
   ASSERT_TRUE(d.finished());
@@ -209,8 +231,9 @@ TEST(AwsChunked, FinalChunkWithoutClosingLineIsCompleteAtEndOfInput) {
 }
 
 TEST(AwsChunked, TruncationIsReportedAtEndOfInput) {
-  const std::string enc = "5;chunk-signature=" + sig('a') + "\r\nhello\r\n0;chunk-signature=" +
-                          sig('b') + "\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
+  const std::string enc = "5;chunk-signature=" + sig('a') +
+                          "\r\nhello\r\n0;chunk-signature=" + sig('b') +
+                          "\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
   // The only cut points a body may end at: after the final chunk line, after the trailer line,
   // and the end.
   const std::size_t final_line_end = enc.find("x-amz");
@@ -264,7 +287,8 @@ TEST(AwsChunked, RejectsBadSizes) {
   expect_malformed("0x5\r\nhello\r\n", "malformed chunk header", 1);
   expect_malformed("5\r\nhello\r\n5x\r\nhello\r\n", "malformed chunk header", 11);
   expect_malformed("10000000000000000\r\n", "overflows 64 bits", 0);
-  expect_malformed("5\r\nhello\r\n00000000000000000000000000FFFFFFFFFFFFFFFFF\r\n", "overflows", 10);
+  expect_malformed("5\r\nhello\r\n00000000000000000000000000FFFFFFFFFFFFFFFFF\r\n", "overflows",
+                   10);
 }
 
 TEST(AwsChunked, RejectsBrokenFraming) {

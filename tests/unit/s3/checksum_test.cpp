@@ -153,7 +153,8 @@ TEST(Checksum, NamesRoundTripCaseInsensitively) {
     EXPECT_EQ(stratus::checksum_algorithm_from_header(mixed), algorithm);
     EXPECT_EQ(stratus::checksum_xml_element(algorithm), "Checksum" + std::string(name));
   }
-  EXPECT_EQ(stratus::checksum_header_name(ChecksumAlgorithm::crc64nvme), "x-amz-checksum-crc64nvme");
+  EXPECT_EQ(stratus::checksum_header_name(ChecksumAlgorithm::crc64nvme),
+            "x-amz-checksum-crc64nvme");
   EXPECT_EQ(stratus::checksum_algorithm_from_name("Crc64Nvme"), ChecksumAlgorithm::crc64nvme);
   EXPECT_FALSE(stratus::checksum_algorithm_from_name("MD5"));
   EXPECT_FALSE(stratus::checksum_algorithm_from_name("CRC32 "));
@@ -182,9 +183,9 @@ TEST(Md5, MultipartEtagComposes) {
   whole.update(part1.digest());
   whole.update(part2.digest());
   Md5 expected;
-  expected.update(std::string(
-      "\x0c\xc1\x75\xb9\xc0\xf1\xb6\xa8\x31\xc3\x99\xe2\x69\x77\x26\x61"
-      "\x92\xeb\x5f\xfe\xe6\xae\x2f\xec\x3a\xd7\x1c\x77\x75\x31\x57\x8f",
-      32));
+  expected.update(
+      std::string("\x0c\xc1\x75\xb9\xc0\xf1\xb6\xa8\x31\xc3\x99\xe2\x69\x77\x26\x61"
+                  "\x92\xeb\x5f\xfe\xe6\xae\x2f\xec\x3a\xd7\x1c\x77\x75\x31\x57\x8f",
+                  32));
   EXPECT_EQ(whole.hex(), expected.hex());
 }

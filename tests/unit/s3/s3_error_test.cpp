@@ -76,7 +76,8 @@ TEST(S3Error, XmlBodyShape) {
             "<Key>a&lt;b&gt;.txt</Key><Resource>/bucket/a&lt;b&gt;.txt</Resource>"
             "<RequestId>REQ1</RequestId></Error>");
   EXPECT_EQ(s3_error_xml(S3ErrorCode::InvalidArgument, "bad & worse", "", "",
-                         {.bucket_name = {}, .key = {},
+                         {.bucket_name = {},
+                          .key = {},
                           .extra = {{"ArgumentName", "max-keys"}, {"ArgumentValue", "-1"}}}),
             R"(<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code>)"
             "<Message>bad &amp; worse</Message><ArgumentName>max-keys</ArgumentName>"

@@ -7,10 +7,10 @@
 using namespace stratus::emulator::s3;
 
 TEST(BucketName, ValidNames) {
-  for (const char* name : {"abc", "my-bucket", "my.bucket.name", "a1b2c3", "123",
-                           "amzn-s3-demo", "xn-bucket", "bucket-s3alias-not-suffix",
-                           "192.168.5.4x", "1.2.3", "1.2.3.4.5", "a-.b", "a.-b",
-                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+  for (const char* name :
+       {"abc", "my-bucket", "my.bucket.name", "a1b2c3", "123", "amzn-s3-demo", "xn-bucket",
+        "bucket-s3alias-not-suffix", "192.168.5.4x", "1.2.3", "1.2.3.4.5", "a-.b", "a.-b",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
     EXPECT_EQ(bucket_name_problem(name), std::nullopt) << name;
   }
 }
@@ -54,12 +54,12 @@ TEST(BucketName, InvalidNamesSayWhy) {
 }
 
 TEST(ObjectKey, Acceptable) {
-  for (std::string key : {std::string("a"), std::string(" "), std::string("dir/sub/file.txt"),
-                          std::string("a\r\nb\tc\x01\x7f"), std::string("caf\xc3\xa9"),
-                          std::string("\xf0\x9f\x98\x80"), std::string("\xef\xbf\xbf"),
-                          std::string("\xf4\x8f\xbf\xbf"), std::string(1024, 'k'),
-                          std::string(341, 'x') + std::string("\xe2\x82\xac") +
-                              std::string(680, 'y')}) {
+  for (std::string key :
+       {std::string("a"), std::string(" "), std::string("dir/sub/file.txt"),
+        std::string("a\r\nb\tc\x01\x7f"), std::string("caf\xc3\xa9"),
+        std::string("\xf0\x9f\x98\x80"), std::string("\xef\xbf\xbf"),
+        std::string("\xf4\x8f\xbf\xbf"), std::string(1024, 'k'),
+        std::string(341, 'x') + std::string("\xe2\x82\xac") + std::string(680, 'y')}) {
     EXPECT_EQ(object_key_problem(key), std::nullopt) << key.size();
   }
 }
@@ -176,7 +176,8 @@ TEST(Range, Table) {
 }
 
 TEST(Range, PartialRangesAlwaysLieInsideTheObject) {
-  for (std::uint64_t size : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{7}, std::uint64_t{1000}, std::uint64_t{UINT64_MAX}}) {
+  for (std::uint64_t size : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{7},
+                             std::uint64_t{1000}, std::uint64_t{UINT64_MAX}}) {
     for (const char* h : {"bytes=0-", "bytes=-1", "bytes=-18446744073709551615", "bytes=0-0",
                           "bytes=1-", "bytes=18446744073709551614-"}) {
       ByteRange r;

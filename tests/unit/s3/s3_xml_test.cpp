@@ -12,7 +12,8 @@ namespace {
 constexpr const char* kProlog = R"(<?xml version="1.0" encoding="UTF-8"?>)";
 
 std::string delete_body(std::string_view objects, std::string_view quiet = "") {
-  std::string body = R"(<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)";
+  std::string body =
+      R"(<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)";
   if (!quiet.empty()) body += "<Quiet>" + std::string(quiet) + "</Quiet>";
   body += objects;
   body += "</Delete>";
@@ -46,7 +47,8 @@ TEST(XmlEscape, EscapesMarkupAndLineEnds) {
   EXPECT_EQ(xml_escape(R"(a&b<c>d"e'f)"), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
   EXPECT_EQ(xml_escape("a\r\nb\tc"), "a&#13;&#10;b&#9;c");
   EXPECT_EQ(xml_escape(std::string("\x01\x1f\x7f", 3)), "&#x01;&#x1F;&#x7F;");
-  EXPECT_EQ(xml_escape("caf\xc3\xa9 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xf0\x9f\x98\x80");  // UTF-8 as is
+  EXPECT_EQ(xml_escape("caf\xc3\xa9 \xf0\x9f\x98\x80"),
+            "caf\xc3\xa9 \xf0\x9f\x98\x80");  // UTF-8 as is
   EXPECT_EQ(xml_escape(""), "");
 }
 
@@ -138,9 +140,10 @@ TEST(DeleteObjects, RejectsMalformedDocuments) {
   expect_xml_error("", "no root element");
   expect_xml_error("   ", "no root element");
   expect_xml_error("not xml", "malformed XML");
-  expect_xml_error("<Delete><Object><Key>k</Key></Object>", "malformed XML");          // unclosed
+  expect_xml_error("<Delete><Object><Key>k</Key></Object>", "malformed XML");           // unclosed
   expect_xml_error("<Delete><Object><Key>k</Object></Key></Delete>", "malformed XML");  // crossed
-  expect_xml_error("<Delete><Object><Key>k</Key></Objekt></Delete>", "malformed XML");  // wrong name
+  expect_xml_error("<Delete><Object><Key>k</Key></Objekt></Delete>",
+                   "malformed XML");  // wrong name
   expect_xml_error("<Remove>" + key_object("k") + "</Remove>", "expected <Delete>");
   expect_xml_error(delete_body(key_object("k")) + "<Delete/>", "more than one root");
   expect_xml_error(delete_body(key_object("k")) + "trailing", "malformed XML");
@@ -166,7 +169,9 @@ TEST(DeleteObjects, RejectsBadReferencesAndCharacters) {
   expect_xml_error(delete_body(key_object("&#x10000000000000041;")), "character reference");
   expect_xml_error(delete_body(key_object("&#99999999999;")), "character reference");
   expect_xml_error(delete_body(key_object("&#12a;")), "character reference");
-  expect_xml_error(delete_body(key_object(std::string("a\x01" "b"))), "control character");
+  expect_xml_error(delete_body(key_object(std::string("a\x01"
+                                                      "b"))),
+                   "control character");
   expect_xml_error(delete_body(key_object(std::string("a\0b", 3))), "NUL byte");
   expect_xml_error(delete_body(key_object("\xc3\x28")), "not valid UTF-8");
   expect_xml_error(delete_body(key_object("\xed\xa0\x80")), "not valid UTF-8");  // CESU surrogate
@@ -248,11 +253,13 @@ TEST(CompleteMultipartUpload, StructureErrors) {
   EXPECT_TRUE(parse("").empty());  // the handler answers "at least one part"
   EXPECT_THROW(parse("<Part><ETag>e</ETag></Part>"), S3XmlError);
   EXPECT_THROW(parse("<Part><PartNumber>1</PartNumber></Part>"), S3XmlError);
-  EXPECT_THROW(parse("<Part><PartNumber>1</PartNumber><PartNumber>2</PartNumber><ETag>e</ETag></Part>"),
-               S3XmlError);
-  EXPECT_THROW(parse("<Part><PartNumber>1</PartNumber><ETag>e</ETag><ChecksumCRC32>a</ChecksumCRC32>"
-                     "<ChecksumCRC32>b</ChecksumCRC32></Part>"),
-               S3XmlError);
+  EXPECT_THROW(
+      parse("<Part><PartNumber>1</PartNumber><PartNumber>2</PartNumber><ETag>e</ETag></Part>"),
+      S3XmlError);
+  EXPECT_THROW(
+      parse("<Part><PartNumber>1</PartNumber><ETag>e</ETag><ChecksumCRC32>a</ChecksumCRC32>"
+            "<ChecksumCRC32>b</ChecksumCRC32></Part>"),
+      S3XmlError);
   EXPECT_THROW(parse_complete_multipart_upload("<CompleteMultipart/>"), S3XmlError);
 }
 
@@ -265,8 +272,9 @@ TEST(CompleteMultipartUpload, PartCountBound) {
   auto parsed = parse_complete_multipart_upload(body);
   ASSERT_EQ(parsed.size(), 10000u);
   EXPECT_EQ(parsed.back().part_number, 10000);
-  std::string over = "<CompleteMultipartUpload>" + parts +
-                     "<Part><PartNumber>1</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>";
+  std::string over =
+      "<CompleteMultipartUpload>" + parts +
+      "<Part><PartNumber>1</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>";
   EXPECT_THROW(parse_complete_multipart_upload(over), S3XmlError);
 }
 

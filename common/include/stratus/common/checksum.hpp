@@ -23,8 +23,8 @@ std::optional<ChecksumAlgorithm> checksum_algorithm_from_name(std::string_view n
 // including for other x-amz-checksum-* headers such as x-amz-checksum-type.
 std::optional<ChecksumAlgorithm> checksum_algorithm_from_header(std::string_view header_name);
 std::string_view checksum_algorithm_name(ChecksumAlgorithm algorithm);  // "CRC64NVME"
-std::string_view checksum_header_name(ChecksumAlgorithm algorithm);     // "x-amz-checksum-crc64nvme"
-std::string_view checksum_xml_element(ChecksumAlgorithm algorithm);     // "ChecksumCRC64NVME"
+std::string_view checksum_header_name(ChecksumAlgorithm algorithm);  // "x-amz-checksum-crc64nvme"
+std::string_view checksum_xml_element(ChecksumAlgorithm algorithm);  // "ChecksumCRC64NVME"
 // Raw digest size in bytes (4, 4, 8, 20, 32): a well-formed header value is its base64.
 std::size_t checksum_digest_size(ChecksumAlgorithm algorithm);
 
@@ -51,9 +51,9 @@ class Checksum {
     void operator()(evp_md_ctx_st* ctx) const;
   };
   ChecksumAlgorithm algorithm_;
-  std::uint64_t crc_ = 0;                              // CRC register between updates
-  std::unique_ptr<evp_md_ctx_st, EvpDeleter> evp_;     // SHA-1 / SHA-256 only
-  std::optional<std::string> digest_;                  // set once finalised
+  std::uint64_t crc_ = 0;                           // CRC register between updates
+  std::unique_ptr<evp_md_ctx_st, EvpDeleter> evp_;  // SHA-1 / SHA-256 only
+  std::optional<std::string> digest_;               // set once finalised
 };
 
 // MD5, for ETags: a single-part ETag is the hex MD5 of the body; a multipart ETag is the hex MD5 of

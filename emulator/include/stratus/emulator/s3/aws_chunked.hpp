@@ -29,10 +29,10 @@ namespace stratus::emulator::s3 {
 class AwsChunkedDecoder {
  public:
   struct Limits {
-    std::size_t max_line = 4096;                 // one chunk-size line or trailer line, CRLF excluded
-    std::size_t max_trailer_bytes = 16 * 1024;   // the whole trailer section, CRLFs included
-    std::uint64_t max_decoded = UINT64_MAX;      // decoded payload bytes
-    std::size_t max_signatures = 4096;           // chunk-signature values kept (see chunk_signatures)
+    std::size_t max_line = 4096;  // one chunk-size line or trailer line, CRLF excluded
+    std::size_t max_trailer_bytes = 16 * 1024;  // the whole trailer section, CRLFs included
+    std::uint64_t max_decoded = UINT64_MAX;     // decoded payload bytes
+    std::size_t max_signatures = 4096;  // chunk-signature values kept (see chunk_signatures)
   };
 
   AwsChunkedDecoder();
@@ -56,7 +56,7 @@ class AwsChunkedDecoder {
   const std::string& error() const { return error_; }
   std::uint64_t decoded_size() const { return decoded_; }
   std::uint64_t encoded_offset() const { return offset_; }  // encoded bytes consumed so far
-  std::uint64_t chunk_count() const { return chunks_; }     // chunk headers read, final one included
+  std::uint64_t chunk_count() const { return chunks_; }  // chunk headers read, final one included
 
   // Trailer fields in the order sent; names lower-cased, values trimmed of spaces and tabs.
   const std::vector<std::pair<std::string, std::string>>& trailers() const { return trailers_; }
@@ -80,9 +80,9 @@ class AwsChunkedDecoder {
 
   Limits limits_;
   State state_ = State::size_line;
-  std::string line_;               // the line being read, without its CRLF once complete
-  std::uint64_t line_start_ = 0;   // encoded offset of line_'s first byte
-  std::uint64_t remaining_ = 0;    // data bytes left in the current chunk
+  std::string line_;              // the line being read, without its CRLF once complete
+  std::uint64_t line_start_ = 0;  // encoded offset of line_'s first byte
+  std::uint64_t remaining_ = 0;   // data bytes left in the current chunk
   std::uint64_t offset_ = 0;
   std::uint64_t decoded_ = 0;
   std::uint64_t chunks_ = 0;

@@ -24,7 +24,9 @@ std::optional<std::string> bucket_name_problem(std::string_view name);
 // KeyTooLongError and the rest to InvalidArgument; key_too_long() tells them apart.
 std::optional<std::string> object_key_problem(std::string_view key);
 inline constexpr std::size_t kMaxObjectKeyBytes = 1024;
-inline bool key_too_long(std::string_view key) { return key.size() > kMaxObjectKeyBytes; }
+inline bool key_too_long(std::string_view key) {
+  return key.size() > kMaxObjectKeyBytes;
+}
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
 bool is_valid_utf8(std::string_view text);

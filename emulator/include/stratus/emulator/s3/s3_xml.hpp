@@ -40,9 +40,10 @@ std::string xml_escape(std::string_view text);
 class XmlWriter {
  public:
   XmlWriter();
-  XmlWriter& open(std::string_view name);     // <name>
-  XmlWriter& open_s3(std::string_view name);  // <name xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
-  XmlWriter& close();                         // closes the innermost open element
+  XmlWriter& open(std::string_view name);  // <name>
+  // <name xmlns="http://s3.amazonaws.com/doc/2006-03-01/">, for the root of a response.
+  XmlWriter& open_s3(std::string_view name);
+  XmlWriter& close();  // closes the innermost open element
   XmlWriter& element(std::string_view name, std::string_view text);  // <name>text</name>
   // A literal would otherwise pick the bool overload (pointer-to-bool beats string_view).
   XmlWriter& element(std::string_view name, const char* text) {
