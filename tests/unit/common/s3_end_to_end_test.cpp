@@ -123,22 +123,26 @@ class S3Server {
   const Endpoint& endpoint() const { return endpoint_; }
 
   void stop() {
-    if (pid_ <= 0) return;
-    ::kill(-pid_, SIGTERM);
-    auto end = Clock::now() + 10s;
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (Clock::now() > end) {
-        ::kill(-pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGTERM);
+      auto end = Clock::now() + 10s;
+      int status = 0;
+      while (::waitpid(pid_, &status, WNOHANG) == 0) {
+        if (Clock::now() > end) {
+          ::kill(-pid_, SIGKILL);
+          ::waitpid(pid_, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(20ms);
       }
-      std::this_thread::sleep_for(20ms);
+      ::kill(-pid_, SIGKILL);  // whatever else the command started
+      pid_ = -1;
     }
-    ::kill(-pid_, SIGKILL);  // whatever else the command started
-    pid_ = -1;
-    std::error_code ec;
-    std::filesystem::remove_all(work_dir_, ec);
+    if (!work_dir_.empty()) {  // also when the server never started
+      std::error_code ec;
+      std::filesystem::remove_all(work_dir_, ec);
+      work_dir_.clear();
+    }
   }
 
  private:

@@ -75,12 +75,12 @@ struct HttpResponse {
   int status = 200;
   HttpHeaders headers;
   std::string body;
-  // When set, the body is streamed from this file instead of `body`.
-  std::optional<HttpFileBody> file_body;
-  // A response to HEAD: announce this Content-Length without sending a body.
-  std::optional<std::uint64_t> head_content_length;
   // Close the connection after this response (e.g. after refusing an oversized body).
   bool close_connection = false;
+  // When set, the body is streamed from this file instead of `body`.
+  std::optional<HttpFileBody> file_body = std::nullopt;
+  // A response to HEAD: announce this Content-Length without sending a body.
+  std::optional<std::uint64_t> head_content_length = std::nullopt;
 };
 
 // Splits a request target into its path (still percent-encoded) and its query string.
