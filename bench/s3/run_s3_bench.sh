@@ -25,6 +25,7 @@
 #   MAX_WAIT_S [300]            ... but wait no longer than this in total
 #   OUT_DIR [mktemp -d]         results.jsonl, logs; data/ under it holds every server's data, the
 #                               source file and the reference copies (one filesystem)
+#   KEEP_DATA [0]               1: leave data/ in place on exit (it holds several 256 MiB files)
 #
 # What is measured, per repetition:
 #   reference   cp of the SIZE_MB file to a new file on the same filesystem (no sync: page cache),
@@ -101,8 +102,8 @@ cleanup() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   done
-  # The big files are only interesting while measuring.
-  rm -rf "$DATA/ref" 2>/dev/null || true
+  # The data is only interesting while measuring (results and logs stay).
+  if [[ ${KEEP_DATA:-0} != 1 ]]; then rm -rf "$DATA" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'log "stopped: line $LINENO: $BASH_COMMAND failed"' ERR

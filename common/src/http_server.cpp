@@ -60,6 +60,8 @@ HttpRequestHead head_from(const Parser& parser, const std::string& remote) {
 // Streamed bodies and file responses move through a buffer of this size: large enough that the
 // per-piece overhead (a handler call, a pread, a write) is small next to the copy itself.
 constexpr std::size_t kStreamPieceBytes = 1 << 20;
+// Bodies larger than this get a read buffer sized for them (up to kStreamPieceBytes).
+constexpr std::uint64_t kLargeBodyBytes = 16 * 1024;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -124,6 +126,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return reject_oversized();
     }
     bool has_body = !header_parser_->is_done();
+    header_parser_content_length_.reset();
+    if (auto length = header_parser_->content_length()) header_parser_content_length_ = *length;
     sink_ = has_body ? server_->handler.body_sink(head_) : nullptr;
     if (sink_) {
       stream_parser_.emplace(std::move(*header_parser_));
@@ -135,6 +139,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     header_parser_.reset();
     if (!has_body) return dispatch();
+    // Beast reads at most the buffer's free capacity (at least 512 bytes, at most 64 KiB per read),
+    // and the buffer is only as big as the head needed: without room, a large body arrives in
+    // reads of a few hundred bytes, one event-loop turn each.
+    std::uint64_t expected = header_parser_content_length_.value_or(kStreamPieceBytes);
+    if (expected > kLargeBodyBytes) buffer_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(expected, kStreamPieceBytes)));
     if (iequals(head_.headers.get("Expect"), "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       arm_timer(server_->options.body_timeout);
@@ -215,6 +224,8 @@ class Session : public std::enable_shared_from_this<Session> {
       request.body = std::move(parser_->get().body());
       parser_.reset();
     }
+    // An idle keep-alive connection should not keep a megabyte of buffer.
+    if (buffer_.capacity() > 64 * 1024 && buffer_.size() < 64 * 1024) buffer_.shrink_to_fit();
     // No timeout while the handler works: a runtime's /next legitimately waits for minutes.
     stream_.expires_never();
     auto answered = std::make_shared<bool>(false);
@@ -307,6 +318,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;
   std::shared_ptr<HttpBodySink> sink_;
   std::unique_ptr<char[]> piece_;  // streamed body pieces and file response pieces
+  std::optional<std::uint64_t> header_parser_content_length_;
   HttpRequestHead head_;
   bool keep_alive_ = true;
   bool closed_ = false;
