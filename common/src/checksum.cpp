@@ -1,4 +1,5 @@
 #include "stratus/common/checksum.hpp"
+#include "stratus/common/http_message.hpp"
 
 #include <openssl/evp.h>
 #include <zlib.h>
@@ -116,17 +117,6 @@ const AlgorithmNames& names_of(ChecksumAlgorithm algorithm) {
     if (entry.algorithm == algorithm) return entry;
   }
   throw std::invalid_argument("unknown ChecksumAlgorithm value");
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::string big_endian(std::uint64_t value, std::size_t bytes) {

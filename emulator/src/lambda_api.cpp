@@ -174,12 +174,7 @@ bool is_emulator_endpoint(Operation op) {
 }  // namespace
 
 void LambdaApi::check_signature(const HttpRequest& request) const {
-  auto lookup = [this](const std::string& key) -> std::optional<std::string> {
-    if (key == kFunctionAccessKeyId) return std::string(kFunctionSecretAccessKey);
-    auto it = config_.sigv4.secrets.find(key);
-    if (it == config_.sigv4.secrets.end()) return std::nullopt;
-    return it->second;
-  };
+  auto lookup = [this](const std::string& key) { return config_.sigv4.secret_for(key); };
   auto result = aws::verify(request, request.body, lookup, std::chrono::system_clock::now());
   switch (result) {
     case aws::VerifyResult::Ok: return;

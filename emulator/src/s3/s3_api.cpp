@@ -87,12 +87,7 @@ void S3Api::check_signature(const HttpRequestHead& head, const std::string* buff
   if (payload.empty()) {
     throw S3Exception(S3ErrorCode::InvalidRequest, "Missing required header for this request: x-amz-content-sha256");
   }
-  auto lookup = [this](const std::string& key) -> std::optional<std::string> {
-    if (key == kFunctionAccessKeyId) return std::string(kFunctionSecretAccessKey);
-    auto it = config_.sigv4.secrets.find(key);
-    if (it == config_.sigv4.secrets.end()) return std::nullopt;
-    return it->second;
-  };
+  auto lookup = [this](const std::string& key) { return config_.sigv4.secret_for(key); };
   // The signature covers x-amz-content-sha256; whether the body matches it is checked separately
   // (here for buffered bodies, by the upload sink for streamed ones).
   auto result = aws::verify(head, std::string_view(), lookup, std::chrono::system_clock::now());

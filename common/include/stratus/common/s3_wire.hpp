@@ -12,6 +12,7 @@
 
 #include "stratus/common/http_client.hpp"
 #include "stratus/common/s3_client.hpp"
+#include "stratus/common/xml_escape.hpp"
 
 namespace stratus::aws::s3 {
 
@@ -75,7 +76,7 @@ std::vector<S3MultipartUploadInfo> parse_list_multipart_uploads(std::string_view
 
 // ---- XML requests ----
 
-std::string xml_escape(std::string_view text);
+using stratus::xml_escape;  // stratus/common/xml_escape.hpp
 // <CompleteMultipartUpload> listing parts 1..N with these ETags (quotes included).
 std::string complete_multipart_upload_body(const std::vector<std::string>& etags);
 // <CreateBucketConfiguration> with the region as LocationConstraint; "" for us-east-1, where S3

@@ -49,6 +49,14 @@ inline constexpr const char* kFunctionSecretAccessKey = "stratus-secret";
 struct SigV4Settings {
   bool enabled = false;
   std::map<std::string, std::string> secrets;  // access key id -> secret access key
+
+  // The secret of an accepted access key (the listed ones and the functions' own), or nullopt.
+  std::optional<std::string> secret_for(const std::string& access_key_id) const {
+    if (access_key_id == kFunctionAccessKeyId) return std::string(kFunctionSecretAccessKey);
+    auto it = secrets.find(access_key_id);
+    if (it == secrets.end()) return std::nullopt;
+    return it->second;
+  }
 };
 
 struct S3Settings {

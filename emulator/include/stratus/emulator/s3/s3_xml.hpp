@@ -22,17 +22,13 @@
 #include <vector>
 
 #include "stratus/common/checksum.hpp"
+#include "stratus/common/xml_escape.hpp"
 
 namespace stratus::emulator::s3 {
 
 inline constexpr std::string_view kS3XmlNamespace = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-// Escapes text for element content or a quoted attribute: & < > " ' as named entities; CR, LF and
-// the other C0 controls as numeric references (&#13;), so a key survives an XML parser's line-end
-// normalisation the way S3 documents. (C0 controls other than TAB/LF/CR are not XML 1.0 characters
-// even as references; S3 keys may contain them and clients that ask for encoding-type=url, as
-// botocore always does for listings, never see them.)
-std::string xml_escape(std::string_view text);
+using stratus::xml_escape;  // stratus/common/xml_escape.hpp
 
 // Builds a response document. The constructor writes the prolog
 // <?xml version="1.0" encoding="UTF-8"?>. Element names come from code and must be XML names
