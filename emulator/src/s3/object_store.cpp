@@ -1,18 +1,17 @@
 #include "stratus/emulator/s3/object_store.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <system_error>
-
-#include <boost/asio/post.hpp>
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "stratus/common/checksum.hpp"
 #include "stratus/common/sigv4.hpp"
@@ -65,11 +64,14 @@ std::string part_file_name(int number) {
 }
 
 std::string unquote(std::string etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    etag = etag.substr(1, etag.size() - 2);
   return etag;
 }
 
-int open_read(const fs::path& path) { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }
+int open_read(const fs::path& path) {
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
 
 // Flushes and renames a finished file into place; makes the rename durable too when asked.
 void publish_file(int fd, const fs::path& from, const fs::path& to, bool flush) {
@@ -97,7 +99,8 @@ void copy_range(int in, int out, std::uint64_t length) {
   }
   std::vector<char> buffer(1 << 20);
   while (length > 0) {
-    ssize_t n = ::pread(in, buffer.data(), std::min<std::uint64_t>(buffer.size(), length), in_offset);
+    ssize_t n =
+        ::pread(in, buffer.data(), std::min<std::uint64_t>(buffer.size(), length), in_offset);
     if (n <= 0) throw std::runtime_error("copy: source ended early");
     if (::write(out, buffer.data(), static_cast<std::size_t>(n)) != n) throw_errno("copy");
     in_offset += n;
@@ -129,7 +132,9 @@ void TempFile::append(std::string_view bytes) {
 ObjectStore::ObjectStore(boost::asio::io_context& io, fs::path root, StoreOptions options)
     : io_(io), root_(std::move(root)), options_(options), disk_(options.disk_threads) {}
 
-ObjectStore::~ObjectStore() { disk_.join(); }
+ObjectStore::~ObjectStore() {
+  disk_.join();
+}
 
 void ObjectStore::load() {
   fs::create_directories(root_);
@@ -196,7 +201,8 @@ void ObjectStore::load() {
     object_total += bucket->objects.size();
     buckets_[bucket->info.name] = std::move(bucket);
   }
-  spdlog::info("s3: {} buckets, {} objects under {}", buckets_.size(), object_total, root_.string());
+  spdlog::info("s3: {} buckets, {} objects under {}", buckets_.size(), object_total,
+               root_.string());
 }
 
 std::vector<BucketInfo> ObjectStore::list_buckets() const {
@@ -212,14 +218,16 @@ const BucketInfo* ObjectStore::find_bucket(const std::string& name) const {
 
 ObjectStore::Bucket& ObjectStore::bucket_or_throw(const std::string& name) const {
   auto it = buckets_.find(name);
-  if (it == buckets_.end()) throw S3Exception(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist");
+  if (it == buckets_.end())
+    throw S3Exception(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist");
   return *it->second;
 }
 
 void ObjectStore::create_bucket(const std::string& name, const std::string& region) {
   if (buckets_.count(name)) {
-    throw S3Exception(S3ErrorCode::BucketAlreadyOwnedByYou,
-                      "Your previous request to create the named bucket succeeded and you already own it.");
+    throw S3Exception(
+        S3ErrorCode::BucketAlreadyOwnedByYou,
+        "Your previous request to create the named bucket succeeded and you already own it.");
   }
   auto bucket = std::make_unique<Bucket>();
   bucket->dir = root_ / name;
@@ -227,8 +235,9 @@ void ObjectStore::create_bucket(const std::string& name, const std::string& regi
   fs::create_directories(bucket->dir / "tmp");
   fs::create_directories(bucket->dir / "objects");
   fs::create_directories(bucket->dir / "uploads");
-  write_file_atomically(bucket->dir / "bucket.json",
-                        nlohmann::json{{"region", region}, {"created_ms", bucket->info.created_ms}}.dump());
+  write_file_atomically(
+      bucket->dir / "bucket.json",
+      nlohmann::json{{"region", region}, {"created_ms", bucket->info.created_ms}}.dump());
   buckets_[name] = std::move(bucket);
 }
 
@@ -257,9 +266,21 @@ fs::path ObjectStore::object_path(const Bucket& b, const std::string& key) const
   return b.dir / "objects" / hash.substr(0, 2) / hash;
 }
 
-void ObjectStore::run_on_disk(std::function<void()> work) {
+void ObjectStore::on_disk(std::function<void()> work,
+                          std::function<void(std::exception_ptr)> then) {
   ++pending_;
-  boost::asio::post(disk_, std::move(work));
+  boost::asio::post(disk_, [this, work = std::move(work), then = std::move(then)]() mutable {
+    std::exception_ptr error;
+    try {
+      work();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    boost::asio::post(io_, [this, error, then = std::move(then)] {
+      --pending_;
+      then(error);
+    });
+  });
 }
 
 // Called on the io thread after a file was renamed into place: the index takes what is on disk
@@ -277,28 +298,24 @@ void ObjectStore::publish(const std::string& bucket, const std::string& key) {
   if (meta && meta->key == key) it->second->objects[key] = std::move(*meta);
 }
 
-void ObjectStore::commit_object(const std::string& bucket, std::unique_ptr<TempFile> data, ObjectMeta meta,
-                                CommitCallback done) {
+void ObjectStore::commit_object(const std::string& bucket, std::unique_ptr<TempFile> data,
+                                ObjectMeta meta, CommitCallback done) {
   Bucket& b = bucket_or_throw(bucket);
   meta.last_modified_ms = now_ms();
   data->append(encode_object_trailer(meta));
   auto target = object_path(b, meta.key);
   bool flush = options_.fsync;
   std::shared_ptr<TempFile> file(std::move(data));
-  run_on_disk([this, file, target, flush, bucket, meta = std::move(meta), done = std::move(done)]() mutable {
-    std::exception_ptr error;
-    try {
-      publish_file(file->fd(), file->path(), target, flush);
-      file->release();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    boost::asio::post(io_, [this, file, error, bucket, meta = std::move(meta), done = std::move(done)] {
-      --pending_;
-      if (!error) publish(bucket, meta.key);
-      done(error, meta);
-    });
-  });
+  on_disk(
+      [file, target, flush] {
+        publish_file(file->fd(), file->path(), target, flush);
+        file->release();
+      },
+      [this, file, bucket, meta = std::move(meta),
+       done = std::move(done)](std::exception_ptr error) {
+        if (!error) publish(bucket, meta.key);
+        done(error, meta);
+      });
 }
 
 OpenObject ObjectStore::open_object(const std::string& bucket, const std::string& key) const {
@@ -307,11 +324,13 @@ OpenObject ObjectStore::open_object(const std::string& bucket, const std::string
   if (fd < 0) throw S3Exception(S3ErrorCode::NoSuchKey, "The specified key does not exist.");
   auto owner = share_fd(fd);
   auto meta = read_object_meta(fd);
-  if (!meta || meta->key != key) throw S3Exception(S3ErrorCode::NoSuchKey, "The specified key does not exist.");
+  if (!meta || meta->key != key)
+    throw S3Exception(S3ErrorCode::NoSuchKey, "The specified key does not exist.");
   return {owner, std::move(*meta)};
 }
 
-const ObjectMeta* ObjectStore::find_object(const std::string& bucket, const std::string& key) const {
+const ObjectMeta* ObjectStore::find_object(const std::string& bucket,
+                                           const std::string& key) const {
   Bucket& b = bucket_or_throw(bucket);
   auto it = b.objects.find(key);
   return it == b.objects.end() ? nullptr : &it->second;
@@ -334,36 +353,34 @@ void ObjectStore::copy_object(const std::string& source_bucket, const std::strin
   meta.parts = 0;
   meta.checksums.clear();
   bool flush = options_.fsync;
-  run_on_disk([this, source, temp, target, flush, bucket, meta = std::move(meta), done = std::move(done)]() mutable {
-    std::exception_ptr error;
-    try {
-      // Read rather than copy in the kernel: the copy's ETag is the MD5 of its bytes.
-      Md5 md5;
-      std::vector<char> buffer(1 << 20);
-      std::uint64_t offset = 0;
-      while (offset < meta.size) {
-        ssize_t n = ::pread(*source.fd, buffer.data(), std::min<std::uint64_t>(buffer.size(), meta.size - offset),
-                            static_cast<off_t>(offset));
-        if (n <= 0) throw std::runtime_error("copy: source ended early");
-        md5.update(buffer.data(), static_cast<std::size_t>(n));
-        temp->append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-        offset += static_cast<std::uint64_t>(n);
-      }
-      meta.md5_hex = md5.hex();
-      meta.etag = meta.md5_hex;
-      meta.last_modified_ms = now_ms();
-      temp->append(encode_object_trailer(meta));
-      publish_file(temp->fd(), temp->path(), target, flush);
-      temp->release();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    boost::asio::post(io_, [this, temp, error, bucket, meta = std::move(meta), done = std::move(done)] {
-      --pending_;
-      if (!error) publish(bucket, meta.key);
-      done(error, meta);
-    });
-  });
+  auto result = std::make_shared<ObjectMeta>(std::move(meta));
+  on_disk(
+      [source, temp, target, flush, result] {
+        ObjectMeta& meta = *result;
+        // Read rather than copy in the kernel: the copy's ETag is the MD5 of its bytes.
+        Md5 md5;
+        std::vector<char> buffer(1 << 20);
+        std::uint64_t offset = 0;
+        while (offset < meta.size) {
+          ssize_t n = ::pread(*source.fd, buffer.data(),
+                              std::min<std::uint64_t>(buffer.size(), meta.size - offset),
+                              static_cast<off_t>(offset));
+          if (n <= 0) throw std::runtime_error("copy: source ended early");
+          md5.update(buffer.data(), static_cast<std::size_t>(n));
+          temp->append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+          offset += static_cast<std::uint64_t>(n);
+        }
+        meta.md5_hex = md5.hex();
+        meta.etag = meta.md5_hex;
+        meta.last_modified_ms = now_ms();
+        temp->append(encode_object_trailer(meta));
+        publish_file(temp->fd(), temp->path(), target, flush);
+        temp->release();
+      },
+      [this, temp, bucket, result, done = std::move(done)](std::exception_ptr error) {
+        if (!error) publish(bucket, result->key);
+        done(error, *result);
+      });
 }
 
 ListResult ObjectStore::list(const std::string& bucket, const ListRequest& request) const {
@@ -377,7 +394,8 @@ ListResult ObjectStore::list(const std::string& bucket, const ListRequest& reque
   if (!delimiter.empty() && request.start_after.size() > prefix.size() &&
       request.start_after.compare(0, prefix.size(), prefix) == 0 &&
       request.start_after.size() >= delimiter.size() &&
-      request.start_after.compare(request.start_after.size() - delimiter.size(), delimiter.size(), delimiter) == 0) {
+      request.start_after.compare(request.start_after.size() - delimiter.size(), delimiter.size(),
+                                  delimiter) == 0) {
     skip_under = request.start_after;
   }
   std::size_t returned = 0;
@@ -391,7 +409,8 @@ ListResult ObjectStore::list(const std::string& bucket, const ListRequest& reque
       auto pos = key.find(delimiter, prefix.size());
       if (pos != std::string::npos) common = key.substr(0, pos + delimiter.size());
     }
-    if (!common.empty() && !out.common_prefixes.empty() && out.common_prefixes.back() == common) continue;
+    if (!common.empty() && !out.common_prefixes.empty() && out.common_prefixes.back() == common)
+      continue;
     if (returned == request.max_keys) {
       out.truncated = true;
       break;
@@ -436,18 +455,21 @@ std::string ObjectStore::create_upload(const std::string& bucket, const ObjectMe
   return id;
 }
 
-const UploadInfo& ObjectStore::find_upload(const std::string& bucket, const std::string& upload_id) const {
+const UploadInfo& ObjectStore::find_upload(const std::string& bucket,
+                                           const std::string& upload_id) const {
   Bucket& b = bucket_or_throw(bucket);
   auto it = b.uploads.find(upload_id);
   if (it == b.uploads.end() || b.completing.count(upload_id)) {
-    throw S3Exception(S3ErrorCode::NoSuchUpload,
-                      "The specified upload does not exist. The upload ID may be invalid, or the upload "
-                      "may have been aborted or completed.");
+    throw S3Exception(
+        S3ErrorCode::NoSuchUpload,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload "
+        "may have been aborted or completed.");
   }
   return it->second;
 }
 
-std::unique_ptr<TempFile> ObjectStore::create_part_temp(const std::string& bucket, const std::string& upload_id) {
+std::unique_ptr<TempFile> ObjectStore::create_part_temp(const std::string& bucket,
+                                                        const std::string& upload_id) {
   find_upload(bucket, upload_id);
   Bucket& b = bucket_or_throw(bucket);
   auto path = b.dir / "uploads" / upload_id / (".tmp-" + random_hex(12));
@@ -456,8 +478,9 @@ std::unique_ptr<TempFile> ObjectStore::create_part_temp(const std::string& bucke
   return std::make_unique<TempFile>(path, fd);
 }
 
-void ObjectStore::commit_part(const std::string& bucket, const std::string& upload_id, int part_number,
-                              std::unique_ptr<TempFile> data, ObjectMeta part_meta, CommitCallback done) {
+void ObjectStore::commit_part(const std::string& bucket, const std::string& upload_id,
+                              int part_number, std::unique_ptr<TempFile> data, ObjectMeta part_meta,
+                              CommitCallback done) {
   find_upload(bucket, upload_id);
   Bucket& b = bucket_or_throw(bucket);
   part_meta.last_modified_ms = now_ms();
@@ -465,22 +488,18 @@ void ObjectStore::commit_part(const std::string& bucket, const std::string& uplo
   auto target = b.dir / "uploads" / upload_id / part_file_name(part_number);
   bool flush = options_.fsync;
   std::shared_ptr<TempFile> file(std::move(data));
-  run_on_disk([this, file, target, flush, part_meta = std::move(part_meta), done = std::move(done)]() mutable {
-    std::exception_ptr error;
-    try {
-      publish_file(file->fd(), file->path(), target, flush);
-      file->release();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    boost::asio::post(io_, [this, file, error, part_meta = std::move(part_meta), done = std::move(done)] {
-      --pending_;
-      done(error, part_meta);
-    });
-  });
+  on_disk(
+      [file, target, flush] {
+        publish_file(file->fd(), file->path(), target, flush);
+        file->release();
+      },
+      [file, part_meta = std::move(part_meta), done = std::move(done)](std::exception_ptr error) {
+        done(error, part_meta);
+      });
 }
 
-std::vector<PartInfo> ObjectStore::list_parts(const std::string& bucket, const std::string& upload_id) const {
+std::vector<PartInfo> ObjectStore::list_parts(const std::string& bucket,
+                                              const std::string& upload_id) const {
   find_upload(bucket, upload_id);
   Bucket& b = bucket_or_throw(bucket);
   std::vector<PartInfo> parts;
@@ -494,7 +513,8 @@ std::vector<PartInfo> ObjectStore::list_parts(const std::string& bucket, const s
     if (!meta) continue;
     parts.push_back({std::atoi(name.c_str() + 5), meta->size, meta->etag, meta->last_modified_ms});
   }
-  std::sort(parts.begin(), parts.end(), [](const PartInfo& a, const PartInfo& c) { return a.number < c.number; });
+  std::sort(parts.begin(), parts.end(),
+            [](const PartInfo& a, const PartInfo& c) { return a.number < c.number; });
   return parts;
 }
 
@@ -511,21 +531,24 @@ void ObjectStore::complete_upload(const std::string& bucket, const std::string& 
   std::vector<PartInfo> chosen;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (i > 0 && parts[i].part_number <= parts[i - 1].part_number) {
-      throw S3Exception(S3ErrorCode::InvalidPartOrder,
-                        "The list of parts was not in ascending order. The parts list must be specified in "
-                        "order by part number.");
+      throw S3Exception(
+          S3ErrorCode::InvalidPartOrder,
+          "The list of parts was not in ascending order. The parts list must be specified in "
+          "order by part number.");
     }
     auto it = by_number.find(parts[i].part_number);
     if (it == by_number.end() || unquote(parts[i].etag) != it->second.etag) {
-      throw S3Exception(S3ErrorCode::InvalidPart,
-                        "One or more of the specified parts could not be found. The part may not have been "
-                        "uploaded, or the specified entity tag may not match the part's entity tag.");
+      throw S3Exception(
+          S3ErrorCode::InvalidPart,
+          "One or more of the specified parts could not be found. The part may not have been "
+          "uploaded, or the specified entity tag may not match the part's entity tag.");
     }
     chosen.push_back(it->second);
   }
   for (std::size_t i = 0; i + 1 < chosen.size(); ++i) {
     if (chosen[i].size < kMinPartBytes) {
-      throw S3Exception(S3ErrorCode::EntityTooSmall, "Your proposed upload is smaller than the minimum allowed size");
+      throw S3Exception(S3ErrorCode::EntityTooSmall,
+                        "Your proposed upload is smaller than the minimum allowed size");
     }
   }
   ObjectMeta meta = upload.initial;
@@ -536,52 +559,49 @@ void ObjectStore::complete_upload(const std::string& bucket, const std::string& 
   auto target = object_path(b, meta.key);
   bool flush = options_.fsync;
   b.completing[upload_id] = true;
-  run_on_disk([this, temp, upload_dir, target, flush, chosen, bucket, upload_id, meta = std::move(meta),
-               done = std::move(done)]() mutable {
-    std::exception_ptr error;
-    try {
-      Md5 md5_of_md5s;
-      std::uint64_t total = 0;
-      for (const auto& part : chosen) {
-        int fd = open_read(upload_dir / part_file_name(part.number));
-        if (fd < 0) throw_errno("open part");
-        auto guard = share_fd(fd);
-        auto part_meta = read_object_meta(fd);
-        if (!part_meta) throw std::runtime_error("part " + std::to_string(part.number) + " is unreadable");
-        copy_range(fd, temp->fd(), part_meta->size);
-        // The multipart ETag is the MD5 of the parts' binary MD5s, then "-<count>".
-        std::string raw;
-        for (std::size_t i = 0; i + 1 < part_meta->etag.size(); i += 2) {
-          raw += static_cast<char>(std::stoi(part_meta->etag.substr(i, 2), nullptr, 16));
+  auto result = std::make_shared<ObjectMeta>(std::move(meta));
+  on_disk(
+      [temp, upload_dir, target, flush, chosen, result] {
+        ObjectMeta& meta = *result;
+        Md5 md5_of_md5s;
+        std::uint64_t total = 0;
+        for (const auto& part : chosen) {
+          int fd = open_read(upload_dir / part_file_name(part.number));
+          if (fd < 0) throw_errno("open part");
+          auto guard = share_fd(fd);
+          auto part_meta = read_object_meta(fd);
+          if (!part_meta)
+            throw std::runtime_error("part " + std::to_string(part.number) + " is unreadable");
+          copy_range(fd, temp->fd(), part_meta->size);
+          // The multipart ETag is the MD5 of the parts' binary MD5s, then "-<count>".
+          std::string raw;
+          for (std::size_t i = 0; i + 1 < part_meta->etag.size(); i += 2) {
+            raw += static_cast<char>(std::stoi(part_meta->etag.substr(i, 2), nullptr, 16));
+          }
+          md5_of_md5s.update(raw.data(), raw.size());
+          total += part_meta->size;
         }
-        md5_of_md5s.update(raw.data(), raw.size());
-        total += part_meta->size;
-      }
-      meta.size = total;
-      meta.etag = md5_of_md5s.hex() + "-" + std::to_string(chosen.size());
-      meta.md5_hex.clear();
-      meta.last_modified_ms = now_ms();
-      temp->append(encode_object_trailer(meta));
-      publish_file(temp->fd(), temp->path(), target, flush);
-      temp->release();
-      std::error_code ec;
-      fs::remove_all(upload_dir, ec);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    boost::asio::post(io_, [this, temp, error, bucket, upload_id, meta = std::move(meta), done = std::move(done)] {
-      --pending_;
-      auto it = buckets_.find(bucket);
-      if (it != buckets_.end()) {
-        it->second->completing.erase(upload_id);
-        if (!error) {
-          it->second->uploads.erase(upload_id);
-          publish(bucket, meta.key);
+        meta.size = total;
+        meta.etag = md5_of_md5s.hex() + "-" + std::to_string(chosen.size());
+        meta.md5_hex.clear();
+        meta.last_modified_ms = now_ms();
+        temp->append(encode_object_trailer(meta));
+        publish_file(temp->fd(), temp->path(), target, flush);
+        temp->release();
+        std::error_code ec;
+        fs::remove_all(upload_dir, ec);
+      },
+      [this, temp, bucket, upload_id, result, done = std::move(done)](std::exception_ptr error) {
+        auto it = buckets_.find(bucket);
+        if (it != buckets_.end()) {
+          it->second->completing.erase(upload_id);
+          if (!error) {
+            it->second->uploads.erase(upload_id);
+            publish(bucket, result->key);
+          }
         }
-      }
-      done(error, meta);
-    });
-  });
+        done(error, *result);
+      });
 }
 
 void ObjectStore::abort_upload(const std::string& bucket, const std::string& upload_id) {

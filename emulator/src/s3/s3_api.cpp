@@ -54,18 +54,21 @@ HttpResponse S3Api::reject_oversized(const HttpRequestHead& head) {
 std::shared_ptr<HttpBodySink> S3Api::body_sink(const HttpRequestHead& head) {
   S3Route route = route_for(head);
   if (!is_object_upload(route.operation)) return nullptr;
+  return open_upload(head, route);
+}
+
+std::shared_ptr<ObjectUploadSink> S3Api::open_upload(const HttpRequestHead& head, const S3Route& route) {
   // Whatever is wrong with the request is decided now, before gigabytes arrive; the body is then
   // swallowed and the error answered once it has (so the connection stays usable).
   try {
     check_signature(head, nullptr);
     require_bucket(route.bucket);
-    if (auto problem = object_key_problem(route.key)) {
-      throw S3Exception(route.key.size() > 1024 ? S3ErrorCode::KeyTooLongError : S3ErrorCode::InvalidArgument, *problem);
-    }
+    require_valid_key(route.key);
     UploadExpectations expect = upload_expectations(head);
     std::unique_ptr<TempFile> file;
     if (route.operation == S3Operation::UploadPart) {
-      file = store_.create_part_temp(route.bucket, route.query["uploadId"]);
+      auto upload_id = route.query.find("uploadId");
+      file = store_.create_part_temp(route.bucket, upload_id == route.query.end() ? "" : upload_id->second);
     } else {
       file = store_.create_temp(route.bucket);
     }
@@ -76,6 +79,12 @@ std::shared_ptr<HttpBodySink> S3Api::body_sink(const HttpRequestHead& head) {
     return std::make_shared<ObjectUploadSink>(
         S3Exception(S3ErrorCode::InternalError, std::string("Could not start the upload: ") + e.what()));
   }
+}
+
+UploadResult S3Api::finish_upload(const S3Route& route, HttpRequest& request) {
+  // The server asks for a sink only when there is a body: an empty PUT gets its sink here.
+  if (!request.body_sink) request.body_sink = open_upload(request, route);
+  return static_cast<ObjectUploadSink&>(*request.body_sink).finish(request.body_complete);
 }
 
 void S3Api::check_signature(const HttpRequestHead& head, const std::string* buffered_body) const {
@@ -168,15 +177,6 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
     metering_.record_s3(metered_bucket, is_s3_write_class(op), bytes_in, 0);
     respond(std::move(r));
   };
-  auto later_fail = [fail, respond](std::exception_ptr error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const S3Exception& e) {
-      fail(respond, e);
-    } catch (const std::exception& e) {
-      fail(respond, S3Exception(S3ErrorCode::InternalError, std::string("Internal error: ") + e.what()));
-    }
-  };
 
   try {
     if (op == S3Operation::Invalid) throw S3Exception(S3ErrorCode::InvalidRequest, "Invalid request: " + route.detail);
@@ -187,13 +187,14 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
     if (op == S3Operation::MethodNotAllowed) {
       throw S3Exception(S3ErrorCode::MethodNotAllowed, "The specified method is not allowed against this resource.");
     }
-    if (!request.body_sink) check_signature(request, &request.body);
+    // Uploads had theirs checked when their sink was opened (which also checks the payload hash).
+    if (!is_object_upload(op)) check_signature(request, &request.body);
 
     std::uint64_t bytes_out = 0;
     HttpResponse response;
     switch (op) {
       case S3Operation::PutObject:
-        return put_object(route, request, request_id, [later, later_fail](HttpResponse r) { later(std::move(r)); });
+        return put_object(route, request, request_id, later);
       case S3Operation::UploadPart:
         return upload_part(route, request, request_id, later);
       case S3Operation::CopyObject:
@@ -236,7 +237,6 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
     spdlog::error("s3 {} {} failed: {}", op_name, resource, e.what());
     fail(respond, S3Exception(S3ErrorCode::InternalError, std::string("Internal error: ") + e.what()));
   }
-  (void)later_fail;
 }
 
 HttpResponse S3Api::list_buckets(const std::string&) {

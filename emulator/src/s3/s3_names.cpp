@@ -1,6 +1,7 @@
 #include "stratus/emulator/s3/s3_names.hpp"
 
 #include "stratus/common/http_message.hpp"
+#include "stratus/emulator/s3/s3_error.hpp"
 
 #include <array>
 
@@ -186,6 +187,12 @@ RangeOutcome parse_range(std::string_view header, std::uint64_t object_size, Byt
   if (last > object_size - 1) last = object_size - 1;
   out = ByteRange{first, last - first + 1};
   return RangeOutcome::partial;
+}
+
+void require_valid_key(std::string_view key) {
+  if (auto problem = object_key_problem(key)) {
+    throw S3Exception(key_too_long(key) ? S3ErrorCode::KeyTooLongError : S3ErrorCode::InvalidArgument, *problem);
+  }
 }
 
 }  // namespace stratus::emulator::s3

@@ -32,8 +32,7 @@ ObjectMeta meta_from_headers(const HttpRequestHead& head, const std::string& key
   meta.cache_control = head.headers.get("Cache-Control");
   // aws-chunked is how the body travelled, not how the object is encoded.
   std::string encoding;
-  std::string_view rest = head.headers.get("Content-Encoding");
-  std::string all(rest);
+  const std::string all = head.headers.get("Content-Encoding");
   std::size_t start = 0;
   while (start <= all.size()) {
     auto comma = all.find(',', start);
@@ -57,12 +56,6 @@ ObjectMeta meta_from_headers(const HttpRequestHead& head, const std::string& key
     throw S3Exception(S3ErrorCode::MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size.");
   }
   return meta;
-}
-
-void require_key(const std::string& key) {
-  if (auto problem = object_key_problem(key)) {
-    throw S3Exception(key.size() > 1024 ? S3ErrorCode::KeyTooLongError : S3ErrorCode::InvalidArgument, *problem);
-  }
 }
 
 std::string param(const S3Route& route, const char* name) {
@@ -100,17 +93,7 @@ S3Exception to_s3_error(std::exception_ptr error) {
 }  // namespace
 
 void S3Api::put_object(const S3Route& route, HttpRequest& request, const std::string&, HttpResponder respond) {
-  auto* sink = dynamic_cast<ObjectUploadSink*>(request.body_sink.get());
-  if (!sink) {
-    // Only a body-less PUT gets here (no sink is made for an empty body): an empty object.
-    require_bucket(route.bucket);
-    require_key(route.key);
-    auto temp = store_.create_temp(route.bucket);
-    auto fresh = std::make_shared<ObjectUploadSink>(std::move(temp), upload_expectations(request));
-    request.body_sink = fresh;
-    sink = fresh.get();
-  }
-  UploadResult upload = sink->finish(request.body_complete);
+  UploadResult upload = finish_upload(route, request);
   ObjectMeta meta = meta_from_headers(request, route.key);
   meta.size = upload.size;
   meta.md5_hex = upload.md5_hex;
@@ -133,7 +116,7 @@ void S3Api::put_object(const S3Route& route, HttpRequest& request, const std::st
 
 void S3Api::copy_object(const S3Route& route, const HttpRequest& request, const std::string&, HttpResponder respond) {
   require_bucket(route.bucket);
-  require_key(route.key);
+  require_valid_key(route.key);
   // x-amz-copy-source: "[/]bucket/key[?versionId=...]", the key URL-encoded.
   std::string source = request.headers.get("x-amz-copy-source");
   if (auto q = source.find('?'); q != std::string::npos) source.resize(q);
@@ -186,7 +169,7 @@ void S3Api::copy_object(const S3Route& route, const HttpRequest& request, const 
 HttpResponse S3Api::get_object(const S3Route& route, const HttpRequest& request, bool head, const std::string& request_id,
                                std::uint64_t& bytes_out) {
   require_bucket(route.bucket);
-  require_key(route.key);
+  require_valid_key(route.key);
   if (route.query.count("partNumber")) {
     throw S3Exception(S3ErrorCode::NotImplemented, "GetObject by partNumber is not implemented by this emulator.");
   }
@@ -293,7 +276,7 @@ HttpResponse S3Api::get_object(const S3Route& route, const HttpRequest& request,
 
 HttpResponse S3Api::delete_object(const S3Route& route, const std::string&) {
   require_bucket(route.bucket);
-  require_key(route.key);
+  require_valid_key(route.key);
   store_.delete_object(route.bucket, route.key);
   HttpResponse response;
   response.status = 204;
@@ -302,7 +285,7 @@ HttpResponse S3Api::delete_object(const S3Route& route, const std::string&) {
 
 HttpResponse S3Api::create_upload(const S3Route& route, const HttpRequest& request, const std::string&) {
   require_bucket(route.bucket);
-  require_key(route.key);
+  require_valid_key(route.key);
   ObjectMeta meta = meta_from_headers(request, route.key);
   std::string id = store_.create_upload(route.bucket, meta);
   spdlog::info("s3 CreateMultipartUpload /{}/{} -> upload {}", route.bucket, route.key, id);
@@ -317,15 +300,7 @@ HttpResponse S3Api::create_upload(const S3Route& route, const HttpRequest& reque
 
 void S3Api::upload_part(const S3Route& route, HttpRequest& request, const std::string&, HttpResponder respond) {
   int number = part_number_of(route);
-  auto* sink = dynamic_cast<ObjectUploadSink*>(request.body_sink.get());
-  if (!sink) {
-    require_bucket(route.bucket);
-    auto temp = store_.create_part_temp(route.bucket, param(route, "uploadId"));
-    auto fresh = std::make_shared<ObjectUploadSink>(std::move(temp), upload_expectations(request));
-    request.body_sink = fresh;
-    sink = fresh.get();
-  }
-  UploadResult upload = sink->finish(request.body_complete);
+  UploadResult upload = finish_upload(route, request);
   const UploadInfo& info = store_.find_upload(route.bucket, param(route, "uploadId"));
   if (info.key != route.key) {
     throw S3Exception(S3ErrorCode::NoSuchUpload, "The specified upload does not exist for this key.");

@@ -158,7 +158,8 @@ class ObjectStore {
   Bucket& bucket_or_throw(const std::string& name) const;
   std::filesystem::path object_path(const Bucket& b, const std::string& key) const;
   void publish(const std::string& bucket, const std::string& key);
-  void run_on_disk(std::function<void()> work);
+  // Runs `work` on the disk pool, then `then` on the io thread with what `work` threw (or null).
+  void on_disk(std::function<void()> work, std::function<void(std::exception_ptr)> then);
 
   boost::asio::io_context& io_;
   std::filesystem::path root_;

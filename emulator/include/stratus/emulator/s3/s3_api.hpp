@@ -9,6 +9,7 @@
 #include "stratus/emulator/config.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/s3/object_store.hpp"
+#include "stratus/emulator/s3/object_upload.hpp"
 #include "stratus/emulator/s3/s3_error.hpp"
 #include "stratus/emulator/s3/s3_router.hpp"
 
@@ -35,6 +36,11 @@ class S3Api : public HttpHandler {
   void check_signature(const HttpRequestHead& head, const std::string* buffered_body) const;
   // Throws unless the bucket name is valid and the bucket exists.
   void require_bucket(const std::string& bucket) const;
+  // The sink for a PutObject/UploadPart body. Everything that can be decided from the head is
+  // decided here; a refusal becomes a sink that swallows the body and reports it from finish().
+  std::shared_ptr<ObjectUploadSink> open_upload(const HttpRequestHead& head, const S3Route& route);
+  // The checked upload of a PutObject/UploadPart (a body-less one gets its sink now).
+  UploadResult finish_upload(const S3Route& route, HttpRequest& request);
 
   HttpResponse list_buckets(const std::string& request_id);
   HttpResponse create_bucket(const S3Route& route, const HttpRequest& request, const std::string& request_id);

@@ -31,6 +31,10 @@ inline bool key_too_long(std::string_view key) {
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
 bool is_valid_utf8(std::string_view text);
 
+// Throws S3Exception (KeyTooLongError over 1024 bytes, else InvalidArgument) unless the key is one
+// S3 accepts.
+void require_valid_key(std::string_view key);
+
 struct ByteRange {
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
