@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "split_mix64.hpp"
+#include "stratus/ml/split_mix64.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
 
 namespace stratus::trainer {
@@ -14,7 +14,7 @@ LabeledData make_case_a(const CaseASpec& spec) {
                        std::to_string(kCaseAMaxCount) + " (there are only 2^" +
                        std::to_string(kCaseADimension) + " distinct +/-1 vectors)");
   }
-  detail::SplitMix64 random(spec.seed);
+  ml::SplitMix64 random(spec.seed);
   std::int64_t weights[kCaseADimension];
   for (std::int64_t& w : weights) w = 2 * static_cast<std::int64_t>(random.next() % 1024) - 1023;
   const std::int64_t bias = 2 * static_cast<std::int64_t>(random.next() % 2) - 1;

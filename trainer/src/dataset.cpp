@@ -8,12 +8,12 @@
 #include <type_traits>
 
 #include "source_reader.hpp"
-#include "split_mix64.hpp"
+#include "stratus/ml/split_mix64.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
 
 namespace stratus::trainer {
 
-using SeededRandom = detail::SplitMix64;
+using SeededRandom = ml::SplitMix64;
 
 Dataset make_synthetic_linear(const SyntheticLinearSpec& spec, std::vector<double>* true_weights,
                               double* true_bias) {

@@ -1,12 +1,12 @@
 #pragma once
-// Internal: the project's seeded generator. SplitMix64 is tiny, fast and fully specified, so a
-// seed means the same data on every platform and with every standard library (std::mt19937 is
-// specified too, but std's distributions are not).
+// The project's seeded generator, shared by the trainer and the functions. SplitMix64 is tiny,
+// fast and fully specified, so a seed means the same data on every platform and with every
+// standard library (std::mt19937 is specified too, but std's distributions are not).
 
 #include <cmath>
 #include <cstdint>
 
-namespace stratus::trainer::detail {
+namespace stratus::ml {
 
 class SplitMix64 {
  public:
@@ -31,4 +31,4 @@ class SplitMix64 {
   std::uint64_t state_;
 };
 
-}  // namespace stratus::trainer::detail
+}  // namespace stratus::ml
