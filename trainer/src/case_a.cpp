@@ -1,6 +1,6 @@
-// CLOUD 2018 Case A: distinct +/-1 vectors labelled by a fixed linear teacher (rule in
-// dataset_readers.hpp).
+// CLOUD 2018 Case A: the paper's synthetic data (rule in dataset_readers.hpp).
 
+#include <algorithm>
 #include <vector>
 
 #include "stratus/ml/split_mix64.hpp"
@@ -15,29 +15,40 @@ LabeledData make_case_a(const CaseASpec& spec) {
                        std::to_string(kCaseADimension) + " distinct +/-1 vectors)");
   }
   ml::SplitMix64 random(spec.seed);
-  std::int64_t weights[kCaseADimension];
-  for (std::int64_t& w : weights) w = 2 * static_cast<std::int64_t>(random.next() % 1024) - 1023;
-  const std::int64_t bias = 2 * static_cast<std::int64_t>(random.next() % 2) - 1;
-
   const auto count = static_cast<std::size_t>(spec.count);
+
+  // 1. count distinct 20-bit integers.
   std::vector<bool> drawn(kCaseAMaxCount, false);
+  std::vector<std::uint32_t> words(count);
+  for (std::uint32_t& word : words) {
+    std::uint64_t candidate = 0;
+    do {
+      candidate = random.next() >> (64 - kCaseADimension);
+    } while (drawn[candidate]);
+    drawn[candidate] = true;
+    word = static_cast<std::uint32_t>(candidate);
+  }
+  // 2. Ascending; the lower half is labelled -1, the upper half +1 (the paper's ds[0:n/2] = -1).
+  std::sort(words.begin(), words.end());
+  std::vector<std::int32_t> sorted_labels(count);
+  for (std::size_t i = 0; i < count; ++i) sorted_labels[i] = i < count / 2 ? -1 : 1;
+  // 3. Shuffle the rows (Fisher-Yates from the last row down).
+  std::vector<std::size_t> order(count);
+  for (std::size_t i = 0; i < count; ++i) order[i] = i;
+  for (std::size_t i = count; i-- > 1;) {
+    const auto j = static_cast<std::size_t>(random.next() % (i + 1));
+    std::swap(order[i], order[j]);
+  }
+
   std::vector<float> features(count * kCaseADimension);
   std::vector<std::int32_t> labels(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    std::uint64_t word = 0;
-    do {
-      word = random.next() >> (64 - kCaseADimension);
-    } while (drawn[word]);
-    drawn[word] = true;
-    std::int64_t activation = bias;
-    float* row = features.data() + i * kCaseADimension;
-    for (std::size_t j = 0; j < kCaseADimension; ++j) {
-      const bool positive = ((word >> j) & 1u) != 0;
-      row[j] = positive ? 1.0f : -1.0f;
-      activation += positive ? weights[j] : -weights[j];
+  for (std::size_t row = 0; row < count; ++row) {
+    const std::size_t source = order[row];
+    float* out = features.data() + row * kCaseADimension;
+    for (std::size_t m = 0; m < kCaseADimension; ++m) {
+      out[m] = ((words[source] >> m) & 1u) != 0 ? 1.0f : -1.0f;
     }
-    // A sum of 21 odd numbers is odd: never 0.
-    labels[i] = activation > 0 ? 1 : -1;
+    labels[row] = sorted_labels[source];
   }
 
   LabeledData data;

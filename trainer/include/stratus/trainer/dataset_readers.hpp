@@ -63,18 +63,18 @@ enum class CsvLabels { float32_targets, int32_classes };
 LabeledData read_csv(const std::filesystem::path& file,
                      CsvLabels labels = CsvLabels::float32_targets, const ReadLimits& limits = {});
 
-// ---- CLOUD 2018 Case A: synthetic +/-1 vectors ----
+// ---- CLOUD 2018 Case A: synthetic +/-1 vectors, the paper's rule ----
 // `count` distinct 20-dimensional vectors of +/-1 with labels +/-1, fully determined by `seed`
-// (SplitMix64, the same on every platform):
-//  1. The teacher: w_j = 2*(r mod 1024) - 1023 for j = 0..19 and then b = 2*(r mod 2) - 1, one
-//     SplitMix64 output r each, in that order: odd integers in [-1023, 1023], and b = +/-1.
-//  2. The samples: each further output r gives the 20-bit word v = r >> 44; a word already drawn
-//     is skipped (no repeats). Component j of the vector is +1 if bit j of v is set, else -1.
-//  3. The label is sign(w . x + b). w . x + b is a sum of 21 odd integers, hence odd, never 0:
-//     there are no ties. The labels come out near half +1, half -1, not exactly half.
-// A prefix is stable: the first k samples are the same for every count >= k. There are 2^20
-// distinct vectors, so count must be 1..2^20. float32 features [count, 20], int32 labels, classes
-// {-1, +1}.
+// (SplitMix64, the same on every platform), as the paper's gen_random_sample/initialize_samples:
+//  1. Draw `count` distinct integers of [0, 2^20): each SplitMix64 output r gives v = r >> 44; a
+//     value already drawn is skipped (no repeats).
+//  2. Sort them ascending. Sample i of the sorted list is the bits of the i-th integer: component
+//     m (m = 0 first) is 2*bit_m - 1. The first floor(count/2) sorted samples get label -1, the
+//     rest +1 (exactly half each for an even count).
+//  3. Shuffle the rows with the same generator (Fisher-Yates: for i = count-1 down to 1, swap
+//     row i with row r mod (i+1), r the next output; the modulo bias is below 2^-44).
+// There are 2^20 distinct vectors, so count must be 1..2^20. float32 features [count, 20], int32
+// labels, classes {-1, +1}.
 inline constexpr std::size_t kCaseADimension = 20;
 inline constexpr std::uint64_t kCaseAMaxCount = std::uint64_t{1} << kCaseADimension;
 struct CaseASpec {
