@@ -259,6 +259,7 @@ std::string Worker::reinvoke(RoundTrace& trace, Clock::time_point round_started)
 
 std::string Worker::work() {
   round_ = request_.round;
+  if (stop_requested()) return answer(WorkOutcome::stopped);
   AliveRecord alive{request_.worker, request_.hop,
                     epoch_ms() + static_cast<std::uint64_t>(std::max<std::int64_t>(0, environment_.remaining().count()))};
   store_.put(config_.bucket, layout_.alive(request_.worker, request_.hop), encode_alive(alive));

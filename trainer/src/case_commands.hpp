@@ -1,0 +1,53 @@
+#pragma once
+// The command lines of `stratus-trainer casea`, `caseb` and `stop` (CLOUD 2018 Case A and Case B
+// as the paper ran them, and the run's emergency stop).
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "stratus/trainer/model_averaging.hpp"
+
+namespace stratus::trainer {
+
+struct CaseCommand {
+  CLI::App* app = nullptr;
+  ModelAveragingOptions options;
+  std::string target = "local";
+  std::string region;
+  std::string profile;
+  std::string orchestration = "functions";
+  std::string merge_tree;
+  std::size_t threads = 0;
+  double call_timeout_s = 900;
+  std::uint32_t stall_timeout_s = 600;
+  std::string initialisation = "paper";
+  std::string save_model;
+  std::string report_file;
+  bool json_lines = false;
+  bool quiet = false;
+};
+
+struct StopCommand {
+  CLI::App* app = nullptr;
+  std::string run_id;
+  std::string bucket = "stratus-runs";
+  std::string target = "local";
+  std::string region;
+  std::string profile;
+  std::uint32_t timeout_s = 900;
+};
+
+struct CaseCommands {
+  CaseCommand casea;
+  CaseCommand caseb;
+  StopCommand stop;
+};
+
+// Adds the three subcommands to the trainer's command line.
+void add_case_commands(CLI::App& app, CaseCommands& commands);
+// The exit code if one of them was given on the command line; nullopt otherwise.
+std::optional<int> run_case_commands(CaseCommands& commands);
+
+}  // namespace stratus::trainer
