@@ -32,6 +32,8 @@ std::string readable_type_name(const std::type_info& type) {
   return name;
 }
 
+}  // namespace
+
 // A handler must never take the process down: Lambda reports a thrown exception as a function
 // error and keeps the environment warm.
 InvocationResponse invoke_guarded(const Handler& handler, const InvocationRequest& request) {
@@ -46,6 +48,8 @@ InvocationResponse invoke_guarded(const Handler& handler, const InvocationReques
                                        std::string(kHandlerException));
   }
 }
+
+namespace {
 
 // Output written by the handler must reach the log stream before the invocation ends, otherwise a
 // pipe-buffered stdout would attribute it to a later invocation (or lose it when the environment

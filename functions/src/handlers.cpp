@@ -3,24 +3,46 @@
 namespace stratus::functions {
 namespace {
 
-// Adapts a plain string -> string handler to the runtime's request/response types.
+// Adapts a handler that needs nothing but its payload.
 template <std::string (*PlainHandler)(std::string_view)>
-runtime::InvocationResponse serve(const runtime::InvocationRequest& request) {
-  return runtime::InvocationResponse::success(PlainHandler(request.payload));
+std::string payload_only(std::string_view payload, HandlerContext&) {
+  return PlainHandler(payload);
 }
 
 }  // namespace
+
+std::chrono::milliseconds HandlerContext::remaining_time() const {
+  const auto now = std::chrono::system_clock::now();
+  if (deadline <= now) return std::chrono::milliseconds::zero();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+}
+
+runtime::InvocationResponse serve_invocation(const ProductHandler& handler, std::string_view payload,
+                                             HandlerContext& context) {
+  runtime::InvocationRequest request;
+  request.request_id = context.request_id;
+  request.deadline = context.deadline;
+  const runtime::Handler adapted = [&](const runtime::InvocationRequest&) {
+    try {
+      return runtime::InvocationResponse::success(handler(payload, context));
+    } catch (const ml::ProtocolError& refused) {
+      throw InvalidInput(refused.what());
+    }
+  };
+  return runtime::invoke_guarded(adapted, request);
+}
 
 std::string echo_handler(std::string_view payload) {
   return std::string(payload);
 }
 
-std::map<std::string, runtime::Handler> product_handlers() {
+HandlerTable product_handlers() {
   return {
-      {"echo", serve<echo_handler>},
-      {"gradient", serve<gradient_handler>},
-      {"gradient_z", serve<gradient_z_handler>},
-      {"shard_stats", serve<shard_stats_handler>},
+      {"echo", payload_only<echo_handler>},
+      {"gradient", payload_only<gradient_handler>},
+      {"gradient_z", payload_only<gradient_z_handler>},
+      {"shard_stats", shard_stats_handler},
+      {"model_averaging", model_averaging_handler},
   };
 }
 

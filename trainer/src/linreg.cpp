@@ -2,9 +2,21 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <stdexcept>
 
 namespace stratus::trainer {
+
+namespace linreg = ml::linreg;
+
+namespace {
+
+std::string task_key(const linreg::ShardIds& ids) {
+  return "epoch " + std::to_string(ids.epoch) + " step " + std::to_string(ids.step) + " shard " +
+         std::to_string(ids.shard);
+}
+
+}  // namespace
 
 std::pair<std::size_t, std::size_t> shard_range(std::size_t rows, int workers, int k) {
   auto w = static_cast<std::size_t>(workers);
@@ -12,7 +24,14 @@ std::pair<std::size_t, std::size_t> shard_range(std::size_t rows, int workers, i
   return {rows * i / w, rows * (i + 1) / w};
 }
 
-LinregResult train_linreg(const Dataset& data, const LinregOptions& options, GradientBackend& backend,
+std::string describe_linreg_backend(const LinregOptions& options, const Invoker& invoker) {
+  const std::string function =
+      options.function.empty() ? std::string(linreg::function_for(options.payload)) : options.function;
+  return invoker.describe() + " function '" + function + "' (" +
+         (options.payload == PayloadFormat::Zlib ? "zlib" : "json") + " payload)";
+}
+
+LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Invoker& invoker,
                           const LinregObserver& observer) {
   if (options.workers < 1) throw std::invalid_argument("--workers must be at least 1");
   if (static_cast<std::size_t>(options.workers) > data.rows) {
@@ -38,10 +57,18 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Gra
   }
   const std::size_t window = per_worker ? std::min(per_worker, smallest_shard) : 0;
   const int steps_per_epoch = window ? static_cast<int>((smallest_shard + window - 1) / window) : 1;
+  const std::string function =
+      options.function.empty() ? std::string(linreg::function_for(options.payload)) : options.function;
+
+  FanOut fan_out(invoker, options.fan_out);
+  // The rows of a (shard, step) never change: encoded once, reused every epoch (full batch) or
+  // every time the window comes round (mini-batch).
+  std::map<std::pair<int, int>, std::string> encoded_rows;
 
   LinregResult result;
   result.weights.assign(data.features, 0.0);
   std::vector<double> total(data.features);
+  std::vector<linreg::GradientAnswer> answers(static_cast<std::size_t>(options.workers));
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     EpochRecord record;
     record.epoch = epoch;
@@ -49,7 +76,8 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Gra
     double sse = 0;
     std::size_t rows_seen = 0;
     for (int step = 0; step < steps_per_epoch; ++step) {
-      std::vector<ShardTask> tasks;
+      std::vector<FanOutTask> tasks;
+      std::vector<std::size_t> task_rows;
       tasks.reserve(static_cast<std::size_t>(options.workers));
       for (int k = 0; k < options.workers; ++k) {
         auto [begin, end] = shard_range(data.rows, options.workers, k);
@@ -58,23 +86,37 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Gra
           begin = begin + offset;
           end = std::min(end, begin + window);
         }
-        ShardTask task;
-        task.epoch = static_cast<std::uint32_t>(epoch);
-        task.step = static_cast<std::uint32_t>(step);
-        task.shard = static_cast<std::uint32_t>(k);
-        task.features = data.features;
-        task.x = std::span<const float>(data.x).subspan(begin * data.features, (end - begin) * data.features);
-        task.y = std::span<const float>(data.y).subspan(begin, end - begin);
-        task.rows_key = (static_cast<std::uint64_t>(k) << 32) | static_cast<std::uint64_t>(step);
-        tasks.push_back(task);
+        auto cached = encoded_rows.find({k, step});
+        if (cached == encoded_rows.end()) {
+          const auto x = std::span<const float>(data.x).subspan(begin * data.features, (end - begin) * data.features);
+          const auto y = std::span<const float>(data.y).subspan(begin, end - begin);
+          cached = encoded_rows.emplace(std::pair{k, step}, linreg::encode_rows(x, y, data.features, options.payload)).first;
+        }
+        const linreg::ShardIds ids{static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(step),
+                                   static_cast<std::uint32_t>(k)};
+        tasks.push_back({function, linreg::encode_request(ids, result.weights, result.bias, cached->second, options.payload),
+                         task_key(ids), "shard " + std::to_string(k)});
+        task_rows.push_back(end - begin);
       }
-      auto outcomes = backend.compute(result.weights, result.bias, tasks, record.telemetry);
-      // Reduce in shard order: the same sums in the same order on every backend.
+      fan_out.run(
+          tasks,
+          [&](std::size_t index, const std::string& payload) {
+            linreg::GradientAnswer answer = linreg::decode_answer(payload, data.features, options.payload);
+            if (answer.gradient.rows != task_rows[index]) {
+              throw ml::ProtocolError("the answer counts " + std::to_string(answer.gradient.rows) + " rows, the shard has " +
+                                      std::to_string(task_rows[index]));
+            }
+            const std::string key = task_key(answer.ids);
+            answers[index] = std::move(answer);
+            return key;
+          },
+          record.telemetry);
+      // Reduce in shard order: the same sums in the same order on every target.
       std::fill(total.begin(), total.end(), 0.0);
       double bias_total = 0;
       std::uint64_t rows = 0;
-      for (const auto& outcome : outcomes) {
-        const auto& g = outcome.gradient;
+      for (const auto& answer : answers) {
+        const auto& g = answer.gradient;
         for (std::size_t j = 0; j < total.size(); ++j) total[j] += g.gradient[j];
         bias_total += g.bias_gradient;
         sse += g.sse;

@@ -10,11 +10,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "case_commands.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
-#include "stratus/trainer/lambda_backend.hpp"
+#include "stratus/trainer/deploy.hpp"
 #include "stratus/trainer/linreg.hpp"
 #include "stratus/trainer/stage.hpp"
+#include "stratus/trainer/target.hpp"
 
 namespace {
 
@@ -42,33 +44,14 @@ struct LinregCommand {
   bool quiet = false;
 };
 
-std::unique_ptr<GradientBackend> make_backend(const LinregCommand& c) {
-  if (c.target == "local") return make_local_backend();
-  LambdaBackendOptions o;
+LinregOptions linreg_options(const LinregCommand& c) {
+  LinregOptions o = c.train;
   o.payload = c.payload == "zlib" ? PayloadFormat::Zlib : PayloadFormat::Json;
-  o.function = !c.function.empty() ? c.function : (o.payload == PayloadFormat::Zlib ? "gradient_z" : "gradient");
-  o.max_in_flight = c.max_in_flight;
-  o.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
-  o.function_error_retries = c.retries;
-  if (c.target == "aws") {
-    o.region = c.region.empty() ? aws::resolve_region(c.profile) : c.region;
-    o.endpoint = aws::resolve_endpoint("lambda", o.region);
-    o.credentials = aws::resolve_credentials(c.profile);
-    o.label = "AWS Lambda " + o.region + " (" + o.endpoint.origin() + ")";
-    return make_lambda_backend(std::move(o));
-  }
-  if (c.target.rfind("http://", 0) != 0 && c.target.rfind("https://", 0) != 0) {
-    throw std::invalid_argument("--target must be local, aws, or an http(s):// URL; got '" + c.target + "'");
-  }
-  o.endpoint = Endpoint::parse(c.target);
-  // Sign when credentials are at hand (an emulator with SigV4 checking needs them); else unsigned.
-  try {
-    o.credentials = aws::resolve_credentials(c.profile);
-    o.region = c.region.empty() ? aws::resolve_region(c.profile) : c.region;
-  } catch (const aws::ConfigurationError&) {
-    if (!c.region.empty()) o.region = c.region;
-  }
-  return make_lambda_backend(std::move(o));
+  o.function = c.function;
+  o.fan_out.max_in_flight = c.max_in_flight;
+  o.fan_out.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  o.fan_out.retries = c.retries;
+  return o;
 }
 
 std::string format_cost(double usd) {
@@ -100,14 +83,16 @@ int run_linreg(const LinregCommand& c) {
     data = make_synthetic_linear({c.samples, c.features, c.noise, c.seed});
     source = "synthetic (seed " + std::to_string(c.seed) + ", noise " + json(c.noise).dump() + ")";
   }
-  auto backend = make_backend(c);
+  Target target = make_target({c.target, c.region, c.profile, 0});
+  const LinregOptions options = linreg_options(c);
+  const std::string backend = describe_linreg_backend(options, *target.invoker);
   const bool progress = !c.quiet && !c.json_lines && ::isatty(STDERR_FILENO);
   if (!c.json_lines && !c.quiet) {
     std::cout << "linreg: " << data.rows << " rows x " << data.features << " features from " << source << "; "
               << c.train.workers << " workers, " << c.train.epochs << " epochs, learning rate "
               << c.train.learning_rate << ", "
               << (c.train.batch_size ? "mini-batch " + std::to_string(c.train.batch_size) : std::string("full batch"))
-              << "\nbackend: " << backend->describe() << "\n";
+              << "\nbackend: " << backend << "\n";
     std::printf("%6s %14s %10s %12s %6s %10s %12s\n", "epoch", "loss", "epoch_ms", "invocations", "cold",
                 "billed_ms", "cost_usd");
   }
@@ -133,7 +118,7 @@ int run_linreg(const LinregCommand& c) {
       std::fflush(stdout);
     }
   };
-  LinregResult result = train_linreg(data, c.train, *backend, observer);
+  LinregResult result = train_linreg(data, options, *target.invoker, observer);
 
   double total_ms = 0;
   int invocations = 0;
@@ -157,7 +142,7 @@ int run_linreg(const LinregCommand& c) {
     for (const auto& r : result.epochs) epochs.push_back(to_json(r));
     json report = {
         {"workload", "linreg"},
-        {"backend", backend->describe()},
+        {"backend", backend},
         {"configuration",
          {{"target", c.target}, {"payload", c.payload}, {"rows", data.rows}, {"features", data.features},
           {"data", source}, {"workers", c.train.workers}, {"epochs", c.train.epochs},
@@ -207,6 +192,63 @@ int run_stage_command(const StageCommand& c) {
     std::printf("staged %llu samples as %zu shards in s3://%s/%s: %zu uploaded, %zu unchanged, %.2f MB in %.2f s\n",
                 static_cast<unsigned long long>(s.samples), s.shards, c.request.bucket.c_str(), s.manifest_key.c_str(),
                 s.uploaded, s.skipped, static_cast<double>(s.bytes_uploaded) / 1e6, s.seconds);
+  }
+  return 0;
+}
+
+struct DeployCommand {
+  std::string target;
+  std::string region;
+  std::string profile;
+  std::string role;
+  int memory_mb = 0;
+  std::string zip;
+  std::vector<std::string> only;
+  double wait_s = 300;
+  bool json_output = false;
+  bool quiet = false;
+};
+
+int run_deploy_command(const DeployCommand& c) {
+  if (c.target == "local") {
+    throw std::invalid_argument("deploy needs a remote --target (an emulator URL or aws): in-process functions "
+                                "are always deployed");
+  }
+  RemoteSettings remote = resolve_remote({c.target, c.region, c.profile, 0});
+  aws::LambdaClient lambda(remote.lambda);
+  DeployRequest request;
+  request.zip = c.zip.empty() ? default_functions_zip() : std::filesystem::path(c.zip);
+  request.role = c.role;
+  if (c.memory_mb != 0) request.memory_mb = c.memory_mb;
+  request.only = c.only;
+  request.wait = std::chrono::seconds(static_cast<long long>(c.wait_s));
+  request.aws = c.target == "aws";
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto deployed = deploy_functions(lambda, request, [&](const std::string& function, const std::string& what) {
+    if (c.quiet || c.json_output) return;
+    std::fprintf(stderr, "%s%s: %s%s", tty ? "\r\033[K" : "", function.c_str(), what.c_str(), tty ? "" : "\n");
+  });
+  if (!c.quiet && !c.json_output && tty) std::fprintf(stderr, "\r\033[K");
+  if (c.json_output) {
+    json out = json::array();
+    for (const auto& d : deployed) {
+      out.push_back({{"function", d.name},
+                     {"action", d.action},
+                     {"state", d.state.state},
+                     {"memory_mb", d.state.memory_mb},
+                     {"timeout_s", d.state.timeout_s},
+                     {"handler", d.state.handler},
+                     {"code_sha256", d.state.code_sha256},
+                     {"arn", d.state.arn}});
+    }
+    std::cout << json{{"target", remote.label}, {"zip", request.zip.string()}, {"functions", out}}.dump() << "\n";
+  } else if (!c.quiet) {
+    std::printf("deployed %zu functions from %s to %s\n", deployed.size(), request.zip.string().c_str(),
+                remote.label.c_str());
+    for (const auto& d : deployed) {
+      std::printf("  %-14s %-22s %s, %d MB, %d s\n", d.name.c_str(), d.action.c_str(), d.state.state.c_str(),
+                  d.state.memory_mb, d.state.timeout_s);
+    }
   }
   return 0;
 }
@@ -270,9 +312,28 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   stage->add_flag("--json", st.json_output, "print the summary as one JSON object");
   stage->add_flag("-q,--quiet", st.quiet, "no progress");
+  DeployCommand dc;
+  auto* deploy = app.add_subcommand("deploy", "create or update every product function from functions.zip");
+  deploy->add_option("--target", dc.target, "an endpoint URL such as http://127.0.0.1:9001, or aws")->required();
+  deploy->add_option("--role", dc.role, "IAM role ARN the functions run as (required on AWS)");
+  deploy->add_option("--memory", dc.memory_mb, "memory size in MB for every function (default: each one's own)")
+      ->check(CLI::Range(128, 10240));
+  deploy->add_option("--zip", dc.zip, "the deployment package (default: this build's functions/functions.zip)");
+  deploy->add_option("--function", dc.only, "deploy only this function (repeatable)");
+  deploy->add_option("--wait", dc.wait_s, "seconds to wait for each function to become Active")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  deploy->add_option("--region", dc.region, "AWS region (default: AWS_REGION / profile)");
+  deploy->add_option("--profile", dc.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  deploy->add_flag("--json", dc.json_output, "print what was deployed as one JSON object");
+  deploy->add_flag("-q,--quiet", dc.quiet, "no output");
+  CaseCommands cases;
+  add_case_commands(app, cases);
   CLI11_PARSE(app, argc, argv);
   try {
+    if (const auto code = run_case_commands(cases)) return *code;
     if (stage->parsed()) return run_stage_command(st);
+    if (deploy->parsed()) return run_deploy_command(dc);
     return run_linreg(c);
   } catch (const std::exception& e) {
     std::cerr << "\nstratus-trainer: " << e.what() << "\n";

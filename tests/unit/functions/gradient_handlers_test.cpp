@@ -8,6 +8,7 @@
 #include "stratus/common/linear_model.hpp"
 #include "stratus/common/tensor_codec.hpp"
 #include "stratus/functions/handlers.hpp"
+#include "stratus/ml/memory_object_store.hpp"
 
 using namespace stratus;
 using namespace stratus::functions;
@@ -235,22 +236,28 @@ TEST(GradientZHandler, RefusesMalformedRequests) {
 
 TEST(ProductHandlers, RegisterGradientFunctionsUnderTheirHandlerNames) {
   const auto handlers = product_handlers();
-  for (const char* name : {"echo", "gradient", "gradient_z"}) {
+  for (const char* name : {"echo", "gradient", "gradient_z", "shard_stats"}) {
     EXPECT_TRUE(handlers.contains(name)) << name;
   }
-  runtime::InvocationRequest request;
-  request.payload = json_request(random_shard(3, 2)).dump();
-  const runtime::InvocationResponse response = handlers.at("gradient")(request);
-  EXPECT_FALSE(response.is_error);
-  EXPECT_EQ(json::parse(response.payload)["rows"], 3);
+  ml::MemoryObjectStore store;
+  struct NoEvents : ml::EventInvoker {
+    void invoke_event(const std::string&, std::string) override { FAIL() << "no event expected"; }
+  } events;
+  HandlerContext context{store, events, std::chrono::system_clock::now() + std::chrono::seconds(3), "gradient",
+                         "request-1", "/tmp"};
+  const std::string answer = handlers.at("gradient")(json_request(random_shard(3, 2)).dump(), context);
+  EXPECT_EQ(json::parse(answer)["rows"], 3);
 
   // A refused request escapes as InvalidInput, which the runtime loop reports with its own
   // errorType instead of the C++ type name.
-  request.payload = "{}";
   try {
-    handlers.at("gradient_z")(request);
+    handlers.at("gradient_z")("{}", context);
     FAIL() << "accepted {}";
   } catch (const runtime::FunctionError& error) {
     EXPECT_EQ(error.error_type(), "InvalidInput");
   }
+  const runtime::InvocationResponse refused = serve_invocation(handlers.at("gradient_z"), "{}", context);
+  EXPECT_TRUE(refused.is_error);
+  EXPECT_EQ(refused.error_type, "InvalidInput");
+  EXPECT_EQ(json::parse(refused.payload)["errorType"], "InvalidInput");
 }

@@ -106,6 +106,12 @@ class RuntimeClient {
   std::unique_ptr<Connection> connection_;
 };
 
+// Calls the handler as the runtime loop does: it never throws. A FunctionError becomes its own
+// errorType, any other std::exception its C++ type name ("std::runtime_error"), anything else
+// "Runtime.HandlerException". The trainer's in-process invoker uses it too, so a refused request
+// reads the same in-process as from Lambda.
+InvocationResponse invoke_guarded(const Handler& handler, const InvocationRequest& request);
+
 // Serves events with this handler until the Runtime API goes away. Returns the process exit code
 // (non-zero: the Runtime API failed or AWS_LAMBDA_RUNTIME_API is unset).
 int run_handler(const Handler& handler);

@@ -34,15 +34,13 @@
 #include <nlohmann/json.hpp>
 
 #include "stratus/ml/merge_tree.hpp"
+#include "stratus/ml/protocol_error.hpp"
 
 namespace stratus::ml::averaging {
 
 inline constexpr std::string_view kProtocol = "stratus-model-averaging/1";
 
-class ProtocolError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+using ml::ProtocolError;
 
 // Bounds on what a decoder accepts.
 inline constexpr std::uint64_t kMaxModelBytes = std::uint64_t{256} << 20;   // encoded model object

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "stratus/ml/dataset_error.hpp"
+
 namespace stratus::trainer {
 
 struct Dataset {
@@ -17,10 +19,7 @@ struct Dataset {
   std::vector<float> y;  // rows
 };
 
-class DatasetError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using ml::DatasetError;
 
 struct SyntheticLinearSpec {
   std::size_t rows = 10000;

@@ -8,19 +8,12 @@
 #include <vector>
 
 #include "stratus/common/tensor_codec.hpp"
+#include "stratus/ml/dataset_manifest.hpp"  // SourceFile
 #include "stratus/trainer/dataset.hpp"  // DatasetError
 
 namespace stratus::trainer {
 
-// A file a dataset was read from, identified by its content, so that a manifest does not depend on
-// the directory the files happened to be in.
-struct SourceFile {
-  std::string name;         // file name without directory, e.g. "train-images-idx3-ubyte.gz"
-  std::uint64_t bytes = 0;  // size of the file as stored (compressed size for .gz)
-  std::string sha256;       // 64 lower-case hex digits of the stored bytes
-
-  bool operator==(const SourceFile&) const = default;
-};
+using ml::SourceFile;
 
 struct LabeledData {
   // Shape [count, sample dims...] (1 to 3 sample dims), dtype uint8 or float32. Sample layouts:

@@ -1,22 +1,30 @@
 #pragma once
 // Linear regression by (mini-batch) gradient descent with the data split into worker shards: each
-// step computes one gradient per shard (through a GradientBackend), sums them in shard order and
-// updates the model. Reproduces "serverless parallel gradient descent" (DESIGN.md, system 1).
+// step sends one request per shard (the linreg protocol, stratus/ml/linreg_protocol.hpp) through
+// the fan-out engine to the `gradient`/`gradient_z` function, sums the gradients in shard order and
+// updates the model. Reproduces "serverless parallel gradient descent" (DESIGN.md, system 1). The
+// same requests go to every target, so every target gives the same model bit for bit.
 
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "stratus/ml/linreg_protocol.hpp"
 #include "stratus/trainer/dataset.hpp"
-#include "stratus/trainer/gradient_backend.hpp"
+#include "stratus/trainer/fan_out.hpp"
 
 namespace stratus::trainer {
+
+using ml::linreg::PayloadFormat;
 
 struct LinregOptions {
   int epochs = 10;
   double learning_rate = 0.1;
   int workers = 4;
   std::size_t batch_size = 0;  // 0: full batch (one step per epoch)
+  PayloadFormat payload = PayloadFormat::Json;
+  std::string function;  // empty: ml::linreg::function_for(payload)
+  FanOutOptions fan_out;
 };
 
 struct EpochRecord {
@@ -24,7 +32,7 @@ struct EpochRecord {
   double loss = 0;  // mean over the epoch's rows of 0.5 * residual^2, at the weights each step used
   double wall_ms = 0;
   int steps = 0;
-  StepTelemetry telemetry;
+  FanOutTelemetry telemetry;
 };
 
 struct LinregResult {
@@ -39,9 +47,13 @@ struct LinregObserver {
   std::function<void(const EpochRecord&)> on_epoch;
 };
 
-// Throws std::invalid_argument for options that do not fit the data, BackendError from backends.
-LinregResult train_linreg(const Dataset& data, const LinregOptions& options, GradientBackend& backend,
+// Throws std::invalid_argument for options that do not fit the data, FanOutError when a shard
+// fails for good, ml::ProtocolError for an answer that does not fit its request.
+LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Invoker& invoker,
                           const LinregObserver& observer = {});
+
+// "<invoker> function 'gradient' (json payload)": what the table and the report call the backend.
+std::string describe_linreg_backend(const LinregOptions& options, const Invoker& invoker);
 
 // The rows [begin, end) of shard `k` of `workers` over `rows` rows: contiguous, sizes differ by at
 // most one.

@@ -1,11 +1,11 @@
-#include "stratus/trainer/manifest.hpp"
+#include "stratus/ml/dataset_manifest.hpp"
 
 #include <algorithm>
 #include <limits>
 
-#include "source_reader.hpp"
+#include "stratus/common/checksum.hpp"
 
-namespace stratus::trainer {
+namespace stratus::ml {
 
 namespace {
 
@@ -14,6 +14,18 @@ using nlohmann::ordered_json;
 
 [[noreturn]] void fail(const std::string& message) {
   throw ManifestError(std::string(kManifestFormat) + " manifest: " + message);
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  Checksum sha256(ChecksumAlgorithm::sha256);
+  sha256.update(bytes);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (const char byte : sha256.digest()) {
+    hex += kDigits[static_cast<unsigned char>(byte) >> 4];
+    hex += kDigits[static_cast<unsigned char>(byte) & 0xf];
+  }
+  return hex;
 }
 
 bool is_sha256_hex(std::string_view text) {
@@ -316,9 +328,7 @@ Shard open_shard(const DatasetManifest& manifest, std::size_t index,
     throw ShardFormatError(where + "the object has " + std::to_string(object_bytes.size()) +
                            " bytes, the manifest says " + std::to_string(entry.bytes));
   }
-  detail::Sha256 sha256;
-  sha256.update(object_bytes.data(), object_bytes.size());
-  if (sha256.hex() != entry.sha256) {
+  if (sha256_hex(object_bytes) != entry.sha256) {
     throw ShardFormatError(where +
                            "SHA-256 mismatch: the object is not the one the manifest lists");
   }
@@ -345,4 +355,4 @@ Shard open_shard(const DatasetManifest& manifest, std::size_t index,
   return shard;
 }
 
-}  // namespace stratus::trainer
+}  // namespace stratus::ml

@@ -1,0 +1,285 @@
+#include "stratus/trainer/fan_out.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+namespace stratus::trainer {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Answers land here from the invoker's threads; run() takes them on its own thread, so everything
+// else (decoding, counting, retrying) is single-threaded. Shared with the callbacks: an attempt
+// given up at its deadline may answer after run() returned.
+struct Mailbox {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::deque<std::pair<std::size_t, InvocationResult>> answers;  // (attempt id, result)
+};
+
+struct Attempt {
+  std::size_t task = 0;
+  Clock::time_point started;
+  Clock::time_point deadline;
+  bool open = true;  // neither answered nor given up
+};
+
+struct Retry {
+  std::size_t task = 0;
+  Clock::time_point ready;
+};
+
+std::string function_error_summary(const std::string& body) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (!doc.is_object()) return body.substr(0, 200);
+  auto text = [&](const char* name, const char* fallback) {
+    auto it = doc.find(name);
+    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+  };
+  return text("errorType", "Unknown") + ": " + text("errorMessage", "");
+}
+
+// The engine waits this much past an attempt's deadline before giving up on it itself, so that an
+// invoker that enforces the deadline (HTTP) reports the timeout first.
+milliseconds grace_for(milliseconds deadline) {
+  return milliseconds(1000) + deadline / 10;
+}
+
+class Run {
+ public:
+  Run(Invoker& invoker, const FanOutOptions& options, const std::vector<FanOutTask>& tasks,
+      const AnswerDecoder& decode)
+      : invoker_(invoker),
+        options_(options),
+        tasks_(tasks),
+        decode_(decode),
+        mailbox_(std::make_shared<Mailbox>()),
+        outcomes_(tasks.size()),
+        done_(tasks.size(), false),
+        failures_(tasks.size(), 0),
+        calls_(tasks.size(), 0),
+        random_(0x5eed ^ tasks.size()) {
+    limit_ = std::max(1, std::min(options.max_in_flight, invoker.concurrency()));
+    for (std::size_t i = 0; i < tasks.size(); ++i) pending_.push_back({i, Clock::now()});
+  }
+
+  std::vector<TaskOutcome> run(FanOutTelemetry& telemetry) {
+    while (remaining_ > 0 && failure_.empty()) {
+      launch_ready();
+      wait_and_handle();
+      give_up_overdue();
+    }
+    telemetry.add(telemetry_);
+    if (!failure_.empty()) throw FanOutError(failure_);
+    return std::move(outcomes_);
+  }
+
+ private:
+  void launch_ready() {
+    const auto now = Clock::now();
+    while (in_flight_ < limit_ && failure_.empty()) {
+      auto ready = std::find_if(pending_.begin(), pending_.end(), [&](const Retry& r) { return r.ready <= now; });
+      if (ready == pending_.end()) return;
+      const std::size_t task = ready->task;
+      pending_.erase(ready);
+      if (done_[task]) continue;  // a late answer settled it meanwhile
+      launch(task);
+    }
+  }
+
+  void launch(std::size_t task) {
+    const std::size_t id = attempts_.size();
+    const auto now = Clock::now();
+    attempts_.push_back({task, now, now + options_.call_deadline + grace_for(options_.call_deadline), true});
+    ++in_flight_;
+    ++calls_[task];
+    std::shared_ptr<Mailbox> mailbox = mailbox_;
+    invoker_.start(tasks_[task].function, tasks_[task].payload, options_.call_deadline,
+                   [mailbox, id](InvocationResult result) {
+                     {
+                       std::lock_guard lock(mailbox->mutex);
+                       mailbox->answers.emplace_back(id, std::move(result));
+                     }
+                     mailbox->arrived.notify_one();
+                   });
+  }
+
+  // Sleeps until an answer arrives, an attempt is overdue or a retry is due.
+  void wait_and_handle() {
+    std::optional<Clock::time_point> wake;
+    for (const Attempt& a : attempts_) {
+      if (a.open && (!wake || a.deadline < *wake)) wake = a.deadline;
+    }
+    if (in_flight_ < limit_) {
+      for (const Retry& r : pending_) {
+        if (!wake || r.ready < *wake) wake = r.ready;
+      }
+    }
+    std::deque<std::pair<std::size_t, InvocationResult>> answers;
+    {
+      std::unique_lock lock(mailbox_->mutex);
+      auto has_answers = [&] { return !mailbox_->answers.empty(); };
+      if (wake) {
+        mailbox_->arrived.wait_until(lock, *wake, has_answers);
+      } else {
+        mailbox_->arrived.wait(lock, has_answers);
+      }
+      answers.swap(mailbox_->answers);
+    }
+    for (auto& [id, result] : answers) {
+      handle(id, std::move(result));
+      if (!failure_.empty()) return;
+    }
+  }
+
+  void give_up_overdue() {
+    const auto now = Clock::now();
+    for (Attempt& a : attempts_) {
+      if (!a.open || a.deadline > now || !failure_.empty()) continue;
+      a.open = false;
+      --in_flight_;
+      ++telemetry_.timeouts;
+      retry_or_fail(a.task, "no answer within " + std::to_string(options_.call_deadline.count() / 1000.0).substr(0, 6) +
+                                " s", milliseconds(0));
+    }
+  }
+
+  void count(const InvocationTelemetry& t) {
+    if (t.status >= 200 && t.status < 300) ++telemetry_.invocations;
+    if (t.cold_start || (t.report && t.report->init_ms)) ++telemetry_.cold_starts;
+    if (t.report) {
+      telemetry_.billed_ms += t.report->billed_ms;
+      telemetry_.cost_usd += invocation_cost(*t.report, options_.prices);
+    }
+    for (const auto& [name, value] : t.modeled) {
+      char* end = nullptr;
+      const double number = std::strtod(value.c_str(), &end);
+      if (end != value.c_str() && std::isfinite(number)) telemetry_.modeled[name] += number;
+    }
+  }
+
+  void handle(std::size_t id, InvocationResult result) {
+    Attempt& attempt = attempts_[id];
+    const std::size_t task = attempt.task;
+    const bool was_open = attempt.open;
+    if (was_open) {
+      attempt.open = false;
+      --in_flight_;
+    }
+    const InvocationTelemetry& t = result.telemetry;
+    count(t);
+    if (done_[task]) {
+      ++telemetry_.duplicates_ignored;
+      return;
+    }
+    // A late answer (its attempt was given up) is still welcome while the task is open; its
+    // failures, though, were already counted when it was given up.
+    const bool counts_as_failure = was_open;
+    auto failed = [&](const std::string& problem, milliseconds at_least) {
+      if (counts_as_failure) retry_or_fail(task, problem, at_least);
+    };
+    if (t.status == 0 || t.transport_failure) {
+      if (t.timed_out) ++telemetry_.timeouts;
+      return failed(t.error.empty() ? "no answer" : t.error, milliseconds(0));
+    }
+    if (t.status == 429 || t.status >= 500) {
+      if (t.status == 429) ++telemetry_.throttles;
+      return failed(t.error.empty() ? "HTTP " + std::to_string(t.status) : t.error,
+                    t.retry_after.value_or(milliseconds(0)));
+    }
+    if (t.status < 200 || t.status >= 300) {
+      // 400, 403, 404, 413...: sending the same request again cannot help.
+      failure_ = tasks_[task].label + ": " + (t.error.empty() ? "HTTP " + std::to_string(t.status) : t.error);
+      return;
+    }
+    if (!t.function_error.empty()) {
+      ++telemetry_.function_errors;
+      return failed("function error " + function_error_summary(result.payload), milliseconds(0));
+    }
+    std::string key;
+    try {
+      key = decode_(task, result.payload);
+    } catch (const std::exception& error) {
+      return failed(std::string("unusable answer: ") + error.what(), milliseconds(0));
+    }
+    if (key != tasks_[task].key) {
+      ++telemetry_.duplicates_ignored;
+      return failed("the answer is for another task (" + key + ")", milliseconds(0));
+    }
+    done_[task] = true;
+    --remaining_;
+    TaskOutcome& outcome = outcomes_[task];
+    outcome.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - attempt.started).count();
+    outcome.attempts = calls_[task];
+    outcome.result = std::move(result);
+  }
+
+  void retry_or_fail(std::size_t task, const std::string& problem, milliseconds at_least) {
+    if (++failures_[task] > options_.retries) {
+      failure_ = tasks_[task].label + " failed " + std::to_string(failures_[task]) + " times; last: " + problem;
+      return;
+    }
+    ++telemetry_.retries;
+    // Full jitter over a cap that doubles with each failure of this task.
+    const double cap = std::min(static_cast<double>(options_.backoff_max.count()),
+                                static_cast<double>(options_.backoff_base.count()) *
+                                    std::pow(2.0, std::min(failures_[task] - 1, 30)));
+    std::uniform_real_distribution<double> jitter(0.0, std::max(cap, 0.0));
+    const milliseconds delay = std::max(milliseconds(static_cast<long long>(jitter(random_))), at_least);
+    pending_.push_back({task, Clock::now() + delay});
+  }
+
+  Invoker& invoker_;
+  const FanOutOptions& options_;
+  const std::vector<FanOutTask>& tasks_;
+  const AnswerDecoder& decode_;
+  std::shared_ptr<Mailbox> mailbox_;
+  std::vector<TaskOutcome> outcomes_;
+  std::vector<bool> done_;
+  std::vector<int> failures_;
+  std::vector<int> calls_;
+  std::vector<Attempt> attempts_;
+  std::deque<Retry> pending_;
+  std::size_t remaining_ = tasks_.size();
+  int in_flight_ = 0;
+  int limit_ = 1;
+  std::string failure_;
+  FanOutTelemetry telemetry_;
+  std::mt19937_64 random_;
+};
+
+}  // namespace
+
+void FanOutTelemetry::add(const FanOutTelemetry& o) {
+  invocations += o.invocations;
+  cold_starts += o.cold_starts;
+  billed_ms += o.billed_ms;
+  cost_usd += o.cost_usd;
+  retries += o.retries;
+  duplicates_ignored += o.duplicates_ignored;
+  function_errors += o.function_errors;
+  throttles += o.throttles;
+  timeouts += o.timeouts;
+  for (const auto& [name, value] : o.modeled) modeled[name] += value;
+}
+
+FanOut::FanOut(Invoker& invoker, FanOutOptions options) : invoker_(invoker), options_(std::move(options)) {}
+
+std::vector<TaskOutcome> FanOut::run(const std::vector<FanOutTask>& tasks, const AnswerDecoder& decode,
+                                     FanOutTelemetry& telemetry) {
+  if (tasks.empty()) return {};
+  return Run(invoker_, options_, tasks, decode).run(telemetry);
+}
+
+}  // namespace stratus::trainer
