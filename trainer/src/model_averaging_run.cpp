@@ -19,6 +19,8 @@ namespace stratus::trainer {
 namespace {
 
 using namespace ml::averaging;
+using ml::MergeTree;
+using ml::TreeNode;
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point start) {
