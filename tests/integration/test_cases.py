@@ -147,9 +147,9 @@ def test_a_worker_killed_mid_round_is_retried_and_changes_nothing(casea_emulator
 
 
 def test_stop_ends_a_long_run_with_no_function_left_running(casea_emulator, tmp_path):
-    trainer = subprocess.Popen([TRAINER, "casea", "--workers", 4, "--merge-tree", "1,4", "--rounds", 100000,
-                                "--samples", 4000, "--poll-ms", 50, "--target", casea_emulator.url,
-                                "--bucket", "runs-stop", "--run-id", "long-run", "-q"],
+    args = ["casea", "--workers", 4, "--merge-tree", "1,4", "--rounds", 100000, "--samples", 4000,
+            "--poll-ms", 50, "--target", casea_emulator.url, "--bucket", "runs-stop", "--run-id", "long-run", "-q"]
+    trainer = subprocess.Popen([TRAINER, *[str(a) for a in args]],
                                env=trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         s3 = casea_emulator.s3_client()
