@@ -45,7 +45,9 @@ class Worker {
   const Shard& shard(bool& from_cache);
   ModelState global_model(std::uint32_t round);
   NodeValue train_leaf(std::uint32_t round, RoundTrace& trace);
-  Wait wait_for(const std::string& key, double& waited_ms);
+  // Polls until `key` exists (ready), or one of `done_keys` does (ready too: someone else finished
+  // the step), the stop flag is set, or time runs short.
+  Wait wait_for(const std::string& key, double& waited_ms, const std::vector<std::string>& done_keys = {});
   Wait merge(std::uint32_t round, TreeNode node, RoundTrace& trace);
   bool stop_requested() { return store_.exists(config_.bucket, layout_.stop()); }
   bool still_owner();
@@ -160,10 +162,14 @@ bool Worker::still_owner() {
   return chain.hop == request_.hop && chain.owner == environment_.request_id;
 }
 
-Wait Worker::wait_for(const std::string& key, double& waited_ms) {
+Wait Worker::wait_for(const std::string& key, double& waited_ms, const std::vector<std::string>& done_keys) {
   const auto start = Clock::now();
   Wait outcome = Wait::ready;
   while (!store_.exists(config_.bucket, key)) {
+    if (std::any_of(done_keys.begin(), done_keys.end(),
+                    [&](const std::string& done) { return store_.exists(config_.bucket, done); })) {
+      break;
+    }
     if (Clock::now() - last_stop_check_ > std::chrono::seconds(1)) {
       last_stop_check_ = Clock::now();
       if (stop_requested()) {
@@ -185,6 +191,22 @@ Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
   const auto start = Clock::now();
   const MergeTree::Block block = tree_.children(node);
   const std::string output = node_output_key(round, node);
+  auto remove_children = [&] {
+    for (std::uint32_t c = block.first; c < block.first + block.count; ++c) {
+      store_.remove(config_.bucket, layout_.node(round, {node.level + 1, c}));
+    }
+  };
+  // Another invocation of this worker (a duplicated event, a retry of one that seemed lost) may
+  // have done this merge already: its output is there (or consumed by now: the round is over),
+  // its children are gone (or, when this one wrote a leaf after they were consumed, stale: removed
+  // again).
+  const std::string round_over = layout_.model(round + 1);
+  auto merged_elsewhere = [&] {
+    if (!store_.exists(config_.bucket, output) && !store_.exists(config_.bucket, round_over)) return false;
+    remove_children();
+    trace.merge_ms += ms_since(start);
+    return true;
+  };
   std::optional<NodeValue> sum;
   for (std::uint32_t c = block.first; c < block.first + block.count; ++c) {
     const TreeNode child{node.level + 1, c};
@@ -192,16 +214,11 @@ Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
     std::optional<std::string> bytes;
     while (!bytes) {
       double waited = 0;
-      const Wait wait = wait_for(key, waited);
+      const Wait wait = wait_for(key, waited, {output, round_over});
       trace.merge_ms += waited;
       if (wait != Wait::ready) return wait;
+      if (merged_elsewhere()) return Wait::ready;
       bytes = store_.get(config_.bucket, key);
-      // Gone between the listing and the read: only a duplicate of this merge consumes children,
-      // and it writes the output first.
-      if (!bytes && store_.exists(config_.bucket, output)) {
-        trace.merge_ms += ms_since(start);
-        return Wait::ready;
-      }
     }
     add_child(sum, node_value(decode_partial_for(*bytes, config_.run_id, round, child, tree_), config_.architecture));
   }
@@ -223,9 +240,7 @@ Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
   } else {
     store_.put(config_.bucket, output, encode_partial(partial_of(*sum, config_.run_id, round, node)));
   }
-  for (std::uint32_t c = block.first; c < block.first + block.count; ++c) {
-    store_.remove(config_.bucket, layout_.node(round, {node.level + 1, c}));
-  }
+  remove_children();
   const double took = ms_since(start);
   slowest_merge_ms_ = std::max(slowest_merge_ms_, took);
   return Wait::ready;

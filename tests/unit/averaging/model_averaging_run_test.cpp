@@ -1,0 +1,249 @@
+// Case A/B runs in-process (LocalLambda over an in-memory store, the very handler table the
+// bootstrap serves): both orchestrations against an independent plain-loop reference, at-least-once
+// delivery (every Event delivered twice), self re-invocation under short deadlines, hostile
+// objects in the store and hostile payloads to the handler.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "stratus/ml/architectures.hpp"
+#include "stratus/ml/memory_object_store.hpp"
+#include "stratus/ml/model_averaging.hpp"
+#include "stratus/ml/shard_layout.hpp"
+#include "stratus/ml/worker_round.hpp"
+#include "stratus/trainer/dataset_readers.hpp"
+#include "stratus/trainer/local_lambda.hpp"
+#include "stratus/trainer/model_averaging.hpp"
+
+using namespace stratus;
+using namespace stratus::trainer;
+using stratus::ml::averaging::Orchestration;
+
+namespace {
+
+ModelAveragingOptions small_case_a(Orchestration orchestration) {
+  ModelAveragingOptions o;
+  o.architecture = std::string(ml::kCaseA);
+  o.workers = 5;
+  o.tree = {1, 2, 5};
+  o.rounds = 2;
+  o.batches = 4;
+  o.batch_size = 30;
+  o.seed = 11;
+  o.orchestration = orchestration;
+  o.bucket = "unit-runs";
+  o.poll_ms = 5;
+  o.reserve_ms = 50;
+  o.stall_timeout = std::chrono::seconds(60);
+  o.data.samples = 1003;  // not a multiple of 5: the first 3 shards hold one sample more
+  return o;
+}
+
+// The same training written as a plain loop over the definitions: contiguous shards in order, each
+// worker from the round's global model, the tree's sums in child order, the root's division.
+ml::ModelState reference_model(const ModelAveragingOptions& o) {
+  const LabeledData data = make_case_a({o.data.samples, o.seed});
+  const auto ranges = ml::split_evenly(data.count(), o.workers);
+  std::vector<Shard> shards;
+  for (const auto& range : ranges) {
+    Shard s;
+    s.features = Tensor::of_f32({range.count, 20}, std::vector<float>(data.features.f32.begin() + range.first * 20,
+                                                                      data.features.f32.begin() + (range.first + range.count) * 20));
+    s.labels = Tensor::of_i32({range.count}, std::vector<std::int32_t>(data.labels.i32.begin() + range.first,
+                                                                       data.labels.i32.begin() + range.first + range.count));
+    shards.push_back(std::move(s));
+  }
+  const ml::MergeTree tree(o.tree);
+  ml::ModelState global = ml::initial_model(o.architecture, o.seed);
+  for (std::uint32_t round = 0; round < o.rounds; ++round) {
+    std::vector<ml::ModelState> level;
+    for (std::uint32_t w = 0; w < o.workers; ++w) {
+      ml::ModelState model = global;
+      ml::train_minibatches(model, shards[w], o.batches, o.batch_size, o.learning_rate);
+      level.push_back(std::move(model));
+    }
+    for (std::uint32_t l = tree.leaf_level(); l-- > 0;) {
+      std::vector<ml::ModelState> above;
+      for (std::uint32_t j = 0; j < tree.levels()[l]; ++j) {
+        const auto block = tree.children({l, j});
+        ml::ModelState sum = level[block.first];
+        for (std::uint32_t c = block.first + 1; c < block.first + block.count; ++c) ml::accumulate(sum, level[c]);
+        above.push_back(std::move(sum));
+      }
+      level = std::move(above);
+    }
+    ml::divide(level[0], o.workers);
+    global = std::move(level[0]);
+  }
+  return global;
+}
+
+// Delivers every Event twice, as Lambda may.
+class TwiceDelivered : public ml::EventInvoker {
+ public:
+  explicit TwiceDelivered(ml::EventInvoker& inner) : inner_(inner) {}
+  void invoke_event(const std::string& function, std::string payload) override {
+    ++events;
+    inner_.invoke_event(function, payload);
+    inner_.invoke_event(function, std::move(payload));
+  }
+  std::atomic<int> events{0};
+
+ private:
+  ml::EventInvoker& inner_;
+};
+
+// Corrupts one worker's leaf results as they are written.
+class CorruptingStore : public ml::MemoryObjectStore {
+ public:
+  void put(const std::string& bucket, const std::string& key, std::string_view bytes) override {
+    if (key.find("/node-2-00001.bin") != std::string::npos) {
+      std::string bad(bytes);
+      bad[0] = 'X';
+      ml::MemoryObjectStore::put(bucket, key, bad);
+      return;
+    }
+    ml::MemoryObjectStore::put(bucket, key, bytes);
+  }
+};
+
+struct InProcess {
+  explicit InProcess(LocalFunctionTable table = product_function_table(), ml::ObjectStore* store = nullptr)
+      : store_(store ? store : &owned_), lambda(std::move(table), *store_), invoker(lambda, 2) {}
+  ml::MemoryObjectStore owned_;
+  ml::ObjectStore* store_;
+  LocalLambda lambda;
+  InProcessInvoker invoker;
+  RunServices services(ml::EventInvoker* events = nullptr) {
+    return RunServices{*store_, events ? events : &lambda, &invoker, "in-process test"};
+  }
+};
+
+}  // namespace
+
+TEST(ModelAveragingRun, BothOrchestrationsMatchAPlainLoopBitForBit) {
+  const ModelAveragingOptions functions_options = small_case_a(Orchestration::functions);
+  const std::string expected = ml::model_sha256(reference_model(functions_options));
+  for (Orchestration orchestration : {Orchestration::functions, Orchestration::driver}) {
+    InProcess local;
+    RunServices services = local.services();
+    std::vector<RoundRow> rows;
+    const ModelAveragingResult result =
+        run_model_averaging(small_case_a(orchestration), services, {}, [&](const RoundRow& r) { rows.push_back(r); });
+    EXPECT_EQ(result.model_sha256, expected) << ml::averaging::orchestration_name(orchestration);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].round, 1u);
+    EXPECT_EQ(rows[1].model_sha256, expected);
+    EXPECT_GT(rows[0].loss, 0);
+    EXPECT_GE(rows[0].accuracy, 0);
+    EXPECT_LE(rows[0].accuracy, 1);
+    if (orchestration == Orchestration::functions) {
+      EXPECT_EQ(rows[0].invocations, 5);  // every worker started once, carrying the whole run
+      EXPECT_EQ(rows[1].invocations, 0);
+    } else {
+      EXPECT_EQ(rows[0].invocations, 5);
+      EXPECT_EQ(rows[1].invocations, 5);
+    }
+    // Merges consumed every result; the global models of every round stay.
+    const auto keys = local.store_->list("unit-runs", "runs/" + result.run_id + "/");
+    for (const auto& key : keys) EXPECT_EQ(key.find("/node-"), std::string::npos) << key;
+    EXPECT_TRUE(local.store_->exists("unit-runs", "runs/" + result.run_id + "/model/round-00002.bin"));
+  }
+}
+
+TEST(ModelAveragingRun, EveryEventDeliveredTwiceChangesNothingAndDoesNotFork) {
+  const ModelAveragingOptions o = small_case_a(Orchestration::functions);
+  const std::string expected = ml::model_sha256(reference_model(o));
+  InProcess local;
+  TwiceDelivered twice(local.lambda);
+  RunServices services = local.services(&twice);
+  const ModelAveragingResult result = run_model_averaging(o, services);
+  EXPECT_EQ(result.model_sha256, expected);
+  local.lambda.drain_events();  // returns only if no chain forked into a runaway
+  EXPECT_EQ(local.lambda.event_counts().failed, 0u);
+}
+
+TEST(ModelAveragingRun, ShortDeadlinesMakeWorkersReinvokeThemselvesAndResume) {
+  LocalFunctionTable table = product_function_table();
+  table.at("model_averaging").timeout_s = 1;
+  ModelAveragingOptions o = small_case_a(Orchestration::functions);
+  o.rounds = 4;
+  o.reserve_ms = 990;  // every invocation hands over almost at once
+  const std::string expected = ml::model_sha256(reference_model(o));
+  InProcess local(table);
+  RunServices services = local.services();
+  int invocations = 0;
+  const ModelAveragingResult result =
+      run_model_averaging(o, services, {}, [&](const RoundRow& r) { invocations += r.invocations; });
+  EXPECT_EQ(result.model_sha256, expected);
+  EXPECT_GT(invocations, 5);
+  bool later_hop = false;
+  for (const auto& key : local.store_->list("unit-runs", "runs/" + result.run_id + "/")) {
+    if (key.find("/trace-") != std::string::npos && key.find("-00000.json") == std::string::npos) later_hop = true;
+  }
+  EXPECT_TRUE(later_hop);
+}
+
+TEST(ModelAveragingRun, ACorruptResultInTheStoreFailsTheRunWithATypedError) {
+  for (Orchestration orchestration : {Orchestration::functions, Orchestration::driver}) {
+    CorruptingStore store;
+    InProcess local(product_function_table(), &store);
+    RunServices services = local.services();
+    ModelAveragingOptions o = small_case_a(orchestration);
+    o.run_id = "corrupt-run";
+    try {
+      run_model_averaging(o, services);
+      ADD_FAILURE() << "the run succeeded over a corrupt result";
+    } catch (const RunFailed& failed) {
+      const std::string what = failed.what();
+      if (orchestration == Orchestration::functions) {
+        EXPECT_NE(what.find("InvalidInput"), std::string::npos) << what;
+        EXPECT_NE(what.find("bad magic"), std::string::npos) << what;
+      } else {
+        EXPECT_NE(what.find("worker 1"), std::string::npos) << what;
+      }
+    }
+    // The failing trainer set the stop flag: every function of the run ends.
+    local.lambda.drain_events();
+    EXPECT_TRUE(store.exists("unit-runs", "runs/corrupt-run/stop"));
+    EXPECT_TRUE(store.list("unit-runs", "runs/corrupt-run/alive/").empty());
+  }
+}
+
+TEST(ModelAveragingRun, TheHandlerRefusesHostilePayloadsAsInvalidInput) {
+  InProcess local;
+  for (const std::string payload :
+       {std::string("not json"), std::string("{}"), std::string(R"({"protocol":"stratus-model-averaging/1","op":"work"})"),
+        std::string(R"({"protocol":"stratus-model-averaging/1","op":"train","config":{"run_id":"x"},"worker":0,"round":0,"hop":0})")}) {
+    const InvocationResult result = local.lambda.call("model_averaging", payload);
+    EXPECT_EQ(result.telemetry.function_error, "Unhandled") << payload;
+    EXPECT_NE(result.payload.find("InvalidInput"), std::string::npos) << result.payload;
+  }
+}
+
+TEST(ModelAveragingRun, StopEndsARunAndWaitsForItsFunctions) {
+  InProcess local;
+  ModelAveragingOptions o = small_case_a(Orchestration::functions);
+  o.rounds = 100000;
+  o.run_id = "endless";
+  RunServices services = local.services();
+  std::thread stopper([&] {
+    while (!local.store_->exists("unit-runs", "runs/endless/rounds/round-00001.json")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const StopSummary summary = stop_run(*local.store_, "unit-runs", "endless", std::chrono::seconds(30));
+    EXPECT_GE(summary.running_at_stop, 1u);
+    EXPECT_EQ(summary.still_running, 0u);
+  });
+  try {
+    run_model_averaging(o, services);
+    ADD_FAILURE() << "an endless run ended";
+  } catch (const RunFailed& failed) {
+    EXPECT_NE(std::string(failed.what()).find("was stopped"), std::string::npos) << failed.what();
+  }
+  stopper.join();
+  local.lambda.drain_events();
+  EXPECT_TRUE(local.store_->list("unit-runs", "runs/endless/alive/").empty());
+  EXPECT_THROW(stop_run(*local.store_, "unit-runs", "no-such-run", std::chrono::seconds(1)), std::invalid_argument);
+}
