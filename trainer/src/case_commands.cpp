@@ -54,6 +54,11 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
   app.add_option("--stall-timeout", c.stall_timeout_s, "functions: fail (and stop the run) when no round ends for this many seconds")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  app.add_option("--revive-after", c.revive_after_s,
+                 "functions: after this many seconds without a round ending, invoke again every worker that "
+                 "has no running invocation (lost events); 0: never")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   app.add_option("--call-timeout", c.call_timeout_s, "driver: seconds per worker invocation")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--retries", o.fan_out.retries, "driver: retries of a worker whose invocation failed")
       ->check(CLI::Range(0, 100))
@@ -82,6 +87,7 @@ ordered_json row_json(const RoundRow& r) {
           {"cost_so_far_usd", r.cost_so_far},
           {"retries", r.retries},
           {"shard_cache_hits", r.shard_cache_hits},
+          {"revived", r.revived},
           {"model_sha256", r.model_sha256}};
 }
 
@@ -93,6 +99,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   if (!c.merge_tree.empty()) o.tree = ml::MergeTree::parse(c.merge_tree).levels();
   o.tutorial_init = c.initialisation == "tutorial";
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
+  o.revive_after = std::chrono::seconds(c.revive_after_s);
   o.fan_out.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
   if (c.threads != 0 && c.target != "local") throw std::invalid_argument("--threads is for --target local only");
 

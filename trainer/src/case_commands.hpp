@@ -22,6 +22,7 @@ struct CaseCommand {
   std::size_t threads = 0;
   double call_timeout_s = 900;
   std::uint32_t stall_timeout_s = 600;
+  std::uint32_t revive_after_s = 60;
   std::string initialisation = "paper";
   std::string save_model;
   std::string report_file;

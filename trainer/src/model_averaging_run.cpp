@@ -55,6 +55,7 @@ class Run {
   void drive_round(std::uint32_t round, RoundRow& row);
   NodeValue drive_node(std::uint32_t round, TreeNode node, const std::vector<TrainAnswer>& answers);
   void raise_if_errors();
+  int revive_lost_workers(std::uint32_t round);
   void request_stop() noexcept;
 
   const ModelAveragingOptions& options_;
@@ -170,6 +171,8 @@ void Run::follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& pr
   (void)previous_end_wall;
   const auto started = Clock::now();
   auto last_error_check = Clock::now();
+  auto last_revival = Clock::now();
+  int revived = 0;
   std::optional<std::string> record_text;
   while (!(record_text = store_.get(options_.bucket, layout_->round_record(round)))) {
     if (Clock::now() - last_error_check > std::chrono::seconds(1)) {
@@ -180,6 +183,10 @@ void Run::follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& pr
                         ") before round " + std::to_string(round + 1) + " ended");
       }
     }
+    if (options_.revive_after.count() > 0 && Clock::now() - last_revival > options_.revive_after) {
+      last_revival = Clock::now();
+      revived += revive_lost_workers(round);
+    }
     if (Clock::now() - started > options_.stall_timeout) {
       throw RunFailed("no round ended for " + std::to_string(options_.stall_timeout.count()) + " s (waiting for round " +
                       std::to_string(round + 1) + "); inspect s3://" + options_.bucket + "/" + layout_->prefix());
@@ -188,6 +195,7 @@ void Run::follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& pr
   }
   const RoundRecord record = decode_round_record(*record_text);
   row = evaluate_round(round, record);
+  row.revived = revived;
   const std::uint64_t previous = round == 0 ? started_ms_ : decode_round_record(*store_.get(options_.bucket, layout_->round_record(round - 1))).completed_ms;
   row.wall_ms = record.completed_ms > previous ? static_cast<double>(record.completed_ms - previous) : 0;
 
@@ -221,6 +229,36 @@ void Run::follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& pr
                       prices.prices.gb_second * (t.memory_mb / 1024.0) * (billed / 1000.0);
     }
   }
+}
+
+int Run::revive_lost_workers(std::uint32_t round) {
+  std::set<std::uint32_t> running;
+  const std::uint64_t now = epoch_ms();
+  for (const std::string& key : store_.list(options_.bucket, layout_->alive_prefix())) {
+    if (const auto text = store_.get(options_.bucket, key)) {
+      try {
+        const AliveRecord alive = decode_alive(*text);
+        if (alive.deadline_ms > now) running.insert(alive.worker);
+      } catch (const ProtocolError&) {
+        // Says nothing about a running invocation.
+      }
+    }
+  }
+  int revived = 0;
+  for (std::uint32_t w = 0; w < config_.workers(); ++w) {
+    if (running.count(w)) continue;
+    std::uint32_t hop = 0;
+    if (const auto text = store_.get(options_.bucket, layout_->chain(w))) hop = decode_chain(*text).hop;
+    WorkerRequest request;
+    request.op = Operation::work;
+    request.config = config_;
+    request.worker = w;
+    request.round = round;
+    request.hop = hop + 1;
+    services_.events->invoke_event(config_.function, encode_request(request));
+    ++revived;
+  }
+  return revived;
 }
 
 NodeValue Run::drive_node(std::uint32_t round, TreeNode node, const std::vector<TrainAnswer>& answers) {

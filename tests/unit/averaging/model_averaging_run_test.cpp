@@ -94,6 +94,24 @@ class TwiceDelivered : public ml::EventInvoker {
   ml::EventInvoker& inner_;
 };
 
+// Loses the first Event for worker 2, as Lambda sometimes did for the paper.
+class LosesAnEvent : public ml::EventInvoker {
+ public:
+  explicit LosesAnEvent(ml::EventInvoker& inner) : inner_(inner) {}
+  void invoke_event(const std::string& function, std::string payload) override {
+    if (!lost_ && payload.find("\"worker\":2}") != std::string::npos) {
+      lost_ = true;
+      return;
+    }
+    inner_.invoke_event(function, std::move(payload));
+  }
+  bool lost() const { return lost_; }
+
+ private:
+  ml::EventInvoker& inner_;
+  std::atomic<bool> lost_{false};
+};
+
 // Corrupts one worker's leaf results as they are written.
 class CorruptingStore : public ml::MemoryObjectStore {
  public:
@@ -162,6 +180,20 @@ TEST(ModelAveragingRun, EveryEventDeliveredTwiceChangesNothingAndDoesNotFork) {
   EXPECT_EQ(result.model_sha256, expected);
   local.lambda.drain_events();  // returns only if no chain forked into a runaway
   EXPECT_EQ(local.lambda.event_counts().failed, 0u);
+}
+
+TEST(ModelAveragingRun, ALostEventIsRevivedByTheTrainerAndChangesNothing) {
+  ModelAveragingOptions o = small_case_a(Orchestration::functions);
+  o.revive_after = std::chrono::seconds(1);
+  const std::string expected = ml::model_sha256(reference_model(o));
+  InProcess local;
+  LosesAnEvent lossy(local.lambda);
+  RunServices services = local.services(&lossy);
+  int revived = 0;
+  const ModelAveragingResult result = run_model_averaging(o, services, {}, [&](const RoundRow& r) { revived += r.revived; });
+  EXPECT_TRUE(lossy.lost());
+  EXPECT_EQ(result.model_sha256, expected);
+  EXPECT_GE(revived, 1);
 }
 
 TEST(ModelAveragingRun, ShortDeadlinesMakeWorkersReinvokeThemselvesAndResume) {

@@ -56,6 +56,10 @@ struct ModelAveragingOptions {
   std::uint32_t poll_ms = 100;
   std::uint32_t reserve_ms = 1500;
   std::chrono::seconds stall_timeout{600};  // functions: give up when no round ends for this long
+  // functions: when a round has not ended for this long, every worker with no running invocation
+  // (its Event was lost, or its chain died after Lambda's retries) is invoked again at its next
+  // hop; a late original then finds its chain taken and steps aside. 0: never.
+  std::chrono::seconds revive_after{60};
   FanOutOptions fan_out;             // driver
   CaseData data;
 };
@@ -73,6 +77,7 @@ struct RoundRow {
   double cost_so_far = 0;
   int retries = 0;
   int shard_cache_hits = 0;     // functions: invocations that found their shard in the environment's cache
+  int revived = 0;              // functions: workers the trainer invoked again (see revive_after)
   std::string model_sha256;     // of the round's global model
 };
 
