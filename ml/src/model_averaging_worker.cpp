@@ -299,7 +299,15 @@ std::string Worker::work() {
     last_stop_check_ = Clock::now();
     if (stop_requested()) return answer(WorkOutcome::stopped);
     if (!first && !still_owner()) return answer(WorkOutcome::superseded);
-    if (store_.exists(config_.bucket, layout_.model(round_ + 1))) {  // the round is over already
+    if (store_.exists(config_.bucket, layout_.model(round_ + 1))) {
+      // The round is over already: this invocation resumes a worker whose part of it was done
+      // (say, it died after writing its leaf). The trainer counts on a complete trace of every
+      // worker in every round; write it unless the earlier invocation did.
+      if (first && !store_.exists(config_.bucket, layout_.trace(round_, request_.worker, request_.hop))) {
+        trace.complete = true;
+        put_trace(trace, round_started);
+        first = false;
+      }
       ++round_;
       continue;
     }

@@ -112,6 +112,24 @@ class LosesAnEvent : public ml::EventInvoker {
   std::atomic<bool> lost_{false};
 };
 
+// The first put of a key ending in `suffix` succeeds, then the caller "crashes".
+class CrashAfterPut : public ml::MemoryObjectStore {
+ public:
+  explicit CrashAfterPut(std::string suffix) : suffix_(std::move(suffix)) {}
+  void put(const std::string& bucket, const std::string& key, std::string_view bytes) override {
+    ml::MemoryObjectStore::put(bucket, key, bytes);
+    if (key.size() >= suffix_.size() && key.compare(key.size() - suffix_.size(), suffix_.size(), suffix_) == 0 &&
+        !crashed_.exchange(true)) {
+      throw std::runtime_error("simulated crash after writing " + key);
+    }
+  }
+  bool crashed() const { return crashed_; }
+
+ private:
+  std::string suffix_;
+  std::atomic<bool> crashed_{false};
+};
+
 // Corrupts one worker's leaf results as they are written.
 class CorruptingStore : public ml::MemoryObjectStore {
  public:
@@ -194,6 +212,27 @@ TEST(ModelAveragingRun, ALostEventIsRevivedByTheTrainerAndChangesNothing) {
   EXPECT_TRUE(lossy.lost());
   EXPECT_EQ(result.model_sha256, expected);
   EXPECT_GE(revived, 1);
+}
+
+TEST(ModelAveragingRun, AWorkerCrashingMidRoundIsRetriedAndChangesNothing) {
+  for (Orchestration orchestration : {Orchestration::functions, Orchestration::driver}) {
+    // Worker 3's invocation dies in round 2 right after writing its leaf, before merging or
+    // answering: the retry (Lambda's async retry; the fan-out's) resumes from what S3 has.
+    CrashAfterPut store("/round-00001/node-2-00003.bin");
+    ModelAveragingOptions o = small_case_a(orchestration);
+    o.rounds = 3;
+    o.fan_out.backoff_base = std::chrono::milliseconds(1);
+    const std::string expected = ml::model_sha256(reference_model(o));
+    InProcess local(product_function_table(), &store);
+    RunServices services = local.services();
+    int retries = 0;
+    const ModelAveragingResult result =
+        run_model_averaging(o, services, {}, [&](const RoundRow& r) { retries += r.retries; });
+    EXPECT_TRUE(store.crashed());
+    EXPECT_EQ(result.model_sha256, expected) << ml::averaging::orchestration_name(orchestration);
+    if (orchestration == Orchestration::driver) EXPECT_GE(retries, 1);
+    if (orchestration == Orchestration::functions) EXPECT_GE(local.lambda.event_counts().retried, 1u);
+  }
 }
 
 TEST(ModelAveragingRun, ShortDeadlinesMakeWorkersReinvokeThemselvesAndResume) {
