@@ -111,6 +111,8 @@ def test_workers_reinvoke_themselves_and_resume_from_s3(start_emulator, local_ba
     hops = {int(Path(k).stem.split("-")[2]) for k in traces}
     assert max(hops) >= 1, traces
     assert sum(r["invocations"] for r in report["rounds"]) > 8
+    # Later hops land on warm environments and find their shard in the cache.
+    assert sum(r["shard_cache_hits"] for r in report["rounds"]) >= 1
     # No invocation was cut off by the timeout: they handed over in time.
     assert emulator.usage()["functions"][FUNCTION]["timeouts"] == 0
 
@@ -214,3 +216,37 @@ def test_bad_options_are_clear_errors(tmp_path):
     assert completed.returncode != 0 and "not 8" in completed.stderr
     completed = run_trainer("caseb", "--target", "local", check=False)
     assert completed.returncode != 0 and "--data" in completed.stderr
+
+
+def test_npz_out_and_in_continue_a_run_exactly(tmp_path):
+    small = ["--workers", 4, "--merge-tree", "1,4", "--samples", 2000, "--seed", 9, "--target", "local",
+             "--orchestration", "driver"]
+    two_rounds, _ = case(tmp_path, "two", "casea", *small, "--rounds", 2)
+    saved = tmp_path / "after-one.npz"
+    case(tmp_path, "one", "casea", *small, "--rounds", 1, "--save-model", saved)
+    import numpy
+    with numpy.load(saved) as npz:
+        shapes = {name: npz[name].shape for name in npz.files}
+        assert all(npz[name].dtype == numpy.float32 for name in npz.files)
+    assert shapes["l1.weight"] == (20, 100) and shapes["l1.bias"] == (100,)
+    assert shapes["l6.weight"] == (100, 1) and len(shapes) == 12
+    # Round 2 of a two-round run starts from exactly the model one round produced.
+    resumed, _ = case(tmp_path, "resumed", "casea", *small, "--rounds", 1, "--init-model", saved)
+    assert resumed["model_sha256"] == two_rounds["model_sha256"]
+
+
+def test_case_a_from_a_csv_file(tmp_path):
+    import numpy
+    rng = numpy.random.default_rng(5)
+    features = rng.choice([-1.0, 1.0], size=(400, 20))
+    labels = numpy.where(features[:, 19] > 0, 1, -1)
+    csv = tmp_path / "casea.csv"
+    csv.write_text("".join(",".join(f"{v:g}" for v in row) + f",{label}\n" for row, label in zip(features, labels)))
+    report, _ = case(tmp_path, "csv", "casea", "--data", csv, "--workers", 4, "--merge-tree", "1,4", "--rounds", 3,
+                     "--batches", 5, "--batch-size", 20, "--target", "local")
+    assert "400 rows of" in report["configuration"]["data"]
+    assert len(report["rounds"]) == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3\n4,5,6\n")
+    completed = run_trainer("casea", "--data", bad, "--workers", 1, "--target", "local", check=False)
+    assert completed.returncode == 1 and "20 features" in completed.stderr
