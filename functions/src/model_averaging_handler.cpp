@@ -35,8 +35,9 @@ std::uint32_t function_memory_mb() {
 
 std::string model_averaging_handler(std::string_view payload, HandlerContext& context) {
   ml::averaging::WorkerEnvironment environment{
-      context.store, context.events, [&context] { return context.remaining_time(); }, context.request_id,
-      context.scratch_dir, first_use_of(context.scratch_dir), function_memory_mb()};
+      context.store,       context.events,      [&context] { return context.remaining_time(); },
+      context.request_id,  context.scratch_dir, first_use_of(context.scratch_dir),
+      function_memory_mb()};
   return ml::averaging::serve_worker_request(payload, environment);
 }
 

@@ -20,16 +20,17 @@ const json& field(const json& object, const char* name, const std::string& where
   return *it;
 }
 
-std::uint64_t unsigned_field(const json& object, const char* name, std::uint64_t lo, std::uint64_t hi,
-                             const std::string& where) {
+std::uint64_t unsigned_field(const json& object, const char* name, std::uint64_t lo,
+                             std::uint64_t hi, const std::string& where) {
   const json& value = field(object, name, where);
-  if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<std::int64_t>() >= 0)) {
+  if (!value.is_number_unsigned() &&
+      !(value.is_number_integer() && value.get<std::int64_t>() >= 0)) {
     throw ProtocolError(where + ": '" + name + "' must be a non-negative integer");
   }
   const auto v = value.get<std::uint64_t>();
   if (v < lo || v > hi) {
-    throw ProtocolError(where + ": '" + name + "' = " + std::to_string(v) + " is outside " + std::to_string(lo) +
-                        ".." + std::to_string(hi));
+    throw ProtocolError(where + ": '" + name + "' = " + std::to_string(v) + " is outside " +
+                        std::to_string(lo) + ".." + std::to_string(hi));
   }
   return v;
 }
@@ -47,15 +48,18 @@ double number_field(const json& object, const char* name, const std::string& whe
   return v;
 }
 
-std::string string_field(const json& object, const char* name, std::size_t max_length, const std::string& where) {
+std::string string_field(const json& object, const char* name, std::size_t max_length,
+                         const std::string& where) {
   const json& value = field(object, name, where);
   if (!value.is_string()) throw ProtocolError(where + ": '" + name + "' must be a string");
   std::string text = value.get<std::string>();
   if (text.size() > max_length) {
-    throw ProtocolError(where + ": '" + name + "' is longer than " + std::to_string(max_length) + " bytes");
+    throw ProtocolError(where + ": '" + name + "' is longer than " + std::to_string(max_length) +
+                        " bytes");
   }
   for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) throw ProtocolError(where + ": '" + name + "' holds a control character");
+    if (c < 0x20 || c == 0x7f)
+      throw ProtocolError(where + ": '" + name + "' holds a control character");
   }
   return text;
 }
@@ -85,11 +89,13 @@ bool is_name_char(char c) {
 
 void validate_bucket(const std::string& bucket, const char* what) {
   if (bucket.size() < 3 || bucket.size() > 63) {
-    throw ProtocolError(std::string("run config: '") + what + "' must be a bucket name of 3-63 characters");
+    throw ProtocolError(std::string("run config: '") + what +
+                        "' must be a bucket name of 3-63 characters");
   }
   for (char c : bucket) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) {
-      throw ProtocolError(std::string("run config: '") + what + "' is not a valid bucket name: '" + bucket + "'");
+      throw ProtocolError(std::string("run config: '") + what + "' is not a valid bucket name: '" +
+                          bucket + "'");
     }
   }
 }
@@ -107,7 +113,8 @@ void put_u64(std::string& out, std::uint64_t v) {
 }
 std::uint64_t get_le(std::string_view bytes, std::size_t offset, int width) {
   std::uint64_t v = 0;
-  for (int i = 0; i < width; ++i) v |= std::uint64_t{static_cast<unsigned char>(bytes[offset + i])} << (8 * i);
+  for (int i = 0; i < width; ++i)
+    v |= std::uint64_t{static_cast<unsigned char>(bytes[offset + i])} << (8 * i);
   return v;
 }
 
@@ -121,21 +128,27 @@ std::string_view orchestration_name(Orchestration orchestration) {
 
 std::string_view outcome_name(WorkOutcome outcome) {
   switch (outcome) {
-    case WorkOutcome::reinvoked: return "reinvoked";
-    case WorkOutcome::finished: return "finished";
-    case WorkOutcome::stopped: return "stopped";
-    case WorkOutcome::superseded: return "superseded";
+    case WorkOutcome::reinvoked:
+      return "reinvoked";
+    case WorkOutcome::finished:
+      return "finished";
+    case WorkOutcome::stopped:
+      return "stopped";
+    case WorkOutcome::superseded:
+      return "superseded";
   }
   return "finished";
 }
 
 void validate_run_id(std::string_view run_id) {
   if (run_id.empty() || run_id.size() > kMaxRunIdLength || run_id.front() == '.') {
-    throw ProtocolError("run id must be 1-64 characters of A-Z a-z 0-9 . _ - not starting with '.'");
+    throw ProtocolError(
+        "run id must be 1-64 characters of A-Z a-z 0-9 . _ - not starting with '.'");
   }
   for (char c : run_id) {
     if (!is_name_char(c) && c != '.' && c != '_' && c != '-') {
-      throw ProtocolError("run id '" + std::string(run_id) + "' holds a character outside A-Z a-z 0-9 . _ -");
+      throw ProtocolError("run id '" + std::string(run_id) +
+                          "' holds a character outside A-Z a-z 0-9 . _ -");
     }
   }
 }
@@ -155,20 +168,26 @@ void validate(const RunConfig& c) {
   } catch (const MergeTreeError& error) {
     throw ProtocolError(std::string("run config: ") + error.what());
   }
-  if (c.rounds < 1 || c.rounds > kMaxRounds) throw ProtocolError("run config: 'rounds' must be 1..1000000");
-  if (c.batches < 1 || c.batches > 1'000'000) throw ProtocolError("run config: 'batches' must be 1..1000000");
-  if (c.batch_size < 1 || c.batch_size > 1'000'000) throw ProtocolError("run config: 'batch_size' must be 1..1000000");
+  if (c.rounds < 1 || c.rounds > kMaxRounds)
+    throw ProtocolError("run config: 'rounds' must be 1..1000000");
+  if (c.batches < 1 || c.batches > 1'000'000)
+    throw ProtocolError("run config: 'batches' must be 1..1000000");
+  if (c.batch_size < 1 || c.batch_size > 1'000'000)
+    throw ProtocolError("run config: 'batch_size' must be 1..1000000");
   if (!std::isfinite(c.learning_rate) || c.learning_rate <= 0) {
     throw ProtocolError("run config: 'learning_rate' must be a positive finite number");
   }
-  if (c.function.empty() || c.function.size() > 64) throw ProtocolError("run config: 'function' must be 1-64 characters");
+  if (c.function.empty() || c.function.size() > 64)
+    throw ProtocolError("run config: 'function' must be 1-64 characters");
   for (char ch : c.function) {
     if (!is_name_char(ch) && ch != '_' && ch != '-') {
       throw ProtocolError("run config: 'function' holds a character outside A-Z a-z 0-9 _ -");
     }
   }
-  if (c.poll_ms < 1 || c.poll_ms > 60'000) throw ProtocolError("run config: 'poll_ms' must be 1..60000");
-  if (c.reserve_ms > 900'000) throw ProtocolError("run config: 'reserve_ms' must be at most 900000");
+  if (c.poll_ms < 1 || c.poll_ms > 60'000)
+    throw ProtocolError("run config: 'poll_ms' must be 1..60000");
+  if (c.reserve_ms > 900'000)
+    throw ProtocolError("run config: 'reserve_ms' must be at most 900000");
 }
 
 nlohmann::ordered_json to_json(const RunConfig& c) {
@@ -199,12 +218,13 @@ RunConfig run_config_from_json(const json& j) {
   c.manifest_key = string_field(j, "manifest_key", 1024, where);
   const json& tree = field(j, "tree", where);
   if (!tree.is_array() || tree.size() > MergeTree::kMaxLevels) {
-    throw ProtocolError(where + ": 'tree' must be an array of at most " + std::to_string(MergeTree::kMaxLevels) +
-                        " level sizes");
+    throw ProtocolError(where + ": 'tree' must be an array of at most " +
+                        std::to_string(MergeTree::kMaxLevels) + " level sizes");
   }
   for (const json& level : tree) {
     if (!level.is_number_unsigned() || level.get<std::uint64_t>() > MergeTree::kMaxWorkers) {
-      throw ProtocolError(where + ": 'tree' levels must be integers 1.." + std::to_string(MergeTree::kMaxWorkers));
+      throw ProtocolError(where + ": 'tree' levels must be integers 1.." +
+                          std::to_string(MergeTree::kMaxWorkers));
     }
     c.tree.push_back(level.get<std::uint32_t>());
   }
@@ -212,12 +232,16 @@ RunConfig run_config_from_json(const json& j) {
   c.batches = u32_field(j, "batches", 1, 1'000'000, where);
   c.batch_size = u32_field(j, "batch_size", 1, 1'000'000, where);
   const double lr = number_field(j, "learning_rate", where);
-  if (!(lr > 0) || lr > std::numeric_limits<float>::max()) throw ProtocolError(where + ": 'learning_rate' must be positive");
+  if (!(lr > 0) || lr > std::numeric_limits<float>::max())
+    throw ProtocolError(where + ": 'learning_rate' must be positive");
   c.learning_rate = static_cast<float>(lr);
   const std::string orchestration = string_field(j, "orchestration", 16, where);
-  if (orchestration == "functions") c.orchestration = Orchestration::functions;
-  else if (orchestration == "driver") c.orchestration = Orchestration::driver;
-  else throw ProtocolError(where + ": 'orchestration' must be \"functions\" or \"driver\"");
+  if (orchestration == "functions")
+    c.orchestration = Orchestration::functions;
+  else if (orchestration == "driver")
+    c.orchestration = Orchestration::driver;
+  else
+    throw ProtocolError(where + ": 'orchestration' must be \"functions\" or \"driver\"");
   c.function = string_field(j, "function", 64, where);
   c.poll_ms = u32_field(j, "poll_ms", 1, 60'000, where);
   c.reserve_ms = u32_field(j, "reserve_ms", 0, 900'000, where);
@@ -241,9 +265,12 @@ WorkerRequest decode_request(std::string_view payload) {
   check_protocol(j, where);
   WorkerRequest r;
   const std::string op = string_field(j, "op", 16, where);
-  if (op == "work") r.op = Operation::work;
-  else if (op == "train") r.op = Operation::train;
-  else throw ProtocolError(where + ": 'op' must be \"work\" or \"train\"");
+  if (op == "work")
+    r.op = Operation::work;
+  else if (op == "train")
+    r.op = Operation::train;
+  else
+    throw ProtocolError(where + ": 'op' must be \"work\" or \"train\"");
   r.config = run_config_from_json(field(j, "config", where));
   r.worker = u32_field(j, "worker", 0, r.config.workers() - 1, where);
   r.round = u32_field(j, "round", 0, r.config.rounds - 1, where);
@@ -252,9 +279,14 @@ WorkerRequest decode_request(std::string_view payload) {
 }
 
 std::string encode_train_answer(const TrainAnswer& a) {
-  return json{{"protocol", kProtocol},       {"run", a.run_id},         {"round", a.round},
-              {"worker", a.worker},          {"loss_sum", a.loss_sum},  {"samples", a.samples},
-              {"correct", a.correct},        {"result_sha256", a.result_sha256},
+  return json{{"protocol", kProtocol},
+              {"run", a.run_id},
+              {"round", a.round},
+              {"worker", a.worker},
+              {"loss_sum", a.loss_sum},
+              {"samples", a.samples},
+              {"correct", a.correct},
+              {"result_sha256", a.result_sha256},
               {"shard_cached", a.shard_cached}}
       .dump();
 }
@@ -272,13 +304,14 @@ TrainAnswer decode_train_answer(std::string_view payload) {
   a.samples = unsigned_field(j, "samples", 0, std::numeric_limits<std::uint64_t>::max(), where);
   a.correct = unsigned_field(j, "correct", 0, a.samples, where);
   a.result_sha256 = string_field(j, "result_sha256", 64, where);
-  if (a.result_sha256.size() != 64) throw ProtocolError(where + ": 'result_sha256' must be 64 hex digits");
+  if (a.result_sha256.size() != 64)
+    throw ProtocolError(where + ": 'result_sha256' must be 64 hex digits");
   a.shard_cached = bool_field(j, "shard_cached", where);
   return a;
 }
 
 std::string encode_work_answer(const WorkAnswer& a) {
-  return json{{"protocol", kProtocol}, {"run", a.run_id}, {"worker", a.worker},
+  return json{{"protocol", kProtocol}, {"run", a.run_id},  {"worker", a.worker},
               {"hop", a.hop},          {"round", a.round}, {"outcome", outcome_name(a.outcome)}}
       .dump();
 }
@@ -294,17 +327,23 @@ WorkAnswer decode_work_answer(std::string_view payload) {
   a.hop = u32_field(j, "hop", 0, std::numeric_limits<std::uint32_t>::max(), where);
   a.round = u32_field(j, "round", 0, kMaxRounds, where);
   const std::string outcome = string_field(j, "outcome", 16, where);
-  if (outcome == "reinvoked") a.outcome = WorkOutcome::reinvoked;
-  else if (outcome == "finished") a.outcome = WorkOutcome::finished;
-  else if (outcome == "stopped") a.outcome = WorkOutcome::stopped;
-  else if (outcome == "superseded") a.outcome = WorkOutcome::superseded;
-  else throw ProtocolError(where + ": unknown 'outcome' '" + outcome + "'");
+  if (outcome == "reinvoked")
+    a.outcome = WorkOutcome::reinvoked;
+  else if (outcome == "finished")
+    a.outcome = WorkOutcome::finished;
+  else if (outcome == "stopped")
+    a.outcome = WorkOutcome::stopped;
+  else if (outcome == "superseded")
+    a.outcome = WorkOutcome::superseded;
+  else
+    throw ProtocolError(where + ": unknown 'outcome' '" + outcome + "'");
   return a;
 }
 
 std::string encode_partial(const PartialResult& r) {
   validate_run_id(r.run_id);
-  if (r.model.size() > kMaxModelBytes) throw ProtocolError("partial result: the model is too large");
+  if (r.model.size() > kMaxModelBytes)
+    throw ProtocolError("partial result: the model is too large");
   if (!std::isfinite(r.loss_sum)) throw ProtocolError("partial result: loss_sum must be finite");
   std::string out;
   out.reserve(kPartialHeaderBytes + r.run_id.size() + 8 + r.model.size());
@@ -330,14 +369,19 @@ std::string encode_partial(const PartialResult& r) {
 PartialResult decode_partial(std::string_view bytes) {
   const std::string where = "partial result";
   if (bytes.size() < kPartialHeaderBytes + 1 + 8) {
-    throw ProtocolError(where + ": " + std::to_string(bytes.size()) + " bytes is shorter than the header");
+    throw ProtocolError(where + ": " + std::to_string(bytes.size()) +
+                        " bytes is shorter than the header");
   }
-  if (bytes.substr(0, 4) != "STMA") throw ProtocolError(where + ": bad magic (not a stratus-model-averaging object)");
-  if (bytes[4] != 1) throw ProtocolError(where + ": unsupported version " + std::to_string(static_cast<unsigned char>(bytes[4])));
+  if (bytes.substr(0, 4) != "STMA")
+    throw ProtocolError(where + ": bad magic (not a stratus-model-averaging object)");
+  if (bytes[4] != 1)
+    throw ProtocolError(where + ": unsupported version " +
+                        std::to_string(static_cast<unsigned char>(bytes[4])));
   if (bytes[5] != 0) throw ProtocolError(where + ": reserved byte is not 0");
   PartialResult r;
   const auto id_length = static_cast<std::size_t>(get_le(bytes, 6, 2));
-  if (id_length == 0 || id_length > kMaxRunIdLength) throw ProtocolError(where + ": run id length out of range");
+  if (id_length == 0 || id_length > kMaxRunIdLength)
+    throw ProtocolError(where + ": run id length out of range");
   r.round = static_cast<std::uint32_t>(get_le(bytes, 8, 4));
   r.node.level = static_cast<std::uint32_t>(get_le(bytes, 12, 4));
   r.node.index = static_cast<std::uint32_t>(get_le(bytes, 16, 4));
@@ -348,44 +392,48 @@ PartialResult decode_partial(std::string_view bytes) {
   std::memcpy(&r.loss_sum, &loss_bits, sizeof loss_bits);
   if (!std::isfinite(r.loss_sum)) throw ProtocolError(where + ": loss_sum is not finite");
   if (r.correct > r.samples) throw ProtocolError(where + ": more correct samples than samples");
-  if (r.round >= kMaxRounds || r.node.level >= MergeTree::kMaxLevels || r.node.index >= MergeTree::kMaxWorkers ||
-      r.leaves == 0 || r.leaves > MergeTree::kMaxWorkers) {
+  if (r.round >= kMaxRounds || r.node.level >= MergeTree::kMaxLevels ||
+      r.node.index >= MergeTree::kMaxWorkers || r.leaves == 0 ||
+      r.leaves > MergeTree::kMaxWorkers) {
     throw ProtocolError(where + ": round, node or leaf count out of range");
   }
-  if (bytes.size() < kPartialHeaderBytes + id_length + 8) throw ProtocolError(where + ": truncated in the run id");
+  if (bytes.size() < kPartialHeaderBytes + id_length + 8)
+    throw ProtocolError(where + ": truncated in the run id");
   r.run_id = std::string(bytes.substr(kPartialHeaderBytes, id_length));
   validate_run_id(r.run_id);
   const std::size_t model_at = kPartialHeaderBytes + id_length + 8;
   const std::uint64_t model_length = get_le(bytes, kPartialHeaderBytes + id_length, 8);
   if (model_length > kMaxModelBytes) throw ProtocolError(where + ": model length over the limit");
   if (model_length != bytes.size() - model_at) {
-    throw ProtocolError(where + ": the model length says " + std::to_string(model_length) + " bytes, the object holds " +
-                        std::to_string(bytes.size() - model_at));
+    throw ProtocolError(where + ": the model length says " + std::to_string(model_length) +
+                        " bytes, the object holds " + std::to_string(bytes.size() - model_at));
   }
   r.model = std::string(bytes.substr(model_at));
   return r;
 }
 
-PartialResult decode_partial_for(std::string_view bytes, std::string_view run_id, std::uint32_t round, TreeNode node,
-                                 const MergeTree& tree) {
+PartialResult decode_partial_for(std::string_view bytes, std::string_view run_id,
+                                 std::uint32_t round, TreeNode node, const MergeTree& tree) {
   PartialResult r = decode_partial(bytes);
   if (r.run_id != run_id || r.round != round || !(r.node == node)) {
-    throw ProtocolError("partial result: expected run " + std::string(run_id) + " round " + std::to_string(round) +
-                        " node " + std::to_string(node.level) + "-" + std::to_string(node.index) + ", got run " +
-                        r.run_id + " round " + std::to_string(r.round) + " node " + std::to_string(r.node.level) +
-                        "-" + std::to_string(r.node.index));
+    throw ProtocolError("partial result: expected run " + std::string(run_id) + " round " +
+                        std::to_string(round) + " node " + std::to_string(node.level) + "-" +
+                        std::to_string(node.index) + ", got run " + r.run_id + " round " +
+                        std::to_string(r.round) + " node " + std::to_string(r.node.level) + "-" +
+                        std::to_string(r.node.index));
   }
   if (r.leaves != tree.leaves(node).count) {
-    throw ProtocolError("partial result: node " + std::to_string(node.level) + "-" + std::to_string(node.index) +
-                        " sums " + std::to_string(r.leaves) + " workers, the tree says " +
-                        std::to_string(tree.leaves(node).count));
+    throw ProtocolError("partial result: node " + std::to_string(node.level) + "-" +
+                        std::to_string(node.index) + " sums " + std::to_string(r.leaves) +
+                        " workers, the tree says " + std::to_string(tree.leaves(node).count));
   }
   return r;
 }
 
 std::string encode_round_record(const RoundRecord& r) {
-  return json{{"protocol", kProtocol},    {"round", r.round},   {"loss_sum", r.loss_sum},
-              {"samples", r.samples},     {"correct", r.correct}, {"leaves", r.leaves},
+  return json{{"protocol", kProtocol},          {"round", r.round},
+              {"loss_sum", r.loss_sum},         {"samples", r.samples},
+              {"correct", r.correct},           {"leaves", r.leaves},
               {"completed_ms", r.completed_ms}, {"model_sha256", r.model_sha256}}
       .dump();
 }
@@ -400,7 +448,8 @@ RoundRecord decode_round_record(std::string_view text) {
   r.samples = unsigned_field(j, "samples", 0, std::numeric_limits<std::uint64_t>::max(), where);
   r.correct = unsigned_field(j, "correct", 0, r.samples, where);
   r.leaves = u32_field(j, "leaves", 1, MergeTree::kMaxWorkers, where);
-  r.completed_ms = unsigned_field(j, "completed_ms", 0, std::numeric_limits<std::uint64_t>::max(), where);
+  r.completed_ms =
+      unsigned_field(j, "completed_ms", 0, std::numeric_limits<std::uint64_t>::max(), where);
   r.model_sha256 = string_field(j, "model_sha256", 64, where);
   return r;
 }
@@ -477,7 +526,9 @@ ChainRecord decode_chain(std::string_view text) {
 }
 
 std::string encode_alive(const AliveRecord& a) {
-  return json{{"protocol", kProtocol}, {"worker", a.worker}, {"hop", a.hop}, {"deadline_ms", a.deadline_ms}}.dump();
+  return json{
+      {"protocol", kProtocol}, {"worker", a.worker}, {"hop", a.hop}, {"deadline_ms", a.deadline_ms}}
+      .dump();
 }
 
 AliveRecord decode_alive(std::string_view text) {
@@ -487,7 +538,8 @@ AliveRecord decode_alive(std::string_view text) {
   AliveRecord a;
   a.worker = u32_field(j, "worker", 0, MergeTree::kMaxWorkers, where);
   a.hop = u32_field(j, "hop", 0, std::numeric_limits<std::uint32_t>::max(), where);
-  a.deadline_ms = unsigned_field(j, "deadline_ms", 0, std::numeric_limits<std::uint64_t>::max(), where);
+  a.deadline_ms =
+      unsigned_field(j, "deadline_ms", 0, std::numeric_limits<std::uint64_t>::max(), where);
   return a;
 }
 

@@ -17,8 +17,8 @@ NodeValue node_value(const PartialResult& partial, std::string_view architecture
                         std::to_string(partial.node.index) + ": " + error.what());
   }
   if (value.model.architecture != architecture) {
-    throw ProtocolError("partial result holds a " + value.model.architecture + " model, the run trains " +
-                        std::string(architecture));
+    throw ProtocolError("partial result holds a " + value.model.architecture +
+                        " model, the run trains " + std::string(architecture));
   }
   value.leaves = partial.leaves;
   value.samples = partial.samples;
@@ -27,7 +27,8 @@ NodeValue node_value(const PartialResult& partial, std::string_view architecture
   return value;
 }
 
-PartialResult partial_of(const NodeValue& value, const std::string& run_id, std::uint32_t round, TreeNode node) {
+PartialResult partial_of(const NodeValue& value, const std::string& run_id, std::uint32_t round,
+                         TreeNode node) {
   PartialResult partial;
   partial.run_id = run_id;
   partial.round = round;
@@ -56,7 +57,9 @@ void add_child(std::optional<NodeValue>& sum, NodeValue child) {
   sum->loss_sum += child.loss_sum;
 }
 
-void finish_root(NodeValue& root, std::uint32_t workers) { divide(root.model, workers); }
+void finish_root(NodeValue& root, std::uint32_t workers) {
+  divide(root.model, workers);
+}
 
 std::string sha256_hex(std::string_view bytes) {
   Checksum sha(ChecksumAlgorithm::sha256);

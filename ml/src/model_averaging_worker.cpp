@@ -47,7 +47,8 @@ class Worker {
   NodeValue train_leaf(std::uint32_t round, RoundTrace& trace);
   // Polls until `key` exists (ready), or one of `done_keys` does (ready too: someone else finished
   // the step), the stop flag is set, or time runs short.
-  Wait wait_for(const std::string& key, double& waited_ms, const std::vector<std::string>& done_keys = {});
+  Wait wait_for(const std::string& key, double& waited_ms,
+                const std::vector<std::string>& done_keys = {});
   Wait merge(std::uint32_t round, TreeNode node, RoundTrace& trace);
   bool stop_requested() { return store_.exists(config_.bucket, layout_.stop()); }
   bool still_owner();
@@ -80,11 +81,12 @@ class Worker {
 const Shard& Worker::shard(bool& from_cache) {
   from_cache = false;
   if (shard_) return *shard_;
-  if (!dataset_) dataset_ = open_staged_dataset(store_, config_.dataset_bucket, config_.manifest_key);
+  if (!dataset_)
+    dataset_ = open_staged_dataset(store_, config_.dataset_bucket, config_.manifest_key);
   if (dataset_->manifest.shards.size() != config_.workers()) {
-    throw ProtocolError("the dataset s3://" + config_.dataset_bucket + "/" + config_.manifest_key + " has " +
-                        std::to_string(dataset_->manifest.shards.size()) + " shards, the run has " +
-                        std::to_string(config_.workers()) + " workers");
+    throw ProtocolError("the dataset s3://" + config_.dataset_bucket + "/" + config_.manifest_key +
+                        " has " + std::to_string(dataset_->manifest.shards.size()) +
+                        " shards, the run has " + std::to_string(config_.workers()) + " workers");
   }
   ShardRead read = read_staged_shard(store_, *dataset_, request_.worker, environment_.cache_dir);
   from_cache = read.from_cache;
@@ -94,7 +96,8 @@ const Shard& Worker::shard(bool& from_cache) {
 
 ModelState Worker::global_model(std::uint32_t round) {
   const std::optional<std::string> bytes = store_.get(config_.bucket, layout_.model(round));
-  if (!bytes) throw ProtocolError("no global model at s3://" + config_.bucket + "/" + layout_.model(round));
+  if (!bytes)
+    throw ProtocolError("no global model at s3://" + config_.bucket + "/" + layout_.model(round));
   ModelState model;
   try {
     model = decode_model(*bytes, kMaxDecodedModelBytes);
@@ -102,7 +105,8 @@ ModelState Worker::global_model(std::uint32_t round) {
     throw ProtocolError("global model of round " + std::to_string(round) + ": " + error.what());
   }
   if (model.architecture != config_.architecture) {
-    throw ProtocolError("the global model is a " + model.architecture + ", the run trains " + config_.architecture);
+    throw ProtocolError("the global model is a " + model.architecture + ", the run trains " +
+                        config_.architecture);
   }
   return model;
 }
@@ -116,7 +120,8 @@ NodeValue Worker::train_leaf(std::uint32_t round, RoundTrace& trace) {
   leaf.model = global_model(round);
   RoundStats stats;
   try {
-    stats = train_minibatches(leaf.model, samples, config_.batches, config_.batch_size, config_.learning_rate);
+    stats = train_minibatches(leaf.model, samples, config_.batches, config_.batch_size,
+                              config_.learning_rate);
   } catch (const std::invalid_argument& error) {
     throw ProtocolError(std::string("training: ") + error.what());
   }
@@ -156,13 +161,15 @@ bool Worker::time_left_for(double step_ms) const {
 }
 
 bool Worker::still_owner() {
-  const std::optional<std::string> text = store_.get(config_.bucket, layout_.chain(request_.worker));
+  const std::optional<std::string> text =
+      store_.get(config_.bucket, layout_.chain(request_.worker));
   if (!text) return true;  // nobody else claimed it
   const ChainRecord chain = decode_chain(*text);
   return chain.hop == request_.hop && chain.owner == environment_.request_id;
 }
 
-Wait Worker::wait_for(const std::string& key, double& waited_ms, const std::vector<std::string>& done_keys) {
+Wait Worker::wait_for(const std::string& key, double& waited_ms,
+                      const std::vector<std::string>& done_keys) {
   const auto start = Clock::now();
   Wait outcome = Wait::ready;
   while (!store_.exists(config_.bucket, key)) {
@@ -202,7 +209,8 @@ Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
   // again).
   const std::string round_over = layout_.model(round + 1);
   auto merged_elsewhere = [&] {
-    if (!store_.exists(config_.bucket, output) && !store_.exists(config_.bucket, round_over)) return false;
+    if (!store_.exists(config_.bucket, output) && !store_.exists(config_.bucket, round_over))
+      return false;
     remove_children();
     trace.merge_ms += ms_since(start);
     return true;
@@ -220,7 +228,8 @@ Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
       if (merged_elsewhere()) return Wait::ready;
       bytes = store_.get(config_.bucket, key);
     }
-    add_child(sum, node_value(decode_partial_for(*bytes, config_.run_id, round, child, tree_), config_.architecture));
+    add_child(sum, node_value(decode_partial_for(*bytes, config_.run_id, round, child, tree_),
+                              config_.architecture));
   }
   if (node.level == 0) {
     finish_root(*sum, config_.workers());
@@ -238,7 +247,8 @@ Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
     store_.put(config_.bucket, layout_.round_record(round), encode_round_record(record));
     store_.put(config_.bucket, output, model);
   } else {
-    store_.put(config_.bucket, output, encode_partial(partial_of(*sum, config_.run_id, round, node)));
+    store_.put(config_.bucket, output,
+               encode_partial(partial_of(*sum, config_.run_id, round, node)));
   }
   remove_children();
   const double took = ms_since(start);
@@ -259,7 +269,8 @@ std::string Worker::answer(WorkOutcome outcome) {
 
 void Worker::put_trace(RoundTrace& trace, Clock::time_point round_started) {
   trace.elapsed_ms = ms_since(round_started);
-  store_.put(config_.bucket, layout_.trace(trace.round, request_.worker, request_.hop), encode_trace(trace));
+  store_.put(config_.bucket, layout_.trace(trace.round, request_.worker, request_.hop),
+             encode_trace(trace));
 }
 
 std::string Worker::reinvoke(RoundTrace& trace, Clock::time_point round_started) {
@@ -276,13 +287,15 @@ std::string Worker::work() {
   round_ = request_.round;
   if (stop_requested()) return answer(WorkOutcome::stopped);
   AliveRecord alive{request_.worker, request_.hop,
-                    epoch_ms() + static_cast<std::uint64_t>(std::max<std::int64_t>(0, environment_.remaining().count()))};
+                    epoch_ms() + static_cast<std::uint64_t>(
+                                     std::max<std::int64_t>(0, environment_.remaining().count()))};
   store_.put(config_.bucket, layout_.alive(request_.worker, request_.hop), encode_alive(alive));
   alive_written_ = true;
   if (const auto text = store_.get(config_.bucket, layout_.chain(request_.worker))) {
     if (decode_chain(*text).hop > request_.hop) return answer(WorkOutcome::superseded);
   }
-  store_.put(config_.bucket, layout_.chain(request_.worker), encode_chain({request_.hop, environment_.request_id}));
+  store_.put(config_.bucket, layout_.chain(request_.worker),
+             encode_chain({request_.hop, environment_.request_id}));
 
   const std::vector<TreeNode> merges = tree_.merges_on(request_.worker);
   bool first = true;
@@ -303,7 +316,8 @@ std::string Worker::work() {
       // The round is over already: this invocation resumes a worker whose part of it was done
       // (say, it died after writing its leaf). The trainer counts on a complete trace of every
       // worker in every round; write it unless the earlier invocation did.
-      if (first && !store_.exists(config_.bucket, layout_.trace(round_, request_.worker, request_.hop))) {
+      if (first &&
+          !store_.exists(config_.bucket, layout_.trace(round_, request_.worker, request_.hop))) {
         trace.complete = true;
         put_trace(trace, round_started);
         first = false;
@@ -334,7 +348,8 @@ std::string Worker::work() {
       const Wait wait = wait_for(layout_.model(round_), waited);
       trace.wait_ms += waited;
       if (wait == Wait::stopped) return answer(WorkOutcome::stopped);
-      if (wait == Wait::out_of_time || !time_left_for(slowest_train_ms_)) return reinvoke(trace, round_started);
+      if (wait == Wait::out_of_time || !time_left_for(slowest_train_ms_))
+        return reinvoke(trace, round_started);
       train_leaf(round_, trace);
     }
     for (std::size_t i = done == 0 ? 0 : done - 1; i < merges.size(); ++i) {
@@ -373,8 +388,10 @@ std::string serve_worker_request(std::string_view payload, WorkerEnvironment& en
     try {
       if (is_permanent(error)) {
         ErrorRecord record{worker.current_round(), request.worker, request.hop,
-                           dynamic_cast<const ProtocolError*>(&error) ? "InvalidInput" : "Error", error.what()};
-        environment.store.put(request.config.bucket, RunLayout(request.config.run_id).error(record.round, record.worker),
+                           dynamic_cast<const ProtocolError*>(&error) ? "InvalidInput" : "Error",
+                           error.what()};
+        environment.store.put(request.config.bucket,
+                              RunLayout(request.config.run_id).error(record.round, record.worker),
                               encode_error(record));
       }
       worker.forget_alive_marker();

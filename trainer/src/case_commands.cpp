@@ -19,51 +19,77 @@ using nlohmann::ordered_json;
 
 void add_common_options(CLI::App& app, CaseCommand& c) {
   auto& o = c.options;
-  app.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")->capture_default_str();
+  app.add_option("--target", c.target,
+                 "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
+      ->capture_default_str();
   app.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
   app.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
   app.add_option("--workers", o.workers, "data-parallel workers, one contiguous shard each")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--merge-tree", c.merge_tree,
-                 "merge tree levels from the root, e.g. 1,5,20,50,100 (default: the paper's for 100 workers, "
-                 "fan-in <= 5 otherwise)");
+  app.add_option(
+      "--merge-tree", c.merge_tree,
+      "merge tree levels from the root, e.g. 1,5,20,50,100 (default: the paper's for 100 workers, "
+      "fan-in <= 5 otherwise)");
   app.add_option("--rounds", o.rounds)->check(CLI::Range(1, 1000000))->capture_default_str();
-  app.add_option("--batches", o.batches, "minibatches per worker per round")->check(CLI::Range(1, 1000000))->capture_default_str();
-  app.add_option("--batch-size", o.batch_size, "samples per minibatch")->check(CLI::Range(1, 1000000))->capture_default_str();
-  app.add_option("--learning-rate,--lr", o.learning_rate)->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of the initial model (and of Case A's generated data)")->capture_default_str();
-  app.add_option("--orchestration", c.orchestration,
-                 "functions: the paper's (functions start, merge and re-invoke each other through S3); "
-                 "driver: the trainer invokes every worker per round and merges")
+  app.add_option("--batches", o.batches, "minibatches per worker per round")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "samples per minibatch")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--learning-rate,--lr", o.learning_rate)
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the initial model (and of Case A's generated data)")
+      ->capture_default_str();
+  app.add_option(
+         "--orchestration", c.orchestration,
+         "functions: the paper's (functions start, merge and re-invoke each other through S3); "
+         "driver: the trainer invokes every worker per round and merges")
       ->check(CLI::IsMember({"functions", "driver"}))
       ->capture_default_str();
-  app.add_option("--threads", c.threads, "--target local: worker threads of the in-process driver (0: one per core)");
-  app.add_option("--bucket", o.bucket, "S3 bucket for the run's state and data (created when missing)")->capture_default_str();
-  app.add_option("--run-id", o.run_id, "name of the run (default: generated); its state is s3://BUCKET/runs/RUN-ID/");
+  app.add_option("--threads", c.threads,
+                 "--target local: worker threads of the in-process driver (0: one per core)");
+  app.add_option("--bucket", o.bucket,
+                 "S3 bucket for the run's state and data (created when missing)")
+      ->capture_default_str();
+  app.add_option("--run-id", o.run_id,
+                 "name of the run (default: generated); its state is s3://BUCKET/runs/RUN-ID/");
   app.add_option("--function", o.function, "the worker function's name")->capture_default_str();
-  app.add_option("--init-model", o.init_model, "initial model (.npz, DESIGN.md names)")->check(CLI::ExistingFile);
+  app.add_option("--init-model", o.init_model, "initial model (.npz, DESIGN.md names)")
+      ->check(CLI::ExistingFile);
   app.add_option("--save-model", c.save_model, "write the final model as .npz");
-  app.add_option("--report", c.report_file, "write every round, the configuration, the backend and model_sha256 as JSON");
-  app.add_option("--poll-ms", o.poll_ms, "S3 polling interval of waiting workers and of the trainer")
+  app.add_option("--report", c.report_file,
+                 "write every round, the configuration, the backend and model_sha256 as JSON");
+  app.add_option("--poll-ms", o.poll_ms,
+                 "S3 polling interval of waiting workers and of the trainer")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
-  app.add_option("--reserve-ms", o.reserve_ms, "a worker re-invokes itself when less than this (plus its slowest step) is left")
+  app.add_option("--reserve-ms", o.reserve_ms,
+                 "a worker re-invokes itself when less than this (plus its slowest step) is left")
       ->check(CLI::Range(0, 900000))
       ->capture_default_str();
-  app.add_option("--stall-timeout", c.stall_timeout_s, "functions: fail (and stop the run) when no round ends for this many seconds")
+  app.add_option("--stall-timeout", c.stall_timeout_s,
+                 "functions: fail (and stop the run) when no round ends for this many seconds")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--revive-after", c.revive_after_s,
-                 "functions: after this many seconds without a round ending, invoke again every worker that "
+                 "functions: after this many seconds without a round ending, invoke again every "
+                 "worker that "
                  "has no running invocation (lost events); 0: never")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
-  app.add_option("--call-timeout", c.call_timeout_s, "driver: seconds per worker invocation")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--retries", o.fan_out.retries, "driver: retries of a worker whose invocation failed")
+  app.add_option("--call-timeout", c.call_timeout_s, "driver: seconds per worker invocation")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--retries", o.fan_out.retries,
+                 "driver: retries of a worker whose invocation failed")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  app.add_option("--max-in-flight", o.fan_out.max_in_flight, "driver: concurrent invocations")->check(CLI::Range(1, 10000))->capture_default_str();
+  app.add_option("--max-in-flight", o.fan_out.max_in_flight, "driver: concurrent invocations")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   app.add_flag("--json", c.json_lines, "one JSON object per round on stdout instead of the table");
   app.add_flag("-q,--quiet", c.quiet, "no table");
 }
@@ -100,8 +126,10 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.tutorial_init = c.initialisation == "tutorial";
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
   o.revive_after = std::chrono::seconds(c.revive_after_s);
-  o.fan_out.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
-  if (c.threads != 0 && c.target != "local") throw std::invalid_argument("--threads is for --target local only");
+  o.fan_out.call_deadline =
+      std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  if (c.threads != 0 && c.target != "local")
+    throw std::invalid_argument("--threads is for --target local only");
 
   TargetOptions target_options;
   target_options.target = c.target;
@@ -109,7 +137,8 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   target_options.profile = c.profile;
   target_options.local_threads = c.threads;
   Target target = make_target(target_options);
-  if (o.fan_out.max_in_flight > target.invoker->concurrency()) o.fan_out.max_in_flight = target.invoker->concurrency();
+  if (o.fan_out.max_in_flight > target.invoker->concurrency())
+    o.fan_out.max_in_flight = target.invoker->concurrency();
   RunServices services{*target.store, target.events.get(), target.invoker.get(), target.label};
 
   const bool table = !c.quiet && !c.json_lines;
@@ -117,28 +146,32 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     if (!table) return;
     std::cout << (architecture == ml::kCaseA ? "casea" : "caseb") << " run " << run.run_id << ": "
               << run.data_description << "\n"
-              << "  " << o.workers << " workers, merge tree " << run.configuration["tree"].dump() << ", " << o.rounds
-              << " rounds of " << o.batches << " x " << o.batch_size << ", learning rate " << o.learning_rate
-              << ", orchestration " << c.orchestration << "\n"
-              << "  accuracy on " << run.evaluation_description << "; backend: " << run.backend << "\n";
-    std::printf("%6s %12s %9s %10s %12s %6s %11s %12s\n", "round", "loss", "accuracy", "round_ms", "invocations",
-                "cold", "billed_ms", "cost_usd");
+              << "  " << o.workers << " workers, merge tree " << run.configuration["tree"].dump()
+              << ", " << o.rounds << " rounds of " << o.batches << " x " << o.batch_size
+              << ", learning rate " << o.learning_rate << ", orchestration " << c.orchestration
+              << "\n"
+              << "  accuracy on " << run.evaluation_description << "; backend: " << run.backend
+              << "\n";
+    std::printf("%6s %12s %9s %10s %12s %6s %11s %12s\n", "round", "loss", "accuracy", "round_ms",
+                "invocations", "cold", "billed_ms", "cost_usd");
     std::fflush(stdout);
   };
   auto on_round = [&](const RoundRow& r) {
     if (c.json_lines) {
       std::cout << row_json(r).dump() << "\n" << std::flush;
     } else if (table) {
-      std::printf("%6u %12.6g %9.4f %10.1f %12d %6d %11.0f %12s\n", r.round, r.loss, r.accuracy, r.wall_ms,
-                  r.invocations, r.cold_starts, r.billed_ms, money(r.cost_so_far).c_str());
+      std::printf("%6u %12.6g %9.4f %10.1f %12d %6d %11.0f %12s\n", r.round, r.loss, r.accuracy,
+                  r.wall_ms, r.invocations, r.cold_starts, r.billed_ms,
+                  money(r.cost_so_far).c_str());
       std::fflush(stdout);
     }
   };
   ModelAveragingResult result = run_model_averaging(o, services, on_start, on_round);
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
   if (table) {
-    std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n", result.rounds.back().accuracy,
-                result.rounds.back().loss, result.model_sha256.c_str(), money(result.rounds.back().cost_so_far).c_str());
+    std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n",
+                result.rounds.back().accuracy, result.rounds.back().loss,
+                result.model_sha256.c_str(), money(result.rounds.back().cost_so_far).c_str());
   }
   if (!c.report_file.empty()) {
     ordered_json rounds = ordered_json::array();
@@ -169,9 +202,11 @@ int run_stop(StopCommand& c) {
   target_options.region = c.region;
   target_options.profile = c.profile;
   Target target = make_target(target_options);
-  const StopSummary summary = stop_run(*target.store, c.bucket, c.run_id, std::chrono::seconds(c.timeout_s));
-  std::printf("run %s: stop flag set; %zu invocation(s) were running, %zu still are (waited %.1f s)\n", c.run_id.c_str(),
-              summary.running_at_stop, summary.still_running, summary.waited_s);
+  const StopSummary summary =
+      stop_run(*target.store, c.bucket, c.run_id, std::chrono::seconds(c.timeout_s));
+  std::printf(
+      "run %s: stop flag set; %zu invocation(s) were running, %zu still are (waited %.1f s)\n",
+      c.run_id.c_str(), summary.running_at_stop, summary.still_running, summary.waited_s);
   return summary.still_running == 0 ? 0 : 1;
 }
 
@@ -179,49 +214,70 @@ int run_stop(StopCommand& c) {
 
 void add_case_commands(CLI::App& app, CaseCommands& commands) {
   CaseCommand& a = commands.casea;
-  a.app = app.add_subcommand("casea", "CLOUD 2018 Case A: 20-100-100-100-100-100-1 tanh net, model averaging over a merge tree");
+  a.app = app.add_subcommand(
+      "casea",
+      "CLOUD 2018 Case A: 20-100-100-100-100-100-1 tanh net, model averaging over a merge tree");
   a.options.workers = 100;
   a.options.rounds = 20;
   a.options.batches = 20;
   a.options.batch_size = 50;
   add_common_options(*a.app, a);
-  auto* csv = a.app->add_option("--data", a.options.data.csv_file, "CSV: 20 features then the label (-1/+1) per row")
+  auto* csv = a.app
+                  ->add_option("--data", a.options.data.csv_file,
+                               "CSV: 20 features then the label (-1/+1) per row")
                   ->check(CLI::ExistingFile);
-  a.app->add_option("--samples", a.options.data.samples, "samples generated by the paper's rule (at most 2^20)")
+  a.app
+      ->add_option("--samples", a.options.data.samples,
+                   "samples generated by the paper's rule (at most 2^20)")
       ->check(CLI::Range(1, 1 << 20))
       ->excludes(csv)
       ->capture_default_str();
 
   CaseCommand& b = commands.caseb;
-  b.app = app.add_subcommand("caseb", "CLOUD 2018 Case B: the CIFAR-10 CNN, model averaging over a merge tree");
+  b.app = app.add_subcommand(
+      "caseb", "CLOUD 2018 Case B: the CIFAR-10 CNN, model averaging over a merge tree");
   b.options.workers = 100;
   b.options.rounds = 10;
   b.options.batches = 20;
   b.options.batch_size = 25;
   add_common_options(*b.app, b);
-  auto* dir = b.app->add_option("--data", b.options.data.cifar_dir,
-                                "CIFAR-10 binary directory (cifar-10-batches-bin), staged to S3 unless it is already")
-                  ->check(CLI::ExistingDirectory);
-  b.app->add_option("--dataset", b.options.data.dataset_url, "a staged dataset: s3://bucket/prefix/manifest.json")->excludes(dir);
-  b.app->add_option("--init", b.initialisation, "paper: N(0,1) everywhere (the paper's code); tutorial: TF's CIFAR-10 tutorial")
+  auto* dir =
+      b.app
+          ->add_option(
+              "--data", b.options.data.cifar_dir,
+              "CIFAR-10 binary directory (cifar-10-batches-bin), staged to S3 unless it is already")
+          ->check(CLI::ExistingDirectory);
+  b.app
+      ->add_option("--dataset", b.options.data.dataset_url,
+                   "a staged dataset: s3://bucket/prefix/manifest.json")
+      ->excludes(dir);
+  b.app
+      ->add_option("--init", b.initialisation,
+                   "paper: N(0,1) everywhere (the paper's code); tutorial: TF's CIFAR-10 tutorial")
       ->check(CLI::IsMember({"paper", "tutorial"}))
       ->capture_default_str();
 
   StopCommand& s = commands.stop;
-  s.app = app.add_subcommand("stop", "stop a Case A/B run: set its stop flag and wait until none of its functions runs");
+  s.app = app.add_subcommand(
+      "stop", "stop a Case A/B run: set its stop flag and wait until none of its functions runs");
   s.app->add_option("run_id", s.run_id, "the run id")->required();
   s.app->add_option("--bucket", s.bucket, "the run's bucket")->capture_default_str();
   s.app->add_option("--target", s.target, "local, aws, or an endpoint URL")->capture_default_str();
   s.app->add_option("--region", s.region, "AWS region");
   s.app->add_option("--profile", s.profile, "AWS profile");
-  s.app->add_option("--timeout", s.timeout_s, "seconds to wait for running functions")->check(CLI::Range(1, 100000))->capture_default_str();
+  s.app->add_option("--timeout", s.timeout_s, "seconds to wait for running functions")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
 }
 
 std::optional<int> run_case_commands(CaseCommands& commands) {
-  if (commands.casea.app && commands.casea.app->parsed()) return run_case(commands.casea, ml::kCaseA);
+  if (commands.casea.app && commands.casea.app->parsed())
+    return run_case(commands.casea, ml::kCaseA);
   if (commands.caseb.app && commands.caseb.app->parsed()) {
-    if (commands.caseb.options.data.cifar_dir.empty() && commands.caseb.options.data.dataset_url.empty()) {
-      throw std::invalid_argument("caseb needs --data DIR (CIFAR-10 binary batches) or --dataset s3://.../manifest.json");
+    if (commands.caseb.options.data.cifar_dir.empty() &&
+        commands.caseb.options.data.dataset_url.empty()) {
+      throw std::invalid_argument(
+          "caseb needs --data DIR (CIFAR-10 binary batches) or --dataset s3://.../manifest.json");
     }
     return run_case(commands.caseb, ml::kCaseB);
   }

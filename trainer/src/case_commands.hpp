@@ -2,10 +2,9 @@
 // The command lines of `stratus-trainer casea`, `caseb` and `stop` (CLOUD 2018 Case A and Case B
 // as the paper ran them, and the run's emergency stop).
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "stratus/trainer/model_averaging.hpp"
 

@@ -13,7 +13,7 @@ namespace stratus::trainer {
 struct PreparedData {
   ml::StagedDataset dataset;
   Shard evaluation;
-  std::string description;             // "Case A: 8000 samples generated (seed 1), staged at s3://..."
+  std::string description;  // "Case A: 8000 samples generated (seed 1), staged at s3://..."
   std::string evaluation_description;  // "training data (8000 samples)"
 };
 

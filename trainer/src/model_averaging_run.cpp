@@ -51,7 +51,7 @@ class Run {
  private:
   void start();
   RoundRow evaluate_round(std::uint32_t round, const RoundRecord& record);
-  void follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& previous_end_wall);
+  void follow_round(std::uint32_t round, RoundRow& row);
   void drive_round(std::uint32_t round, RoundRow& row);
   NodeValue drive_node(std::uint32_t round, TreeNode node, const std::vector<TrainAnswer>& answers);
   void raise_if_errors();
@@ -71,18 +71,21 @@ class Run {
 };
 
 void Run::start() {
-  config_.run_id = options_.run_id.empty() ? generated_run_id(options_.architecture) : options_.run_id;
+  config_.run_id =
+      options_.run_id.empty() ? generated_run_id(options_.architecture) : options_.run_id;
   layout_.emplace(config_.run_id);
-  const MergeTree tree = options_.tree.empty() ? MergeTree::default_for(options_.workers) : MergeTree(options_.tree);
+  const MergeTree tree =
+      options_.tree.empty() ? MergeTree::default_for(options_.workers) : MergeTree(options_.tree);
   if (tree.workers() != options_.workers) {
-    throw std::invalid_argument("the merge tree " + tree.to_string() + " ends with " + std::to_string(tree.workers()) +
-                                " workers, not " + std::to_string(options_.workers));
+    throw std::invalid_argument("the merge tree " + tree.to_string() + " ends with " +
+                                std::to_string(tree.workers()) + " workers, not " +
+                                std::to_string(options_.workers));
   }
   tree_.emplace(tree);
   store_.ensure_bucket(options_.bucket);
   if (store_.exists(options_.bucket, layout_->config())) {
-    throw std::invalid_argument("run " + config_.run_id + " already exists in s3://" + options_.bucket +
-                                "/: pick another --run-id");
+    throw std::invalid_argument("run " + config_.run_id + " already exists in s3://" +
+                                options_.bucket + "/: pick another --run-id");
   }
   data_ = prepare_data(options_, store_);
 
@@ -101,11 +104,12 @@ void Run::start() {
   config_.reserve_ms = options_.reserve_ms;
   validate(config_);
 
-  ml::ModelState initial = options_.init_model.empty()
-                               ? ml::initial_model(options_.architecture, options_.seed,
-                                                   options_.tutorial_init ? ml::Initialisation::Tutorial
-                                                                          : ml::Initialisation::Paper)
-                               : ml::load_npz(options_.init_model, options_.architecture);
+  ml::ModelState initial =
+      options_.init_model.empty()
+          ? ml::initial_model(
+                options_.architecture, options_.seed,
+                options_.tutorial_init ? ml::Initialisation::Tutorial : ml::Initialisation::Paper)
+          : ml::load_npz(options_.init_model, options_.architecture);
   store_.put(options_.bucket, layout_->config(), to_json(config_).dump(2) + "\n");
   store_.put(options_.bucket, layout_->model(0), ml::encode_model(initial));
 
@@ -115,7 +119,8 @@ void Run::start() {
   result_.evaluation_description = data_.evaluation_description;
   result_.configuration = to_json(config_);
   result_.configuration["seed"] = options_.seed;
-  result_.configuration["init_model"] = options_.init_model.empty() ? "initial_model(seed)" : options_.init_model;
+  result_.configuration["init_model"] =
+      options_.init_model.empty() ? "initial_model(seed)" : options_.init_model;
   result_.configuration["initialisation"] = options_.tutorial_init ? "tutorial" : "paper";
   result_.configuration["data"] = data_.description;
   result_.configuration["evaluation"] = data_.evaluation_description;
@@ -126,7 +131,8 @@ RoundRow Run::evaluate_round(std::uint32_t round, const RoundRecord& record) {
   row.round = round + 1;
   row.loss = record.samples ? record.loss_sum / static_cast<double>(record.samples) : 0;
   std::optional<std::string> bytes;
-  for (int attempt = 0; attempt < 600 && !bytes; ++attempt) {  // the record is written just before the model
+  for (int attempt = 0; attempt < 600 && !bytes;
+       ++attempt) {  // the record is written just before the model
     bytes = store_.get(options_.bucket, layout_->model(round + 1));
     if (!bytes) std::this_thread::sleep_for(std::chrono::milliseconds(options_.poll_ms));
   }
@@ -134,7 +140,8 @@ RoundRow Run::evaluate_round(std::uint32_t round, const RoundRecord& record) {
   const ml::ModelState model = ml::decode_model(*bytes, kMaxDecodedModelBytes);
   row.model_sha256 = ml::model_sha256(model);
   if (row.model_sha256 != record.model_sha256) {
-    throw RunFailed("round " + std::to_string(round + 1) + ": the global model does not match its round record");
+    throw RunFailed("round " + std::to_string(round + 1) +
+                    ": the global model does not match its round record");
   }
   const ml::Evaluation evaluation = ml::evaluate(model, data_.evaluation);
   row.accuracy = evaluation.accuracy;
@@ -149,13 +156,14 @@ void Run::raise_if_errors() {
   if (const auto text = store_.get(options_.bucket, errors.front())) {
     try {
       const ErrorRecord e = decode_error(*text);
-      message += "worker " + std::to_string(e.worker) + " in round " + std::to_string(e.round + 1) + ": " + e.type +
-                 ": " + e.message;
+      message += "worker " + std::to_string(e.worker) + " in round " + std::to_string(e.round + 1) +
+                 ": " + e.type + ": " + e.message;
     } catch (const ProtocolError&) {
       message += "unreadable error record s3://" + options_.bucket + "/" + errors.front();
     }
   }
-  if (errors.size() > 1) message += " (and " + std::to_string(errors.size() - 1) + " more error records)";
+  if (errors.size() > 1)
+    message += " (and " + std::to_string(errors.size() - 1) + " more error records)";
   throw RunFailed(message);
 }
 
@@ -167,8 +175,7 @@ void Run::request_stop() noexcept {
   }
 }
 
-void Run::follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& previous_end_wall) {
-  (void)previous_end_wall;
+void Run::follow_round(std::uint32_t round, RoundRow& row) {
   const auto started = Clock::now();
   auto last_error_check = Clock::now();
   auto last_revival = Clock::now();
@@ -179,8 +186,8 @@ void Run::follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& pr
       last_error_check = Clock::now();
       raise_if_errors();
       if (store_.exists(options_.bucket, layout_->stop())) {
-        throw RunFailed("run " + config_.run_id + " was stopped (s3://" + options_.bucket + "/" + layout_->stop() +
-                        ") before round " + std::to_string(round + 1) + " ended");
+        throw RunFailed("run " + config_.run_id + " was stopped (s3://" + options_.bucket + "/" +
+                        layout_->stop() + ") before round " + std::to_string(round + 1) + " ended");
       }
     }
     if (options_.revive_after.count() > 0 && Clock::now() - last_revival > options_.revive_after) {
@@ -188,16 +195,22 @@ void Run::follow_round(std::uint32_t round, RoundRow& row, Clock::time_point& pr
       revived += revive_lost_workers(round);
     }
     if (Clock::now() - started > options_.stall_timeout) {
-      throw RunFailed("no round ended for " + std::to_string(options_.stall_timeout.count()) + " s (waiting for round " +
-                      std::to_string(round + 1) + "); inspect s3://" + options_.bucket + "/" + layout_->prefix());
+      throw RunFailed("no round ended for " + std::to_string(options_.stall_timeout.count()) +
+                      " s (waiting for round " + std::to_string(round + 1) + "); inspect s3://" +
+                      options_.bucket + "/" + layout_->prefix());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.poll_ms));
   }
   const RoundRecord record = decode_round_record(*record_text);
   row = evaluate_round(round, record);
   row.revived = revived;
-  const std::uint64_t previous = round == 0 ? started_ms_ : decode_round_record(*store_.get(options_.bucket, layout_->round_record(round - 1))).completed_ms;
-  row.wall_ms = record.completed_ms > previous ? static_cast<double>(record.completed_ms - previous) : 0;
+  const std::uint64_t previous =
+      round == 0
+          ? started_ms_
+          : decode_round_record(*store_.get(options_.bucket, layout_->round_record(round - 1)))
+                .completed_ms;
+  row.wall_ms =
+      record.completed_ms > previous ? static_cast<double>(record.completed_ms - previous) : 0;
 
   // Every worker writes a complete trace once its part of the round is done; the root's comes
   // right after the record. Wait a little for the last ones.
@@ -248,7 +261,8 @@ int Run::revive_lost_workers(std::uint32_t round) {
   for (std::uint32_t w = 0; w < config_.workers(); ++w) {
     if (running.count(w)) continue;
     std::uint32_t hop = 0;
-    if (const auto text = store_.get(options_.bucket, layout_->chain(w))) hop = decode_chain(*text).hop;
+    if (const auto text = store_.get(options_.bucket, layout_->chain(w)))
+      hop = decode_chain(*text).hop;
     WorkerRequest request;
     request.op = Operation::work;
     request.config = config_;
@@ -261,18 +275,22 @@ int Run::revive_lost_workers(std::uint32_t round) {
   return revived;
 }
 
-NodeValue Run::drive_node(std::uint32_t round, TreeNode node, const std::vector<TrainAnswer>& answers) {
+NodeValue Run::drive_node(std::uint32_t round, TreeNode node,
+                          const std::vector<TrainAnswer>& answers) {
   const MergeTree::Block block = tree_->children(node);
   std::optional<NodeValue> sum;
   for (std::uint32_t c = block.first; c < block.first + block.count; ++c) {
     const TreeNode child{node.level + 1, c};
     if (child.level == tree_->leaf_level()) {
       const auto bytes = store_.get(options_.bucket, layout_->node(round, child));
-      if (!bytes) throw RunFailed("worker " + std::to_string(c) + " answered but its result is not in S3");
+      if (!bytes)
+        throw RunFailed("worker " + std::to_string(c) + " answered but its result is not in S3");
       if (sha256_hex(*bytes) != answers.at(c).result_sha256) {
-        throw RunFailed("worker " + std::to_string(c) + "'s result in S3 is not the one it answered for");
+        throw RunFailed("worker " + std::to_string(c) +
+                        "'s result in S3 is not the one it answered for");
       }
-      add_child(sum, node_value(decode_partial_for(*bytes, config_.run_id, round, child, *tree_), config_.architecture));
+      add_child(sum, node_value(decode_partial_for(*bytes, config_.run_id, round, child, *tree_),
+                                config_.architecture));
     } else {
       add_child(sum, drive_node(round, child, answers));
     }
@@ -302,7 +320,8 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
       tasks,
       [&](std::size_t index, const std::string& payload) {
         TrainAnswer answer = decode_train_answer(payload);
-        const std::string key = answer.run_id + "/" + std::to_string(answer.round) + "/" + std::to_string(answer.worker);
+        const std::string key = answer.run_id + "/" + std::to_string(answer.round) + "/" +
+                                std::to_string(answer.worker);
         if (key == tasks[index].key) answers[index] = std::move(answer);
         return key;
       },
@@ -321,7 +340,8 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   record.model_sha256 = sha256_hex(model);
   store_.put(options_.bucket, layout_->round_record(round), encode_round_record(record));
   store_.put(options_.bucket, layout_->model(round + 1), model);
-  for (std::uint32_t w = 0; w < workers; ++w) store_.remove(options_.bucket, layout_->node(round, {tree_->leaf_level(), w}));
+  for (std::uint32_t w = 0; w < workers; ++w)
+    store_.remove(options_.bucket, layout_->node(round, {tree_->leaf_level(), w}));
   const double wall = ms_since(started);
 
   row = evaluate_round(round, record);
@@ -337,8 +357,10 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
   start();
   if (on_start) on_start(result_);
   const bool functions = options_.orchestration == Orchestration::functions;
-  if (functions && services_.events == nullptr) throw std::invalid_argument("functions orchestration needs an Event invoker");
-  if (!functions && services_.invoker == nullptr) throw std::invalid_argument("driver orchestration needs an invoker");
+  if (functions && services_.events == nullptr)
+    throw std::invalid_argument("functions orchestration needs an Event invoker");
+  if (!functions && services_.invoker == nullptr)
+    throw std::invalid_argument("driver orchestration needs an invoker");
   try {
     started_ms_ = epoch_ms();
     if (functions) {
@@ -350,11 +372,10 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
         services_.events->invoke_event(config_.function, encode_request(request));
       }
     }
-    Clock::time_point previous_end = Clock::now();
     for (std::uint32_t round = 0; round < config_.rounds; ++round) {
       RoundRow row;
       if (functions) {
-        follow_round(round, row, previous_end);
+        follow_round(round, row);
       } else {
         drive_round(round, row);
       }
@@ -376,8 +397,9 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
 
 }  // namespace
 
-ModelAveragingResult run_model_averaging(const ModelAveragingOptions& options, RunServices& services,
-                                         const StartObserver& on_start, const RoundObserver& on_round) {
+ModelAveragingResult run_model_averaging(const ModelAveragingOptions& options,
+                                         RunServices& services, const StartObserver& on_start,
+                                         const RoundObserver& on_round) {
   Run run(options, services);
   return run.execute(on_start, on_round);
 }

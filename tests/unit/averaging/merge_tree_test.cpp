@@ -2,20 +2,20 @@
 // nodes one child more), placement (a merge node runs on the worker holding its group's last
 // leaf), checked against a literal re-implementation of the paper's start_structure/merge loops.
 
+#include "stratus/ml/merge_tree.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
-
-#include "stratus/ml/merge_tree.hpp"
 
 using namespace stratus::ml;
 
 namespace {
 
 // The paper's `merge`: node `node` of level `layer` reads children [sn, en) of level layer+1.
-std::pair<std::uint32_t, std::uint32_t> paper_children(const std::vector<std::uint32_t>& m, std::uint32_t layer,
-                                                       std::uint32_t node) {
+std::pair<std::uint32_t, std::uint32_t> paper_children(const std::vector<std::uint32_t>& m,
+                                                       std::uint32_t layer, std::uint32_t node) {
   std::uint32_t base = m[layer + 1] / m[layer];
   std::uint32_t remin = m[layer + 1] % m[layer];
   std::uint32_t sn = 0;
@@ -57,7 +57,8 @@ std::vector<std::vector<std::uint32_t>> paper_placement(const std::vector<std::u
 }
 
 const std::vector<std::vector<std::uint32_t>> kTrees = {
-    {1, 5, 20, 50, 100}, {1, 2, 8}, {1, 3, 7}, {1, 4, 10, 33}, {1, 100}, {1, 1}, {1, 2}, {1, 6, 7, 13}};
+    {1, 5, 20, 50, 100}, {1, 2, 8}, {1, 3, 7}, {1, 4, 10, 33}, {1, 100}, {1, 1}, {1, 2},
+    {1, 6, 7, 13}};
 
 }  // namespace
 
@@ -92,7 +93,8 @@ TEST(MergeTree, GroupingMatchesThePapersMergeLoop) {
         const auto [sn, en] = paper_children(levels, l, j);
         const auto block = tree.children({l, j});
         ASSERT_EQ(block.first, sn) << tree.to_string() << " level " << l << " node " << j;
-        ASSERT_EQ(block.first + block.count, en) << tree.to_string() << " level " << l << " node " << j;
+        ASSERT_EQ(block.first + block.count, en)
+            << tree.to_string() << " level " << l << " node " << j;
         // Contiguous, in order, covering the level below exactly once.
         ASSERT_EQ(block.first, next_first);
         next_first += block.count;
@@ -115,7 +117,8 @@ TEST(MergeTree, PlacementMatchesThePapersStartStructure) {
     for (int l = static_cast<int>(levels.size()) - 2; l >= 0; --l) {
       for (std::uint32_t j = 0; j < levels[l]; ++j) {
         const TreeNode node{static_cast<std::uint32_t>(l), j};
-        ASSERT_EQ(tree.host(node), mstart[l][j]) << tree.to_string() << " level " << l << " node " << j;
+        ASSERT_EQ(tree.host(node), mstart[l][j])
+            << tree.to_string() << " level " << l << " node " << j;
         const auto leaves = tree.leaves(node);
         ASSERT_EQ(tree.host(node), leaves.first + leaves.count - 1);
         expected[mstart[l][j]].push_back(node);
@@ -144,7 +147,8 @@ TEST(MergeTree, DefaultTreesAreValidWithSmallFanIn) {
     const MergeTree tree = MergeTree::default_for(workers);
     EXPECT_EQ(tree.workers(), workers);
     for (std::uint32_t l = 0; l < tree.leaf_level(); ++l) {
-      for (std::uint32_t j = 0; j < tree.levels()[l]; ++j) EXPECT_LE(tree.children({l, j}).count, 8u) << tree.to_string();
+      for (std::uint32_t j = 0; j < tree.levels()[l]; ++j)
+        EXPECT_LE(tree.children({l, j}).count, 8u) << tree.to_string();
     }
   }
   EXPECT_EQ(MergeTree::default_for(8).levels(), (std::vector<std::uint32_t>{1, 3, 8}));
@@ -155,7 +159,8 @@ TEST(MergeTree, RefusesMalformedTrees) {
            {}, {1}, {2, 4}, {1, 4, 4}, {1, 5, 3}, {1, 0}, {0, 1}, {1, 200000}}) {
     EXPECT_THROW(MergeTree{bad}, MergeTreeError);
   }
-  for (const char* text : {"", "1,,2", "1,2,", "a", "1,2x", "1;2", "-1,2", "1,99999999999", " , "}) {
+  for (const char* text :
+       {"", "1,,2", "1,2,", "a", "1,2x", "1;2", "-1,2", "1,99999999999", " , "}) {
     EXPECT_THROW(MergeTree::parse(text), MergeTreeError) << text;
   }
   EXPECT_THROW(MergeTree::default_for(0), MergeTreeError);

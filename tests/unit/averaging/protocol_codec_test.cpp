@@ -92,37 +92,77 @@ TEST(ProtocolCodec, HostileRequestsAreTypedErrors) {
   expect_protocol_error([] { decode_request("not json"); }, "not valid JSON");
   expect_protocol_error([] { decode_request("[1,2]"); }, "must be a JSON object");
   expect_protocol_error([] { decode_request("{}"); }, "missing field 'protocol'");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["protocol"] = "other/1"; })); }, "'protocol'");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["op"] = "merge"; })); }, "'op'");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["worker"] = 8; })); }, "'worker' = 8");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["worker"] = -1; })); }, "'worker'");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["worker"] = 1.5; })); }, "'worker'");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["round"] = 3; })); }, "'round' = 3");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["hop"] = "2"; })); }, "'hop'");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j.erase("config"); })); }, "'config'");
-  expect_protocol_error([] { decode_request(request_with([](json& j) { j["config"] = 5; })); }, "must be a JSON object");
+  expect_protocol_error(
+      [] { decode_request(request_with([](json& j) { j["protocol"] = "other/1"; })); },
+      "'protocol'");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j["op"] = "merge"; })); },
+                        "'op'");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j["worker"] = 8; })); },
+                        "'worker' = 8");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j["worker"] = -1; })); },
+                        "'worker'");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j["worker"] = 1.5; })); },
+                        "'worker'");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j["round"] = 3; })); },
+                        "'round' = 3");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j["hop"] = "2"; })); },
+                        "'hop'");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j.erase("config"); })); },
+                        "'config'");
+  expect_protocol_error([] { decode_request(request_with([](json& j) { j["config"] = 5; })); },
+                        "must be a JSON object");
   auto config = [](const std::function<void(json&)>& f) {
     return request_with([&](json& j) { f(j["config"]); });
   };
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["tree"] = {1, 3, 2}; })); }, "increase strictly");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["tree"] = {2, 8}; })); }, "first level must be 1");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["tree"] = "1,2,8"; })); }, "'tree'");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["tree"] = {1, 2, -8}; })); }, "'tree'");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["run_id"] = "../etc"; })); }, "run id");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["run_id"] = ".hidden"; })); }, "run id");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["run_id"] = std::string(65, 'a'); })); }, "longer");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["run_id"] = "a\nb"; })); }, "control character");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["bucket"] = "Bad_Bucket"; })); }, "bucket");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["architecture"] = "resnet"; })); }, "architecture");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["rounds"] = 0; })); }, "'rounds'");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["batches"] = 1e12; })); }, "'batches'");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["learning_rate"] = -0.1; })); }, "learning_rate");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["learning_rate"] = "0.1"; })); }, "learning_rate");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["learning_rate"] = 1e300; })); }, "learning_rate");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["orchestration"] = "both"; })); }, "orchestration");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["function"] = "a b"; })); }, "'function'");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["poll_ms"] = 0; })); }, "'poll_ms'");
-  expect_protocol_error([&] { decode_request(config([](json& c) { c["manifest_key"] = ""; })); }, "manifest_key");
+  expect_protocol_error([&] { decode_request(config([](json& c) {
+                                c["tree"] = {1, 3, 2};
+                              })); },
+                        "increase strictly");
+  expect_protocol_error([&] { decode_request(config([](json& c) {
+                                c["tree"] = {2, 8};
+                              })); },
+                        "first level must be 1");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["tree"] = "1,2,8"; })); },
+                        "'tree'");
+  expect_protocol_error([&] { decode_request(config([](json& c) {
+                                c["tree"] = {1, 2, -8};
+                              })); },
+                        "'tree'");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["run_id"] = "../etc"; })); },
+                        "run id");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["run_id"] = ".hidden"; })); },
+                        "run id");
+  expect_protocol_error(
+      [&] { decode_request(config([](json& c) { c["run_id"] = std::string(65, 'a'); })); },
+      "longer");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["run_id"] = "a\nb"; })); },
+                        "control character");
+  expect_protocol_error(
+      [&] { decode_request(config([](json& c) { c["bucket"] = "Bad_Bucket"; })); }, "bucket");
+  expect_protocol_error(
+      [&] { decode_request(config([](json& c) { c["architecture"] = "resnet"; })); },
+      "architecture");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["rounds"] = 0; })); },
+                        "'rounds'");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["batches"] = 1e12; })); },
+                        "'batches'");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["learning_rate"] = -0.1; })); },
+                        "learning_rate");
+  expect_protocol_error(
+      [&] { decode_request(config([](json& c) { c["learning_rate"] = "0.1"; })); },
+      "learning_rate");
+  expect_protocol_error(
+      [&] { decode_request(config([](json& c) { c["learning_rate"] = 1e300; })); },
+      "learning_rate");
+  expect_protocol_error(
+      [&] { decode_request(config([](json& c) { c["orchestration"] = "both"; })); },
+      "orchestration");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["function"] = "a b"; })); },
+                        "'function'");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["poll_ms"] = 0; })); },
+                        "'poll_ms'");
+  expect_protocol_error([&] { decode_request(config([](json& c) { c["manifest_key"] = ""; })); },
+                        "manifest_key");
 }
 
 TEST(ProtocolCodec, PartialResultRoundTripIsExact) {
@@ -177,13 +217,28 @@ TEST(ProtocolCodec, HostilePartialResultsAreTypedErrors) {
   expect_protocol_error([&] { decode_partial(bad); }, "out of range");
   // Well formed, but not the result that was asked for.
   const MergeTree tree({1, 2, 8});
-  expect_protocol_error([&] { decode_partial_for(good, "other-run", 2, {1, 1}, tree); }, "expected run other-run");
-  expect_protocol_error([&] { decode_partial_for(good, "casea-test.1_x", 1, {1, 1}, tree); }, "round 1");
-  expect_protocol_error([&] { decode_partial_for(good, "casea-test.1_x", 2, {1, 0}, tree); }, "node 1-0");
+  expect_protocol_error(
+      [&] {
+        decode_partial_for(good, "other-run", 2, {1, 1}, tree);
+      },
+      "expected run other-run");
+  expect_protocol_error(
+      [&] {
+        decode_partial_for(good, "casea-test.1_x", 1, {1, 1}, tree);
+      },
+      "round 1");
+  expect_protocol_error(
+      [&] {
+        decode_partial_for(good, "casea-test.1_x", 2, {1, 0}, tree);
+      },
+      "node 1-0");
   PartialResult wrong_leaves = sample_partial();
   wrong_leaves.leaves = 3;
-  expect_protocol_error([&] { decode_partial_for(encode_partial(wrong_leaves), "casea-test.1_x", 2, {1, 1}, tree); },
-                        "sums 3 workers");
+  expect_protocol_error(
+      [&] {
+        decode_partial_for(encode_partial(wrong_leaves), "casea-test.1_x", 2, {1, 1}, tree);
+      },
+      "sums 3 workers");
 }
 
 TEST(ProtocolCodec, AnswersAndRecordsRoundTrip) {
@@ -213,7 +268,8 @@ TEST(ProtocolCodec, AnswersAndRecordsRoundTrip) {
 }
 
 TEST(ProtocolCodec, HostileAnswersAndRecordsAreTypedErrors) {
-  expect_protocol_error([] { decode_train_answer(R"({"protocol":"stratus-model-averaging/1"})"); }, "missing field 'run'");
+  expect_protocol_error([] { decode_train_answer(R"({"protocol":"stratus-model-averaging/1"})"); },
+                        "missing field 'run'");
   TrainAnswer t{"run-1", 4, 7, 12.5, 1000, 750, std::string(64, 'a'), false};
   json j = json::parse(encode_train_answer(t));
   j["correct"] = 1001;
@@ -224,8 +280,12 @@ TEST(ProtocolCodec, HostileAnswersAndRecordsAreTypedErrors) {
   j = json::parse(encode_train_answer(t));
   j["run"] = "a/b";
   expect_protocol_error([&] { decode_train_answer(j.dump()); }, "run id");
-  expect_protocol_error([] { decode_work_answer(R"({"protocol":"stratus-model-averaging/1","run":"r","worker":0,"hop":0,"round":0,"outcome":"exploded"})"); },
-                        "outcome");
+  expect_protocol_error(
+      [] {
+        decode_work_answer(
+            R"({"protocol":"stratus-model-averaging/1","run":"r","worker":0,"hop":0,"round":0,"outcome":"exploded"})");
+      },
+      "outcome");
   RoundTrace trace;
   json tj = json::parse(encode_trace(trace));
   tj["elapsed_ms"] = -1;
@@ -233,9 +293,13 @@ TEST(ProtocolCodec, HostileAnswersAndRecordsAreTypedErrors) {
   tj = json::parse(encode_trace(trace));
   tj["cold_start"] = 1;
   expect_protocol_error([&] { decode_trace(tj.dump()); }, "true or false");
-  expect_protocol_error([] { decode_round_record("{\"protocol\":\"stratus-model-averaging/1\",\"round\":1}"); }, "loss_sum");
+  expect_protocol_error(
+      [] { decode_round_record("{\"protocol\":\"stratus-model-averaging/1\",\"round\":1}"); },
+      "loss_sum");
   expect_protocol_error([] { decode_alive("null"); }, "JSON object");
-  expect_protocol_error([] { decode_chain("{\"protocol\":\"stratus-model-averaging/1\",\"hop\":1,\"owner\":7}"); }, "'owner'");
+  expect_protocol_error(
+      [] { decode_chain("{\"protocol\":\"stratus-model-averaging/1\",\"hop\":1,\"owner\":7}"); },
+      "'owner'");
 }
 
 TEST(ProtocolCodec, KeyLayout) {

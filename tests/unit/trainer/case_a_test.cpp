@@ -88,8 +88,10 @@ TEST(CaseA, NoRepeatsAndExactlyHalfEachLabel) {
   std::uint32_t highest_negative = 0, lowest_positive = UINT32_MAX;
   for (std::size_t i = 0; i < data.count(); ++i) {
     const std::uint32_t word = word_of(data, i);
-    if (data.labels.i32[i] < 0) highest_negative = std::max(highest_negative, word);
-    else lowest_positive = std::min(lowest_positive, word);
+    if (data.labels.i32[i] < 0)
+      highest_negative = std::max(highest_negative, word);
+    else
+      lowest_positive = std::min(lowest_positive, word);
   }
   EXPECT_LT(highest_negative, lowest_positive);
   // Rows are shuffled: the labels of the first 100 rows are not all the same.
@@ -110,7 +112,8 @@ TEST(CaseA, DeterministicBySeed) {
   std::uint64_t hash = 1469598103934665603ull;
   for (std::size_t i = 0; i < a.count(); ++i)
     hash = (hash ^ word_of(a, i) ^ (a.labels.i32[i] > 0 ? 1ull << 32 : 0)) * 1099511628211ull;
-  EXPECT_EQ(hash, 7950186103424786475ull) << "update the fingerprint only if the rule changed on purpose";
+  EXPECT_EQ(hash, 7950186103424786475ull)
+      << "update the fingerprint only if the rule changed on purpose";
 }
 
 TEST(CaseA, CountLimits) {

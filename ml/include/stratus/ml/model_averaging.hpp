@@ -8,7 +8,8 @@
 // field and size and throw ProtocolError naming the field; nothing is trusted from a payload that
 // a check did not pass.
 //
-// Run state, all under `runs/<run-id>/` in the run's bucket (t = round counted from 0, five digits):
+// Run state, all under `runs/<run-id>/` in the run's bucket (t = round counted from 0, five
+// digits):
 //   config.json                      the RunConfig (written by the trainer when the run starts)
 //   model/round-<t>.bin              the global model at the start of round t (encode_model bytes;
 //                                    round 0 = the initial model, round R = the final model)
@@ -25,13 +26,12 @@
 // duplicates included); a merge node reads exactly one result per child, in child order.
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "stratus/ml/merge_tree.hpp"
 #include "stratus/ml/protocol_error.hpp"
@@ -43,7 +43,7 @@ inline constexpr std::string_view kProtocol = "stratus-model-averaging/1";
 using ml::ProtocolError;
 
 // Bounds on what a decoder accepts.
-inline constexpr std::uint64_t kMaxModelBytes = std::uint64_t{256} << 20;   // encoded model object
+inline constexpr std::uint64_t kMaxModelBytes = std::uint64_t{256} << 20;  // encoded model object
 inline constexpr std::uint64_t kMaxDecodedModelBytes = std::uint64_t{512} << 20;
 inline constexpr std::size_t kMaxRunIdLength = 64;
 inline constexpr std::uint32_t kMaxRounds = 1'000'000;
@@ -52,20 +52,20 @@ enum class Orchestration { functions, driver };
 std::string_view orchestration_name(Orchestration orchestration);
 
 struct RunConfig {
-  std::string run_id;          // 1-64 of [A-Za-z0-9._-], not starting with '.'
-  std::string bucket;          // run state
-  std::string architecture;    // "cloud2018-casea/1" or "cloud2018-caseb/1"
-  std::string dataset_bucket;  // where the dataset's manifest and shards are
-  std::string manifest_key;    // e.g. "datasets/casea-seed1-n8000-w8/manifest.json"
+  std::string run_id;               // 1-64 of [A-Za-z0-9._-], not starting with '.'
+  std::string bucket;               // run state
+  std::string architecture;         // "cloud2018-casea/1" or "cloud2018-caseb/1"
+  std::string dataset_bucket;       // where the dataset's manifest and shards are
+  std::string manifest_key;         // e.g. "datasets/casea-seed1-n8000-w8/manifest.json"
   std::vector<std::uint32_t> tree;  // merge tree levels, last = workers
   std::uint32_t rounds = 20;
-  std::uint32_t batches = 20;       // minibatches per worker per round
+  std::uint32_t batches = 20;  // minibatches per worker per round
   std::uint32_t batch_size = 50;
   float learning_rate = 0.1f;
   Orchestration orchestration = Orchestration::functions;
   std::string function = "model_averaging";  // the function workers run as (self re-invocation)
   std::uint32_t poll_ms = 200;               // S3 polling interval while waiting for a key
-  std::uint32_t reserve_ms = 1000;           // re-invoke when less than this (+ the slowest step) remains
+  std::uint32_t reserve_ms = 1000;  // re-invoke when less than this (+ the slowest step) remains
 
   std::uint32_t workers() const { return tree.empty() ? 0 : tree.back(); }
   MergeTree merge_tree() const { return MergeTree(tree); }
@@ -148,12 +148,12 @@ std::string encode_partial(const PartialResult& result);
 PartialResult decode_partial(std::string_view bytes);
 // decode_partial, then checks that it is the expected (run, round, node) of `tree` with the leaf
 // count the tree implies.
-PartialResult decode_partial_for(std::string_view bytes, std::string_view run_id, std::uint32_t round,
-                                 TreeNode node, const MergeTree& tree);
+PartialResult decode_partial_for(std::string_view bytes, std::string_view run_id,
+                                 std::uint32_t round, TreeNode node, const MergeTree& tree);
 
 // ---- Records (JSON objects) ----
 struct RoundRecord {
-  std::uint32_t round = 0;       // the round that ended (its model is model/round-<round+1>)
+  std::uint32_t round = 0;  // the round that ended (its model is model/round-<round+1>)
   double loss_sum = 0;
   std::uint64_t samples = 0;
   std::uint64_t correct = 0;
@@ -173,8 +173,8 @@ struct RoundTrace {
   bool cold_start = false;      // ... and in a fresh environment
   bool complete = false;        // the worker finished its part of the round in this invocation
   bool shard_cached = false;
-  double elapsed_ms = 0;        // time this invocation spent on the round
-  double wait_ms = 0;           // of which waiting for the global model
+  double elapsed_ms = 0;  // time this invocation spent on the round
+  double wait_ms = 0;     // of which waiting for the global model
   double train_ms = 0;
   double merge_ms = 0;          // of which merging (waiting for children included)
   std::uint32_t memory_mb = 0;  // the function's memory (0 in-process)
@@ -210,7 +210,7 @@ AliveRecord decode_alive(std::string_view text);
 // ---- Keys ----
 class RunLayout {
  public:
-  explicit RunLayout(std::string run_id);  // throws ProtocolError for a bad run id
+  explicit RunLayout(std::string run_id);                // throws ProtocolError for a bad run id
   const std::string& prefix() const { return prefix_; }  // "runs/<run-id>/"
   std::string config() const;
   std::string model(std::uint32_t round) const;

@@ -57,7 +57,8 @@ struct NodeValue {
 };
 // The partial result's model decoded and checked against the run's architecture.
 NodeValue node_value(const PartialResult& partial, std::string_view architecture);
-PartialResult partial_of(const NodeValue& value, const std::string& run_id, std::uint32_t round, TreeNode node);
+PartialResult partial_of(const NodeValue& value, const std::string& run_id, std::uint32_t round,
+                         TreeNode node);
 // Adds the next child (in child order) to a node's sum: the first child becomes the sum, later
 // ones are accumulated elementwise; stats add up in the same order.
 void add_child(std::optional<NodeValue>& sum, NodeValue child);

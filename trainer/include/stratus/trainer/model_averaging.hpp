@@ -12,11 +12,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "stratus/ml/event_invoker.hpp"
 #include "stratus/ml/model_averaging.hpp"
@@ -39,9 +38,9 @@ struct CaseData {
 };
 
 struct ModelAveragingOptions {
-  std::string architecture;          // ml::kCaseA or ml::kCaseB
+  std::string architecture;  // ml::kCaseA or ml::kCaseB
   std::uint32_t workers = 100;
-  std::vector<std::uint32_t> tree;   // empty: ml::MergeTree::default_for(workers)
+  std::vector<std::uint32_t> tree;  // empty: ml::MergeTree::default_for(workers)
   std::uint32_t rounds = 20;
   std::uint32_t batches = 20;
   std::uint32_t batch_size = 50;
@@ -49,10 +48,10 @@ struct ModelAveragingOptions {
   std::uint64_t seed = 1;
   ml::averaging::Orchestration orchestration = ml::averaging::Orchestration::functions;
   std::string bucket = "stratus-runs";
-  std::string run_id;                // empty: generated
+  std::string run_id;  // empty: generated
   std::string function = "model_averaging";
-  std::string init_model;            // .npz; empty: initial_model(architecture, seed)
-  bool tutorial_init = false;        // Case B: the TF tutorial initialisation instead of N(0,1)
+  std::string init_model;      // .npz; empty: initial_model(architecture, seed)
+  bool tutorial_init = false;  // Case B: the TF tutorial initialisation instead of N(0,1)
   std::uint32_t poll_ms = 100;
   std::uint32_t reserve_ms = 1500;
   std::chrono::seconds stall_timeout{600};  // functions: give up when no round ends for this long
@@ -60,25 +59,26 @@ struct ModelAveragingOptions {
   // (its Event was lost, or its chain died after Lambda's retries) is invoked again at its next
   // hop; a late original then finds its chain taken and steps aside. 0: never.
   std::chrono::seconds revive_after{60};
-  FanOutOptions fan_out;             // driver
+  FanOutOptions fan_out;  // driver
   CaseData data;
 };
 
 struct RoundRow {
-  std::uint32_t round = 0;      // 1..rounds
-  double loss = 0;              // mean training loss of the round's minibatches
-  double accuracy = 0;          // of the round's global model on the evaluation set
-  double eval_loss = 0;         // mean loss of the global model on the evaluation set
+  std::uint32_t round = 0;  // 1..rounds
+  double loss = 0;          // mean training loss of the round's minibatches
+  double accuracy = 0;      // of the round's global model on the evaluation set
+  double eval_loss = 0;     // mean loss of the global model on the evaluation set
   double wall_ms = 0;
   int invocations = 0;
   int cold_starts = 0;
   double billed_ms = 0;
-  double cost_usd = 0;          // this round
+  double cost_usd = 0;  // this round
   double cost_so_far = 0;
   int retries = 0;
-  int shard_cache_hits = 0;     // functions: invocations that found their shard in the environment's cache
-  int revived = 0;              // functions: workers the trainer invoked again (see revive_after)
-  std::string model_sha256;     // of the round's global model
+  int shard_cache_hits =
+      0;            // functions: invocations that found their shard in the environment's cache
+  int revived = 0;  // functions: workers the trainer invoked again (see revive_after)
+  std::string model_sha256;  // of the round's global model
 };
 
 struct ModelAveragingResult {
@@ -110,8 +110,9 @@ using RoundObserver = std::function<void(const RoundRow&)>;
 // The run's description (data, evaluation set, tree) once known, before round 1.
 using StartObserver = std::function<void(const ModelAveragingResult&)>;
 
-ModelAveragingResult run_model_averaging(const ModelAveragingOptions& options, RunServices& services,
-                                         const StartObserver& on_start = {}, const RoundObserver& on_round = {});
+ModelAveragingResult run_model_averaging(const ModelAveragingOptions& options,
+                                         RunServices& services, const StartObserver& on_start = {},
+                                         const RoundObserver& on_round = {});
 
 // Sets runs/<run-id>/stop and waits until no invocation of the run is running (its alive markers
 // are gone or past their deadlines), at most `timeout`. Returns how many were running when the flag
