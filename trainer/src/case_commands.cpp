@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -15,6 +17,9 @@ namespace stratus::trainer {
 namespace {
 
 using nlohmann::json;
+
+std::atomic<bool> interrupt_requested{false};
+extern "C" void on_interrupt(int) { interrupt_requested = true; }
 using nlohmann::ordered_json;
 
 void add_common_options(CLI::App& app, CaseCommand& c) {
@@ -126,6 +131,10 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.tutorial_init = c.initialisation == "tutorial";
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
   o.revive_after = std::chrono::seconds(c.revive_after_s);
+  // Ctrl-C (or SIGTERM) ends the run between polls, stop flag set: functions do not keep going.
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  o.interrupted = [] { return interrupt_requested.load(); };
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
   if (c.threads != 0 && c.target != "local")

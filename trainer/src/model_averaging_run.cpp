@@ -190,6 +190,10 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
                         layout_->stop() + ") before round " + std::to_string(round + 1) + " ended");
       }
     }
+    if (options_.interrupted && options_.interrupted()) {
+      throw RunFailed("interrupted: run " + config_.run_id + " stopped (s3://" + options_.bucket + "/" +
+                      layout_->stop() + " set)");
+    }
     if (options_.revive_after.count() > 0 && Clock::now() - last_revival > options_.revive_after) {
       last_revival = Clock::now();
       revived += revive_lost_workers(round);
@@ -373,6 +377,9 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
       }
     }
     for (std::uint32_t round = 0; round < config_.rounds; ++round) {
+      if (options_.interrupted && options_.interrupted()) {
+        throw RunFailed("interrupted before round " + std::to_string(round + 1) + " of run " + config_.run_id);
+      }
       RoundRow row;
       if (functions) {
         follow_round(round, row);

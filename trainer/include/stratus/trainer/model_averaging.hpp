@@ -59,6 +59,9 @@ struct ModelAveragingOptions {
   // (its Event was lost, or its chain died after Lambda's retries) is invoked again at its next
   // hop; a late original then finds its chain taken and steps aside. 0: never.
   std::chrono::seconds revive_after{60};
+  // Polled while the run goes on; true ends it (functions: with the stop flag set, so no
+  // function keeps the run going): Ctrl-C.
+  std::function<bool()> interrupted;
   FanOutOptions fan_out;  // driver
   CaseData data;
 };
