@@ -149,7 +149,7 @@ struct Gradients {
         dn1(net.n1.size()),
         dp1(net.p1.size()),
         da1(net.a1.size()),
-        dcols2(net.cols2.size()) {}
+        dcols2(conv2d_backward_scratch_floats(net.conv2)) {}
   std::vector<float> dlogits, df2, df1, dp2, dn2, da2, dn1, dp1, da1, dcols2;
 };
 

@@ -40,7 +40,7 @@ void conv_case(const std::string& tag) {
   const auto x = f[tag + ".x"].f32(), w = f[tag + ".w"].f32(), b = f[tag + ".b"].f32(),
              dy = f[tag + ".dy"].f32();
   std::vector<float> y(s.batch * s.height * s.width * s.out), cols(conv2d_column_floats(s)),
-      scratch(cols.size()), dx(x.size()), dw(w.size()), db(b.size());
+      scratch(conv2d_backward_scratch_floats(s)), dx(x.size()), dw(w.size()), db(b.size());
   conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), cols.data());
   conv2d_backward(s, cols.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
                   scratch.data());

@@ -31,10 +31,12 @@ struct Conv2dShape {
 std::size_t conv2d_column_floats(const Conv2dShape& s);
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias,
                     float* y, float* columns);
-// `column_scratch` (conv2d_column_floats) is only used when dx is not null.
+// dx is computed image by image as the SAME correlation of dy with the flipped, transposed
+// kernel (im2col of dy into `scratch`, then a GEMM), which keeps each image's columns in cache.
+// `scratch` (conv2d_backward_scratch_floats) is only used when dx is not null.
+std::size_t conv2d_backward_scratch_floats(const Conv2dShape& s);
 void conv2d_backward(const Conv2dShape& s, const float* columns, const float* weight,
-                     const float* dy, float* dx, float* dweight, float* dbias,
-                     float* column_scratch);
+                     const float* dy, float* dx, float* dweight, float* dbias, float* scratch);
 
 // ---- max-pool, TF semantics: SAME padding (output ceil(in/stride); TF puts the odd padding row
 // and column after the input), padding never wins. `argmax` (one per output) records the input
