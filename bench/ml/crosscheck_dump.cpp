@@ -19,7 +19,8 @@ using namespace stratus::ml;
 template <typename T>
 void write(const std::string& path, const std::vector<T>& v) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  out.write(reinterpret_cast<const char*>(v.data()),
+            static_cast<std::streamsize>(v.size() * sizeof(T)));
 }
 
 int main(int argc, char** argv) {

@@ -64,7 +64,8 @@ void BM_CaseARound(benchmark::State& state) {
     const RoundStats s = train_minibatches(m, shard, 20, 50, 0.1f);
     benchmark::DoNotOptimize(s.loss_sum);
   }
-  state.counters["flops"] = benchmark::Counter(20 * case_a_flops(50), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(20 * case_a_flops(50), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CaseARound)->Unit(benchmark::kMillisecond);
 
@@ -76,7 +77,8 @@ void BM_CaseBRound(benchmark::State& state) {
     const RoundStats s = train_minibatches(m, shard, 20, 25, 0.1f);
     benchmark::DoNotOptimize(s.loss_sum);
   }
-  state.counters["flops"] = benchmark::Counter(20 * case_b_flops(25), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(20 * case_b_flops(25), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CaseBRound)->Unit(benchmark::kMillisecond)->Iterations(3);
 
@@ -88,7 +90,8 @@ void BM_Conv2ForwardGemmShape(benchmark::State& state) {
     dense_forward(s, x.data(), w.data(), b.data(), y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["flops"] = benchmark::Counter(2.0 * 6400 * 1600 * 64, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(2.0 * 6400 * 1600 * 64, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Conv2ForwardGemmShape)->Unit(benchmark::kMillisecond);
 
@@ -109,6 +112,82 @@ void BM_Conv2BackwardGemmShapes(benchmark::State& state) {
 }
 BENCHMARK(BM_Conv2BackwardGemmShapes)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
+// Case B's layers at their minibatch shapes (25 images): range(0) selects the layer.
+void BM_CaseBLayer(benchmark::State& state) {
+  const Conv2dShape conv1{25, 32, 32, 3, 64, 5, 5}, conv2{25, 16, 16, 64, 64, 5, 5};
+  const Conv2dShape& c = state.range(0) == 0 || state.range(0) == 1 ? conv1 : conv2;
+  std::vector<float> x(c.batch * c.height * c.width * c.in, 0.5f),
+      w(c.kernel_h * c.kernel_w * c.in * c.out, 0.01f), b(c.out, 0.1f),
+      y(c.batch * c.height * c.width * c.out), scratch(conv2d_scratch_floats(c)), dx(x.size()),
+      dw(w.size()), db(b.size());
+  const bool backward = state.range(0) % 2 == 1;
+  conv2d_forward(c, x.data(), w.data(), b.data(), y.data(), scratch.data());
+  for (auto _ : state) {
+    if (backward) {
+      conv2d_backward(c, x.data(), w.data(), y.data(), &c == &conv1 ? nullptr : dx.data(),
+                      dw.data(), db.data(), scratch.data());
+    } else {
+      conv2d_forward(c, x.data(), w.data(), b.data(), y.data(), scratch.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double macs =
+      static_cast<double>(c.batch * c.height * c.width) * c.kernel_h * c.kernel_w * c.in * c.out;
+  const double passes = backward ? (&c == &conv1 ? 1 : 2) : 1;
+  state.counters["flops"] =
+      benchmark::Counter(2 * macs * passes, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_CaseBLayer)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+// LRN (range 0: forward, 1: backward) and max-pool (2: forward, 3: backward) at Case B's shapes.
+void BM_CaseBNormPool(benchmark::State& state) {
+  const std::size_t pixels = 25 * 16 * 16, channels = 64, n = pixels * channels;
+  const LrnParams lrn;
+  const PoolShape pool{25, 32, 32, 64, 3, 2};
+  std::vector<float> x(25 * 32 * 32 * 64), y(x.size()), s(x.size()), dx(x.size()),
+      dy(x.size(), 0.1f);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) * 0.01f;
+  std::vector<std::uint32_t> arg(x.size());
+  lrn_forward(lrn, pixels, channels, x.data(), y.data(), s.data());
+  max_pool_forward(pool, x.data(), y.data() + n, arg.data());
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0:
+        lrn_forward(lrn, pixels, channels, x.data(), y.data(), s.data());
+        break;
+      case 1:
+        lrn_backward(lrn, pixels, channels, x.data(), y.data(), s.data(), dy.data(), dx.data());
+        break;
+      case 2:
+        max_pool_forward(pool, x.data(), y.data() + n, arg.data());
+        break;
+      default:
+        max_pool_backward(pool, dy.data(), arg.data(), dx.data());
+        break;
+    }
+    benchmark::DoNotOptimize(dx.data());
+  }
+}
+BENCHMARK(BM_CaseBNormPool)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+
+// Case B's FC 4096->384 at batch 25: range 0 forward, 1 backward (with dx).
+void BM_CaseBFc1(benchmark::State& state) {
+  const DenseShape s{25, 4096, 384};
+  std::vector<float> x(25 * 4096, 0.5f), w(4096 * 384, 0.01f), b(384), y(25 * 384), dx(x.size()),
+      dw(w.size()), db(384);
+  for (auto _ : state) {
+    if (state.range(0) == 0)
+      dense_forward(s, x.data(), w.data(), b.data(), y.data());
+    else
+      dense_backward(s, x.data(), w.data(), y.data(), dx.data(), dw.data(), db.data());
+    benchmark::DoNotOptimize(dw.data());
+  }
+  state.counters["flops"] =
+      benchmark::Counter(2.0 * 25 * 4096 * 384 * (state.range(0) == 0 ? 1 : 2),
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_CaseBFc1)->DenseRange(0, 1)->Unit(benchmark::kMicrosecond);
+
 void BM_CaseBMinibatchGradients(benchmark::State& state) {
   const Shard shard = case_b_shard(25);
   const ModelState m = initial_model(kCaseB, 1, Initialisation::Tutorial);
@@ -116,7 +195,8 @@ void BM_CaseBMinibatchGradients(benchmark::State& state) {
     ModelState g = minibatch_gradients(m, shard, 0, 25);
     benchmark::DoNotOptimize(g.tensors[0].values.data());
   }
-  state.counters["flops"] = benchmark::Counter(case_b_flops(25), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(case_b_flops(25), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CaseBMinibatchGradients)->Unit(benchmark::kMillisecond);
 

@@ -67,13 +67,12 @@ struct Network {
     const std::size_t big = batch * kSide * kSide * kMaps,
                       mid = batch * kPooled1 * kPooled1 * kMaps;
     x.resize(batch * kSide * kSide * kColours);
-    cols1.resize(conv2d_column_floats(conv1));
+    scratch.resize(std::max(conv2d_scratch_floats(conv1), conv2d_scratch_floats(conv2)));
     a1.resize(big);
     p1.resize(mid);
     arg1.resize(mid);
     n1.resize(mid);
     s1.resize(mid);
-    cols2.resize(conv2d_column_floats(conv2));
     a2.resize(mid);
     n2.resize(mid);
     s2.resize(mid);
@@ -104,11 +103,11 @@ struct Network {
   }
 
   void forward(const Params& p) {
-    conv2d_forward(conv1, x.data(), p.conv1_w(), p.conv1_b(), a1.data(), cols1.data());
+    conv2d_forward(conv1, x.data(), p.conv1_w(), p.conv1_b(), a1.data(), scratch.data());
     relu_forward(a1.size(), a1.data(), a1.data());
     max_pool_forward(pool1, a1.data(), p1.data(), arg1.data());
     lrn_forward(kLrn, batch * kPooled1 * kPooled1, kMaps, p1.data(), n1.data(), s1.data());
-    conv2d_forward(conv2, n1.data(), p.conv2_w(), p.conv2_b(), a2.data(), cols2.data());
+    conv2d_forward(conv2, n1.data(), p.conv2_w(), p.conv2_b(), a2.data(), scratch.data());
     relu_forward(a2.size(), a2.data(), a2.data());
     lrn_forward(kLrn, batch * kPooled1 * kPooled1, kMaps, a2.data(), n2.data(), s2.data());
     max_pool_forward(pool2, n2.data(), p2.data(), arg2.data());
@@ -133,7 +132,7 @@ struct Network {
   Conv2dShape conv1, conv2;
   PoolShape pool1, pool2;
   DenseShape fc[3];
-  std::vector<float> x, cols1, a1, p1, n1, s1, cols2, a2, n2, s2, p2, f1, f2, logits;
+  std::vector<float> x, scratch, a1, p1, n1, s1, a2, n2, s2, p2, f1, f2, logits;
   std::vector<std::uint32_t> arg1, arg2;
   std::vector<std::int32_t> labels;
 };
@@ -148,9 +147,8 @@ struct Gradients {
         da2(net.a2.size()),
         dn1(net.n1.size()),
         dp1(net.p1.size()),
-        da1(net.a1.size()),
-        dcols2(conv2d_backward_scratch_floats(net.conv2)) {}
-  std::vector<float> dlogits, df2, df1, dp2, dn2, da2, dn1, dp1, da1, dcols2;
+        da1(net.a1.size()) {}
+  std::vector<float> dlogits, df2, df1, dp2, dn2, da2, dn1, dp1, da1;
 };
 
 void backward(Network& net, const Params& p, Gradients& g, std::vector<std::vector<float>>& d) {
@@ -167,14 +165,14 @@ void backward(Network& net, const Params& p, Gradients& g, std::vector<std::vect
   lrn_backward(kLrn, pixels, kMaps, net.a2.data(), net.n2.data(), net.s2.data(), g.dn2.data(),
                g.da2.data());
   relu_backward(g.da2.size(), net.a2.data(), g.da2.data(), g.da2.data());
-  conv2d_backward(net.conv2, net.cols2.data(), p.conv2_w(), g.da2.data(), g.dn1.data(), d[2].data(),
-                  d[3].data(), g.dcols2.data());
+  conv2d_backward(net.conv2, net.n1.data(), p.conv2_w(), g.da2.data(), g.dn1.data(), d[2].data(),
+                  d[3].data(), net.scratch.data());
   lrn_backward(kLrn, pixels, kMaps, net.p1.data(), net.n1.data(), net.s1.data(), g.dn1.data(),
                g.dp1.data());
   max_pool_backward(net.pool1, g.dp1.data(), net.arg1.data(), g.da1.data());
   relu_backward(g.da1.size(), net.a1.data(), g.da1.data(), g.da1.data());
-  conv2d_backward(net.conv1, net.cols1.data(), p.conv1_w(), g.da1.data(), nullptr, d[0].data(),
-                  d[1].data(), nullptr);
+  conv2d_backward(net.conv1, net.x.data(), p.conv1_w(), g.da1.data(), nullptr, d[0].data(),
+                  d[1].data(), net.scratch.data());
 }
 
 // The per-round state: activations, their gradients, and one gradient vector per tensor.

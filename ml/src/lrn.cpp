@@ -1,5 +1,6 @@
 // Local response normalisation across channels (TF's tf.nn.lrn). Channel sums run from the
-// lowest channel of the window up (window_sums); powers are exp(-beta*log(scale)) through Eigen's packets, or square roots for beta = 0.75.
+// lowest channel of the window up (window_sums); powers are exp(-beta*log(scale)) through Eigen's
+// packets, or square roots for beta = 0.75.
 
 #include <algorithm>
 #include <cmath>

@@ -25,7 +25,8 @@ std::vector<float> random_vector(std::size_t n, std::uint64_t seed, double scale
 // f maps the input to an output vector; the objective is sum_i weights[i] * f(x)[i].
 using Function = std::function<std::vector<float>(const std::vector<float>&)>;
 
-double objective(const Function& f, const std::vector<float>& x, const std::vector<float>& weights) {
+double objective(const Function& f, const std::vector<float>& x,
+                 const std::vector<float>& weights) {
   const std::vector<float> y = f(x);
   double sum = 0;
   for (std::size_t i = 0; i < y.size(); ++i) sum += static_cast<double>(weights[i]) * y[i];
@@ -77,14 +78,13 @@ void conv_check(const Conv2dShape& s) {
   const std::size_t ny = s.batch * s.height * s.width * s.out;
   const auto x = random_vector(nx, 5), w = random_vector(nw, 6, 0.5), b = random_vector(s.out, 7),
              dy = random_vector(ny, 8);
-  std::vector<float> cols(conv2d_column_floats(s)), scratch(conv2d_backward_scratch_floats(s)),
-      y(ny), dx(nx), dw(nw), db(s.out);
-  conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), cols.data());
-  conv2d_backward(s, cols.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
+  std::vector<float> scratch(conv2d_scratch_floats(s)), y(ny), dx(nx), dw(nw), db(s.out);
+  conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), scratch.data());
+  conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
                   scratch.data());
   auto run = [&](const std::vector<float>& xx, const std::vector<float>& ww,
                  const std::vector<float>& bb) {
-    std::vector<float> out(ny), c(cols.size());
+    std::vector<float> out(ny), c(scratch.size());
     conv2d_forward(s, xx.data(), ww.data(), bb.data(), out.data(), c.data());
     return out;
   };
@@ -94,8 +94,12 @@ void conv_check(const Conv2dShape& s) {
   check_gradient([&](const auto& v) { return run(x, w, v); }, b, dy, db, 1e-2, 2e-3, tag + " db");
 }
 
-TEST(GradientCheck, Conv2dOddKernel) { conv_check({2, 4, 5, 3, 2, 5, 5}); }
-TEST(GradientCheck, Conv2dEvenAndNonSquareKernel) { conv_check({1, 5, 4, 2, 3, 2, 3}); }
+TEST(GradientCheck, Conv2dOddKernel) {
+  conv_check({2, 4, 5, 3, 2, 5, 5});
+}
+TEST(GradientCheck, Conv2dEvenAndNonSquareKernel) {
+  conv_check({1, 5, 4, 2, 3, 2, 3});
+}
 
 TEST(GradientCheck, MaxPoolSame) {
   for (const PoolShape s : {PoolShape{2, 6, 5, 3, 3, 2}, PoolShape{1, 7, 7, 2, 3, 2}}) {

@@ -59,7 +59,7 @@ TEST_F(Npz, RoundTripIsExactDeterministicAndLeavesNoTemporaryFile) {
     save_npz(m, b);
     expect_same(load_npz(a, arch), m);
     EXPECT_EQ(read_file(a), read_file(b));  // same model, same bytes
-    save_npz(initial_model(arch, 6), a);     // replaces atomically
+    save_npz(initial_model(arch, 6), a);    // replaces atomically
     expect_same(load_npz(a, arch), initial_model(arch, 6));
     std::size_t files = 0;
     for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++files;
@@ -118,8 +118,8 @@ std::vector<std::pair<std::string, std::string>> case_a_entries(std::size_t inde
     std::string shape = "(";
     for (std::size_t d = 0; d < t.shape.size(); ++d) shape += std::to_string(t.shape[d]) + ", ";
     shape += ")";
-    std::string bytes = npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }",
-                            floats(t.values));
+    std::string bytes =
+        npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }", floats(t.values));
     if (i == index) {
       if (replacement.empty()) continue;
       bytes = replacement;
@@ -156,14 +156,18 @@ TEST_F(Npz, HostileFilesRefused) {
   write_zip(p, case_a_entries(1, ""));  // missing array
   EXPECT_THROW(load_npz(p, kCaseA), ModelFormatError);
   auto extra = case_a_entries(99, "");
-  extra.emplace_back("surprise.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", floats({1.0f})));
+  extra.emplace_back(
+      "surprise.npy",
+      npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", floats({1.0f})));
   write_zip(p, extra);
   EXPECT_THROW(load_npz(p, kCaseA), ModelFormatError);
   std::ofstream(p, std::ios::binary | std::ios::trunc) << "PK\x03\x04 truncated zip";
   EXPECT_THROW(load_npz(p, kCaseA), ModelFormatError);
 }
 
-int run(const std::string& command) { return std::system(command.c_str()); }
+int run(const std::string& command) {
+  return std::system(command.c_str());
+}
 
 TEST_F(Npz, NumpyReadsOurFilesAndWeReadNumpys) {
   const ModelState m = initial_model(kCaseB, 9, Initialisation::Tutorial);

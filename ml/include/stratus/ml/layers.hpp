@@ -22,21 +22,18 @@ void dense_backward(const DenseShape& s, const float* x, const float* weight, co
                     float* dx, float* dweight, float* dbias);
 
 // ---- conv2d: SAME padding, stride 1, NHWC input [batch,height,width,in], HWIO weights
-// [kernel_h,kernel_w,in,out], output [batch,height,width,out] (+ bias[out]). Computed as im2col +
-// one GEMM: `columns` ([batch*height*width, kernel_h*kernel_w*in], conv2d_column_floats) is
-// written by forward and read again by backward, so keep it between the two.
+// [kernel_h,kernel_w,in,out], output [batch,height,width,out] (+ bias[out]). im2col + Eigen GEMM
+// over chunks of whole images (columns built in `scratch`, conv2d_scratch_floats, rebuilt by
+// backward from x rather than kept). dx is the SAME correlation of dy with the flipped,
+// transposed kernel, also im2col + GEMM.
 struct Conv2dShape {
   std::size_t batch = 0, height = 0, width = 0, in = 0, out = 0, kernel_h = 0, kernel_w = 0;
 };
-std::size_t conv2d_column_floats(const Conv2dShape& s);
+std::size_t conv2d_scratch_floats(const Conv2dShape& s);
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias,
-                    float* y, float* columns);
-// dx is computed image by image as the SAME correlation of dy with the flipped, transposed
-// kernel (im2col of dy into `scratch`, then a GEMM), which keeps each image's columns in cache.
-// `scratch` (conv2d_backward_scratch_floats) is only used when dx is not null.
-std::size_t conv2d_backward_scratch_floats(const Conv2dShape& s);
-void conv2d_backward(const Conv2dShape& s, const float* columns, const float* weight,
-                     const float* dy, float* dx, float* dweight, float* dbias, float* scratch);
+                    float* y, float* scratch);
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy,
+                     float* dx, float* dweight, float* dbias, float* scratch);
 
 // ---- max-pool, TF semantics: SAME padding (output ceil(in/stride); TF puts the odd padding row
 // and column after the input), padding never wins. `argmax` (one per output) records the input
