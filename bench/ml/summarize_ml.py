@@ -36,6 +36,10 @@ def main(d):
     print("\nsamples: engine A %s, B %s; torch A %s, B %s" % (
         [round(x * 1e3, 2) for x in eng["BM_CaseARound"]], [round(x, 3) for x in eng["BM_CaseBRound/iterations:3"]],
         [round(x * 1e3, 1) for x in ta], [round(x, 3) for x in tb]))
+    try:
+        print(open(d + "/busy.txt").read().strip())
+    except FileNotFoundError:
+        pass
     for f in sorted(glob.glob(d + "/*.time")):
         print("%s: %s" % (f.split("/")[-1], open(f).read().strip().replace(" ", " s, max RSS KiB ")))
     try:

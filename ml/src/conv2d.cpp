@@ -87,10 +87,11 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, c
       im2col_image(s.height, s.width, s.in, s.kernel_h, s.kernel_w, pad_top(s), pad_left(s),
                    x + (n0 + i) * pixels * s.in, scratch + i * pixels * k);
     }
+    // The chunk's outputs start as the bias; the GEMM accumulates into them.
+    detail::broadcast_rows(images * pixels, s.out, bias, y + n0 * pixels * s.out);
     detail::gemm(false, false, images * pixels, s.out, k, scratch, k, weight, s.out,
-                 y + n0 * pixels * s.out, s.out, false);
+                 y + n0 * pixels * s.out, s.out, true);
   }
-  detail::add_row_vector(rows(s), s.out, bias, y);
 }
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy,
