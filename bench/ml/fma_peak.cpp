@@ -37,14 +37,16 @@ __attribute__((target("avx512f"))) float avx512_chains(float seed) {
 void BM_PeakAvx2Fma(benchmark::State& state) {
   float x = 1.0f;
   for (auto _ : state) benchmark::DoNotOptimize(x = avx2_chains(x));
-  state.counters["flops"] = benchmark::Counter(2.0 * 8 * 12 * kSteps, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(2.0 * 8 * 12 * kSteps, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_PeakAvx2Fma)->Unit(benchmark::kMicrosecond);
 
 void BM_PeakAvx512Fma(benchmark::State& state) {
   float x = 1.0f;
   for (auto _ : state) benchmark::DoNotOptimize(x = avx512_chains(x));
-  state.counters["flops"] = benchmark::Counter(2.0 * 16 * 12 * kSteps, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(2.0 * 16 * 12 * kSteps, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_PeakAvx512Fma)->Unit(benchmark::kMicrosecond);
 

@@ -223,7 +223,7 @@ RoundStats train_case_b(ModelState& model, const Shard& shard, std::uint32_t bat
                         std::uint32_t batch_size, float learning_rate) {
   check_shard(shard);
   check_batch_size(batch_size);
-  ModelState work = model;
+  ModelState& work = model;  // the caller's scratch copy (worker_round.cpp)
   Trainer& trainer = cached_trainer(work, batch_size);
   RoundStats stats;
   for (std::uint32_t b = 0; b < batches; ++b) {
@@ -235,7 +235,6 @@ RoundStats train_case_b(ModelState& model, const Shard& shard, std::uint32_t bat
       sgd_step(work.tensors[i].values, trainer.d[i], learning_rate);
     }
   }
-  model = std::move(work);
   return stats;
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 
 #include "stratus/ml/architectures.hpp"
@@ -218,6 +219,17 @@ TEST(CaseB, PaperInitRoundRunsAndEvaluates) {
   Shard bad = shard;
   bad.labels.i32[0] = 10;
   EXPECT_THROW(train_minibatches(m, bad, 1, 25, 0.1f), std::invalid_argument);
+}
+
+TEST(CaseB, PaperInitDivergesWithATypedErrorAndLeavesTheModel) {
+  // N(0,1) everywhere makes the logits ~1e5 and the first updates overflow float32 (TF's float32
+  // would do the same): a clear error, not a NaN model.
+  const Shard shard = case_b_shard(100, 12);
+  ModelState m = initial_model(kCaseB, 1);
+  const std::string before = model_sha256(m);
+  EXPECT_THROW(train_minibatches(m, shard, 8, 25, 0.1f), TrainingDivergedError);
+  EXPECT_EQ(model_sha256(m), before);
+  EXPECT_THROW(train_minibatches(m, shard, 1, 25, std::nanf("")), std::invalid_argument);
 }
 
 TEST(Architectures, InitialModelIsSeededAndValidated) {
