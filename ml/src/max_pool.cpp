@@ -2,6 +2,8 @@
 // max((out-1)*stride + window - in, 0) split floor/ceil before/after; padded cells never win.
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
 
 #include "stratus/ml/layers.hpp"
 
@@ -17,6 +19,10 @@ std::ptrdiff_t pad_before(std::size_t in, std::size_t out, std::size_t window, s
 }  // namespace
 
 void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_t* argmax) {
+  if (s.batch * s.height * s.width * s.channels > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("max_pool_forward: input too large for 32-bit argmax indices");
+  }
+  if (s.window == 0 || s.stride == 0) throw std::invalid_argument("max_pool_forward: empty window");
   const std::size_t OH = s.out_height(), OW = s.out_width(), C = s.channels;
   const std::ptrdiff_t pt = pad_before(s.height, OH, s.window, s.stride);
   const std::ptrdiff_t pl = pad_before(s.width, OW, s.window, s.stride);

@@ -43,6 +43,7 @@ struct PoolShape {
   std::size_t out_height() const { return (height + stride - 1) / stride; }
   std::size_t out_width() const { return (width + stride - 1) / stride; }
 };
+// Throws std::invalid_argument for inputs of 2^32 values or more, or an empty window.
 void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_t* argmax);
 // dx (batch*height*width*channels) is zeroed, then each dy is added at its argmax, in output order.
 void max_pool_backward(const PoolShape& s, const float* dy, const std::uint32_t* argmax, float* dx);
