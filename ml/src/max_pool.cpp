@@ -40,9 +40,10 @@ void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_
         const std::ptrdiff_t w_hi =
             std::min<std::ptrdiff_t>(w0 + static_cast<std::ptrdiff_t>(s.window), W);
         const std::size_t out = ((n * OH + oh) * OW + ow) * C;
-        float* best = y + out;
-        std::uint32_t* where = argmax + out;
+        float* __restrict best = y + out;
+        std::uint32_t* __restrict where = argmax + out;
         // The window's first valid cell starts the scan; later cells win only when greater.
+        // Written as selects (not branches) over restrict pointers, so the channel loop vectorises.
         const auto first = static_cast<std::uint32_t>((image + h_lo * W + w_lo) * C);
         for (std::size_t c = 0; c < C; ++c) {
           best[c] = x[first + c];
@@ -51,12 +52,11 @@ void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_
         for (std::ptrdiff_t h = h_lo; h < h_hi; ++h) {
           for (std::ptrdiff_t w = w_lo; w < w_hi; ++w) {
             const auto base = static_cast<std::uint32_t>((image + h * W + w) * C);
-            const float* cell = x + base;
+            const float* __restrict cell = x + base;
             for (std::size_t c = 0; c < C; ++c) {
-              if (cell[c] > best[c]) {
-                best[c] = cell[c];
-                where[c] = base + static_cast<std::uint32_t>(c);
-              }
+              const bool greater = cell[c] > best[c];
+              best[c] = greater ? cell[c] : best[c];
+              where[c] = greater ? base + static_cast<std::uint32_t>(c) : where[c];
             }
           }
         }
