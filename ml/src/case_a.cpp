@@ -122,7 +122,7 @@ RoundStats train_case_a(ModelState& model, const Shard& shard, std::uint32_t bat
                         std::uint32_t batch_size, float learning_rate) {
   check_shard(shard);
   check_batch_size(batch_size);
-  ModelState work = model;
+  ModelState& work = model;  // the caller's scratch copy (worker_round.cpp)
   Workspace ws(batch_size);
   RoundStats stats;
   for (std::uint32_t b = 0; b < batches; ++b) {
@@ -135,7 +135,6 @@ RoundStats train_case_a(ModelState& model, const Shard& shard, std::uint32_t bat
       sgd_step(work.tensors[2 * l + 1].values, ws.dbias[l], learning_rate);
     }
   }
-  model = std::move(work);
   return stats;
 }
 

@@ -4,6 +4,7 @@
 //   flatten 8*8*64 -> FC 384 ReLU -> FC 192 ReLU -> FC 10; softmax cross entropy summed; SGD.
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -67,13 +68,12 @@ struct Network {
     const std::size_t big = batch * kSide * kSide * kMaps,
                       mid = batch * kPooled1 * kPooled1 * kMaps;
     x.resize(batch * kSide * kSide * kColours);
-    cols1.resize(conv2d_column_floats(conv1));
+    scratch.resize(std::max(conv2d_scratch_floats(conv1), conv2d_scratch_floats(conv2)));
     a1.resize(big);
     p1.resize(mid);
     arg1.resize(mid);
     n1.resize(mid);
     s1.resize(mid);
-    cols2.resize(conv2d_column_floats(conv2));
     a2.resize(mid);
     n2.resize(mid);
     s2.resize(mid);
@@ -104,11 +104,14 @@ struct Network {
   }
 
   void forward(const Params& p) {
-    conv2d_forward(conv1, x.data(), p.conv1_w(), p.conv1_b(), a1.data(), cols1.data());
-    relu_forward(a1.size(), a1.data(), a1.data());
+    conv2d_forward(conv1, x.data(), p.conv1_w(), p.conv1_b(), a1.data(), scratch.data());
+    // ReLU then max-pool == max-pool then ReLU, bit for bit (ReLU is monotonic, and the first
+    // maximum of a window is the same element either way whenever it is positive; otherwise the
+    // gradient is 0 both ways), so the ReLU runs on the 4x smaller pooled tensor.
     max_pool_forward(pool1, a1.data(), p1.data(), arg1.data());
+    relu_forward(p1.size(), p1.data(), p1.data());
     lrn_forward(kLrn, batch * kPooled1 * kPooled1, kMaps, p1.data(), n1.data(), s1.data());
-    conv2d_forward(conv2, n1.data(), p.conv2_w(), p.conv2_b(), a2.data(), cols2.data());
+    conv2d_forward(conv2, n1.data(), p.conv2_w(), p.conv2_b(), a2.data(), scratch.data());
     relu_forward(a2.size(), a2.data(), a2.data());
     lrn_forward(kLrn, batch * kPooled1 * kPooled1, kMaps, a2.data(), n2.data(), s2.data());
     max_pool_forward(pool2, n2.data(), p2.data(), arg2.data());
@@ -133,7 +136,7 @@ struct Network {
   Conv2dShape conv1, conv2;
   PoolShape pool1, pool2;
   DenseShape fc[3];
-  std::vector<float> x, cols1, a1, p1, n1, s1, cols2, a2, n2, s2, p2, f1, f2, logits;
+  std::vector<float> x, scratch, a1, p1, n1, s1, a2, n2, s2, p2, f1, f2, logits;
   std::vector<std::uint32_t> arg1, arg2;
   std::vector<std::int32_t> labels;
 };
@@ -148,9 +151,8 @@ struct Gradients {
         da2(net.a2.size()),
         dn1(net.n1.size()),
         dp1(net.p1.size()),
-        da1(net.a1.size()),
-        dcols2(net.cols2.size()) {}
-  std::vector<float> dlogits, df2, df1, dp2, dn2, da2, dn1, dp1, da1, dcols2;
+        da1(net.a1.size()) {}
+  std::vector<float> dlogits, df2, df1, dp2, dn2, da2, dn1, dp1, da1;
 };
 
 void backward(Network& net, const Params& p, Gradients& g, std::vector<std::vector<float>>& d) {
@@ -167,14 +169,14 @@ void backward(Network& net, const Params& p, Gradients& g, std::vector<std::vect
   lrn_backward(kLrn, pixels, kMaps, net.a2.data(), net.n2.data(), net.s2.data(), g.dn2.data(),
                g.da2.data());
   relu_backward(g.da2.size(), net.a2.data(), g.da2.data(), g.da2.data());
-  conv2d_backward(net.conv2, net.cols2.data(), p.conv2_w(), g.da2.data(), g.dn1.data(), d[2].data(),
-                  d[3].data(), g.dcols2.data());
+  conv2d_backward(net.conv2, net.n1.data(), p.conv2_w(), g.da2.data(), g.dn1.data(), d[2].data(),
+                  d[3].data(), net.scratch.data());
   lrn_backward(kLrn, pixels, kMaps, net.p1.data(), net.n1.data(), net.s1.data(), g.dn1.data(),
                g.dp1.data());
+  relu_backward(g.dp1.size(), net.p1.data(), g.dp1.data(), g.dp1.data());
   max_pool_backward(net.pool1, g.dp1.data(), net.arg1.data(), g.da1.data());
-  relu_backward(g.da1.size(), net.a1.data(), g.da1.data(), g.da1.data());
-  conv2d_backward(net.conv1, net.cols1.data(), p.conv1_w(), g.da1.data(), nullptr, d[0].data(),
-                  d[1].data(), nullptr);
+  conv2d_backward(net.conv1, net.x.data(), p.conv1_w(), g.da1.data(), nullptr, d[0].data(),
+                  d[1].data(), net.scratch.data());
 }
 
 // The per-round state: activations, their gradients, and one gradient vector per tensor.
@@ -205,14 +207,27 @@ void check_batch_size(std::uint32_t batch_size) {
   if (batch_size == 0) throw std::invalid_argument("cloud2018-caseb/1: batch_size is 0");
 }
 
+// The calling thread's trainer for this batch size, kept between rounds: its ~35 MB of buffers
+// would otherwise be page-faulted in again every round (a measurable share of a 2 s round).
+// Every buffer is fully overwritten before it is read, so reuse cannot change a result. One per
+// thread, freed with the thread.
+Trainer& cached_trainer(const ModelState& model, std::uint32_t batch_size) {
+  thread_local std::unique_ptr<Trainer> trainer;
+  if (!trainer || trainer->net.batch != batch_size) {
+    trainer.reset();
+    trainer = std::make_unique<Trainer>(model, batch_size);
+  }
+  return *trainer;
+}
+
 }  // namespace
 
 RoundStats train_case_b(ModelState& model, const Shard& shard, std::uint32_t batches,
                         std::uint32_t batch_size, float learning_rate) {
   check_shard(shard);
   check_batch_size(batch_size);
-  ModelState work = model;
-  Trainer trainer(work, batch_size);
+  ModelState& work = model;  // the caller's scratch copy (worker_round.cpp)
+  Trainer& trainer = cached_trainer(work, batch_size);
   RoundStats stats;
   for (std::uint32_t b = 0; b < batches; ++b) {
     const RoundStats s = trainer.minibatch(work, shard, b);
@@ -223,7 +238,6 @@ RoundStats train_case_b(ModelState& model, const Shard& shard, std::uint32_t bat
       sgd_step(work.tensors[i].values, trainer.d[i], learning_rate);
     }
   }
-  model = std::move(work);
   return stats;
 }
 
@@ -231,9 +245,9 @@ ModelState gradients_case_b(const ModelState& model, const Shard& shard, std::ui
                             std::uint32_t batch_size, RoundStats& stats) {
   check_shard(shard);
   check_batch_size(batch_size);
-  Trainer trainer(model, batch_size);
+  Trainer& trainer = cached_trainer(model, batch_size);
   stats = trainer.minibatch(model, shard, batch_index);
-  return as_model(model, std::move(trainer.d));
+  return as_model(model, trainer.d);
 }
 
 Evaluation evaluate_case_b(const ModelState& model, const Shard& shard) {

@@ -2,6 +2,7 @@
 // columns of zeros before the input and the rest after.
 
 #include <algorithm>
+#include <vector>
 
 #include "gemm.hpp"
 #include "reductions.hpp"
@@ -17,95 +18,128 @@ std::size_t rows(const Conv2dShape& s) {
   return s.batch * s.height * s.width;
 }
 
-// Row (n, h, w) of `columns` holds the input patch around (h, w) in [kh, kw, in] order, the
-// order of the HWIO weight's rows, with zeros outside the image.
-void im2col(const Conv2dShape& s, const float* x, float* columns) {
-  const std::ptrdiff_t pad_top = static_cast<std::ptrdiff_t>((s.kernel_h - 1) / 2);
-  const std::ptrdiff_t pad_left = static_cast<std::ptrdiff_t>((s.kernel_w - 1) / 2);
-  const auto H = static_cast<std::ptrdiff_t>(s.height), W = static_cast<std::ptrdiff_t>(s.width);
+// Row (h, w) of `columns` holds the patch of `image` ([height, width, channels]) around (h, w)
+// in [kh, kw, channels] order (the order of an HWIO weight's rows), zeros outside the image;
+// pad_top/pad_left rows and columns of zeros come before the image.
+void im2col_image(std::size_t height, std::size_t width, std::size_t channels, std::size_t kh,
+                  std::size_t kw, std::ptrdiff_t pad_top, std::ptrdiff_t pad_left,
+                  const float* image, float* columns) {
+  const auto H = static_cast<std::ptrdiff_t>(height), W = static_cast<std::ptrdiff_t>(width);
+  const auto C = static_cast<std::ptrdiff_t>(channels);
   float* out = columns;
-  for (std::size_t n = 0; n < s.batch; ++n) {
-    const float* image = x + n * s.height * s.width * s.in;
-    for (std::ptrdiff_t h = 0; h < H; ++h) {
-      for (std::ptrdiff_t w = 0; w < W; ++w) {
-        for (std::size_t i = 0; i < s.kernel_h; ++i) {
-          const std::ptrdiff_t hi = h + static_cast<std::ptrdiff_t>(i) - pad_top;
-          if (hi < 0 || hi >= H) {
-            std::fill_n(out, s.kernel_w * s.in, 0.0f);
-            out += s.kernel_w * s.in;
-            continue;
-          }
-          for (std::size_t j = 0; j < s.kernel_w; ++j) {
-            const std::ptrdiff_t wj = w + static_cast<std::ptrdiff_t>(j) - pad_left;
-            if (wj < 0 || wj >= W) {
-              std::fill_n(out, s.in, 0.0f);
-            } else {
-              std::copy_n(image + (hi * W + wj) * static_cast<std::ptrdiff_t>(s.in), s.in, out);
-            }
-            out += s.in;
-          }
+  for (std::ptrdiff_t h = 0; h < H; ++h) {
+    for (std::ptrdiff_t w = 0; w < W; ++w) {
+      for (std::size_t i = 0; i < kh; ++i) {
+        const std::ptrdiff_t hi = h + static_cast<std::ptrdiff_t>(i) - pad_top;
+        if (hi < 0 || hi >= H) {
+          std::fill_n(out, kw * channels, 0.0f);
+          out += kw * channels;
+          continue;
         }
+        // The valid columns of this kernel row are one contiguous run of the input row.
+        const std::ptrdiff_t w_first = w - pad_left;
+        const std::ptrdiff_t j_lo = std::max<std::ptrdiff_t>(0, -w_first);
+        const std::ptrdiff_t j_hi =
+            std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(kw), W - w_first);
+        std::fill_n(out, j_lo * C, 0.0f);
+        if (j_hi > j_lo) {
+          std::copy_n(image + (hi * W + w_first + j_lo) * C, (j_hi - j_lo) * C, out + j_lo * C);
+        }
+        const std::ptrdiff_t tail = static_cast<std::ptrdiff_t>(kw) - std::max(j_hi, j_lo);
+        std::fill_n(out + std::max(j_hi, j_lo) * C, tail * C, 0.0f);
+        out += kw * channels;
       }
     }
   }
 }
 
-// The adjoint of im2col: dx is zeroed, then every patch entry is added back at its input
-// position, rows in order.
-void col2im(const Conv2dShape& s, const float* columns, float* dx) {
-  const std::ptrdiff_t pad_top = static_cast<std::ptrdiff_t>((s.kernel_h - 1) / 2);
-  const std::ptrdiff_t pad_left = static_cast<std::ptrdiff_t>((s.kernel_w - 1) / 2);
-  const auto H = static_cast<std::ptrdiff_t>(s.height), W = static_cast<std::ptrdiff_t>(s.width);
-  std::fill_n(dx, s.batch * s.height * s.width * s.in, 0.0f);
-  const float* in = columns;
-  for (std::size_t n = 0; n < s.batch; ++n) {
-    float* image = dx + n * s.height * s.width * s.in;
-    for (std::ptrdiff_t h = 0; h < H; ++h) {
-      for (std::ptrdiff_t w = 0; w < W; ++w) {
-        for (std::size_t i = 0; i < s.kernel_h; ++i) {
-          const std::ptrdiff_t hi = h + static_cast<std::ptrdiff_t>(i) - pad_top;
-          if (hi < 0 || hi >= H) {
-            in += s.kernel_w * s.in;
-            continue;
-          }
-          for (std::size_t j = 0; j < s.kernel_w; ++j) {
-            const std::ptrdiff_t wj = w + static_cast<std::ptrdiff_t>(j) - pad_left;
-            if (wj >= 0 && wj < W) {
-              float* target = image + (hi * W + wj) * static_cast<std::ptrdiff_t>(s.in);
-              for (std::size_t c = 0; c < s.in; ++c) target[c] += in[c];
-            }
-            in += s.in;
-          }
-        }
-      }
-    }
-  }
+std::ptrdiff_t pad_top(const Conv2dShape& s) {
+  return static_cast<std::ptrdiff_t>((s.kernel_h - 1) / 2);
+}
+std::ptrdiff_t pad_left(const Conv2dShape& s) {
+  return static_cast<std::ptrdiff_t>((s.kernel_w - 1) / 2);
 }
 
 }  // namespace
 
-std::size_t conv2d_column_floats(const Conv2dShape& s) {
-  return rows(s) * patch_size(s);
+// Images per chunk (about kChunkRows output pixels; one image for both Case B convolutions,
+// the fastest setting measured): every GEMM runs over a chunk of whole images, whose columns are
+// built just before (forward) or again (backward) in the same scratch, instead of one batch-wide
+// im2col matrix (40 MB for Case B's second convolution) written to memory and read back.
+std::size_t chunk_images(const Conv2dShape& s) {
+  constexpr std::size_t kChunkRows = 256;
+  const std::size_t pixels = s.height * s.width;
+  return std::max<std::size_t>(1, std::min(s.batch, kChunkRows / std::max<std::size_t>(pixels, 1)));
+}
+
+std::size_t conv2d_scratch_floats(const Conv2dShape& s) {
+  const std::size_t chunk_rows = chunk_images(s) * s.height * s.width;
+  const std::size_t flipped_k = s.kernel_h * s.kernel_w * s.out;
+  return chunk_rows * std::max(patch_size(s), flipped_k) + flipped_k * s.in + s.out * patch_size(s);
 }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias,
-                    float* y, float* columns) {
-  im2col(s, x, columns);
-  const std::size_t k = patch_size(s);
-  detail::gemm(false, false, rows(s), s.out, k, columns, k, weight, s.out, y, s.out, false);
-  detail::add_row_vector(rows(s), s.out, bias, y);
+                    float* y, float* scratch) {
+  const std::size_t pixels = s.height * s.width, k = patch_size(s), chunk = chunk_images(s);
+  for (std::size_t n0 = 0; n0 < s.batch; n0 += chunk) {
+    const std::size_t images = std::min(chunk, s.batch - n0);
+    for (std::size_t i = 0; i < images; ++i) {
+      im2col_image(s.height, s.width, s.in, s.kernel_h, s.kernel_w, pad_top(s), pad_left(s),
+                   x + (n0 + i) * pixels * s.in, scratch + i * pixels * k);
+    }
+    // The chunk's outputs start as the bias; the GEMM accumulates into them.
+    detail::broadcast_rows(images * pixels, s.out, bias, y + n0 * pixels * s.out);
+    detail::gemm(false, false, images * pixels, s.out, k, scratch, k, weight, s.out,
+                 y + n0 * pixels * s.out, s.out, true);
+  }
 }
 
-void conv2d_backward(const Conv2dShape& s, const float* columns, const float* weight,
-                     const float* dy, float* dx, float* dweight, float* dbias,
-                     float* column_scratch) {
-  const std::size_t k = patch_size(s);
-  detail::gemm(true, false, k, s.out, rows(s), columns, k, dy, s.out, dweight, s.out, false);
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy,
+                     float* dx, float* dweight, float* dbias, float* scratch) {
+  const std::size_t pixels = s.height * s.width, k = patch_size(s), chunk = chunk_images(s);
+  const std::size_t flipped_k = s.kernel_h * s.kernel_w * s.out;
+  float* columns = scratch;
+  float* flipped = scratch + chunk * pixels * std::max(k, flipped_k);
+  float* transposed = flipped + flipped_k * s.in;
   detail::column_sums(rows(s), s.out, dy, dbias);
   if (dx != nullptr) {
-    detail::gemm(false, true, rows(s), k, s.out, dy, s.out, weight, s.out, column_scratch, k,
-                 false);
-    col2im(s, column_scratch, dx);
+    // dx = SAME correlation of dy with flipped[i][j][o][c] = weight[kh-1-i][kw-1-j][c][o], padded
+    // kh-1-pad_top before (so odd and even kernels both come out right).
+    for (std::size_t i = 0; i < s.kernel_h; ++i) {
+      for (std::size_t j = 0; j < s.kernel_w; ++j) {
+        const float* src =
+            weight + ((s.kernel_h - 1 - i) * s.kernel_w + (s.kernel_w - 1 - j)) * s.in * s.out;
+        float* dst = flipped + (i * s.kernel_w + j) * s.out * s.in;
+        for (std::size_t c = 0; c < s.in; ++c) {
+          for (std::size_t o = 0; o < s.out; ++o) dst[o * s.in + c] = src[c * s.out + o];
+        }
+      }
+    }
+  }
+  const auto flip_top = static_cast<std::ptrdiff_t>(s.kernel_h) - 1 - pad_top(s);
+  const auto flip_left = static_cast<std::ptrdiff_t>(s.kernel_w) - 1 - pad_left(s);
+  for (std::size_t n0 = 0; n0 < s.batch; n0 += chunk) {
+    const std::size_t images = std::min(chunk, s.batch - n0);
+    const std::size_t chunk_rows = images * pixels;
+    for (std::size_t i = 0; i < images; ++i) {
+      im2col_image(s.height, s.width, s.in, s.kernel_h, s.kernel_w, pad_top(s), pad_left(s),
+                   x + (n0 + i) * pixels * s.in, columns + i * pixels * k);
+    }
+    // dweight^T += dy_chunk^T columns_chunk, chunks in order. (As dweight^T, Eigen packs the
+    // columns along contiguous memory; dweight = columns^T dy would gather them with strides.)
+    detail::gemm(true, false, s.out, k, chunk_rows, dy + n0 * pixels * s.out, s.out, columns, k,
+                 transposed, k, n0 > 0);
+    if (dx != nullptr) {
+      for (std::size_t i = 0; i < images; ++i) {
+        im2col_image(s.height, s.width, s.out, s.kernel_h, s.kernel_w, flip_top, flip_left,
+                     dy + (n0 + i) * pixels * s.out, columns + i * pixels * flipped_k);
+      }
+      detail::gemm(false, false, chunk_rows, s.in, flipped_k, columns, flipped_k, flipped, s.in,
+                   dx + n0 * pixels * s.in, s.in, false);
+    }
+  }
+  for (std::size_t o = 0; o < s.out; ++o) {
+    for (std::size_t i = 0; i < k; ++i) dweight[i * s.out + o] = transposed[o * k + i];
   }
 }
 

@@ -1,4 +1,4 @@
-// Dense layer: one GEMM each way; bias added after the product (as TF's matmul + bias_add).
+// Dense layer: one GEMM each way.
 
 #include "gemm.hpp"
 #include "reductions.hpp"
@@ -8,8 +8,10 @@ namespace stratus::ml {
 
 void dense_forward(const DenseShape& s, const float* x, const float* weight, const float* bias,
                    float* y) {
-  detail::gemm(false, false, s.batch, s.out, s.in, x, s.in, weight, s.out, y, s.out, false);
-  detail::add_row_vector(s.batch, s.out, bias, y);
+  // y starts as the bias and the GEMM accumulates into it: one pass over y instead of a
+  // zeroing pass and a bias pass.
+  detail::broadcast_rows(s.batch, s.out, bias, y);
+  detail::gemm(false, false, s.batch, s.out, s.in, x, s.in, weight, s.out, y, s.out, true);
 }
 
 void dense_backward(const DenseShape& s, const float* x, const float* weight, const float* dy,

@@ -2,6 +2,8 @@
 // max((out-1)*stride + window - in, 0) split floor/ceil before/after; padded cells never win.
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
 
 #include "stratus/ml/layers.hpp"
 
@@ -17,6 +19,10 @@ std::ptrdiff_t pad_before(std::size_t in, std::size_t out, std::size_t window, s
 }  // namespace
 
 void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_t* argmax) {
+  if (s.batch * s.height * s.width * s.channels > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("max_pool_forward: input too large for 32-bit argmax indices");
+  }
+  if (s.window == 0 || s.stride == 0) throw std::invalid_argument("max_pool_forward: empty window");
   const std::size_t OH = s.out_height(), OW = s.out_width(), C = s.channels;
   const std::ptrdiff_t pt = pad_before(s.height, OH, s.window, s.stride);
   const std::ptrdiff_t pl = pad_before(s.width, OW, s.window, s.stride);
@@ -34,9 +40,10 @@ void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_
         const std::ptrdiff_t w_hi =
             std::min<std::ptrdiff_t>(w0 + static_cast<std::ptrdiff_t>(s.window), W);
         const std::size_t out = ((n * OH + oh) * OW + ow) * C;
-        float* best = y + out;
-        std::uint32_t* where = argmax + out;
+        float* __restrict best = y + out;
+        std::uint32_t* __restrict where = argmax + out;
         // The window's first valid cell starts the scan; later cells win only when greater.
+        // Written as selects (not branches) over restrict pointers, so the channel loop vectorises.
         const auto first = static_cast<std::uint32_t>((image + h_lo * W + w_lo) * C);
         for (std::size_t c = 0; c < C; ++c) {
           best[c] = x[first + c];
@@ -45,12 +52,11 @@ void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_
         for (std::ptrdiff_t h = h_lo; h < h_hi; ++h) {
           for (std::ptrdiff_t w = w_lo; w < w_hi; ++w) {
             const auto base = static_cast<std::uint32_t>((image + h * W + w) * C);
-            const float* cell = x + base;
+            const float* __restrict cell = x + base;
             for (std::size_t c = 0; c < C; ++c) {
-              if (cell[c] > best[c]) {
-                best[c] = cell[c];
-                where[c] = base + static_cast<std::uint32_t>(c);
-              }
+              const bool greater = cell[c] > best[c];
+              best[c] = greater ? cell[c] : best[c];
+              where[c] = greater ? base + static_cast<std::uint32_t>(c) : where[c];
             }
           }
         }

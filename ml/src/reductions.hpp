@@ -16,6 +16,14 @@ inline void column_sums(std::size_t rows, std::size_t cols, const float* m, floa
   }
 }
 
+// m[r, c] = v[c]: a bias broadcast that a GEMM then accumulates into.
+inline void broadcast_rows(std::size_t rows, std::size_t cols, const float* v, float* m) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    float* row = m + r * cols;
+    for (std::size_t c = 0; c < cols; ++c) row[c] = v[c];
+  }
+}
+
 // m[r, c] += v[c]
 inline void add_row_vector(std::size_t rows, std::size_t cols, const float* v, float* m) {
   for (std::size_t r = 0; r < rows; ++r) {

@@ -2,16 +2,27 @@
 
 #include "stratus/ml/worker_round.hpp"
 
+#include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "networks.hpp"
 #include "stratus/ml/architectures.hpp"
 
 namespace stratus::ml {
+namespace {
 
-RoundStats train_minibatches(ModelState& model, const Shard& shard, std::uint32_t batches,
-                             std::uint32_t batch_size, float learning_rate) {
-  validate_model(model);
+bool all_finite(const ModelState& m) {
+  for (const NamedTensor& t : m.tensors) {
+    for (float v : t.values) {
+      if (!std::isfinite(v)) return false;
+    }
+  }
+  return true;
+}
+
+RoundStats run_round(ModelState& model, const Shard& shard, std::uint32_t batches,
+                     std::uint32_t batch_size, float learning_rate) {
   if (model.architecture == kCaseA) {
     return detail::train_case_a(model, shard, batches, batch_size, learning_rate);
   }
@@ -22,19 +33,47 @@ RoundStats train_minibatches(ModelState& model, const Shard& shard, std::uint32_
                               "'");
 }
 
+}  // namespace
+
+RoundStats train_minibatches(ModelState& model, const Shard& shard, std::uint32_t batches,
+                             std::uint32_t batch_size, float learning_rate) {
+  validate_model(model);
+  if (!std::isfinite(learning_rate)) {
+    throw std::invalid_argument("train_minibatches: the learning rate is not finite");
+  }
+  ModelState work = model;
+  const RoundStats stats = run_round(work, shard, batches, batch_size, learning_rate);
+  if (!std::isfinite(stats.loss_sum) || !all_finite(work)) {
+    throw TrainingDivergedError(
+        "train_minibatches: '" + model.architecture + "' diverged: the round's " +
+        (std::isfinite(stats.loss_sum) ? std::string("weights became")
+                                       : std::string("loss became")) +
+        " NaN or infinite (float32 overflow)" +
+        (model.architecture == kCaseB ? "; the tutorial initialisation does not diverge" : ""));
+  }
+  model = std::move(work);
+  return stats;
+}
+
 ModelState minibatch_gradients(const ModelState& model, const Shard& shard,
                                std::uint64_t batch_index, std::uint32_t batch_size,
                                RoundStats* stats) {
   validate_model(model);
   RoundStats local;
   RoundStats& out = stats != nullptr ? *stats : local;
+  ModelState grads;
   if (model.architecture == kCaseA) {
-    return detail::gradients_case_a(model, shard, batch_index, batch_size, out);
+    grads = detail::gradients_case_a(model, shard, batch_index, batch_size, out);
+  } else if (model.architecture == kCaseB) {
+    grads = detail::gradients_case_b(model, shard, batch_index, batch_size, out);
+  } else {
+    throw std::invalid_argument("minibatch_gradients: no kernel for '" + model.architecture + "'");
   }
-  if (model.architecture == kCaseB) {
-    return detail::gradients_case_b(model, shard, batch_index, batch_size, out);
+  if (!std::isfinite(out.loss_sum) || !all_finite(grads)) {
+    throw TrainingDivergedError("minibatch_gradients: '" + model.architecture +
+                                "': the loss or gradient is NaN or infinite (float32 overflow)");
   }
-  throw std::invalid_argument("minibatch_gradients: no kernel for '" + model.architecture + "'");
+  return grads;
 }
 
 namespace detail {

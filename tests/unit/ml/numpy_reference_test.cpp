@@ -39,10 +39,10 @@ void conv_case(const std::string& tag) {
   const Conv2dShape s{xs[0], xs[1], xs[2], xs[3], ws[3], ws[0], ws[1]};
   const auto x = f[tag + ".x"].f32(), w = f[tag + ".w"].f32(), b = f[tag + ".b"].f32(),
              dy = f[tag + ".dy"].f32();
-  std::vector<float> y(s.batch * s.height * s.width * s.out), cols(conv2d_column_floats(s)),
-      scratch(cols.size()), dx(x.size()), dw(w.size()), db(b.size());
-  conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), cols.data());
-  conv2d_backward(s, cols.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
+  std::vector<float> y(s.batch * s.height * s.width * s.out), scratch(conv2d_scratch_floats(s)),
+      dx(x.size()), dw(w.size()), db(b.size());
+  conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), scratch.data());
+  conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
                   scratch.data());
   expect_close(y, f[tag + ".y"].values, kRtol, kAtol, tag + " y");
   expect_close(dx, f[tag + ".dx"].values, kRtol, kAtol, tag + " dx");

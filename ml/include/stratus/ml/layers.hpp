@@ -22,19 +22,18 @@ void dense_backward(const DenseShape& s, const float* x, const float* weight, co
                     float* dx, float* dweight, float* dbias);
 
 // ---- conv2d: SAME padding, stride 1, NHWC input [batch,height,width,in], HWIO weights
-// [kernel_h,kernel_w,in,out], output [batch,height,width,out] (+ bias[out]). Computed as im2col +
-// one GEMM: `columns` ([batch*height*width, kernel_h*kernel_w*in], conv2d_column_floats) is
-// written by forward and read again by backward, so keep it between the two.
+// [kernel_h,kernel_w,in,out], output [batch,height,width,out] (+ bias[out]). im2col + Eigen GEMM
+// over chunks of whole images (columns built in `scratch`, conv2d_scratch_floats, rebuilt by
+// backward from x rather than kept). dx is the SAME correlation of dy with the flipped,
+// transposed kernel, also im2col + GEMM.
 struct Conv2dShape {
   std::size_t batch = 0, height = 0, width = 0, in = 0, out = 0, kernel_h = 0, kernel_w = 0;
 };
-std::size_t conv2d_column_floats(const Conv2dShape& s);
+std::size_t conv2d_scratch_floats(const Conv2dShape& s);
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias,
-                    float* y, float* columns);
-// `column_scratch` (conv2d_column_floats) is only used when dx is not null.
-void conv2d_backward(const Conv2dShape& s, const float* columns, const float* weight,
-                     const float* dy, float* dx, float* dweight, float* dbias,
-                     float* column_scratch);
+                    float* y, float* scratch);
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy,
+                     float* dx, float* dweight, float* dbias, float* scratch);
 
 // ---- max-pool, TF semantics: SAME padding (output ceil(in/stride); TF puts the odd padding row
 // and column after the input), padding never wins. `argmax` (one per output) records the input
@@ -44,6 +43,7 @@ struct PoolShape {
   std::size_t out_height() const { return (height + stride - 1) / stride; }
   std::size_t out_width() const { return (width + stride - 1) / stride; }
 };
+// Throws std::invalid_argument for inputs of 2^32 values or more, or an empty window.
 void max_pool_forward(const PoolShape& s, const float* x, float* y, std::uint32_t* argmax);
 // dx (batch*height*width*channels) is zeroed, then each dy is added at its argmax, in output order.
 void max_pool_backward(const PoolShape& s, const float* dy, const std::uint32_t* argmax, float* dx);
