@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <system_error>
 
@@ -112,6 +113,14 @@ InvocationResult LocalLambda::call(const std::string& function, std::string_view
 
   InvocationResult result;
   result.telemetry.status = 200;
+  if (std::chrono::duration<double, std::milli>(timeout).count() < elapsed) {
+    // Lambda would have stopped it at its timeout and lost the answer; in-process the handler ran
+    // to the end, but what it answered is lost the same way.
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.2f", std::chrono::duration<double>(timeout).count());
+    response = runtime::InvocationResponse::failure("Task timed out after " + std::string(seconds) + " seconds",
+                                                    "Sandbox.Timedout");
+  }
   // The runtime posts a handler's failure to /error, which Lambda reports as Unhandled.
   if (response.is_error) result.telemetry.function_error = "Unhandled";
   result.telemetry.cold_start = cold;
@@ -175,10 +184,12 @@ InProcessInvoker::InProcessInvoker(LocalLambda& lambda, std::size_t threads)
 
 InProcessInvoker::~InProcessInvoker() = default;
 
-void InProcessInvoker::start(const std::string& function, std::string payload, std::chrono::milliseconds deadline,
+void InProcessInvoker::start(const std::string& function, std::string payload, std::chrono::milliseconds,
                              Callback done) {
-  pool_.post([this, function, payload = std::move(payload), deadline, done = std::move(done)] {
-    done(lambda_.call(function, payload, deadline));
+  // The handler gets its function's own timeout, as in Lambda; the caller's deadline is how long it
+  // waits (the fan-out engine's timer), which cannot stop a running handler.
+  pool_.post([this, function, payload = std::move(payload), done = std::move(done)] {
+    done(lambda_.call(function, payload));
   });
 }
 

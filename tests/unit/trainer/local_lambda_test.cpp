@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -106,6 +107,21 @@ TEST(LocalLambda, HandlersSeeTheirDeadline) {
   const long long given = std::stoll(lambda.call("deadline", "{}", 700ms).payload);
   EXPECT_GT(given, 0);
   EXPECT_LE(given, 700);
+}
+
+TEST(LocalLambda, AnAnswerPastTheTimeoutIsLostAsInLambda) {
+  ml::MemoryObjectStore store;
+  LocalLambda lambda({{"slow", function_of([](std::string_view, functions::HandlerContext&) {
+                        std::this_thread::sleep_for(120ms);
+                        return std::string("too late");
+                      })}},
+                     store);
+  InvocationResult late = lambda.call("slow", "{}", 50ms);
+  EXPECT_EQ(late.telemetry.function_error, "Unhandled");
+  auto document = nlohmann::json::parse(late.payload);
+  EXPECT_EQ(document["errorType"], "Sandbox.Timedout");
+  EXPECT_EQ(document["errorMessage"], "Task timed out after 0.05 seconds");
+  EXPECT_EQ(lambda.call("slow", "{}").payload, "too late");  // within its own 5 s
 }
 
 TEST(LocalLambda, EventInvocationsRunOnThePoolAndCanStartMore) {

@@ -55,8 +55,10 @@ class LocalLambda : public ml::EventInvoker {
   LocalLambda(const LocalLambda&) = delete;
   LocalLambda& operator=(const LocalLambda&) = delete;
 
-  // Runs one invocation on the calling thread in an environment of the function. `timeout` 0:
-  // the function's own. An unknown function answers 404 ResourceNotFoundException, as Lambda does.
+  // Runs one invocation on the calling thread in an environment of the function, with `timeout`
+  // (0: the function's own) as its deadline. A handler that returns after it has its answer
+  // replaced by Lambda's timeout error (errorType Sandbox.Timedout): Lambda would have stopped it
+  // and lost the answer. An unknown function answers 404 ResourceNotFoundException, as Lambda does.
   InvocationResult call(const std::string& function, std::string_view payload,
                         std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
 
