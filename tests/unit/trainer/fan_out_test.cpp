@@ -2,6 +2,8 @@
 // same serve_invocation path the product handlers take), plus a scripted invoker for the HTTP-only
 // outcomes (throttles, 5xx, refusals, REPORT lines) the in-process one cannot produce.
 
+#include "stratus/trainer/fan_out.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,7 +15,6 @@
 
 #include "stratus/functions/handlers.hpp"
 #include "stratus/ml/memory_object_store.hpp"
-#include "stratus/trainer/fan_out.hpp"
 #include "stratus/trainer/local_lambda.hpp"
 
 using namespace stratus;
@@ -27,7 +28,9 @@ LocalFunction function_of(functions::ProductHandler handler, int timeout_s = 30)
 }
 
 // Answers "key:<payload>" (the decoder below turns that back into the key).
-std::string answer_for(std::string_view payload) { return "key:" + std::string(payload); }
+std::string answer_for(std::string_view payload) {
+  return "key:" + std::string(payload);
+}
 
 AnswerDecoder key_decoder(std::vector<std::string>* answers = nullptr) {
   return [answers](std::size_t index, const std::string& payload) {
@@ -84,11 +87,11 @@ FanOutOptions fast_options() {
 
 TEST(FanOut, ReturnsAnswersIndexedByTaskWhateverOrderTheyArriveIn) {
   Fixture f({{"echo_late", function_of([](std::string_view payload, functions::HandlerContext&) {
-               // Earlier tasks answer later.
-               const int index = std::stoi(std::string(payload.substr(1)));
-               std::this_thread::sleep_for(std::chrono::milliseconds(2 * (12 - index)));
-               return answer_for(payload);
-             })}});
+                // Earlier tasks answer later.
+                const int index = std::stoi(std::string(payload.substr(1)));
+                std::this_thread::sleep_for(std::chrono::milliseconds(2 * (12 - index)));
+                return answer_for(payload);
+              })}});
   FanOut fan_out(f.invoker, fast_options());
   FanOutTelemetry telemetry;
   std::vector<std::string> answers(12);
@@ -138,7 +141,8 @@ TEST(FanOut, RetriesFunctionErrorsWithinTheBudget) {
   CallCounter counter;
   // Fails twice per task, then answers.
   auto flaky = [&](std::string_view payload, functions::HandlerContext&) -> std::string {
-    if (counter.next(payload) <= 2) throw std::runtime_error("transient trouble with " + std::string(payload));
+    if (counter.next(payload) <= 2)
+      throw std::runtime_error("transient trouble with " + std::string(payload));
     return answer_for(payload);
   };
   Fixture f({{"flaky", function_of(flaky)}});
@@ -185,7 +189,8 @@ TEST(FanOut, AnUnknownFunctionFailsAtOnce) {
     FanOut(f.invoker, fast_options()).run(tasks_for("missing", 2), key_decoder(), telemetry);
     FAIL();
   } catch (const FanOutError& error) {
-    EXPECT_NE(std::string(error.what()).find("ResourceNotFoundException"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("ResourceNotFoundException"), std::string::npos)
+        << error.what();
   }
   EXPECT_EQ(telemetry.retries, 0);
 }
@@ -197,7 +202,8 @@ TEST(FanOut, UnusableAnswersAreRetried) {
   };
   Fixture f({{"garbled", function_of(garbled)}});
   FanOutTelemetry telemetry;
-  auto outcomes = FanOut(f.invoker, fast_options()).run(tasks_for("garbled", 4), key_decoder(), telemetry);
+  auto outcomes =
+      FanOut(f.invoker, fast_options()).run(tasks_for("garbled", 4), key_decoder(), telemetry);
   for (const auto& outcome : outcomes) EXPECT_EQ(outcome.attempts, 2);
   EXPECT_EQ(telemetry.retries, 4);
   EXPECT_EQ(telemetry.function_errors, 0);
@@ -213,7 +219,8 @@ TEST(FanOut, AnswersForAnotherTaskAreIgnoredAsDuplicates) {
   Fixture f({{"stray", function_of(stray)}});
   FanOutTelemetry telemetry;
   std::vector<std::string> answers(3);
-  auto outcomes = FanOut(f.invoker, fast_options()).run(tasks_for("stray", 3), key_decoder(&answers), telemetry);
+  auto outcomes = FanOut(f.invoker, fast_options())
+                      .run(tasks_for("stray", 3), key_decoder(&answers), telemetry);
   EXPECT_EQ(telemetry.duplicates_ignored, 2);
   EXPECT_EQ(outcomes[0].attempts, 1);
   EXPECT_EQ(outcomes[1].attempts, 2);
@@ -293,7 +300,8 @@ class ScriptedInvoker : public Invoker {
   ~ScriptedInvoker() override {
     for (auto& t : threads_) t.join();
   }
-  void start(const std::string&, std::string payload, std::chrono::milliseconds, Callback done) override {
+  void start(const std::string&, std::string payload, std::chrono::milliseconds,
+             Callback done) override {
     std::lock_guard lock(mutex_);
     InvocationResult result = calls_ < script_.size() ? script_[calls_] : script_.back();
     ++calls_;
@@ -317,7 +325,8 @@ InvocationResult http(int status, std::string error_type = {}) {
   InvocationResult r;
   r.telemetry.status = status;
   r.telemetry.error_type = std::move(error_type);
-  if (status != 200) r.telemetry.error = "HTTP " + std::to_string(status) + " " + r.telemetry.error_type;
+  if (status != 200)
+    r.telemetry.error = "HTTP " + std::to_string(status) + " " + r.telemetry.error_type;
   return r;
 }
 
@@ -341,7 +350,8 @@ TEST(FanOut, RefusalsThatCannotImproveFailAtOnce) {
   for (int status : {400, 403, 404, 413}) {
     ScriptedInvoker invoker({http(status, "SomeException"), http(200)});
     FanOutTelemetry telemetry;
-    EXPECT_THROW(FanOut(invoker, fast_options()).run(tasks_for("f", 1), key_decoder(), telemetry), FanOutError)
+    EXPECT_THROW(FanOut(invoker, fast_options()).run(tasks_for("f", 1), key_decoder(), telemetry),
+                 FanOutError)
         << status;
     EXPECT_EQ(invoker.calls(), 1u) << status;
   }
@@ -359,7 +369,8 @@ TEST(FanOut, TransportFailuresAreRetried) {
     FanOut(invoker, options).run(tasks_for("f", 1), key_decoder(), telemetry);
     FAIL();
   } catch (const FanOutError& error) {
-    EXPECT_NE(std::string(error.what()).find("task 0 failed 3 times; last: cannot reach http://127.0.0.1:1"),
+    EXPECT_NE(std::string(error.what())
+                  .find("task 0 failed 3 times; last: cannot reach http://127.0.0.1:1"),
               std::string::npos)
         << error.what();
   }

@@ -2,21 +2,21 @@
 // scratch directory), error reporting as Lambda's, Event invocations on the bounded pool with
 // Lambda's retries, and the product table it serves.
 
+#include "stratus/trainer/local_lambda.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "stratus/functions/handlers.hpp"
 #include "stratus/functions/product_functions.hpp"
 #include "stratus/ml/memory_object_store.hpp"
-#include "stratus/trainer/local_lambda.hpp"
 #include "stratus/trainer/target.hpp"
 
 using namespace stratus;
@@ -25,7 +25,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-LocalFunction function_of(functions::ProductHandler handler) { return {"test", std::move(handler), 256, 5}; }
+LocalFunction function_of(functions::ProductHandler handler) {
+  return {"test", std::move(handler), 256, 5};
+}
 
 }  // namespace
 
@@ -33,17 +35,18 @@ TEST(LocalLambda, ReusesWarmEnvironmentsAndTheirScratchDirectories) {
   ml::MemoryObjectStore store;
   std::mutex mutex;
   std::set<std::string> dirs;
-  LocalLambda lambda({{"count", function_of([&](std::string_view, functions::HandlerContext& context) {
-                        // A warm environment sees what its previous invocation left in /tmp.
-                        const auto file = context.scratch_dir / "calls";
-                        int calls = 0;
-                        if (std::ifstream in(file); in) in >> calls;
-                        std::ofstream(file) << calls + 1;
-                        std::lock_guard lock(mutex);
-                        dirs.insert(context.scratch_dir.string());
-                        return std::to_string(calls + 1) + " " + context.function_name;
-                      })}},
-                     store);
+  LocalLambda lambda(
+      {{"count", function_of([&](std::string_view, functions::HandlerContext& context) {
+          // A warm environment sees what its previous invocation left in /tmp.
+          const auto file = context.scratch_dir / "calls";
+          int calls = 0;
+          if (std::ifstream in(file); in) in >> calls;
+          std::ofstream(file) << calls + 1;
+          std::lock_guard lock(mutex);
+          dirs.insert(context.scratch_dir.string());
+          return std::to_string(calls + 1) + " " + context.function_name;
+        })}},
+      store);
   InvocationResult first = lambda.call("count", "{}");
   InvocationResult second = lambda.call("count", "{}");
   EXPECT_TRUE(first.succeeded());
@@ -63,11 +66,12 @@ TEST(LocalLambda, ScratchDirectoriesAreRemovedWithIt) {
   ml::MemoryObjectStore store;
   std::string dir;
   {
-    LocalLambda lambda({{"f", function_of([&](std::string_view, functions::HandlerContext& context) {
-                          dir = context.scratch_dir.string();
-                          return std::string("{}");
-                        })}},
-                       store);
+    LocalLambda lambda(
+        {{"f", function_of([&](std::string_view, functions::HandlerContext& context) {
+            dir = context.scratch_dir.string();
+            return std::string("{}");
+          })}},
+        store);
     lambda.call("f", "{}");
     ASSERT_TRUE(std::filesystem::is_directory(dir));
   }
@@ -76,20 +80,22 @@ TEST(LocalLambda, ScratchDirectoriesAreRemovedWithIt) {
 
 TEST(LocalLambda, ReportsFailuresAsLambdaDoes) {
   ml::MemoryObjectStore store;
-  LocalLambda lambda({{"refuses", function_of([](std::string_view, functions::HandlerContext&) -> std::string {
-                        throw ml::ProtocolError("\"x\" must be an array");
-                      })},
-                      {"crashes", function_of([](std::string_view, functions::HandlerContext&) -> std::string {
-                        throw std::out_of_range("index 7");
-                      })}},
-                     store);
+  LocalLambda lambda(
+      {{"refuses", function_of([](std::string_view, functions::HandlerContext&) -> std::string {
+          throw ml::ProtocolError("\"x\" must be an array");
+        })},
+       {"crashes", function_of([](std::string_view, functions::HandlerContext&) -> std::string {
+          throw std::out_of_range("index 7");
+        })}},
+      store);
   InvocationResult refused = lambda.call("refuses", "{}");
   EXPECT_EQ(refused.telemetry.status, 200);
   EXPECT_EQ(refused.telemetry.function_error, "Unhandled");
   auto document = nlohmann::json::parse(refused.payload);
   EXPECT_EQ(document["errorType"], "InvalidInput");
   EXPECT_EQ(document["errorMessage"], "\"x\" must be an array");
-  EXPECT_EQ(nlohmann::json::parse(lambda.call("crashes", "{}").payload)["errorType"], "std::out_of_range");
+  EXPECT_EQ(nlohmann::json::parse(lambda.call("crashes", "{}").payload)["errorType"],
+            "std::out_of_range");
   InvocationResult missing = lambda.call("nope", "{}");
   EXPECT_EQ(missing.telemetry.status, 404);
   EXPECT_EQ(missing.telemetry.error_type, "ResourceNotFoundException");
@@ -97,10 +103,11 @@ TEST(LocalLambda, ReportsFailuresAsLambdaDoes) {
 
 TEST(LocalLambda, HandlersSeeTheirDeadline) {
   ml::MemoryObjectStore store;
-  LocalLambda lambda({{"deadline", function_of([](std::string_view, functions::HandlerContext& context) {
-                        return std::to_string(context.remaining_time().count());
-                      })}},
-                     store);
+  LocalLambda lambda(
+      {{"deadline", function_of([](std::string_view, functions::HandlerContext& context) {
+          return std::to_string(context.remaining_time().count());
+        })}},
+      store);
   const long long own = std::stoll(lambda.call("deadline", "{}").payload);  // the function's 5 s
   EXPECT_GT(own, 4000);
   EXPECT_LE(own, 5000);
@@ -112,9 +119,9 @@ TEST(LocalLambda, HandlersSeeTheirDeadline) {
 TEST(LocalLambda, AnAnswerPastTheTimeoutIsLostAsInLambda) {
   ml::MemoryObjectStore store;
   LocalLambda lambda({{"slow", function_of([](std::string_view, functions::HandlerContext&) {
-                        std::this_thread::sleep_for(120ms);
-                        return std::string("too late");
-                      })}},
+                         std::this_thread::sleep_for(120ms);
+                         return std::string("too late");
+                       })}},
                      store);
   InvocationResult late = lambda.call("slow", "{}", 50ms);
   EXPECT_EQ(late.telemetry.function_error, "Unhandled");
@@ -129,13 +136,14 @@ TEST(LocalLambda, EventInvocationsRunOnThePoolAndCanStartMore) {
   store.ensure_bucket("runs");
   // A chain: each event writes its number and starts the next until 20, as workers re-invoking
   // themselves do.
-  LocalLambda lambda({{"chain", function_of([](std::string_view payload, functions::HandlerContext& context) {
-                        const int n = std::stoi(std::string(payload));
-                        context.store.put("runs", "step-" + std::to_string(n), payload);
-                        if (n < 20) context.events.invoke_event("chain", std::to_string(n + 1));
-                        return std::string("{}");
-                      })}},
-                     store, {.event_threads = 4});
+  LocalLambda lambda(
+      {{"chain", function_of([](std::string_view payload, functions::HandlerContext& context) {
+          const int n = std::stoi(std::string(payload));
+          context.store.put("runs", "step-" + std::to_string(n), payload);
+          if (n < 20) context.events.invoke_event("chain", std::to_string(n + 1));
+          return std::string("{}");
+        })}},
+      store, {.event_threads = 4});
   lambda.invoke_event("chain", "1");
   lambda.drain_events();
   EXPECT_EQ(store.list("runs", "step-").size(), 20u);
@@ -147,11 +155,12 @@ TEST(LocalLambda, EventInvocationsRunOnThePoolAndCanStartMore) {
 TEST(LocalLambda, FailedEventsAreRetriedTwiceThenRecorded) {
   ml::MemoryObjectStore store;
   std::atomic<int> calls{0};
-  LocalLambda lambda({{"fails", function_of([&](std::string_view, functions::HandlerContext&) -> std::string {
-                        ++calls;
-                        throw std::runtime_error("always");
-                      })}},
-                     store);
+  LocalLambda lambda(
+      {{"fails", function_of([&](std::string_view, functions::HandlerContext&) -> std::string {
+          ++calls;
+          throw std::runtime_error("always");
+        })}},
+      store);
   lambda.invoke_event("fails", "{}");
   lambda.drain_events();
   EXPECT_EQ(calls.load(), 3);
@@ -164,9 +173,9 @@ TEST(LocalLambda, AFullEventQueueRefuses) {
   ml::MemoryObjectStore store;
   std::atomic<bool> go{false};
   LocalLambda lambda({{"wait", function_of([&](std::string_view, functions::HandlerContext&) {
-                        while (!go) std::this_thread::sleep_for(1ms);
-                        return std::string("{}");
-                      })}},
+                         while (!go) std::this_thread::sleep_for(1ms);
+                         return std::string("{}");
+                       })}},
                      store, {.event_threads = 1, .max_queued_events = 2});
   lambda.invoke_event("wait", "{}");  // may start at once, or stay queued
   lambda.invoke_event("wait", "{}");

@@ -36,11 +36,12 @@ TEST(MemoryObjectStore, BehavesLikeS3ForWorkloads) {
 TEST(MemoryObjectStore, ListsKeysUnderAPrefixInByteOrder) {
   MemoryObjectStore store;
   store.ensure_bucket("b");
-  for (const char* key : {"runs/2/x", "runs/10/x", "runs/1/x", "runz", "run", "runs/\xc3\xa9", "runs/Z"}) {
+  for (const char* key :
+       {"runs/2/x", "runs/10/x", "runs/1/x", "runz", "run", "runs/\xc3\xa9", "runs/Z"}) {
     store.put("b", key, "");
   }
-  EXPECT_EQ(store.list("b", "runs/"),
-            (std::vector<std::string>{"runs/1/x", "runs/10/x", "runs/2/x", "runs/Z", "runs/\xc3\xa9"}));
+  EXPECT_EQ(store.list("b", "runs/"), (std::vector<std::string>{"runs/1/x", "runs/10/x", "runs/2/x",
+                                                                "runs/Z", "runs/\xc3\xa9"}));
   EXPECT_EQ(store.list("b", "").size(), 7u);
   EXPECT_TRUE(store.list("b", "none").empty());
   EXPECT_EQ(store.operation_counts().at("put"), 7u);
@@ -62,5 +63,6 @@ TEST(MemoryObjectStore, IsSafeToUseFromManyThreads) {
     });
   }
   for (auto& thread : threads) thread.join();
-  for (int t = 0; t < 8; ++t) EXPECT_EQ(store.list("b", "t" + std::to_string(t) + "/").size(), 100u);
+  for (int t = 0; t < 8; ++t)
+    EXPECT_EQ(store.list("b", "t" + std::to_string(t) + "/").size(), 100u);
 }

@@ -4,8 +4,8 @@
 // engine (REPORT lines, cold starts, the 404 hint), the S3 object store (missing key vs. missing
 // bucket), and Event invocations (LambdaEventInvoker), which functions use to start each other.
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -14,10 +14,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "stratus/common/http_client.hpp"
 #include "stratus/ml/object_store.hpp"
@@ -60,12 +59,21 @@ class Emulator {
 
  private:
   Emulator() {
-    dir_ = std::filesystem::temp_directory_path() / ("stratus-remote-target-" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("stratus-remote-target-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
-    std::ofstream(dir_ / "config.json") << R"({"async": {"retry_delay_scale": 0.001}, "functions": []})";
-    std::vector<std::string> args = {STRATUS_EMULATOR, "--config", (dir_ / "config.json").string(), "--bind",
-                                     "127.0.0.1", "--port", "0", "--data-dir", (dir_ / "data").string()};
+    std::ofstream(dir_ / "config.json")
+        << R"({"async": {"retry_delay_scale": 0.001}, "functions": []})";
+    std::vector<std::string> args = {STRATUS_EMULATOR,
+                                     "--config",
+                                     (dir_ / "config.json").string(),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--port",
+                                     "0",
+                                     "--data-dir",
+                                     (dir_ / "data").string()};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -134,7 +142,8 @@ Target remote_target() {
     request.zip = STRATUS_FUNCTIONS_ZIP;
     request.only = {"echo"};
     auto result = deploy_functions(lambda, request);
-    if (result.size() != 1 || result[0].state.state != "Active") throw std::runtime_error("echo not deployed");
+    if (result.size() != 1 || result[0].state.state != "Active")
+      throw std::runtime_error("echo not deployed");
     deployed = true;
   }
   return make_target(options);
@@ -157,9 +166,13 @@ TEST(RemoteTarget, TheHttpInvokerServesTheFanOutWithReportsAndColdStarts) {
     tasks.push_back({"echo", R"({"key":")" + key + "\"}", key, "task " + key});
   }
   FanOutTelemetry telemetry;
-  auto outcomes = FanOut(*target.invoker, {}).run(
-      tasks, [](std::size_t, const std::string& payload) { return nlohmann::json::parse(payload).at("key").get<std::string>(); },
-      telemetry);
+  auto outcomes = FanOut(*target.invoker, {})
+                      .run(
+                          tasks,
+                          [](std::size_t, const std::string& payload) {
+                            return nlohmann::json::parse(payload).at("key").get<std::string>();
+                          },
+                          telemetry);
   ASSERT_EQ(outcomes.size(), 6u);
   for (const TaskOutcome& outcome : outcomes) {
     EXPECT_EQ(outcome.result.telemetry.status, 200);
@@ -175,7 +188,8 @@ TEST(RemoteTarget, TheHttpInvokerServesTheFanOutWithReportsAndColdStarts) {
   InvocationResult missing = target.invoker->invoke("not-deployed", "{}");
   EXPECT_EQ(missing.telemetry.status, 404);
   EXPECT_EQ(missing.telemetry.error_type, "ResourceNotFoundException");
-  EXPECT_NE(missing.telemetry.error.find("is function 'not-deployed' deployed at " + Emulator::instance().url()),
+  EXPECT_NE(missing.telemetry.error.find("is function 'not-deployed' deployed at " +
+                                         Emulator::instance().url()),
             std::string::npos)
       << missing.telemetry.error;
   InvocationResult not_json = target.invoker->invoke("echo", "not json");
@@ -196,7 +210,8 @@ TEST(RemoteTarget, EventInvocationsReachTheFunction) {
     target.events->invoke_event("not-deployed", "{}");
     FAIL() << "an Event invoke of a missing function was accepted";
   } catch (const ml::EventInvokeError& error) {
-    EXPECT_NE(std::string(error.what()).find("ResourceNotFoundException"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("ResourceNotFoundException"), std::string::npos)
+        << error.what();
   }
 }
 

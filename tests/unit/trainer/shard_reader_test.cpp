@@ -2,16 +2,16 @@
 // writes into the in-memory store, ml::read_staged_shard reads (and caches) them, and shard_stats
 // serves them through a handler context.
 
+#include "stratus/ml/shard_reader.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "stratus/functions/handlers.hpp"
 #include "stratus/ml/memory_object_store.hpp"
-#include "stratus/ml/shard_reader.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
 #include "stratus/trainer/stage_plan.hpp"
 
@@ -34,7 +34,9 @@ std::string stage_into(ml::ObjectStore& store, const LabeledData& data, std::siz
 
 class ScratchDir {
  public:
-  ScratchDir() : path_(std::filesystem::temp_directory_path() / ("stratus-shard-reader-" + std::to_string(::getpid()))) {
+  ScratchDir()
+      : path_(std::filesystem::temp_directory_path() /
+              ("stratus-shard-reader-" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -65,7 +67,8 @@ TEST(ShardReader, ReadsWhatTheTrainerStaged) {
 TEST(ShardReader, MissingOrBrokenObjectsAreTypedErrors) {
   ml::MemoryObjectStore store;
   const std::string manifest_key = stage_into(store, make_case_a({40, 1}), 2);
-  EXPECT_THROW(ml::open_staged_dataset(store, "data", "datasets/other/manifest.json"), ml::ManifestError);
+  EXPECT_THROW(ml::open_staged_dataset(store, "data", "datasets/other/manifest.json"),
+               ml::ManifestError);
   store.put("data", "bad/manifest.json", "{\"format\": 1}");
   EXPECT_THROW(ml::open_staged_dataset(store, "data", "bad/manifest.json"), ml::ManifestError);
   const ml::StagedDataset dataset = ml::open_staged_dataset(store, "data", manifest_key);
@@ -90,7 +93,8 @@ TEST(ShardReader, AWarmCacheIsKeyedByContentAndVerifiedOnEveryRead) {
   EXPECT_FALSE(other.from_cache);
   EXPECT_EQ(other.shard.count(), 20u);
   // A damaged cache file is replaced from the store.
-  const auto file = scratch.path() / ("stratus-shard-" + dataset.manifest.shards[0].sha256 + ".bin");
+  const auto file =
+      scratch.path() / ("stratus-shard-" + dataset.manifest.shards[0].sha256 + ".bin");
   ASSERT_TRUE(std::filesystem::exists(file));
   std::ofstream(file, std::ios::binary | std::ios::trunc) << "garbage";
   EXPECT_FALSE(ml::read_staged_shard(store, dataset, 0, scratch.path()).from_cache);
@@ -111,16 +115,19 @@ TEST(ShardStatsHandler, ReadsShardsThroughTheContextsStore) {
   struct NoEvents : ml::EventInvoker {
     void invoke_event(const std::string&, std::string) override {}
   } events;
-  functions::HandlerContext context{store, events, std::chrono::system_clock::now() + std::chrono::seconds(5),
-                                    "shard_stats", "r1", "/tmp"};
+  functions::HandlerContext context{
+      store,         events, std::chrono::system_clock::now() + std::chrono::seconds(5),
+      "shard_stats", "r1",   "/tmp"};
   const auto stats = nlohmann::json::parse(functions::shard_stats_handler(
-      nlohmann::json{{"bucket", "data"}, {"manifest", manifest_key}, {"shard", 1}}.dump(), context));
+      nlohmann::json{{"bucket", "data"}, {"manifest", manifest_key}, {"shard", 1}}.dump(),
+      context));
   EXPECT_EQ(stats["count"], 25);
   EXPECT_EQ(stats["first"], 25);
   EXPECT_EQ(stats["sample_shape"], nlohmann::json::array({20}));
   EXPECT_EQ(stats["feature_dtype"], "float32");
   std::uint64_t labelled = 0;
-  for (const auto& [label, count] : stats["label_counts"].items()) labelled += count.get<std::uint64_t>();
+  for (const auto& [label, count] : stats["label_counts"].items())
+    labelled += count.get<std::uint64_t>();
   EXPECT_EQ(labelled, 25u);
 
   auto refused = [&](nlohmann::json request) {
@@ -131,11 +138,14 @@ TEST(ShardStatsHandler, ReadsShardsThroughTheContextsStore) {
       return std::string(error.what());
     }
   };
-  EXPECT_NE(refused({{"bucket", "data"}, {"manifest", manifest_key}, {"shard", 2}}).find("does not exist"),
+  EXPECT_NE(refused({{"bucket", "data"}, {"manifest", manifest_key}, {"shard", 2}})
+                .find("does not exist"),
             std::string::npos);
-  EXPECT_NE(refused({{"bucket", "data"}, {"manifest", "nope.json"}, {"shard", 0}}).find("no dataset manifest"),
+  EXPECT_NE(refused({{"bucket", "data"}, {"manifest", "nope.json"}, {"shard", 0}})
+                .find("no dataset manifest"),
             std::string::npos);
   store.put("data", "datasets/casea/shard-00000-of-00002.bin", "STSH");
-  EXPECT_NE(refused({{"bucket", "data"}, {"manifest", manifest_key}, {"shard", 0}}).find("stratus-shard/1"),
+  EXPECT_NE(refused({{"bucket", "data"}, {"manifest", manifest_key}, {"shard", 0}})
+                .find("stratus-shard/1"),
             std::string::npos);
 }

@@ -49,7 +49,8 @@ struct LocalLambdaOptions {
 
 class LocalLambda : public ml::EventInvoker {
  public:
-  LocalLambda(LocalFunctionTable functions, ml::ObjectStore& store, LocalLambdaOptions options = {});
+  LocalLambda(LocalFunctionTable functions, ml::ObjectStore& store,
+              LocalLambdaOptions options = {});
   // Drains the Event invocations (and those they start), then removes the scratch directories.
   ~LocalLambda() override;
   LocalLambda(const LocalLambda&) = delete;
@@ -70,7 +71,7 @@ class LocalLambda : public ml::EventInvoker {
   struct EventCounts {
     std::uint64_t accepted = 0;
     std::uint64_t succeeded = 0;
-    std::uint64_t failed = 0;   // failed after every retry
+    std::uint64_t failed = 0;  // failed after every retry
     std::uint64_t retried = 0;
   };
   EventCounts event_counts() const;
