@@ -306,6 +306,23 @@ FunctionState LambdaClient::update_function_configuration(const FunctionDefiniti
           .body);
 }
 
+FunctionState LambdaClient::set_memory_size(const std::string& name, int memory_mb) {
+  json body = {{"MemorySize", memory_mb}};
+  return parse_function_state(
+      impl_->management("PUT", Impl::function_path(name) + "/configuration", body.dump()).body);
+}
+
+void LambdaClient::put_function_concurrency(const std::string& name, int reserved) {
+  json body = {{"ReservedConcurrentExecutions", reserved}};
+  impl_->management("PUT", "/2017-10-31/functions/" + uri_encode(name, false) + "/concurrency",
+                    body.dump());
+}
+
+void LambdaClient::delete_function_concurrency(const std::string& name) {
+  impl_->management("DELETE", "/2017-10-31/functions/" + uri_encode(name, false) + "/concurrency",
+                    {});
+}
+
 std::optional<FunctionState> LambdaClient::get_function_configuration(const std::string& name) {
   HttpResult result = impl_->management("GET", Impl::function_path(name) + "/configuration", {});
   if (result.status == 404) return std::nullopt;

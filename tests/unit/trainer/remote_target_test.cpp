@@ -241,3 +241,28 @@ TEST(RemoteTarget, TheObjectStoreIsTheEmulatorsS3) {
   store.remove("arch-runs", "runs/1/model");
   EXPECT_FALSE(store.exists("arch-runs", "runs/1/model"));
 }
+
+TEST(RemoteTarget, TheLambdaClientChangesMemoryAndConcurrency) {
+  Target target = remote_target();
+  aws::LambdaClient lambda(target.remote->lambda);
+  const aws::FunctionState resized = lambda.set_memory_size("echo", 256);
+  EXPECT_EQ(resized.memory_mb, 256);
+  EXPECT_EQ(resized.handler, "echo");  // the rest of the configuration is left alone
+  EXPECT_EQ(lambda.wait_until_ready("echo", 10s).memory_mb, 256);
+  // Reserved concurrency 0 stops every invocation (throttled), until the reservation goes.
+  lambda.put_function_concurrency("echo", 0);
+  InvocationResult throttled = target.invoker->invoke("echo", "{}");
+  EXPECT_EQ(throttled.telemetry.status, 429);
+  EXPECT_EQ(throttled.telemetry.error_type, "TooManyRequestsException");
+  lambda.delete_function_concurrency("echo");
+  EXPECT_TRUE(target.invoker->invoke("echo", "{}").succeeded());
+  lambda.set_memory_size("echo", 128);
+  try {
+    lambda.set_memory_size("echo", 64);
+    FAIL() << "64 MB accepted";
+  } catch (const aws::LambdaError& error) {
+    EXPECT_EQ(error.status(), 400);
+    EXPECT_EQ(error.type(), "InvalidParameterValueException");
+  }
+  EXPECT_EQ(lambda.get_function_configuration("not-deployed"), std::nullopt);
+}

@@ -141,6 +141,13 @@ class LambdaClient {
   FunctionState create_function(const FunctionDefinition& definition, std::string_view zip);
   FunctionState update_function_code(const std::string& name, std::string_view zip);
   FunctionState update_function_configuration(const FunctionDefinition& definition);
+  // Changes only the memory size (UpdateFunctionConfiguration with MemorySize alone): what the
+  // cost optimiser moves between runs.
+  FunctionState set_memory_size(const std::string& name, int memory_mb);
+  // Reserved concurrency (PutFunctionConcurrency); 0 throttles every invocation, AWS's own
+  // emergency stop. DeleteFunctionConcurrency removes the reservation.
+  void put_function_concurrency(const std::string& name, int reserved);
+  void delete_function_concurrency(const std::string& name);
   // nullopt when the function does not exist.
   std::optional<FunctionState> get_function_configuration(const std::string& name);
   void delete_function(const std::string& name);
