@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <memory>
@@ -151,10 +152,9 @@ class Run {
       a.open = false;
       --in_flight_;
       ++telemetry_.timeouts;
-      retry_or_fail(a.task,
-                    "no answer within " +
-                        std::to_string(options_.call_deadline.count() / 1000.0).substr(0, 6) + " s",
-                    milliseconds(0));
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.3g", options_.call_deadline.count() / 1000.0);
+      retry_or_fail(a.task, "no answer within " + std::string(seconds) + " s", milliseconds(0));
     }
   }
 
