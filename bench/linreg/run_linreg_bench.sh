@@ -4,6 +4,12 @@
 #  2. the emulator path's overhead per epoch (8 workers) for json and zlib payloads, against the
 #     in-process epoch measured in the same run.
 # Prints JSON lines; bench/RESULTS.md records the medians. Usage: bench/linreg/run_linreg_bench.sh
+#
+# Since linreg runs on the fan-out engine, `--target local` is the in-process invoker: the very
+# gradient handler the bootstrap serves, called with the same request bytes. An in-process epoch
+# therefore includes encoding and decoding each shard's request (zlib tensors here: JSON numbers
+# would be a 1.2 GB request at the default size); the kernel alone is measured by
+# stratus-linear-gradient-throughput (tests/unit/functions).
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bin="${repo_root}/build/release/bin"
@@ -13,7 +19,7 @@ epochs="${EPOCHS:-7}"
 median_epoch_ms() { /usr/bin/python3 -c 'import json,sys,statistics; r=[json.loads(l) for l in sys.stdin if l.startswith("{")]; print(statistics.median(e["wall_ms"] for e in r[1:]))'; }
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
-local_ms=$("${bin}/stratus-trainer" linreg --target local --samples "${rows}" --features "${features}" \
+local_ms=$("${bin}/stratus-trainer" linreg --target local --payload zlib --samples "${rows}" --features "${features}" \
   --workers 1 --epochs "${epochs}" --json | median_epoch_ms)
 numpy_json=$(/usr/bin/python3 "${repo_root}/bench/linreg/numpy_gd.py" --rows "${rows}" --features "${features}" --epochs "${epochs}")
 echo "{\"benchmark\":\"local_epoch_vs_numpy\",\"rows\":${rows},\"features\":${features},\"stratus_local_median_epoch_ms\":${local_ms},\"numpy\":${numpy_json}}"
@@ -33,7 +39,7 @@ JSON
 daemon=$!
 for _ in $(seq 100); do [[ -s "${work}/data/emulator.endpoint" ]] && break; sleep 0.1; done
 endpoint=$(cat "${work}/data/emulator.endpoint")
-local8_ms=$("${bin}/stratus-trainer" linreg --target local --samples "${small_rows}" --features "${features}" \
+local8_ms=$("${bin}/stratus-trainer" linreg --target local --payload zlib --samples "${small_rows}" --features "${features}" \
   --workers 8 --epochs "${epochs}" --json | median_epoch_ms)
 for payload in json zlib; do
   remote_ms=$("${bin}/stratus-trainer" linreg --target "${endpoint}" --payload "${payload}" --samples "${small_rows}" \

@@ -1,13 +1,12 @@
 #include "stratus/common/lambda_client.hpp"
 
-#include <cstdlib>
-#include <future>
-#include <thread>
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <cstdlib>
+#include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/common/base64.hpp"
@@ -22,7 +21,8 @@ LambdaClientOptions LambdaClientOptions::from_environment(std::string_view profi
   options.region = resolve_region(profile);
   options.credentials = resolve_credentials(profile);
   options.endpoint = resolve_endpoint("lambda", options.region);
-  if (const char* bundle = std::getenv("AWS_CA_BUNDLE"); bundle && *bundle) options.ca_file = bundle;
+  if (const char* bundle = std::getenv("AWS_CA_BUNDLE"); bundle && *bundle)
+    options.ca_file = bundle;
   return options;
 }
 
@@ -49,9 +49,12 @@ namespace {
 
 const char* invocation_type_name(InvocationType type) {
   switch (type) {
-    case InvocationType::Event: return "Event";
-    case InvocationType::DryRun: return "DryRun";
-    case InvocationType::RequestResponse: break;
+    case InvocationType::Event:
+      return "Event";
+    case InvocationType::DryRun:
+      return "DryRun";
+    case InvocationType::RequestResponse:
+      break;
   }
   return "RequestResponse";
 }
@@ -102,8 +105,11 @@ int int_member(const json& doc, const char* name) {
 }
 
 json configuration_body(const FunctionDefinition& d) {
-  json body = {{"Handler", d.handler},   {"Runtime", d.runtime},   {"MemorySize", d.memory_mb},
-               {"Timeout", d.timeout_s}, {"Description", d.description}};
+  json body = {{"Handler", d.handler},
+               {"Runtime", d.runtime},
+               {"MemorySize", d.memory_mb},
+               {"Timeout", d.timeout_s},
+               {"Description", d.description}};
   if (!d.role.empty()) body["Role"] = d.role;
   json variables = json::object();
   for (const auto& [name, value] : d.environment) variables[name] = value;
@@ -174,7 +180,8 @@ struct LambdaClient::Impl {
   }
 
   // Starts a call on the I/O thread; `done` runs there.
-  void submit(std::unique_ptr<HttpClient>& client, HttpRequest request, CallOptions call, HttpCallback done) {
+  void submit(std::unique_ptr<HttpClient>& client, HttpRequest request, CallOptions call,
+              HttpCallback done) {
     if (options.credentials) {
       call.prepare = [credentials = *options.credentials,
                       scope = SigningScope{options.region, "lambda"}](HttpRequest& r) {
@@ -190,7 +197,8 @@ struct LambdaClient::Impl {
   HttpResult blocking(HttpRequest request, CallOptions call) {
     std::promise<HttpResult> promise;
     auto future = promise.get_future();
-    submit(http, std::move(request), std::move(call), [&promise](HttpResult r) { promise.set_value(std::move(r)); });
+    submit(http, std::move(request), std::move(call),
+           [&promise](HttpResult r) { promise.set_value(std::move(r)); });
     return future.get();
   }
 
@@ -206,8 +214,8 @@ struct LambdaClient::Impl {
     HttpResult result = blocking(std::move(request), std::move(call));
     if (!result.ok() && !(result.status == 404 && method == "GET")) {
       InvokeResult refusal = to_invoke_result(result);
-      throw LambdaError(method + " " + path + ": " + refusal.describe_refusal(options.endpoint), result.status,
-                        refusal.error_type);
+      throw LambdaError(method + " " + path + ": " + refusal.describe_refusal(options.endpoint),
+                        result.status, refusal.error_type);
     }
     return result;
   }
@@ -224,12 +232,16 @@ struct LambdaClient::Impl {
   std::thread thread;
 };
 
-LambdaClient::LambdaClient(LambdaClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+LambdaClient::LambdaClient(LambdaClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 LambdaClient::~LambdaClient() = default;
 
-const LambdaClientOptions& LambdaClient::options() const { return impl_->options; }
+const LambdaClientOptions& LambdaClient::options() const {
+  return impl_->options;
+}
 
-void LambdaClient::invoke_async(const std::string& function, std::string payload, const InvokeOptions& options,
+void LambdaClient::invoke_async(const std::string& function, std::string payload,
+                                const InvokeOptions& options,
                                 std::function<void(InvokeResult)> done) {
   HttpRequest request;
   request.method = "POST";
@@ -244,14 +256,17 @@ void LambdaClient::invoke_async(const std::string& function, std::string payload
   request.body = std::move(payload);
   CallOptions call;
   call.deadline = options.deadline;
-  impl_->submit(impl_->invoke_http, std::move(request), std::move(call),
-                [done = std::move(done)](HttpResult http) { done(to_invoke_result(std::move(http))); });
+  impl_->submit(
+      impl_->invoke_http, std::move(request), std::move(call),
+      [done = std::move(done)](HttpResult http) { done(to_invoke_result(std::move(http))); });
 }
 
-InvokeResult LambdaClient::invoke(const std::string& function, std::string payload, const InvokeOptions& options) {
+InvokeResult LambdaClient::invoke(const std::string& function, std::string payload,
+                                  const InvokeOptions& options) {
   std::promise<InvokeResult> promise;
   auto future = promise.get_future();
-  invoke_async(function, std::move(payload), options, [&promise](InvokeResult r) { promise.set_value(std::move(r)); });
+  invoke_async(function, std::move(payload), options,
+               [&promise](InvokeResult r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -261,12 +276,14 @@ void LambdaClient::invoke_event(const std::string& function, std::string payload
   options.deadline = std::chrono::milliseconds(30000);
   InvokeResult result = invoke(function, std::move(payload), options);
   if (result.status != 202) {
-    throw LambdaError("Event invoke of '" + function + "': " + result.describe_refusal(impl_->options.endpoint),
-                      result.status, result.error_type);
+    throw LambdaError(
+        "Event invoke of '" + function + "': " + result.describe_refusal(impl_->options.endpoint),
+        result.status, result.error_type);
   }
 }
 
-FunctionState LambdaClient::create_function(const FunctionDefinition& definition, std::string_view zip) {
+FunctionState LambdaClient::create_function(const FunctionDefinition& definition,
+                                            std::string_view zip) {
   json body = configuration_body(definition);
   body["FunctionName"] = definition.name;
   body["PackageType"] = "Zip";
@@ -277,13 +294,33 @@ FunctionState LambdaClient::create_function(const FunctionDefinition& definition
 
 FunctionState LambdaClient::update_function_code(const std::string& name, std::string_view zip) {
   json body = {{"ZipFile", base64_encode(zip)}};
-  return parse_function_state(impl_->management("PUT", Impl::function_path(name) + "/code", body.dump()).body);
+  return parse_function_state(
+      impl_->management("PUT", Impl::function_path(name) + "/code", body.dump()).body);
 }
 
 FunctionState LambdaClient::update_function_configuration(const FunctionDefinition& definition) {
-  return parse_function_state(impl_->management("PUT", Impl::function_path(definition.name) + "/configuration",
-                                                configuration_body(definition).dump())
-                                  .body);
+  return parse_function_state(
+      impl_
+          ->management("PUT", Impl::function_path(definition.name) + "/configuration",
+                       configuration_body(definition).dump())
+          .body);
+}
+
+FunctionState LambdaClient::set_memory_size(const std::string& name, int memory_mb) {
+  json body = {{"MemorySize", memory_mb}};
+  return parse_function_state(
+      impl_->management("PUT", Impl::function_path(name) + "/configuration", body.dump()).body);
+}
+
+void LambdaClient::put_function_concurrency(const std::string& name, int reserved) {
+  json body = {{"ReservedConcurrentExecutions", reserved}};
+  impl_->management("PUT", "/2017-10-31/functions/" + uri_encode(name, false) + "/concurrency",
+                    body.dump());
+}
+
+void LambdaClient::delete_function_concurrency(const std::string& name) {
+  impl_->management("DELETE", "/2017-10-31/functions/" + uri_encode(name, false) + "/concurrency",
+                    {});
 }
 
 std::optional<FunctionState> LambdaClient::get_function_configuration(const std::string& name) {
@@ -296,22 +333,27 @@ void LambdaClient::delete_function(const std::string& name) {
   impl_->management("DELETE", Impl::function_path(name), {});
 }
 
-FunctionState LambdaClient::wait_until_ready(const std::string& name, std::chrono::milliseconds timeout,
+FunctionState LambdaClient::wait_until_ready(const std::string& name,
+                                             std::chrono::milliseconds timeout,
                                              std::chrono::milliseconds poll_interval) {
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     std::optional<FunctionState> state = get_function_configuration(name);
-    if (!state) throw LambdaError("function '" + name + "' disappeared while deploying", 404, "ResourceNotFoundException");
+    if (!state)
+      throw LambdaError("function '" + name + "' disappeared while deploying", 404,
+                        "ResourceNotFoundException");
     if (state->state == "Failed" || state->last_update_status == "Failed") {
-      const std::string reason = state->state == "Failed" ? state->state_reason : state->last_update_status_reason;
+      const std::string reason =
+          state->state == "Failed" ? state->state_reason : state->last_update_status_reason;
       throw LambdaError("function '" + name + "' failed to deploy: " + reason, 0, "FunctionFailed");
     }
     // An emulator that reports no state has nothing pending.
     const bool active = state->state.empty() || state->state == "Active";
     if (active && state->last_update_status != "InProgress") return *state;
     if (std::chrono::steady_clock::now() + poll_interval > give_up) {
-      throw LambdaError("function '" + name + "' is still " + state->state + "/" + state->last_update_status +
-                            " after " + std::to_string(timeout.count() / 1000) + " s",
+      throw LambdaError("function '" + name + "' is still " + state->state + "/" +
+                            state->last_update_status + " after " +
+                            std::to_string(timeout.count() / 1000) + " s",
                         0, "Timeout");
     }
     std::this_thread::sleep_for(poll_interval);

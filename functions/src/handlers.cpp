@@ -17,8 +17,8 @@ std::chrono::milliseconds HandlerContext::remaining_time() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
 }
 
-runtime::InvocationResponse serve_invocation(const ProductHandler& handler, std::string_view payload,
-                                             HandlerContext& context) {
+runtime::InvocationResponse serve_invocation(const ProductHandler& handler,
+                                             std::string_view payload, HandlerContext& context) {
   runtime::InvocationRequest request;
   request.request_id = context.request_id;
   request.deadline = context.deadline;

@@ -19,8 +19,8 @@ void LambdaEventInvoker::invoke_event(const std::string& function, std::string p
     if (result.status == 202) return;
     const bool transient = result.transport_error || result.status == 429 || result.status >= 500;
     if (!transient || attempt == kAttempts) {
-      throw ml::EventInvokeError("Event invoke of '" + function +
-                                 "' refused: " + result.describe_refusal(client_->options().endpoint));
+      throw ml::EventInvokeError("Event invoke of '" + function + "' refused: " +
+                                 result.describe_refusal(client_->options().endpoint));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt == 1 ? 100 : 400));
   }

@@ -14,9 +14,11 @@ namespace stratus::functions {
 namespace {
 
 struct EnvironmentServices {
-  LazyObjectStore store{[] { return std::make_unique<S3ObjectStore>(aws::S3ClientOptions::from_environment()); }};
-  LazyEventInvoker events{
-      [] { return std::make_unique<LambdaEventInvoker>(aws::LambdaClientOptions::from_environment()); }};
+  LazyObjectStore store{
+      [] { return std::make_unique<S3ObjectStore>(aws::S3ClientOptions::from_environment()); }};
+  LazyEventInvoker events{[] {
+    return std::make_unique<LambdaEventInvoker>(aws::LambdaClientOptions::from_environment());
+  }};
 };
 
 // One per environment (process), reused across warm invocations: the clients' connection pools
@@ -38,12 +40,9 @@ std::map<std::string, runtime::Handler> lambda_runtime_handlers(const HandlerTab
   for (const auto& [name, handler] : table) {
     handlers[name] = [handler](const runtime::InvocationRequest& request) {
       EnvironmentServices& services = environment_services();
-      HandlerContext context{services.store,
-                             services.events,
-                             request.deadline,
-                             environment_variable("AWS_LAMBDA_FUNCTION_NAME"),
-                             request.request_id,
-                             "/tmp"};
+      HandlerContext context{services.store,     services.events,
+                             request.deadline,   environment_variable("AWS_LAMBDA_FUNCTION_NAME"),
+                             request.request_id, "/tmp"};
       return serve_invocation(handler, request.payload, context);
     };
   }

@@ -5,8 +5,8 @@ namespace stratus::functions {
 namespace {
 
 [[noreturn]] void rethrow(const aws::S3Error& error) {
-  throw ml::ObjectStoreError(error.what(), error.code().empty() ? "Http" + std::to_string(error.status())
-                                                                : error.code());
+  throw ml::ObjectStoreError(
+      error.what(), error.code().empty() ? "Http" + std::to_string(error.status()) : error.code());
 }
 
 }  // namespace

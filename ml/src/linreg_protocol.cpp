@@ -5,11 +5,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "stratus/common/tensor_codec.hpp"
 
@@ -95,7 +94,7 @@ Tensor tensor_field(const json& event, const char* name, DType dtype, std::size_
   const json& value = field(event, name);
   if (!value.is_string()) {
     throw ProtocolError(std::string("\"") + name + "\" must be a " + std::string(kTensorFormat) +
-                       " string");
+                        " string");
   }
   Tensor tensor;
   try {
@@ -105,8 +104,9 @@ Tensor tensor_field(const json& event, const char* name, DType dtype, std::size_
   }
   if (tensor.dtype != dtype || tensor.rank() != rank) {
     throw ProtocolError(std::string("\"") + name + "\" must be a rank-" + std::to_string(rank) +
-                       " " + std::string(dtype_name(dtype)) + " tensor, got rank " +
-                       std::to_string(tensor.rank()) + " " + std::string(dtype_name(tensor.dtype)));
+                        " " + std::string(dtype_name(dtype)) + " tensor, got rank " +
+                        std::to_string(tensor.rank()) + " " +
+                        std::string(dtype_name(tensor.dtype)));
   }
   return tensor;
 }
@@ -116,8 +116,8 @@ Tensor tensor_field(const json& event, const char* name, DType dtype, std::size_
                                      std::size_t features) {
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x[i])) {
-      throw ProtocolError("x[" + std::to_string(i / features) + "][" + std::to_string(i % features) +
-                         "] is not finite");
+      throw ProtocolError("x[" + std::to_string(i / features) + "][" +
+                          std::to_string(i % features) + "] is not finite");
     }
   }
   for (std::size_t i = 0; i < y.size(); ++i) {
@@ -125,7 +125,6 @@ Tensor tensor_field(const json& event, const char* name, DType dtype, std::size_
   }
   throw ProtocolError("the gradient overflows double precision: the inputs are too large");
 }
-
 
 std::string serve_json(std::string_view payload) {
   const json event = parse_event(payload);
@@ -144,7 +143,7 @@ std::string serve_json(std::string_view payload) {
   if (rows == 0) throw ProtocolError("\"x\" must hold at least one row");
   if (y_json.size() != rows) {
     throw ProtocolError("\"x\" has " + std::to_string(rows) + " rows but \"y\" has " +
-                       std::to_string(y_json.size()) + " values");
+                        std::to_string(y_json.size()) + " values");
   }
   std::vector<double> x;
   x.reserve(rows * features);
@@ -154,7 +153,7 @@ std::string serve_json(std::string_view payload) {
     if (!row.is_array()) throw ProtocolError(where + " must be an array");
     if (row.size() != features) {
       throw ProtocolError(where + " has " + std::to_string(row.size()) + " values but there are " +
-                         std::to_string(features) + " weights");
+                          std::to_string(features) + " weights");
     }
     append_numbers(row, where, x);
   }
@@ -192,11 +191,11 @@ std::string serve_zlib(std::string_view payload) {
   if (rows == 0) throw ProtocolError("\"x\" must hold at least one row");
   if (features != weights.shape[0]) {
     throw ProtocolError("\"x\" has " + std::to_string(features) + " columns but there are " +
-                       std::to_string(weights.shape[0]) + " weights");
+                        std::to_string(weights.shape[0]) + " weights");
   }
   if (y.shape[0] != rows) {
     throw ProtocolError("\"x\" has " + std::to_string(rows) + " rows but \"y\" has " +
-                       std::to_string(y.shape[0]) + " values");
+                        std::to_string(y.shape[0]) + " values");
   }
 
   // Non-finite x or y always make the sse non-finite (NaN or inf never cancels in a sum of
@@ -226,18 +225,21 @@ std::string serve(std::string_view request, PayloadFormat format) {
 std::string encode_rows(std::span<const float> x, std::span<const float> y, std::size_t features,
                         PayloadFormat format) {
   const std::uint64_t rows = y.size();
-  if (x.size() != rows * features) throw std::invalid_argument("x does not hold rows x features values");
+  if (x.size() != rows * features)
+    throw std::invalid_argument("x does not hold rows x features values");
   if (format == PayloadFormat::Zlib) {
     const std::uint64_t x_shape[] = {rows, features};
     const std::uint64_t y_shape[] = {rows};
-    return "\"x\":\"" + encode_tensor(x_shape, x) + "\",\"y\":\"" + encode_tensor(y_shape, y) + "\"";
+    return "\"x\":\"" + encode_tensor(x_shape, x) + "\",\"y\":\"" + encode_tensor(y_shape, y) +
+           "\"";
   }
   // JSON numbers: each float widened to double prints in the shortest form that reads back as the
   // same double, so the function sees exactly the values the driver holds.
   json x_json = json::array();
   for (std::uint64_t i = 0; i < rows; ++i) {
     json row = json::array();
-    for (std::size_t j = 0; j < features; ++j) row.push_back(static_cast<double>(x[i * features + j]));
+    for (std::size_t j = 0; j < features; ++j)
+      row.push_back(static_cast<double>(x[i * features + j]));
     x_json.push_back(std::move(row));
   }
   json y_json = json::array();
@@ -272,7 +274,8 @@ GradientAnswer decode_answer(std::string_view body, std::size_t features, Payloa
     ShardGradient& g = answer.gradient;
     if (format == PayloadFormat::Zlib) {
       Tensor t = decode_tensor(doc.at("gradient").get<std::string>(), kMaxGradientTensorBytes);
-      if (t.dtype != DType::float64 || t.size() != features) throw ProtocolError("the gradient tensor has the wrong shape");
+      if (t.dtype != DType::float64 || t.size() != features)
+        throw ProtocolError("the gradient tensor has the wrong shape");
       g.gradient = std::move(t.f64);
     } else {
       g.gradient = doc.at("gradient").get<std::vector<double>>();

@@ -7,7 +7,8 @@ namespace stratus::ml {
 namespace {
 
 void require_names(const std::string& bucket, const std::string& key) {
-  if (bucket.empty()) throw ObjectStoreError("an object store bucket name cannot be empty", "InvalidBucketName");
+  if (bucket.empty())
+    throw ObjectStoreError("an object store bucket name cannot be empty", "InvalidBucketName");
   if (key.empty()) throw ObjectStoreError("an object key cannot be empty", "InvalidArgument");
 }
 
@@ -26,7 +27,8 @@ void MemoryObjectStore::count(const char* operation) {
   ++counts_[operation];
 }
 
-std::optional<std::string> MemoryObjectStore::get(const std::string& bucket, const std::string& key) {
+std::optional<std::string> MemoryObjectStore::get(const std::string& bucket,
+                                                  const std::string& key) {
   require_names(bucket, key);
   count("get");
   std::shared_lock lock(mutex_);
@@ -36,7 +38,8 @@ std::optional<std::string> MemoryObjectStore::get(const std::string& bucket, con
   return found->second;
 }
 
-void MemoryObjectStore::put(const std::string& bucket, const std::string& key, std::string_view bytes) {
+void MemoryObjectStore::put(const std::string& bucket, const std::string& key,
+                            std::string_view bytes) {
   require_names(bucket, key);
   count("put");
   std::string copy(bytes);  // outside the lock: large objects do not stall readers
@@ -51,14 +54,17 @@ void MemoryObjectStore::remove(const std::string& bucket, const std::string& key
   bucket_or_throw(bucket).erase(key);
 }
 
-std::vector<std::string> MemoryObjectStore::list(const std::string& bucket, const std::string& prefix) {
-  if (bucket.empty()) throw ObjectStoreError("an object store bucket name cannot be empty", "InvalidBucketName");
+std::vector<std::string> MemoryObjectStore::list(const std::string& bucket,
+                                                 const std::string& prefix) {
+  if (bucket.empty())
+    throw ObjectStoreError("an object store bucket name cannot be empty", "InvalidBucketName");
   count("list");
   std::shared_lock lock(mutex_);
   Bucket& objects = bucket_or_throw(bucket);
   std::vector<std::string> keys;
   // std::map orders std::string by char_traits<char>::compare, i.e. as unsigned bytes: S3's order.
-  for (auto it = objects.lower_bound(prefix); it != objects.end() && it->first.starts_with(prefix); ++it) {
+  for (auto it = objects.lower_bound(prefix); it != objects.end() && it->first.starts_with(prefix);
+       ++it) {
     keys.push_back(it->first);
   }
   return keys;
@@ -72,7 +78,8 @@ bool MemoryObjectStore::exists(const std::string& bucket, const std::string& key
 }
 
 void MemoryObjectStore::ensure_bucket(const std::string& bucket) {
-  if (bucket.empty()) throw ObjectStoreError("an object store bucket name cannot be empty", "InvalidBucketName");
+  if (bucket.empty())
+    throw ObjectStoreError("an object store bucket name cannot be empty", "InvalidBucketName");
   std::unique_lock lock(mutex_);
   buckets_.try_emplace(bucket);
 }

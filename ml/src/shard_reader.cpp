@@ -16,7 +16,8 @@ std::string directory_of(const std::string& key) {
   return slash == std::string::npos ? std::string() : key.substr(0, slash + 1);
 }
 
-std::filesystem::path cache_file(const std::filesystem::path& cache_dir, const ManifestShard& entry) {
+std::filesystem::path cache_file(const std::filesystem::path& cache_dir,
+                                 const ManifestShard& entry) {
   // entry.sha256 is 64 hex digits (validate() checked): a safe file name.
   return cache_dir / ("stratus-shard-" + entry.sha256 + ".bin");
 }
@@ -57,8 +58,9 @@ void write_file_atomically(const std::filesystem::path& file, std::string_view b
 
 std::string StagedDataset::shard_object_key(std::size_t index) const {
   if (index >= manifest.shards.size()) {
-    throw ManifestError(std::string(kManifestFormat) + " manifest: no shard " + std::to_string(index) +
-                        " (the dataset has " + std::to_string(manifest.shards.size()) + ")");
+    throw ManifestError(std::string(kManifestFormat) + " manifest: no shard " +
+                        std::to_string(index) + " (the dataset has " +
+                        std::to_string(manifest.shards.size()) + ")");
   }
   return directory_of(manifest_key) + manifest.shards[index].key;
 }

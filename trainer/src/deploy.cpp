@@ -20,8 +20,9 @@ constexpr const char* kEmulatorRole = "arn:aws:iam::000000000000:role/stratus-fu
 std::string read_zip(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    throw std::invalid_argument("cannot read the functions package '" + file.string() +
-                                "' (build it with `cmake --build --preset release`, or pass --zip)");
+    throw std::invalid_argument(
+        "cannot read the functions package '" + file.string() +
+        "' (build it with `cmake --build --preset release`, or pass --zip)");
   }
   std::ostringstream bytes;
   bytes << in.rdbuf();
@@ -32,7 +33,8 @@ std::string read_zip(const std::filesystem::path& file) {
   return zip;
 }
 
-aws::FunctionDefinition definition_of(const functions::FunctionSpec& spec, const DeployRequest& request) {
+aws::FunctionDefinition definition_of(const functions::FunctionSpec& spec,
+                                      const DeployRequest& request) {
   aws::FunctionDefinition d;
   d.name = spec.name;
   d.handler = spec.handler;
@@ -44,7 +46,8 @@ aws::FunctionDefinition definition_of(const functions::FunctionSpec& spec, const
 }
 
 bool configuration_differs(const aws::FunctionState& s, const aws::FunctionDefinition& d) {
-  return s.handler != d.handler || s.runtime != d.runtime || s.memory_mb != d.memory_mb || s.timeout_s != d.timeout_s;
+  return s.handler != d.handler || s.runtime != d.runtime || s.memory_mb != d.memory_mb ||
+         s.timeout_s != d.timeout_s;
 }
 
 }  // namespace
@@ -59,17 +62,20 @@ std::filesystem::path default_functions_zip() {
   std::error_code error;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
   if (!error) {
-    const std::filesystem::path beside = self.parent_path().parent_path() / "functions" / "functions.zip";
+    const std::filesystem::path beside =
+        self.parent_path().parent_path() / "functions" / "functions.zip";
     if (std::filesystem::exists(beside, error)) return beside;
   }
   return "functions.zip";
 }
 
-std::vector<DeployedFunction> deploy_functions(aws::LambdaClient& lambda, const DeployRequest& request,
+std::vector<DeployedFunction> deploy_functions(aws::LambdaClient& lambda,
+                                               const DeployRequest& request,
                                                const DeployProgress& progress) {
   if (request.aws && request.role.empty()) {
-    throw std::invalid_argument("--role ARN is required on AWS: the IAM role the functions run as (it needs "
-                                "S3 access to the run bucket and lambda:InvokeFunction on the functions)");
+    throw std::invalid_argument(
+        "--role ARN is required on AWS: the IAM role the functions run as (it needs "
+        "S3 access to the run bucket and lambda:InvokeFunction on the functions)");
   }
   if (request.memory_mb && (*request.memory_mb < 128 || *request.memory_mb > 10240)) {
     throw std::invalid_argument("--memory must be 128..10240 MB");

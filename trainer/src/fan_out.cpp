@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
-
-#include <nlohmann/json.hpp>
 
 namespace stratus::trainer {
 
@@ -89,7 +89,8 @@ class Run {
   void launch_ready() {
     const auto now = Clock::now();
     while (in_flight_ < limit_ && failure_.empty()) {
-      auto ready = std::find_if(pending_.begin(), pending_.end(), [&](const Retry& r) { return r.ready <= now; });
+      auto ready = std::find_if(pending_.begin(), pending_.end(),
+                                [&](const Retry& r) { return r.ready <= now; });
       if (ready == pending_.end()) return;
       const std::size_t task = ready->task;
       pending_.erase(ready);
@@ -101,7 +102,8 @@ class Run {
   void launch(std::size_t task) {
     const std::size_t id = attempts_.size();
     const auto now = Clock::now();
-    attempts_.push_back({task, now, now + options_.call_deadline + grace_for(options_.call_deadline), true});
+    attempts_.push_back(
+        {task, now, now + options_.call_deadline + grace_for(options_.call_deadline), true});
     ++in_flight_;
     ++calls_[task];
     std::shared_ptr<Mailbox> mailbox = mailbox_;
@@ -150,8 +152,9 @@ class Run {
       a.open = false;
       --in_flight_;
       ++telemetry_.timeouts;
-      retry_or_fail(a.task, "no answer within " + std::to_string(options_.call_deadline.count() / 1000.0).substr(0, 6) +
-                                " s", milliseconds(0));
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.3g", options_.call_deadline.count() / 1000.0);
+      retry_or_fail(a.task, "no answer within " + std::string(seconds) + " s", milliseconds(0));
     }
   }
 
@@ -200,7 +203,8 @@ class Run {
     }
     if (t.status < 200 || t.status >= 300) {
       // 400, 403, 404, 413...: sending the same request again cannot help.
-      failure_ = tasks_[task].label + ": " + (t.error.empty() ? "HTTP " + std::to_string(t.status) : t.error);
+      failure_ = tasks_[task].label + ": " +
+                 (t.error.empty() ? "HTTP " + std::to_string(t.status) : t.error);
       return;
     }
     if (!t.function_error.empty()) {
@@ -220,14 +224,16 @@ class Run {
     done_[task] = true;
     --remaining_;
     TaskOutcome& outcome = outcomes_[task];
-    outcome.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - attempt.started).count();
+    outcome.latency_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - attempt.started).count();
     outcome.attempts = calls_[task];
     outcome.result = std::move(result);
   }
 
   void retry_or_fail(std::size_t task, const std::string& problem, milliseconds at_least) {
     if (++failures_[task] > options_.retries) {
-      failure_ = tasks_[task].label + " failed " + std::to_string(failures_[task]) + " times; last: " + problem;
+      failure_ = tasks_[task].label + " failed " + std::to_string(failures_[task]) +
+                 " times; last: " + problem;
       return;
     }
     ++telemetry_.retries;
@@ -236,7 +242,8 @@ class Run {
                                 static_cast<double>(options_.backoff_base.count()) *
                                     std::pow(2.0, std::min(failures_[task] - 1, 30)));
     std::uniform_real_distribution<double> jitter(0.0, std::max(cap, 0.0));
-    const milliseconds delay = std::max(milliseconds(static_cast<long long>(jitter(random_))), at_least);
+    const milliseconds delay =
+        std::max(milliseconds(static_cast<long long>(jitter(random_))), at_least);
     pending_.push_back({task, Clock::now() + delay});
   }
 
@@ -274,10 +281,11 @@ void FanOutTelemetry::add(const FanOutTelemetry& o) {
   for (const auto& [name, value] : o.modeled) modeled[name] += value;
 }
 
-FanOut::FanOut(Invoker& invoker, FanOutOptions options) : invoker_(invoker), options_(std::move(options)) {}
+FanOut::FanOut(Invoker& invoker, FanOutOptions options)
+    : invoker_(invoker), options_(std::move(options)) {}
 
-std::vector<TaskOutcome> FanOut::run(const std::vector<FanOutTask>& tasks, const AnswerDecoder& decode,
-                                     FanOutTelemetry& telemetry) {
+std::vector<TaskOutcome> FanOut::run(const std::vector<FanOutTask>& tasks,
+                                     const AnswerDecoder& decode, FanOutTelemetry& telemetry) {
   if (tasks.empty()) return {};
   return Run(invoker_, options_, tasks, decode).run(telemetry);
 }

@@ -30,11 +30,13 @@ InvocationTelemetry telemetry_of(const aws::InvokeResult& result, const std::str
   t.cold_start = t.report && t.report->init_ms.has_value();
   for (const HttpHeaderField& field : result.headers.fields()) {
     std::string name = lower(field.name);
-    if (name.starts_with(kModeledPrefix)) t.modeled[name.substr(kModeledPrefix.size())] = field.value;
+    if (name.starts_with(kModeledPrefix))
+      t.modeled[name.substr(kModeledPrefix.size())] = field.value;
   }
   if (!result.accepted()) {
     t.error = result.describe_refusal(endpoint);
-    if (result.status == 404) t.error += " (is function '" + function + "' deployed at " + endpoint.origin() + "?)";
+    if (result.status == 404)
+      t.error += " (is function '" + function + "' deployed at " + endpoint.origin() + "?)";
   }
   return t;
 }
@@ -46,22 +48,23 @@ HttpInvoker::HttpInvoker(aws::LambdaClientOptions options, std::string label)
 
 HttpInvoker::~HttpInvoker() = default;
 
-void HttpInvoker::start(const std::string& function, std::string payload, std::chrono::milliseconds deadline,
-                        Callback done) {
+void HttpInvoker::start(const std::string& function, std::string payload,
+                        std::chrono::milliseconds deadline, Callback done) {
   aws::InvokeOptions options;
   options.log_tail = true;  // the REPORT line: billed duration, memory, cold start
   options.deadline = deadline;
   const auto started = std::chrono::steady_clock::now();
-  client_->invoke_async(function, std::move(payload), options,
-                        [this, function, started, done = std::move(done)](aws::InvokeResult answer) {
-                          InvocationResult result;
-                          result.telemetry = telemetry_of(answer, function, client_->options().endpoint);
-                          result.telemetry.latency_ms = std::chrono::duration<double, std::milli>(
-                                                            std::chrono::steady_clock::now() - started)
-                                                            .count();
-                          result.payload = std::move(answer.payload);
-                          done(std::move(result));
-                        });
+  client_->invoke_async(
+      function, std::move(payload), options,
+      [this, function, started, done = std::move(done)](aws::InvokeResult answer) {
+        InvocationResult result;
+        result.telemetry = telemetry_of(answer, function, client_->options().endpoint);
+        result.telemetry.latency_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count();
+        result.payload = std::move(answer.payload);
+        done(std::move(result));
+      });
 }
 
 }  // namespace stratus::trainer

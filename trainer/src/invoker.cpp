@@ -8,7 +8,8 @@ InvocationResult Invoker::invoke(const std::string& function, std::string payloa
                                  std::chrono::milliseconds deadline) {
   std::promise<InvocationResult> promise;
   auto future = promise.get_future();
-  start(function, std::move(payload), deadline, [&promise](InvocationResult r) { promise.set_value(std::move(r)); });
+  start(function, std::move(payload), deadline,
+        [&promise](InvocationResult r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 

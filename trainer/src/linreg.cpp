@@ -25,8 +25,9 @@ std::pair<std::size_t, std::size_t> shard_range(std::size_t rows, int workers, i
 }
 
 std::string describe_linreg_backend(const LinregOptions& options, const Invoker& invoker) {
-  const std::string function =
-      options.function.empty() ? std::string(linreg::function_for(options.payload)) : options.function;
+  const std::string function = options.function.empty()
+                                   ? std::string(linreg::function_for(options.payload))
+                                   : options.function;
   return invoker.describe() + " function '" + function + "' (" +
          (options.payload == PayloadFormat::Zlib ? "zlib" : "json") + " payload)";
 }
@@ -50,15 +51,17 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Inv
     smallest_shard = std::min(smallest_shard, e - b);
   }
   if (options.batch_size > 0) {
-    per_worker = std::max<std::size_t>(1, options.batch_size / static_cast<std::size_t>(options.workers));
+    per_worker =
+        std::max<std::size_t>(1, options.batch_size / static_cast<std::size_t>(options.workers));
     if (options.batch_size < static_cast<std::size_t>(options.workers)) {
       throw std::invalid_argument("--batch-size must be at least --workers");
     }
   }
   const std::size_t window = per_worker ? std::min(per_worker, smallest_shard) : 0;
   const int steps_per_epoch = window ? static_cast<int>((smallest_shard + window - 1) / window) : 1;
-  const std::string function =
-      options.function.empty() ? std::string(linreg::function_for(options.payload)) : options.function;
+  const std::string function = options.function.empty()
+                                   ? std::string(linreg::function_for(options.payload))
+                                   : options.function;
 
   FanOut fan_out(invoker, options.fan_out);
   // The rows of a (shard, step) never change: encoded once, reused every epoch (full batch) or
@@ -88,23 +91,30 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Inv
         }
         auto cached = encoded_rows.find({k, step});
         if (cached == encoded_rows.end()) {
-          const auto x = std::span<const float>(data.x).subspan(begin * data.features, (end - begin) * data.features);
+          const auto x = std::span<const float>(data.x).subspan(begin * data.features,
+                                                                (end - begin) * data.features);
           const auto y = std::span<const float>(data.y).subspan(begin, end - begin);
-          cached = encoded_rows.emplace(std::pair{k, step}, linreg::encode_rows(x, y, data.features, options.payload)).first;
+          cached = encoded_rows
+                       .emplace(std::pair{k, step},
+                                linreg::encode_rows(x, y, data.features, options.payload))
+                       .first;
         }
-        const linreg::ShardIds ids{static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(step),
-                                   static_cast<std::uint32_t>(k)};
-        tasks.push_back({function, linreg::encode_request(ids, result.weights, result.bias, cached->second, options.payload),
+        const linreg::ShardIds ids{static_cast<std::uint32_t>(epoch),
+                                   static_cast<std::uint32_t>(step), static_cast<std::uint32_t>(k)};
+        tasks.push_back({function,
+                         linreg::encode_request(ids, result.weights, result.bias, cached->second,
+                                                options.payload),
                          task_key(ids), "shard " + std::to_string(k)});
         task_rows.push_back(end - begin);
       }
       fan_out.run(
           tasks,
           [&](std::size_t index, const std::string& payload) {
-            linreg::GradientAnswer answer = linreg::decode_answer(payload, data.features, options.payload);
+            linreg::GradientAnswer answer =
+                linreg::decode_answer(payload, data.features, options.payload);
             if (answer.gradient.rows != task_rows[index]) {
-              throw ml::ProtocolError("the answer counts " + std::to_string(answer.gradient.rows) + " rows, the shard has " +
-                                      std::to_string(task_rows[index]));
+              throw ml::ProtocolError("the answer counts " + std::to_string(answer.gradient.rows) +
+                                      " rows, the shard has " + std::to_string(task_rows[index]));
             }
             const std::string key = task_key(answer.ids);
             answers[index] = std::move(answer);
@@ -131,7 +141,8 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Inv
     record.steps = steps_per_epoch;
     record.loss = 0.5 * sse / static_cast<double>(rows_seen);
     record.wall_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_start).count();
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_start)
+            .count();
     if (observer.on_epoch) observer.on_epoch(record);
     result.epochs.push_back(record);
   }

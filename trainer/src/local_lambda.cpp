@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <system_error>
 
@@ -18,8 +19,9 @@ namespace {
 std::filesystem::path make_scratch_root() {
   std::string pattern = (std::filesystem::temp_directory_path() / "stratus-local-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::system_error(errno, std::generic_category(), "cannot create a scratch directory under " +
-                                                                std::filesystem::temp_directory_path().string());
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot create a scratch directory under " +
+                                std::filesystem::temp_directory_path().string());
   }
   return pattern;
 }
@@ -51,7 +53,8 @@ LocalFunctionTable product_function_table() {
   return table;
 }
 
-LocalLambda::LocalLambda(LocalFunctionTable functions, ml::ObjectStore& store, LocalLambdaOptions options)
+LocalLambda::LocalLambda(LocalFunctionTable functions, ml::ObjectStore& store,
+                         LocalLambdaOptions options)
     : functions_(std::move(functions)),
       store_(store),
       options_(options),
@@ -64,7 +67,8 @@ LocalLambda::~LocalLambda() {
   std::filesystem::remove_all(scratch_root_, ignored);
 }
 
-std::unique_ptr<LocalLambda::Environment> LocalLambda::acquire(const std::string& function, bool& cold) {
+std::unique_ptr<LocalLambda::Environment> LocalLambda::acquire(const std::string& function,
+                                                               bool& cold) {
   std::uint64_t number = 0;
   {
     std::lock_guard lock(mutex_);
@@ -105,13 +109,22 @@ InvocationResult LocalLambda::call(const std::string& function, std::string_view
                                     function,
                                     make_request_id(),
                                     environment->scratch_dir};
-  runtime::InvocationResponse response = functions::serve_invocation(spec.handler, payload, context);
+  runtime::InvocationResponse response =
+      functions::serve_invocation(spec.handler, payload, context);
   const double elapsed =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   release(function, std::move(environment));
 
   InvocationResult result;
   result.telemetry.status = 200;
+  if (std::chrono::duration<double, std::milli>(timeout).count() < elapsed) {
+    // Lambda would have stopped it at its timeout and lost the answer; in-process the handler ran
+    // to the end, but what it answered is lost the same way.
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.2f", std::chrono::duration<double>(timeout).count());
+    response = runtime::InvocationResponse::failure(
+        "Task timed out after " + std::string(seconds) + " seconds", "Sandbox.Timedout");
+  }
   // The runtime posts a handler's failure to /error, which Lambda reports as Unhandled.
   if (response.is_error) result.telemetry.function_error = "Unhandled";
   result.telemetry.cold_start = cold;
@@ -123,13 +136,15 @@ InvocationResult LocalLambda::call(const std::string& function, std::string_view
 
 void LocalLambda::invoke_event(const std::string& function, std::string payload) {
   if (!has_function(function)) {
-    throw ml::EventInvokeError("Event invoke of '" + function + "' refused: ResourceNotFoundException (in-process: "
+    throw ml::EventInvokeError("Event invoke of '" + function +
+                               "' refused: ResourceNotFoundException (in-process: "
                                "not a product function)");
   }
   if (queued_events_.fetch_add(1) >= options_.max_queued_events) {
     --queued_events_;
-    throw ml::EventInvokeError("Event invoke of '" + function + "' refused: " +
-                               std::to_string(options_.max_queued_events) + " events are queued already");
+    throw ml::EventInvokeError("Event invoke of '" + function +
+                               "' refused: " + std::to_string(options_.max_queued_events) +
+                               " events are queued already");
   }
   {
     std::lock_guard lock(mutex_);
@@ -158,7 +173,9 @@ void LocalLambda::run_event(const std::string& function, const std::string& payl
   last_event_error_ = result.payload;
 }
 
-void LocalLambda::drain_events() { events_.drain(); }
+void LocalLambda::drain_events() {
+  events_.drain();
+}
 
 LocalLambda::EventCounts LocalLambda::event_counts() const {
   std::lock_guard lock(mutex_);
@@ -171,14 +188,17 @@ std::string LocalLambda::last_event_error() const {
 }
 
 InProcessInvoker::InProcessInvoker(LocalLambda& lambda, std::size_t threads)
-    : lambda_(lambda), pool_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+    : lambda_(lambda),
+      pool_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
 
 InProcessInvoker::~InProcessInvoker() = default;
 
-void InProcessInvoker::start(const std::string& function, std::string payload, std::chrono::milliseconds deadline,
-                             Callback done) {
-  pool_.post([this, function, payload = std::move(payload), deadline, done = std::move(done)] {
-    done(lambda_.call(function, payload, deadline));
+void InProcessInvoker::start(const std::string& function, std::string payload,
+                             std::chrono::milliseconds, Callback done) {
+  // The handler gets its function's own timeout, as in Lambda; the caller's deadline is how long it
+  // waits (the fan-out engine's timer), which cannot stop a running handler.
+  pool_.post([this, function, payload = std::move(payload), done = std::move(done)] {
+    done(lambda_.call(function, payload));
   });
 }
 

@@ -3,10 +3,10 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "stratus/common/aws_environment.hpp"
 #include "stratus/common/s3_client.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
 #include "stratus/trainer/stage_plan.hpp"
+#include "stratus/trainer/target.hpp"
 
 namespace stratus::trainer {
 
@@ -28,34 +28,13 @@ LabeledData read_source(const StageRequest& r) {
   throw std::invalid_argument("--dataset must be mnist, cifar10, casea or csv; got '" + r.dataset + "'");
 }
 
+// The S3 side of the target, resolved as every command resolves it (target.hpp).
 aws::S3ClientOptions client_options(const StageRequest& r) {
-  if (r.target == "aws") {
-    auto options = aws::S3ClientOptions::from_environment(r.profile);
-    if (!r.region.empty()) {
-      options.region = r.region;
-      options.endpoint = aws::resolve_endpoint("s3", r.region);
-    }
-    return options;
+  if (r.target == "local") {
+    throw std::invalid_argument("stage writes to S3: --target must be aws or an http(s):// endpoint URL (an "
+                                "in-process run stages its data itself)");
   }
-  if (r.target.rfind("http://", 0) != 0 && r.target.rfind("https://", 0) != 0) {
-    throw std::invalid_argument("--target must be aws or an http(s):// S3 endpoint URL; got '" + r.target + "'");
-  }
-  aws::S3ClientOptions options;
-  options.endpoint = Endpoint::parse(r.target);
-  options.addressing = aws::S3AddressingStyle::Path;
-  // Sign with the user's credentials when there are some (an emulator checking SigV4 needs them);
-  // otherwise with the key the emulator always accepts from its own functions.
-  try {
-    options.credentials = aws::resolve_credentials(r.profile);
-  } catch (const aws::ConfigurationError&) {
-    options.credentials = {"stratus", "stratus-secret", ""};
-  }
-  try {
-    options.region = r.region.empty() ? aws::resolve_region(r.profile) : r.region;
-  } catch (const aws::ConfigurationError&) {
-    options.region = "us-east-1";
-  }
-  return options;
+  return resolve_remote({r.target, r.region, r.profile, 0}).s3;
 }
 
 }  // namespace

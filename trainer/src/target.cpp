@@ -39,7 +39,8 @@ RemoteSettings resolve_remote(const TargetOptions& o) {
     return settings;
   }
   if (!is_url(o.target)) {
-    throw std::invalid_argument("--target must be local, aws, or an http(s):// URL; got '" + o.target + "'");
+    throw std::invalid_argument("--target must be local, aws, or an http(s):// URL; got '" +
+                                o.target + "'");
   }
   const Endpoint endpoint = Endpoint::parse(o.target);
   settings.lambda.endpoint = endpoint;
@@ -84,8 +85,9 @@ Target make_target(const TargetOptions& options) {
   target.label = settings.label;
   target.store = std::make_unique<functions::LazyObjectStore>(
       [s3 = settings.s3] { return std::make_unique<functions::S3ObjectStore>(s3); });
-  target.events = std::make_unique<functions::LazyEventInvoker>(
-      [lambda = settings.lambda] { return std::make_unique<functions::LambdaEventInvoker>(lambda); });
+  target.events = std::make_unique<functions::LazyEventInvoker>([lambda = settings.lambda] {
+    return std::make_unique<functions::LambdaEventInvoker>(lambda);
+  });
   target.invoker = std::make_unique<HttpInvoker>(settings.lambda, settings.label);
   target.remote = std::move(settings);
   return target;

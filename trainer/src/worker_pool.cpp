@@ -2,7 +2,8 @@
 
 namespace stratus::trainer {
 
-WorkerPool::WorkerPool(std::size_t max_threads) : max_threads_(max_threads == 0 ? 1 : max_threads) {}
+WorkerPool::WorkerPool(std::size_t max_threads)
+    : max_threads_(max_threads == 0 ? 1 : max_threads) {}
 
 WorkerPool::~WorkerPool() {
   drain();

@@ -3,6 +3,8 @@
 
 #include <Eigen/Dense>
 
+#include <bit>
+
 #include "stratus/functions/handlers.hpp"
 #include "stratus/ml/linreg_protocol.hpp"
 #include "stratus/trainer/linreg.hpp"
@@ -44,6 +46,9 @@ TEST(Linreg, ConvergesToLeastSquares) {
   options.epochs = 3000;
   options.learning_rate = 0.5;
   options.workers = 5;
+  // Binary tensors: 15,000 in-process invocations parse much faster than as JSON numbers (both
+  // formats give the same bits: see KeepsTheBitsOfTheModelsItTrainedBefore).
+  options.payload = PayloadFormat::Zlib;
   auto result = train_linreg(data, options, backend);
   for (std::size_t j = 0; j < data.features; ++j) EXPECT_NEAR(result.weights[j], exact(j), 1e-6) << j;
   EXPECT_NEAR(result.bias, exact(data.features), 1e-6);
@@ -119,4 +124,40 @@ TEST(GradientRequest, HandlerAgreesWithLocalKernelBitForBit) {
   EXPECT_EQ(decoded.ids, ids);
   EXPECT_EQ(decoded.gradient.gradient, local.gradient);
   EXPECT_EQ(decoded.gradient.rows, 120u);
+}
+
+namespace {
+
+std::vector<std::uint64_t> bits_of(const LinregResult& result) {
+  std::vector<std::uint64_t> bits;
+  for (double w : result.weights) bits.push_back(std::bit_cast<std::uint64_t>(w));
+  bits.push_back(std::bit_cast<std::uint64_t>(result.bias));
+  return bits;
+}
+
+}  // namespace
+
+// The model bits of two small runs, recorded with the trainer before linreg moved onto the fan-out
+// engine (commit 6364eb7: `stratus-trainer linreg --samples 3000 --features 6 --workers 4
+// --epochs 4 --seed 5 [--batch-size 400] --report ...`). Every target and payload format must keep
+// giving exactly these: a change in the protocol, the kernel's compilation or the reduction order
+// shows up here first.
+TEST(Linreg, KeepsTheBitsOfTheModelsItTrainedBefore) {
+  const std::vector<std::uint64_t> full_batch = {0x3f853fefb8c363cd, 0x3fc6e5e569065bda, 0xbfc62e41abbf2606,
+                                                 0xbf9a027133209853, 0xbfc17b5976bf1b77, 0x3fb94d9010f3d9d5,
+                                                 0xbfc578ed974f43a3};
+  const std::vector<std::uint64_t> mini_batch = {0x3fa0fc74a69411ab, 0x3fed831a7a414101, 0xbfecb82eca8833c1,
+                                                 0xbfbf726b4acf7fee, 0xbfe66f1791cfc37e, 0x3fe0d310134ca696,
+                                                 0xbfddfdb41b8d07c2};
+  auto data = make_synthetic_linear({3000, 6, 0.1, 5});
+  Target local = make_target(TargetOptions{});
+  for (PayloadFormat format : {PayloadFormat::Json, PayloadFormat::Zlib}) {
+    LinregOptions options;
+    options.epochs = 4;
+    options.workers = 4;
+    options.payload = format;
+    EXPECT_EQ(bits_of(train_linreg(data, options, *local.invoker)), full_batch);
+    options.batch_size = 400;
+    EXPECT_EQ(bits_of(train_linreg(data, options, *local.invoker)), mini_batch);
+  }
 }

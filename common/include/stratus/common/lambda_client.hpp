@@ -52,22 +52,22 @@ enum class InvocationType { RequestResponse, Event, DryRun };
 
 struct InvokeOptions {
   InvocationType type = InvocationType::RequestResponse;
-  bool log_tail = false;   // X-Amz-Log-Type: Tail (RequestResponse only): the log's last 4 KB
-  std::string qualifier;   // version or alias; empty: $LATEST
+  bool log_tail = false;  // X-Amz-Log-Type: Tail (RequestResponse only): the log's last 4 KB
+  std::string qualifier;  // version or alias; empty: $LATEST
   std::chrono::milliseconds deadline{120000};
 };
 
 struct InvokeResult {
   std::error_code transport_error;  // set when no HTTP response arrived (connect, timeout, ...)
   std::string transport_message;
-  int status = 0;                   // 200 / 202 / 204, or the refusal's status
-  std::string payload;              // the function's answer, or the refusal's error document
-  std::string function_error;       // X-Amz-Function-Error: "", "Unhandled", "Handled"
-  std::string error_type;           // X-Amzn-ErrorType of a refusal, e.g. TooManyRequestsException
-  std::string log_tail;             // decoded X-Amz-Log-Result (with log_tail)
-  std::string request_id;           // x-amzn-RequestId
+  int status = 0;              // 200 / 202 / 204, or the refusal's status
+  std::string payload;         // the function's answer, or the refusal's error document
+  std::string function_error;  // X-Amz-Function-Error: "", "Unhandled", "Handled"
+  std::string error_type;      // X-Amzn-ErrorType of a refusal, e.g. TooManyRequestsException
+  std::string log_tail;        // decoded X-Amz-Log-Result (with log_tail)
+  std::string request_id;      // x-amzn-RequestId
   std::optional<std::chrono::milliseconds> retry_after;  // Retry-After of a 429
-  HttpHeaders headers;              // every response header, for figures this struct does not name
+  HttpHeaders headers;  // every response header, for figures this struct does not name
   int attempts = 0;
 
   // A 2xx answer (which may still carry a function error).
@@ -106,7 +106,7 @@ struct FunctionDefinition {
 struct FunctionState {
   std::string name;
   std::string arn;
-  std::string state;               // Pending, Active, Inactive, Failed
+  std::string state;  // Pending, Active, Inactive, Failed
   std::string state_reason;
   std::string last_update_status;  // InProgress, Successful, Failed
   std::string last_update_status_reason;
@@ -114,7 +114,7 @@ struct FunctionState {
   std::string runtime;
   int memory_mb = 0;
   int timeout_s = 0;
-  std::string code_sha256;         // base64 SHA-256 of the deployment package
+  std::string code_sha256;  // base64 SHA-256 of the deployment package
   std::string revision_id;
 };
 
@@ -132,7 +132,8 @@ class LambdaClient {
   void invoke_async(const std::string& function, std::string payload, const InvokeOptions& options,
                     std::function<void(InvokeResult)> done);
   // Blocking invoke_async().
-  InvokeResult invoke(const std::string& function, std::string payload, const InvokeOptions& options = {});
+  InvokeResult invoke(const std::string& function, std::string payload,
+                      const InvokeOptions& options = {});
   // An Event invocation; throws LambdaError unless Lambda accepted it (202).
   void invoke_event(const std::string& function, std::string payload);
 
@@ -140,14 +141,22 @@ class LambdaClient {
   FunctionState create_function(const FunctionDefinition& definition, std::string_view zip);
   FunctionState update_function_code(const std::string& name, std::string_view zip);
   FunctionState update_function_configuration(const FunctionDefinition& definition);
+  // Changes only the memory size (UpdateFunctionConfiguration with MemorySize alone): what the
+  // cost optimiser moves between runs.
+  FunctionState set_memory_size(const std::string& name, int memory_mb);
+  // Reserved concurrency (PutFunctionConcurrency); 0 throttles every invocation, AWS's own
+  // emergency stop. DeleteFunctionConcurrency removes the reservation.
+  void put_function_concurrency(const std::string& name, int reserved);
+  void delete_function_concurrency(const std::string& name);
   // nullopt when the function does not exist.
   std::optional<FunctionState> get_function_configuration(const std::string& name);
   void delete_function(const std::string& name);
   // Polls GetFunctionConfiguration until the function is Active and its last update is no longer
   // InProgress (AWS refuses changes to a function that is being updated). Throws LambdaError when
   // it went Failed or `timeout` passed.
-  FunctionState wait_until_ready(const std::string& name, std::chrono::milliseconds timeout,
-                                 std::chrono::milliseconds poll_interval = std::chrono::milliseconds(500));
+  FunctionState wait_until_ready(
+      const std::string& name, std::chrono::milliseconds timeout,
+      std::chrono::milliseconds poll_interval = std::chrono::milliseconds(500));
 
   struct Impl;
 

@@ -33,14 +33,15 @@ struct HandlerContext {
 
 // Returns the answer's bytes. Throws InvalidInput (handlers.hpp) or ml::ProtocolError for a request
 // it refuses; anything else it throws is reported under its C++ type name.
-using ProductHandler = std::function<std::string(std::string_view payload, HandlerContext& context)>;
+using ProductHandler =
+    std::function<std::string(std::string_view payload, HandlerContext& context)>;
 // Handler name (Lambda's _HANDLER) -> handler.
 using HandlerTable = std::map<std::string, ProductHandler>;
 
 // Runs one invocation the way the runtime reports it: the answer, or Lambda's error document with
 // errorType InvalidInput for ml::ProtocolError, a FunctionError's own type, or the C++ type name.
 // Never throws.
-runtime::InvocationResponse serve_invocation(const ProductHandler& handler, std::string_view payload,
-                                             HandlerContext& context);
+runtime::InvocationResponse serve_invocation(const ProductHandler& handler,
+                                             std::string_view payload, HandlerContext& context);
 
 }  // namespace stratus::functions

@@ -23,11 +23,15 @@ class LazyObjectStore : public ml::ObjectStore {
   void put(const std::string& bucket, const std::string& key, std::string_view bytes) override {
     store().put(bucket, key, bytes);
   }
-  void remove(const std::string& bucket, const std::string& key) override { store().remove(bucket, key); }
+  void remove(const std::string& bucket, const std::string& key) override {
+    store().remove(bucket, key);
+  }
   std::vector<std::string> list(const std::string& bucket, const std::string& prefix) override {
     return store().list(bucket, prefix);
   }
-  bool exists(const std::string& bucket, const std::string& key) override { return store().exists(bucket, key); }
+  bool exists(const std::string& bucket, const std::string& key) override {
+    return store().exists(bucket, key);
+  }
   void ensure_bucket(const std::string& bucket) override { store().ensure_bucket(bucket); }
 
   // The store itself, built now if it was not yet. A factory that throws is tried again next time.

@@ -29,8 +29,8 @@ StagedDataset open_staged_dataset(ObjectStore& store, const std::string& bucket,
 
 struct ShardRead {
   Shard shard;
-  std::uint64_t bytes = 0;   // size of the shard object
-  bool from_cache = false;   // served by the cache directory, no store request made
+  std::uint64_t bytes = 0;  // size of the shard object
+  bool from_cache = false;  // served by the cache directory, no store request made
 };
 
 // Shard `index`, checked against the manifest (size, SHA-256, dtypes, shapes, labels; see

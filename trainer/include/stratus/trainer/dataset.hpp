@@ -30,7 +30,8 @@ struct SyntheticLinearSpec {
 
 // y = X w* + b* + noise * N(0,1), with X ~ U(-1, 1) and w*, b* ~ N(0,1), all from `seed` with a
 // generator whose output is fixed by this code (not by the standard library's distributions).
-Dataset make_synthetic_linear(const SyntheticLinearSpec& spec, std::vector<double>* true_weights = nullptr,
+Dataset make_synthetic_linear(const SyntheticLinearSpec& spec,
+                              std::vector<double>* true_weights = nullptr,
                               double* true_bias = nullptr);
 
 // CSV: features..., target per line; an optional header line (any non-numeric first line);

@@ -17,12 +17,12 @@
 namespace stratus::trainer {
 
 struct DeployRequest {
-  std::filesystem::path zip;         // functions.zip
-  std::string role;                  // IAM role ARN; required by AWS, defaulted for the emulator
-  std::optional<int> memory_mb;      // overrides every function's own memory size
-  std::vector<std::string> only;     // function names to deploy; empty: all
-  std::chrono::seconds wait{300};    // per function, until Active
-  bool aws = false;                  // the target is AWS (the role is then required)
+  std::filesystem::path zip;       // functions.zip
+  std::string role;                // IAM role ARN; required by AWS, defaulted for the emulator
+  std::optional<int> memory_mb;    // overrides every function's own memory size
+  std::vector<std::string> only;   // function names to deploy; empty: all
+  std::chrono::seconds wait{300};  // per function, until Active
+  bool aws = false;                // the target is AWS (the role is then required)
 };
 
 struct DeployedFunction {
@@ -36,7 +36,8 @@ using DeployProgress = std::function<void(const std::string& function, const std
 
 // Throws std::invalid_argument for a missing zip, an unknown function name or a missing role on
 // AWS; aws::LambdaError for refusals.
-std::vector<DeployedFunction> deploy_functions(aws::LambdaClient& lambda, const DeployRequest& request,
+std::vector<DeployedFunction> deploy_functions(aws::LambdaClient& lambda,
+                                               const DeployRequest& request,
                                                const DeployProgress& progress = {});
 
 // functions.zip next to this build's trainer (<bin>/../functions/functions.zip), else

@@ -74,9 +74,9 @@ class FanOut {
  public:
   FanOut(Invoker& invoker, FanOutOptions options);
 
-  // Runs every task to an accepted answer; outcome i belongs to tasks[i]. Throws FanOutError (naming
-  // the task's label and the last problem) as soon as one task fails for good: nothing more is
-  // started, and answers still in flight are ignored. `telemetry` accumulates (+=).
+  // Runs every task to an accepted answer; outcome i belongs to tasks[i]. Throws FanOutError
+  // (naming the task's label and the last problem) as soon as one task fails for good: nothing more
+  // is started, and answers still in flight are ignored. `telemetry` accumulates (+=).
   std::vector<TaskOutcome> run(const std::vector<FanOutTask>& tasks, const AnswerDecoder& decode,
                                FanOutTelemetry& telemetry);
 

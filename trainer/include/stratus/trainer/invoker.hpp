@@ -17,16 +17,16 @@
 namespace stratus::trainer {
 
 struct InvocationTelemetry {
-  int status = 0;                        // HTTP status (200 for in-process); 0: no answer arrived
-  std::string function_error;            // "", "Unhandled", "Handled"
+  int status = 0;                          // HTTP status (200 for in-process); 0: no answer arrived
+  std::string function_error;              // "", "Unhandled", "Handled"
   std::optional<InvocationReport> report;  // the REPORT line (duration, billed, memory, init)
   bool cold_start = false;
-  double latency_ms = 0;                 // measured by the invoker
+  double latency_ms = 0;  // measured by the invoker
   // Modeled figures, once the emulator reports them: the X-Stratus-Modeled-* response headers,
   // names lower-cased without the prefix (e.g. "duration-ms").
   std::map<std::string, std::string> modeled;
 
-  std::string error_type;      // a refusal's X-Amzn-ErrorType, e.g. "TooManyRequestsException"
+  std::string error_type;          // a refusal's X-Amzn-ErrorType, e.g. "TooManyRequestsException"
   bool transport_failure = false;  // no answer: unreachable, connection lost, timed out
   bool timed_out = false;
   // Human-readable reason when the call did not succeed at the HTTP level ("cannot reach ...",
@@ -56,8 +56,8 @@ class Invoker {
   // inside start(). Past `deadline` an HTTP call is abandoned and reported timed out; an in-process
   // handler cannot be stopped, so its answer may come late (the fan-out engine's own timer covers
   // that). Thread-safe.
-  virtual void start(const std::string& function, std::string payload, std::chrono::milliseconds deadline,
-                     Callback done) = 0;
+  virtual void start(const std::string& function, std::string payload,
+                     std::chrono::milliseconds deadline, Callback done) = 0;
 
   // At most this many calls make progress at once (in-process: its threads); the fan-out engine
   // keeps no more than that in flight, so queued calls do not eat their deadlines.

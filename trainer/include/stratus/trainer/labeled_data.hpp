@@ -9,7 +9,7 @@
 
 #include "stratus/common/tensor_codec.hpp"
 #include "stratus/ml/dataset_manifest.hpp"  // SourceFile
-#include "stratus/trainer/dataset.hpp"  // DatasetError
+#include "stratus/trainer/dataset.hpp"      // DatasetError
 
 namespace stratus::trainer {
 

@@ -49,14 +49,17 @@ struct LocalLambdaOptions {
 
 class LocalLambda : public ml::EventInvoker {
  public:
-  LocalLambda(LocalFunctionTable functions, ml::ObjectStore& store, LocalLambdaOptions options = {});
+  LocalLambda(LocalFunctionTable functions, ml::ObjectStore& store,
+              LocalLambdaOptions options = {});
   // Drains the Event invocations (and those they start), then removes the scratch directories.
   ~LocalLambda() override;
   LocalLambda(const LocalLambda&) = delete;
   LocalLambda& operator=(const LocalLambda&) = delete;
 
-  // Runs one invocation on the calling thread in an environment of the function. `timeout` 0:
-  // the function's own. An unknown function answers 404 ResourceNotFoundException, as Lambda does.
+  // Runs one invocation on the calling thread in an environment of the function, with `timeout`
+  // (0: the function's own) as its deadline. A handler that returns after it has its answer
+  // replaced by Lambda's timeout error (errorType Sandbox.Timedout): Lambda would have stopped it
+  // and lost the answer. An unknown function answers 404 ResourceNotFoundException, as Lambda does.
   InvocationResult call(const std::string& function, std::string_view payload,
                         std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
 
@@ -68,7 +71,7 @@ class LocalLambda : public ml::EventInvoker {
   struct EventCounts {
     std::uint64_t accepted = 0;
     std::uint64_t succeeded = 0;
-    std::uint64_t failed = 0;   // failed after every retry
+    std::uint64_t failed = 0;  // failed after every retry
     std::uint64_t retried = 0;
   };
   EventCounts event_counts() const;
