@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "stratus/ml/architectures.hpp"
+#include "stratus/trainer/local_lambda.hpp"
 #include "stratus/trainer/target.hpp"
 
 namespace stratus::trainer {
@@ -149,6 +150,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   if (o.fan_out.max_in_flight > target.invoker->concurrency())
     o.fan_out.max_in_flight = target.invoker->concurrency();
   RunServices services{*target.store, target.events.get(), target.invoker.get(), target.label};
+  if (target.kind == TargetKind::Local) services.event_concurrency = LocalLambdaOptions{}.event_threads;
 
   const bool table = !c.quiet && !c.json_lines;
   auto on_start = [&](const ModelAveragingResult& run) {

@@ -82,6 +82,12 @@ void Run::start() {
                                 std::to_string(options_.workers));
   }
   tree_.emplace(tree);
+  if (options_.orchestration == Orchestration::functions && tree.workers() > services_.event_concurrency) {
+    throw std::invalid_argument("the functions orchestration keeps all " + std::to_string(tree.workers()) +
+                                " workers running at once; this target runs at most " +
+                                std::to_string(services_.event_concurrency) +
+                                " Event invocations at a time: use --orchestration driver");
+  }
   store_.ensure_bucket(options_.bucket);
   if (store_.exists(options_.bucket, layout_->config())) {
     throw std::invalid_argument("run " + config_.run_id + " already exists in s3://" +

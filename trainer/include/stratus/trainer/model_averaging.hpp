@@ -102,6 +102,10 @@ struct RunServices {
   ml::EventInvoker* events = nullptr;
   Invoker* invoker = nullptr;
   std::string backend;
+  // Event invocations that can run at once (in-process: the event pool's threads). Functions
+  // orchestration keeps every worker alive through the run, waiting for the others, so it needs
+  // one per worker.
+  std::size_t event_concurrency = SIZE_MAX;
 };
 
 class RunFailed : public std::runtime_error {
