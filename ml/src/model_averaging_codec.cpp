@@ -1,10 +1,12 @@
 // Codecs of stratus-model-averaging/1 (layout and rules in model_averaging.hpp).
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "stratus/ml/model_averaging.hpp"
+#include "stratus/ml/split_mix64.hpp"
 
 namespace stratus::ml::averaging {
 namespace {
@@ -205,7 +207,9 @@ nlohmann::ordered_json to_json(const RunConfig& c) {
           {"orchestration", orchestration_name(c.orchestration)},
           {"function", c.function},
           {"poll_ms", c.poll_ms},
-          {"reserve_ms", c.reserve_ms}};
+          {"reserve_ms", c.reserve_ms},
+          {"shuffle", c.shuffle},
+          {"shuffle_seed", c.shuffle_seed}};
 }
 
 RunConfig run_config_from_json(const json& j) {
@@ -245,8 +249,41 @@ RunConfig run_config_from_json(const json& j) {
   c.function = string_field(j, "function", 64, where);
   c.poll_ms = u32_field(j, "poll_ms", 1, 60'000, where);
   c.reserve_ms = u32_field(j, "reserve_ms", 0, 900'000, where);
+  c.shuffle = bool_field(j, "shuffle", where);
+  c.shuffle_seed =
+      unsigned_field(j, "shuffle_seed", 0, std::numeric_limits<std::uint64_t>::max(), where);
   validate(c);
   return c;
+}
+
+Shard shard_rows_shuffled(const Shard& shard, std::uint64_t seed, std::uint32_t round,
+                          std::uint32_t worker) {
+  const std::uint64_t rows = shard.count();
+  std::vector<std::uint64_t> order(rows);
+  for (std::uint64_t i = 0; i < rows; ++i) order[i] = i;
+  SplitMix64 random(seed + 0x9e3779b97f4a7c15ULL * (std::uint64_t{round} + 1) +
+                    0xbf58476d1ce4e5b9ULL * (std::uint64_t{worker} + 1));
+  for (std::uint64_t i = rows; i-- > 1;) std::swap(order[i], order[random.next() % (i + 1)]);
+  auto permute = [&](const auto& values, auto& out) {
+    const std::size_t width = rows == 0 ? 0 : values.size() / rows;
+    out.resize(values.size());
+    for (std::uint64_t row = 0; row < rows; ++row) {
+      std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(order[row] * width), width,
+                  out.begin() + static_cast<std::ptrdiff_t>(row * width));
+    }
+  };
+  Shard shuffled;
+  shuffled.features.dtype = shard.features.dtype;
+  shuffled.features.shape = shard.features.shape;
+  shuffled.labels.dtype = shard.labels.dtype;
+  shuffled.labels.shape = shard.labels.shape;
+  permute(shard.features.f32, shuffled.features.f32);
+  permute(shard.features.f64, shuffled.features.f64);
+  permute(shard.features.u8, shuffled.features.u8);
+  permute(shard.features.i32, shuffled.features.i32);
+  permute(shard.labels.i32, shuffled.labels.i32);
+  permute(shard.labels.f32, shuffled.labels.f32);
+  return shuffled;
 }
 
 std::string encode_request(const WorkerRequest& r) {

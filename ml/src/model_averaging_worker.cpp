@@ -120,8 +120,15 @@ NodeValue Worker::train_leaf(std::uint32_t round, RoundTrace& trace) {
   leaf.model = global_model(round);
   RoundStats stats;
   try {
-    stats = train_minibatches(leaf.model, samples, config_.batches, config_.batch_size,
-                              config_.learning_rate);
+    if (config_.shuffle) {
+      const Shard shuffled =
+          shard_rows_shuffled(samples, config_.shuffle_seed, round, request_.worker);
+      stats = train_minibatches(leaf.model, shuffled, config_.batches, config_.batch_size,
+                                config_.learning_rate);
+    } else {
+      stats = train_minibatches(leaf.model, samples, config_.batches, config_.batch_size,
+                                config_.learning_rate);
+    }
   } catch (const std::invalid_argument& error) {
     throw ProtocolError(std::string("training: ") + error.what());
   }

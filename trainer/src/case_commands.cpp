@@ -20,7 +20,9 @@ namespace {
 using nlohmann::json;
 
 std::atomic<bool> interrupt_requested{false};
-extern "C" void on_interrupt(int) { interrupt_requested = true; }
+extern "C" void on_interrupt(int) {
+  interrupt_requested = true;
+}
 using nlohmann::ordered_json;
 
 void add_common_options(CLI::App& app, CaseCommand& c) {
@@ -57,6 +59,10 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
       ->capture_default_str();
   app.add_option("--threads", c.threads,
                  "--target local: worker threads of the in-process driver (0: one per core)");
+  app.add_flag(
+      "--shuffle", o.shuffle,
+      "reshuffle each worker's shard every round (seeded by --seed, round and worker); the paper "
+      "trains the same consecutive slices every round");
   app.add_option("--bucket", o.bucket,
                  "S3 bucket for the run's state and data (created when missing)")
       ->capture_default_str();
@@ -150,7 +156,8 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   if (o.fan_out.max_in_flight > target.invoker->concurrency())
     o.fan_out.max_in_flight = target.invoker->concurrency();
   RunServices services{*target.store, target.events.get(), target.invoker.get(), target.label};
-  if (target.kind == TargetKind::Local) services.event_concurrency = LocalLambdaOptions{}.event_threads;
+  if (target.kind == TargetKind::Local)
+    services.event_concurrency = LocalLambdaOptions{}.event_threads;
 
   const bool table = !c.quiet && !c.json_lines;
   auto on_start = [&](const ModelAveragingResult& run) {

@@ -82,8 +82,10 @@ void Run::start() {
                                 std::to_string(options_.workers));
   }
   tree_.emplace(tree);
-  if (options_.orchestration == Orchestration::functions && tree.workers() > services_.event_concurrency) {
-    throw std::invalid_argument("the functions orchestration keeps all " + std::to_string(tree.workers()) +
+  if (options_.orchestration == Orchestration::functions &&
+      tree.workers() > services_.event_concurrency) {
+    throw std::invalid_argument("the functions orchestration keeps all " +
+                                std::to_string(tree.workers()) +
                                 " workers running at once; this target runs at most " +
                                 std::to_string(services_.event_concurrency) +
                                 " Event invocations at a time: use --orchestration driver");
@@ -108,6 +110,8 @@ void Run::start() {
   config_.function = options_.function;
   config_.poll_ms = options_.poll_ms;
   config_.reserve_ms = options_.reserve_ms;
+  config_.shuffle = options_.shuffle;
+  config_.shuffle_seed = options_.seed;
   validate(config_);
 
   ml::ModelState initial =
@@ -197,8 +201,8 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
       }
     }
     if (options_.interrupted && options_.interrupted()) {
-      throw RunFailed("interrupted: run " + config_.run_id + " stopped (s3://" + options_.bucket + "/" +
-                      layout_->stop() + " set)");
+      throw RunFailed("interrupted: run " + config_.run_id + " stopped (s3://" + options_.bucket +
+                      "/" + layout_->stop() + " set)");
     }
     if (options_.revive_after.count() > 0 && Clock::now() - last_revival > options_.revive_after) {
       last_revival = Clock::now();
@@ -384,7 +388,8 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
     }
     for (std::uint32_t round = 0; round < config_.rounds; ++round) {
       if (options_.interrupted && options_.interrupted()) {
-        throw RunFailed("interrupted before round " + std::to_string(round + 1) + " of run " + config_.run_id);
+        throw RunFailed("interrupted before round " + std::to_string(round + 1) + " of run " +
+                        config_.run_id);
       }
       RoundRow row;
       if (functions) {

@@ -64,7 +64,13 @@ ml::ModelState reference_model(const ModelAveragingOptions& o) {
     std::vector<ml::ModelState> level;
     for (std::uint32_t w = 0; w < o.workers; ++w) {
       ml::ModelState model = global;
-      ml::train_minibatches(model, shards[w], o.batches, o.batch_size, o.learning_rate);
+      if (o.shuffle) {
+        ml::train_minibatches(model,
+                              ml::averaging::shard_rows_shuffled(shards[w], o.seed, round, w),
+                              o.batches, o.batch_size, o.learning_rate);
+      } else {
+        ml::train_minibatches(model, shards[w], o.batches, o.batch_size, o.learning_rate);
+      }
       level.push_back(std::move(model));
     }
     for (std::uint32_t l = tree.leaf_level(); l-- > 0;) {
@@ -193,6 +199,21 @@ TEST(ModelAveragingRun, BothOrchestrationsMatchAPlainLoopBitForBit) {
     for (const auto& key : keys) EXPECT_EQ(key.find("/node-"), std::string::npos) << key;
     EXPECT_TRUE(
         local.store_->exists("unit-runs", "runs/" + result.run_id + "/model/round-00002.bin"));
+  }
+}
+
+TEST(ModelAveragingRun, ShuffledMinibatchesAreTheSameInBothOrchestrations) {
+  ModelAveragingOptions o = small_case_a(Orchestration::functions);
+  o.shuffle = true;
+  const std::string expected = ml::model_sha256(reference_model(o));
+  ModelAveragingOptions unshuffled = o;
+  unshuffled.shuffle = false;
+  EXPECT_NE(expected, ml::model_sha256(reference_model(unshuffled)));
+  for (Orchestration orchestration : {Orchestration::functions, Orchestration::driver}) {
+    o.orchestration = orchestration;
+    InProcess local;
+    RunServices services = local.services();
+    EXPECT_EQ(run_model_averaging(o, services).model_sha256, expected);
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -31,6 +32,8 @@ RunConfig sample_config() {
   c.function = "model_averaging";
   c.poll_ms = 50;
   c.reserve_ms = 700;
+  c.shuffle = true;
+  c.shuffle_seed = 0xfedcba9876543210ull;
   return c;
 }
 
@@ -317,4 +320,32 @@ TEST(ProtocolCodec, KeyLayout) {
   EXPECT_EQ(layout.stop(), "runs/run-7/stop");
   EXPECT_THROW(RunLayout("a/b"), ProtocolError);
   EXPECT_THROW(RunLayout(""), ProtocolError);
+}
+
+TEST(ProtocolCodec, ShuffledShardRowsArePermutationsFixedBySeedRoundAndWorker) {
+  stratus::Shard shard;
+  const std::uint64_t rows = 50;
+  std::vector<float> features;
+  std::vector<std::int32_t> labels;
+  for (std::uint64_t i = 0; i < rows; ++i) {
+    features.push_back(static_cast<float>(i));
+    features.push_back(-static_cast<float>(i));
+    labels.push_back(static_cast<std::int32_t>(i));
+  }
+  shard.features = stratus::Tensor::of_f32({rows, 2}, features);
+  shard.labels = stratus::Tensor::of_i32({rows}, labels);
+  const stratus::Shard a = shard_rows_shuffled(shard, 7, 2, 3);
+  EXPECT_EQ(a.features.shape, shard.features.shape);
+  std::vector<std::int32_t> seen = a.labels.i32;
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, labels);  // a permutation
+  EXPECT_NE(a.labels.i32, labels);
+  for (std::uint64_t row = 0; row < rows; ++row) {  // rows move whole
+    EXPECT_EQ(a.features.f32[row * 2], static_cast<float>(a.labels.i32[row]));
+    EXPECT_EQ(a.features.f32[row * 2 + 1], -static_cast<float>(a.labels.i32[row]));
+  }
+  EXPECT_EQ(shard_rows_shuffled(shard, 7, 2, 3).labels.i32, a.labels.i32);
+  EXPECT_NE(shard_rows_shuffled(shard, 7, 3, 3).labels.i32, a.labels.i32);
+  EXPECT_NE(shard_rows_shuffled(shard, 7, 2, 4).labels.i32, a.labels.i32);
+  EXPECT_NE(shard_rows_shuffled(shard, 8, 2, 3).labels.i32, a.labels.i32);
 }

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "stratus/common/shard_codec.hpp"
 #include "stratus/ml/merge_tree.hpp"
 #include "stratus/ml/protocol_error.hpp"
 
@@ -66,6 +67,10 @@ struct RunConfig {
   std::string function = "model_averaging";  // the function workers run as (self re-invocation)
   std::uint32_t poll_ms = 200;               // S3 polling interval while waiting for a key
   std::uint32_t reserve_ms = 1000;  // re-invoke when less than this (+ the slowest step) remains
+  // The paper trains each shard's consecutive slices in order, every round the same. With
+  // `shuffle`, round t's minibatches come from shard_rows_shuffled(shard, shuffle_seed, t, worker).
+  bool shuffle = false;
+  std::uint64_t shuffle_seed = 0;
 
   std::uint32_t workers() const { return tree.empty() ? 0 : tree.back(); }
   MergeTree merge_tree() const { return MergeTree(tree); }
@@ -74,6 +79,12 @@ struct RunConfig {
 
 // Throws ProtocolError naming the first bad field.
 void validate(const RunConfig& config);
+
+// The rows of `shard` in a new order: a Fisher-Yates shuffle (from the last row down, row i swapped
+// with row r mod (i+1)) driven by SplitMix64 seeded with
+// seed + 0x9e3779b97f4a7c15 * (round + 1) + 0xbf58476d1ce4e5b9 * (worker + 1) (mod 2^64).
+Shard shard_rows_shuffled(const Shard& shard, std::uint64_t seed, std::uint32_t round,
+                          std::uint32_t worker);
 nlohmann::ordered_json to_json(const RunConfig& config);
 RunConfig run_config_from_json(const nlohmann::json& json);
 

@@ -52,6 +52,7 @@ struct ModelAveragingOptions {
   std::string function = "model_averaging";
   std::string init_model;      // .npz; empty: initial_model(architecture, seed)
   bool tutorial_init = false;  // Case B: the TF tutorial initialisation instead of N(0,1)
+  bool shuffle = false;        // reshuffle each worker's shard every round (seeded by seed)
   std::uint32_t poll_ms = 100;
   std::uint32_t reserve_ms = 1500;
   std::chrono::seconds stall_timeout{600};  // functions: give up when no round ends for this long
