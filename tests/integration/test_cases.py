@@ -250,3 +250,35 @@ def test_case_a_from_a_csv_file(tmp_path):
     bad.write_text("1,2,3\n4,5,6\n")
     completed = run_trainer("casea", "--data", bad, "--workers", 1, "--target", "local", check=False)
     assert completed.returncode == 1 and "20 features" in completed.stderr
+
+
+def test_a_stopped_run_resumes_to_the_same_model(casea_emulator, tmp_path):
+    small = ["--workers", 4, "--merge-tree", "1,4", "--rounds", 30, "--samples", 4000, "--seed", 2,
+             "--poll-ms", 50]
+    local, _ = case(tmp_path, "resume-local", "casea", *small, "--target", "local", "--orchestration", "driver")
+    args = ["casea", *small, "--target", casea_emulator.url, "--bucket", "runs-resume", "--run-id", "resumable", "-q"]
+    trainer = subprocess.Popen([TRAINER, *[str(a) for a in args]], env=trainer_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        s3 = casea_emulator.s3_client()
+
+        def round_two_done():
+            try:
+                s3.head_object(Bucket="runs-resume", Key="runs/resumable/rounds/round-00001.json")
+                return True
+            except Exception:
+                return False
+
+        wait_until(round_two_done, timeout=120, interval=0.02, message="round 2")
+        run_trainer("stop", "resumable", "--bucket", "runs-resume", "--target", casea_emulator.url)
+        trainer.communicate(timeout=60)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
+    assert trainer.returncode == 1
+    resumed, table = case(tmp_path, "resumed", "casea", "--resume", "resumable", "--bucket", "runs-resume",
+                          "--target", casea_emulator.url)
+    assert "resumed at round" in table
+    assert resumed["rounds"][0]["round"] > 2 and resumed["rounds"][-1]["round"] == 30
+    assert resumed["model_sha256"] == local["model_sha256"]

@@ -66,6 +66,10 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
   app.add_option("--bucket", o.bucket,
                  "S3 bucket for the run's state and data (created when missing)")
       ->capture_default_str();
+  app.add_option(
+      "--resume", o.resume,
+      "resume this run from its last finished round (its stored configuration; --target, "
+      "--bucket and the output options apply)");
   app.add_option("--run-id", o.run_id,
                  "name of the run (default: generated); its state is s3://BUCKET/runs/RUN-ID/");
   app.add_option("--function", o.function, "the worker function's name")->capture_default_str();
@@ -164,9 +168,18 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     if (!table) return;
     std::cout << (architecture == ml::kCaseA ? "casea" : "caseb") << " run " << run.run_id << ": "
               << run.data_description << "\n"
-              << "  " << o.workers << " workers, merge tree " << run.configuration["tree"].dump()
-              << ", " << o.rounds << " rounds of " << o.batches << " x " << o.batch_size
-              << ", learning rate " << o.learning_rate << ", orchestration " << c.orchestration
+              << "  " << run.configuration["tree"].back().get<std::uint64_t>()
+              << " workers, merge tree " << run.configuration["tree"].dump() << ", "
+              << run.configuration["rounds"].get<std::uint64_t>() << " rounds of "
+              << run.configuration["batches"].get<std::uint64_t>() << " x "
+              << run.configuration["batch_size"].get<std::uint64_t>() << ", learning rate "
+              << run.configuration["learning_rate"].get<double>() << ", orchestration "
+              << run.configuration["orchestration"].get<std::string>()
+              << (run.configuration.contains("resumed_at_round")
+                      ? ", resumed at round " +
+                            std::to_string(
+                                run.configuration["resumed_at_round"].get<std::uint64_t>())
+                      : std::string())
               << "\n"
               << "  accuracy on " << run.evaluation_description << "; backend: " << run.backend
               << "\n";

@@ -176,4 +176,27 @@ PreparedData prepare_data(const ModelAveragingOptions& o, ml::ObjectStore& store
   return prepared;
 }
 
+PreparedData open_prepared_data(const ModelAveragingOptions& o, ml::ObjectStore& store,
+                                const std::string& dataset_bucket,
+                                const std::string& manifest_key) {
+  PreparedData prepared;
+  prepared.dataset = ml::open_staged_dataset(store, dataset_bucket, manifest_key);
+  prepared.description = std::to_string(prepared.dataset.manifest.count) + " samples staged at " +
+                         staged_at(prepared.dataset);
+  const std::filesystem::path dir = o.data.cifar_dir;
+  if (o.architecture == ml::kCaseB && !o.data.cifar_dir.empty() &&
+      (std::filesystem::exists(dir / "test_batch.bin") ||
+       std::filesystem::exists(dir / "cifar-10-batches-bin" / "test_batch.bin"))) {
+    LabeledData test = read_cifar10_directory(o.data.cifar_dir, DatasetSplit::test);
+    prepared.evaluation_description =
+        "CIFAR-10 test batch (" + std::to_string(test.count()) + " images)";
+    prepared.evaluation = as_shard(test);
+  } else {
+    prepared.evaluation = concatenate_shards(store, prepared.dataset);
+    prepared.evaluation_description =
+        "training data (" + std::to_string(prepared.dataset.manifest.count) + " samples)";
+  }
+  return prepared;
+}
+
 }  // namespace stratus::trainer

@@ -18,5 +18,9 @@ struct PreparedData {
 };
 
 PreparedData prepare_data(const ModelAveragingOptions& options, ml::ObjectStore& store);
+// A run being resumed: its staged dataset, and the evaluation set (Case B: the test batch of
+// --data DIR when given; otherwise the training data, from the shards).
+PreparedData open_prepared_data(const ModelAveragingOptions& options, ml::ObjectStore& store,
+                                const std::string& dataset_bucket, const std::string& manifest_key);
 
 }  // namespace stratus::trainer

@@ -50,6 +50,8 @@ class Run {
 
  private:
   void start();
+  void start_resumed();
+  void describe();
   RoundRow evaluate_round(std::uint32_t round, const RoundRecord& record);
   void follow_round(std::uint32_t round, RoundRow& row);
   void drive_round(std::uint32_t round, RoundRow& row);
@@ -68,9 +70,56 @@ class Run {
   ModelAveragingResult result_;
   std::uint64_t started_ms_ = 0;
   double cost_so_far_ = 0;
+  std::uint32_t first_round_ = 0;  // > 0 when resumed
 };
 
+void Run::start_resumed() {
+  layout_.emplace(options_.resume);
+  const auto text = store_.get(options_.bucket, layout_->config());
+  if (!text) {
+    throw std::invalid_argument("there is no run " + options_.resume + " in s3://" +
+                                options_.bucket + "/");
+  }
+  nlohmann::json stored = nlohmann::json::parse(*text, nullptr, false);
+  if (stored.is_discarded()) throw ProtocolError(layout_->config() + " is not valid JSON");
+  config_ = run_config_from_json(stored);
+  if (config_.architecture != options_.architecture) {
+    throw std::invalid_argument("run " + config_.run_id + " trains " + config_.architecture +
+                                ", not " + options_.architecture);
+  }
+  tree_.emplace(config_.tree);
+  if (config_.orchestration == Orchestration::functions &&
+      config_.workers() > services_.event_concurrency) {
+    throw std::invalid_argument("run " + config_.run_id + " has " +
+                                std::to_string(config_.workers()) +
+                                " workers, more than this target runs at once");
+  }
+  while (first_round_ < config_.rounds &&
+         store_.exists(options_.bucket, layout_->model(first_round_ + 1))) {
+    ++first_round_;
+  }
+  if (first_round_ == config_.rounds) {
+    throw std::invalid_argument("run " + config_.run_id + " is complete: all " +
+                                std::to_string(config_.rounds) + " rounds have their model");
+  }
+  store_.remove(options_.bucket, layout_->stop());
+  data_ = open_prepared_data(options_, store_, config_.dataset_bucket, config_.manifest_key);
+  describe();
+  result_.configuration["resumed_at_round"] = first_round_ + 1;
+}
+
+void Run::describe() {
+  result_.run_id = config_.run_id;
+  result_.backend = services_.backend;
+  result_.data_description = data_.description;
+  result_.evaluation_description = data_.evaluation_description;
+  result_.configuration = to_json(config_);
+  result_.configuration["data"] = data_.description;
+  result_.configuration["evaluation"] = data_.evaluation_description;
+}
+
 void Run::start() {
+  if (!options_.resume.empty()) return start_resumed();
   config_.run_id =
       options_.run_id.empty() ? generated_run_id(options_.architecture) : options_.run_id;
   layout_.emplace(config_.run_id);
@@ -123,17 +172,11 @@ void Run::start() {
   store_.put(options_.bucket, layout_->config(), to_json(config_).dump(2) + "\n");
   store_.put(options_.bucket, layout_->model(0), ml::encode_model(initial));
 
-  result_.run_id = config_.run_id;
-  result_.backend = services_.backend;
-  result_.data_description = data_.description;
-  result_.evaluation_description = data_.evaluation_description;
-  result_.configuration = to_json(config_);
+  describe();
   result_.configuration["seed"] = options_.seed;
   result_.configuration["init_model"] =
       options_.init_model.empty() ? "initial_model(seed)" : options_.init_model;
   result_.configuration["initialisation"] = options_.tutorial_init ? "tutorial" : "paper";
-  result_.configuration["data"] = data_.description;
-  result_.configuration["evaluation"] = data_.evaluation_description;
 }
 
 RoundRow Run::evaluate_round(std::uint32_t round, const RoundRecord& record) {
@@ -219,7 +262,7 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
   row = evaluate_round(round, record);
   row.revived = revived;
   const std::uint64_t previous =
-      round == 0
+      round == first_round_
           ? started_ms_
           : decode_round_record(*store_.get(options_.bucket, layout_->round_record(round - 1)))
                 .completed_ms;
@@ -370,7 +413,7 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
 ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObserver& on_round) {
   start();
   if (on_start) on_start(result_);
-  const bool functions = options_.orchestration == Orchestration::functions;
+  const bool functions = config_.orchestration == Orchestration::functions;
   if (functions && services_.events == nullptr)
     throw std::invalid_argument("functions orchestration needs an Event invoker");
   if (!functions && services_.invoker == nullptr)
@@ -383,10 +426,16 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
         request.op = Operation::work;
         request.config = config_;
         request.worker = w;
+        request.round = first_round_;
+        if (first_round_ > 0) {  // resumed: take the chain over from whatever is left of it
+          if (const auto chain = store_.get(options_.bucket, layout_->chain(w))) {
+            request.hop = decode_chain(*chain).hop + 1;
+          }
+        }
         services_.events->invoke_event(config_.function, encode_request(request));
       }
     }
-    for (std::uint32_t round = 0; round < config_.rounds; ++round) {
+    for (std::uint32_t round = first_round_; round < config_.rounds; ++round) {
       if (options_.interrupted && options_.interrupted()) {
         throw RunFailed("interrupted before round " + std::to_string(round + 1) + " of run " +
                         config_.run_id);

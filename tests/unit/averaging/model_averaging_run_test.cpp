@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 
 #include "stratus/ml/architectures.hpp"
 #include "stratus/ml/memory_object_store.hpp"
@@ -142,6 +143,28 @@ class CrashAfterPut : public ml::MemoryObjectStore {
   std::atomic<bool> crashed_{false};
 };
 
+// Puts of keys containing `held` wait (up to 10 s) until `release_key` exists; from then on none
+// do.
+class HeldUntil : public ml::MemoryObjectStore {
+ public:
+  HeldUntil(std::string held, std::string release_key)
+      : held_(std::move(held)), release_(std::move(release_key)) {}
+  void put(const std::string& bucket, const std::string& key, std::string_view bytes) override {
+    if (!released_ && key.find(held_) != std::string::npos) {
+      for (int i = 0; i < 10000 && !exists(bucket, release_); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      released_ = true;
+    }
+    ml::MemoryObjectStore::put(bucket, key, bytes);
+  }
+
+ private:
+  std::string held_;
+  std::string release_;
+  std::atomic<bool> released_{false};
+};
+
 // Corrupts one worker's leaf results as they are written.
 class CorruptingStore : public ml::MemoryObjectStore {
  public:
@@ -214,6 +237,47 @@ TEST(ModelAveragingRun, ShuffledMinibatchesAreTheSameInBothOrchestrations) {
     InProcess local;
     RunServices services = local.services();
     EXPECT_EQ(run_model_averaging(o, services).model_sha256, expected);
+  }
+}
+
+TEST(ModelAveragingRun, AnInterruptedRunResumesToTheSameModel) {
+  for (Orchestration orchestration : {Orchestration::functions, Orchestration::driver}) {
+    ModelAveragingOptions o = small_case_a(orchestration);
+    o.rounds = 4;
+    o.run_id =
+        std::string("resumable-") + std::string(ml::averaging::orchestration_name(orchestration));
+    const std::string expected = ml::model_sha256(reference_model(o));
+    // Round 3's results wait until the run is stopped: the stop lands in the middle of round 3.
+    // (The driver checks between rounds: nothing to hold there.)
+    HeldUntil store(orchestration == Orchestration::functions ? "/round-00002/" : "(nothing)",
+                    "runs/" + o.run_id + "/stop");
+    InProcess local(product_function_table(), &store);
+    o.interrupted = [&] {
+      return local.store_->exists("unit-runs", "runs/" + o.run_id + "/rounds/round-00001.json");
+    };
+    RunServices services = local.services();
+    EXPECT_THROW(run_model_averaging(o, services), RunFailed);
+    local.lambda.drain_events();
+    EXPECT_TRUE(local.store_->exists("unit-runs", "runs/" + o.run_id + "/stop"));
+
+    ModelAveragingOptions again = small_case_a(Orchestration::driver);  // the stored config decides
+    again.resume = o.run_id;
+    std::vector<RoundRow> rows;
+    const ModelAveragingResult result =
+        run_model_averaging(again, services, {}, [&](const RoundRow& r) { rows.push_back(r); });
+    EXPECT_EQ(result.model_sha256, expected) << ml::averaging::orchestration_name(orchestration);
+    ASSERT_FALSE(rows.empty());
+    // Stopped in round 3 (its results held until the stop flag): resumed at round 3, or at 4 when
+    // the workers' merges of round 3 went through before they saw the flag.
+    EXPECT_GE(rows.front().round, 3u);
+    EXPECT_LE(rows.front().round, 4u);
+    EXPECT_EQ(rows.back().round, 4u);
+    EXPECT_EQ(result.configuration["orchestration"],
+              ml::averaging::orchestration_name(orchestration));
+    // A finished run cannot be resumed; an unknown one neither.
+    EXPECT_THROW(run_model_averaging(again, services), std::invalid_argument);
+    again.resume = "no-such-run";
+    EXPECT_THROW(run_model_averaging(again, services), std::invalid_argument);
   }
 }
 

@@ -49,6 +49,10 @@ struct ModelAveragingOptions {
   ml::averaging::Orchestration orchestration = ml::averaging::Orchestration::functions;
   std::string bucket = "stratus-runs";
   std::string run_id;  // empty: generated
+  // Resume this run (its config.json says everything but the target): from the last round whose
+  // global model is in S3, its stop flag cleared; the workers start at their chains' next hop, so
+  // invocations of the run still going step aside.
+  std::string resume;
   std::string function = "model_averaging";
   std::string init_model;      // .npz; empty: initial_model(architecture, seed)
   bool tutorial_init = false;  // Case B: the TF tutorial initialisation instead of N(0,1)
