@@ -67,6 +67,10 @@ def local_baseline(tmp_path):
 def test_case_a_every_orchestration_gives_the_same_model(casea_emulator, local_baseline, tmp_path):
     url = casea_emulator.url
     functions, table = case(tmp_path, "functions", "casea", *CASE_A, "--target", url, "--bucket", "runs-a")
+    # The functions account for themselves (traces in S3); the emulator's metering agrees roughly
+    # (it also bills init and the last bit of each invocation after its last trace).
+    metered = casea_emulator.usage()["functions"][FUNCTION]["cost_usd"]
+    assert functions["total_cost_usd"] == pytest.approx(metered, rel=0.5)
     driver, _ = case(tmp_path, "driver", "casea", *CASE_A, "--target", url, "--orchestration", "driver",
                      "--bucket", "runs-a")
     local_functions, _ = case(tmp_path, "local-functions", "casea", *CASE_A, "--target", "local")
