@@ -233,5 +233,7 @@ TEST(Target, RefusesWhatItDoesNotKnow) {
   EXPECT_EQ(remote.invoker->concurrency(), 64);
   url.http_connections = 8;
   EXPECT_EQ(make_target(url).invoker->concurrency(), 8);
-  EXPECT_EQ(make_target(TargetOptions{.local_threads = 3}).invoker->concurrency(), 3);
+  TargetOptions three_threads;
+  three_threads.local_threads = 3;
+  EXPECT_EQ(make_target(three_threads).invoker->concurrency(), 3);
 }
