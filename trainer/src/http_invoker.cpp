@@ -1,5 +1,6 @@
 #include "stratus/trainer/http_invoker.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace stratus::trainer {
@@ -47,6 +48,10 @@ HttpInvoker::HttpInvoker(aws::LambdaClientOptions options, std::string label)
 }
 
 HttpInvoker::~HttpInvoker() = default;
+
+int HttpInvoker::concurrency() const {
+  return static_cast<int>(std::min<std::size_t>(client_->options().max_connections, 1 << 20));
+}
 
 void HttpInvoker::start(const std::string& function, std::string payload,
                         std::chrono::milliseconds deadline, Callback done) {

@@ -83,7 +83,8 @@ int run_linreg(const LinregCommand& c) {
     data = make_synthetic_linear({c.samples, c.features, c.noise, c.seed});
     source = "synthetic (seed " + std::to_string(c.seed) + ", noise " + json(c.noise).dump() + ")";
   }
-  Target target = make_target({c.target, c.region, c.profile, 0});
+  TargetOptions where{c.target, c.region, c.profile, 0, static_cast<std::size_t>(c.max_in_flight)};
+  Target target = make_target(where);
   const LinregOptions options = linreg_options(c);
   const std::string backend = describe_linreg_backend(options, *target.invoker);
   const bool progress = !c.quiet && !c.json_lines && ::isatty(STDERR_FILENO);
@@ -214,7 +215,7 @@ int run_deploy_command(const DeployCommand& c) {
     throw std::invalid_argument("deploy needs a remote --target (an emulator URL or aws): in-process functions "
                                 "are always deployed");
   }
-  RemoteSettings remote = resolve_remote({c.target, c.region, c.profile, 0});
+  RemoteSettings remote = resolve_remote({c.target, c.region, c.profile, 0, 64});
   aws::LambdaClient lambda(remote.lambda);
   DeployRequest request;
   request.zip = c.zip.empty() ? default_functions_zip() : std::filesystem::path(c.zip);

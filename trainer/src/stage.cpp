@@ -34,7 +34,7 @@ aws::S3ClientOptions client_options(const StageRequest& r) {
     throw std::invalid_argument("stage writes to S3: --target must be aws or an http(s):// endpoint URL (an "
                                 "in-process run stages its data itself)");
   }
-  return resolve_remote({r.target, r.region, r.profile, 0}).s3;
+  return resolve_remote({r.target, r.region, r.profile, 0, 64}).s3;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "stratus/trainer/target.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "stratus/common/aws_environment.hpp"
@@ -88,7 +89,9 @@ Target make_target(const TargetOptions& options) {
   target.events = std::make_unique<functions::LazyEventInvoker>([lambda = settings.lambda] {
     return std::make_unique<functions::LambdaEventInvoker>(lambda);
   });
-  target.invoker = std::make_unique<HttpInvoker>(settings.lambda, settings.label);
+  aws::LambdaClientOptions invoking = settings.lambda;
+  invoking.max_connections = std::max<std::size_t>(1, options.http_connections);
+  target.invoker = std::make_unique<HttpInvoker>(std::move(invoking), settings.label);
   target.remote = std::move(settings);
   return target;
 }

@@ -229,4 +229,11 @@ TEST(Target, RefusesWhatItDoesNotKnow) {
   EXPECT_EQ(remote.invoker->describe(), "http://127.0.0.1:9");
   ASSERT_TRUE(remote.remote.has_value());
   EXPECT_EQ(remote.remote->s3.addressing, aws::S3AddressingStyle::Path);
+  // The fan-out never keeps more calls in flight than the invoker has connections.
+  EXPECT_EQ(remote.invoker->concurrency(), 64);
+  url.http_connections = 8;
+  EXPECT_EQ(make_target(url).invoker->concurrency(), 8);
+  TargetOptions three_threads;
+  three_threads.local_threads = 3;
+  EXPECT_EQ(make_target(three_threads).invoker->concurrency(), 3);
 }

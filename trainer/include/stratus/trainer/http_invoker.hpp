@@ -20,6 +20,8 @@ class HttpInvoker : public Invoker {
   void start(const std::string& function, std::string payload, std::chrono::milliseconds deadline,
              Callback done) override;
   std::string describe() const override { return label_; }
+  // The client's connection pool: more calls than that would queue inside their own deadlines.
+  int concurrency() const override;
 
   aws::LambdaClient& client() { return *client_; }
 

@@ -34,6 +34,9 @@ struct TargetOptions {
   std::string region;
   std::string profile;
   std::size_t local_threads = 0;  // in-process invoker threads; 0: one per hardware thread
+  // Keep-alive connections of a remote target's invoker: its calls in flight at most (the fan-out
+  // engine bounds itself by it, so no call waits for a connection inside its own deadline).
+  std::size_t http_connections = 64;
 };
 
 enum class TargetKind { Local, Url, Aws };
