@@ -47,7 +47,7 @@ for i in $(seq 1 "$REPS"); do
   /usr/bin/time -f "%e %M" -o "$OUT_DIR/torch_$i.time" \
     /usr/bin/python3 bench/ml/torch_reference.py 3 > "$OUT_DIR/torch_$i.json"
 done
-"$BENCH" --benchmark_filter='Gemm|Layer|NormPool|Fc1' --benchmark_repetitions=3 \
+"$BENCH" --benchmark_filter='Peak|Gemm|Layer|NormPool|Fc1' --benchmark_repetitions=3 \
   --benchmark_report_aggregates_only=true --benchmark_format=json > "$OUT_DIR/layers.json"
 /usr/bin/python3 bench/ml/torch_crosscheck.py "$BUILD_DIR/bin/stratus-ml-crosscheck-dump" \
   "$OUT_DIR/crosscheck" > "$OUT_DIR/crosscheck.json"

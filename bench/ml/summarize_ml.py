@@ -11,31 +11,44 @@ CASE_B_MACS = 25 * (32 * 32 * 75 * 64 * 2 + 16 * 16 * 1600 * 64 * 3 + (4096 * 38
 CASE_B_GFLOP = 20 * 2 * CASE_B_MACS / 1e9
 
 
+def load_pairs(d):
+    """Per repetition i: the engine's (wall, cpu) for both cases from engine_i.json and the torch
+    samples from torch_i.json (run right after it)."""
+    reps = []
+    for f in sorted(glob.glob(d + "/engine_*.json"), key=lambda p: int(p.split("_")[-1].split(".")[0])):
+        i = f.split("_")[-1].split(".")[0]
+        e = {}
+        for bm in json.load(open(f))["benchmarks"]:
+            key = "a" if bm["name"].startswith("BM_CaseARound") else "b"
+            e[key] = (bm["real_time"] / 1e3, bm["cpu_time"] / 1e3)  # ms -> s
+        t = json.load(open("%s/torch_%s.json" % (d, i)))
+        reps.append((e, t))
+    return reps
+
+
 def main(d):
-    eng = {"BM_CaseARound": [], "BM_CaseBRound/iterations:3": []}
-    cpu = {k: [] for k in eng}
-    for f in sorted(glob.glob(d + "/engine_*.json")):
-        for b in json.load(open(f))["benchmarks"]:
-            if b["name"] in eng:
-                eng[b["name"]].append(b["real_time"] / 1e3)  # ms -> s
-                cpu[b["name"]].append(b["cpu_time"] / 1e3)
-    ta, tb = [], []
-    for f in sorted(glob.glob(d + "/torch_*.json")):
-        t = json.load(open(f))
-        ta += t["case_a_round_s"]
-        tb += t["case_b_round_s"]
-    a, b = statistics.median(eng["BM_CaseARound"]), statistics.median(eng["BM_CaseBRound/iterations:3"])
-    a_cpu, b_cpu = statistics.median(cpu["BM_CaseARound"]), statistics.median(cpu["BM_CaseBRound/iterations:3"])
-    ma, mb = statistics.median(ta), statistics.median(tb)
-    print("| Worker round | Stratus engine (median) | PyTorch %s (median) | Speed-up | Engine GFLOP/s |" % t["torch"])
-    print("|---|---:|---:|---:|---:|")
-    print("| Case A: 20 x 50, %.3f GFLOP | %.2f ms (CPU %.2f ms) | %.1f ms | **%.1fx** | %.0f |" % (
-        CASE_A_GFLOP, a * 1e3, a_cpu * 1e3, ma * 1e3, ma / a, CASE_A_GFLOP / a))
-    print("| Case B: 20 x 25, %.1f GFLOP | %.3f s (CPU %.3f s) | %.3f s | **%.2fx** | %.1f |" % (
-        CASE_B_GFLOP, b, b_cpu, mb, mb / b, CASE_B_GFLOP / b))
-    print("\nsamples: engine A %s, B %s; torch A %s, B %s" % (
-        [round(x * 1e3, 2) for x in eng["BM_CaseARound"]], [round(x, 3) for x in eng["BM_CaseBRound/iterations:3"]],
-        [round(x * 1e3, 1) for x in ta], [round(x, 3) for x in tb]))
+    reps = load_pairs(d)
+    version = reps[0][1]["torch"]
+    gflop = {"a": CASE_A_GFLOP, "b": CASE_B_GFLOP}
+    label = {"a": "Case A: 20 x 50, %.3f GFLOP" % CASE_A_GFLOP, "b": "Case B: 20 x 25, %.1f GFLOP" % CASE_B_GFLOP}
+    print("| Worker round | Engine wall (median) | PyTorch %s wall | Speed-up wall | Engine CPU | PyTorch CPU | Speed-up CPU | Engine GFLOP/s (CPU) |" % version)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for c in ("a", "b"):
+        ew = [e[c][0] for e, _ in reps]
+        ec = [e[c][1] for e, _ in reps]
+        tw = [statistics.median(t["case_%s_round_s" % c]) for _, t in reps]
+        tc = [statistics.median(t.get("case_%s_round_cpu_s" % c, t["case_%s_round_s" % c])) for _, t in reps]
+        rw = statistics.median([t / e for t, e in zip(tw, ew)])
+        rc = statistics.median([t / e for t, e in zip(tc, ec)])
+        unit, scale = ("ms", 1e3) if c == "a" else ("s", 1.0)
+        print("| %s | %.3g %s | %.3g %s | **%.2fx** | %.3g %s | %.3g %s | **%.2fx** | %.1f |" % (
+            label[c], statistics.median(ew) * scale, unit, statistics.median(tw) * scale, unit, rw,
+            statistics.median(ec) * scale, unit, statistics.median(tc) * scale, unit, rc,
+            gflop[c] / statistics.median(ec)))
+        print("|   per repetition (engine / torch median, wall) | %s | | | | | | |" % ", ".join(
+            "%.3g/%.3g" % (e * scale, t * scale) for e, t in zip(ew, tw)))
+    print("\nSpeed-ups are medians of per-repetition ratios (each engine run against the PyTorch run "
+          "right after it).")
     try:
         print(open(d + "/busy.txt").read().strip())
     except FileNotFoundError:
