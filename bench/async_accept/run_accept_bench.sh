@@ -97,5 +97,5 @@ for c in (1, 64):
     p_on = statistics.median(r["latency_us"]["p50"] for r in on)
     p_off = statistics.median(r["latency_us"]["p50"] for r in off)
     errors = sum(r["errors"] for r in on + off)
-    print(f"| {c} | {m_on:.0f} | {m_off:.0f} | {m_on / m_off:.2f} | {p_on:.0f} / {p_off:.0f} | {errors} |")
+    print(f"| {c} | {m_on:.0f} | {m_off:.0f} | {m_on / m_off:.4f} | {p_on:.0f} / {p_off:.0f} | {errors} |")
 PY

@@ -191,6 +191,8 @@ EventJournal::~EventJournal() {
     }
     wake_.notify_one();
     writer_.join();
+    spdlog::info("event journal: {} records in {} fdatasyncs, {} compactions this run", records_, syncs_,
+                 compactions_);
   }
   if (fd_ >= 0) ::close(fd_);
 }

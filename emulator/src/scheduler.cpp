@@ -224,14 +224,16 @@ void Scheduler::queue_event(std::shared_ptr<Invocation> invocation) {
   dispatch_events(it->second);
 }
 
-void Scheduler::dispatch_events(Pool& pool) {
+void Scheduler::dispatch_events(Pool& pool, bool expire_all) {
   if (shutting_down_ || !pool.config) return;
   auto now = SteadyClock::now();
   auto max_age = std::chrono::seconds(pool.config->max_event_age_s());
-  // Once a cap is reached, the rest of the queue is only checked for age: events are never
-  // refused, they wait until capacity frees (or the reservation is raised) or they age out.
+  // Once a cap is reached, events wait (never refused) until capacity frees, the reservation is
+  // raised, or they age out. Only housekeeping scans the rest of a capped queue for age: on every
+  // accept that scan would make a long queue quadratic.
   bool capped = false;
   for (std::size_t i = 0; i < pool.events.size();) {
+    if (capped && !expire_all) break;
     auto event = pool.events[i];
     if (now - event->received > max_age) {
       pool.events.erase(pool.events.begin() + static_cast<std::ptrdiff_t>(i));
@@ -396,7 +398,7 @@ void Scheduler::housekeeping() {
     }
     if (!shutting_down_) {
       ensure_provisioned(pool);
-      dispatch_events(pool);
+      dispatch_events(pool, true);
     }
   }
   if (shutting_down_) check_shutdown_progress();

@@ -228,6 +228,8 @@ class Emulator:
         self._clients = []
         # Descriptors the daemon inherits, as from a shell that started it (tests of fd hygiene).
         self.pass_fds = ()
+        # Prepended to the daemon's command line (e.g. setpriv, to run it as another user).
+        self.command_prefix = ()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -242,7 +244,7 @@ class Emulator:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
-                [str(binary), "--config", str(self.config_path), "--port", "0",
+                [*self.command_prefix, str(binary), "--config", str(self.config_path), "--port", "0",
                  "--bind", "127.0.0.1", "--data-dir", str(self.data_dir)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=self.work_dir,
                 pass_fds=self.pass_fds)

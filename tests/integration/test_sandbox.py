@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (code_dir_with_cpp_bootstrap, cpp_function, decode_payload, default_config,
-                      make_zip_from_files, wait_until, ROLE_ARN)
+from conftest import (Emulator, code_dir_with_cpp_bootstrap, cpp_function, decode_payload,
+                      default_config, make_zip_from_files, wait_until, ROLE_ARN)
 
 # A bash+curl runtime that runs the event's "cmd" with bash and answers its output (stdout and
 # stderr) followed by "rc=<exit status>", as a JSON string.
@@ -254,3 +254,36 @@ def test_data_dir_and_other_functions_are_hidden(start_emulator, tmp_path, tmp_p
     victim_pid = emulator.environments("victim")[0]["pid"]
     out, rc = run(client, "nosy", f"kill -0 {victim_pid}")
     assert rc != 0 and "not permitted" in out, out
+
+
+def test_a_non_root_daemon_still_sandboxes_its_functions(tmp_path, tmp_path_factory):
+    """Developers run the daemon as themselves: no uid switch then, but fd hygiene, no
+    capabilities, and (through a user namespace, where the host allows one) the read-only code,
+    the private size-limited /tmp and the hidden data dir."""
+    nobody = 65534
+    work = tmp_path / "nonroot"
+    emulator = Emulator(work, default_config(), data_dir=work / "data")
+    open_up(work, tmp_path_factory.getbasetemp())
+    os.chown(emulator.data_dir, nobody, nobody)
+    emulator.command_prefix = ("setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups")
+    emulator.start()
+    try:
+        line = sandbox_line(emulator)
+        assert f"the daemon's own uid {nobody}" in line, emulator.logs()
+        client = emulator.lambda_client()
+        create_shell_function(client, tmp_path, "mine")
+        out, rc = run(client, "mine", "id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; "
+                                      'cat "$LAMBDA_TASK_ROOT/model.bin"; echo; ls -A /proc/self/fd')
+        assert rc == 0, out
+        assert out.split("\n")[0] == str(nobody), out
+        assert "NoNewPrivs:\t1" in out and MODEL_BYTES.decode() in out, out
+        assert "CapEff:\t0000000000000000" in out, out
+        if "private mount namespace" not in line:
+            pytest.fail(f"this host refuses unprivileged user namespaces: {line}")
+        out, rc = run(client, "mine", 'touch "$LAMBDA_TASK_ROOT/x"')
+        assert rc != 0 and "Read-only" in out, out
+        out, rc = run(client, "mine", "df -k --output=size /tmp | tail -1; "
+                                      f"ls -A {emulator.data_dir} | wc -l")
+        assert rc == 0 and out.split() == [str(512 * 1024), "0"], out
+    finally:
+        emulator.stop()

@@ -102,7 +102,8 @@ class Scheduler : public EnvironmentHost {
   // Idle, or finishing (result posted, next /next imminent): either way warm. Returns false when
   // the invocation could not be placed warm.
   bool place_warm(Pool& pool, std::shared_ptr<Invocation>& invocation);
-  void dispatch_events(Pool& pool);
+  // `expire_all`: also fail every event past its maximum age, however far back in a capped queue.
+  void dispatch_events(Pool& pool, bool expire_all = false);
   void dispatch_all_events();
   void complete_event(const std::shared_ptr<Invocation>& event, InvocationOutcome outcome);
   void fail_event(const std::shared_ptr<Invocation>& event, const std::string& condition);
