@@ -14,7 +14,8 @@ namespace stratus::emulator {
 
 using nlohmann::json;
 
-std::optional<Destination> parse_destination_arn(const std::string& arn, bool on_failure, std::string& why) {
+std::optional<Destination> parse_destination_arn(const std::string& arn, bool on_failure,
+                                                 std::string& why) {
   constexpr std::string_view kS3 = "arn:aws:s3:::";
   constexpr std::string_view kLambda = "arn:aws:lambda:";
   if (arn.compare(0, kS3.size(), kS3) == 0) {
@@ -39,23 +40,26 @@ std::optional<Destination> parse_destination_arn(const std::string& arn, bool on
       if (colon == std::string::npos) break;
       start = colon + 1;
     }
-    if ((parts.size() == 7 || parts.size() == 8) && parts[5] == "function" && is_valid_function_name(parts[6]) &&
-        (parts.size() == 7 || parts[7] == "$LATEST")) {
+    if ((parts.size() == 7 || parts.size() == 8) && parts[5] == "function" &&
+        is_valid_function_name(parts[6]) && (parts.size() == 7 || parts[7] == "$LATEST")) {
       return Destination{DestinationKind::Function, parts[6]};
     }
     why = "a function destination must be arn:aws:lambda:REGION:ACCOUNT:function:NAME";
     return std::nullopt;
   }
-  why = "this emulator delivers to Lambda functions and (OnFailure) S3 buckets only, not to '" + arn + "'";
+  why = "this emulator delivers to Lambda functions and (OnFailure) S3 buckets only, not to '" +
+        arn + "'";
   return std::nullopt;
 }
 
 std::string destination_object_key(const std::string& function, const std::string& request_id) {
   auto now = std::chrono::system_clock::now();
-  return "aws/lambda/async/" + function + "/" + format_utc(now, "%Y/%m/%d/%Y-%m-%dT%H.%M.%S") + "-" + request_id;
+  return "aws/lambda/async/" + function + "/" + format_utc(now, "%Y/%m/%d/%Y-%m-%dT%H.%M.%S") +
+         "-" + request_id;
 }
 
-AsyncDestinations::AsyncDestinations(const EmulatorConfig& config, s3::ObjectStore& store, EnqueueEvent enqueue)
+AsyncDestinations::AsyncDestinations(const EmulatorConfig& config, s3::ObjectStore& store,
+                                     EnqueueEvent enqueue)
     : config_(config), store_(store), enqueue_(std::move(enqueue)) {}
 
 void AsyncDestinations::deliver(const FunctionConfig* function, const json& record, bool success) {
@@ -72,30 +76,35 @@ void AsyncDestinations::deliver(const FunctionConfig* function, const json& reco
   std::string why;
   auto destination = parse_destination_arn(arn, !success, why);
   if (!destination) {
-    spdlog::warn("event {} of '{}': cannot deliver to {} destination {}: {}", request_id, function->name, which,
-                 arn, why);
+    spdlog::warn("event {} of '{}': cannot deliver to {} destination {}: {}", request_id,
+                 function->name, which, arn, why);
     return;
   }
   if (destination->kind == DestinationKind::Function) {
     if (!enqueue_(destination->name, body)) {
-      spdlog::warn("event {} of '{}': {} destination function '{}' does not exist; record not delivered",
-                   request_id, function->name, which, destination->name);
+      spdlog::warn(
+          "event {} of '{}': {} destination function '{}' does not exist; record not delivered",
+          request_id, function->name, which, destination->name);
     }
     return;
   }
   put_object(destination->name, destination_object_key(function->name, request_id), body);
 }
 
-void AsyncDestinations::append_failure_file(const std::string& line, const std::string& request_id) {
+void AsyncDestinations::append_failure_file(const std::string& line,
+                                            const std::string& request_id) {
   auto file = config_.data_dir / "async" / "on-failure.jsonl";
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   // One write per record with O_APPEND: records never interleave.
-  bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  bool written =
+      fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   if (fd >= 0) ::close(fd);
-  if (!written) spdlog::error("event {}: could not append its failure record to {}", request_id, file.string());
+  if (!written)
+    spdlog::error("event {}: could not append its failure record to {}", request_id, file.string());
 }
 
-void AsyncDestinations::put_object(const std::string& bucket, const std::string& key, const std::string& body) {
+void AsyncDestinations::put_object(const std::string& bucket, const std::string& key,
+                                   const std::string& body) {
   try {
     auto temp = store_.create_temp(bucket);
     temp->append(body);
@@ -107,16 +116,17 @@ void AsyncDestinations::put_object(const std::string& bucket, const std::string&
     meta.md5_hex = md5.hex();
     meta.etag = meta.md5_hex;
     meta.content_type = "application/json";
-    meta.last_modified_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    meta.last_modified_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
     store_.commit_object(bucket, std::move(temp), std::move(meta),
                          [bucket, key](std::exception_ptr error, const s3::ObjectMeta&) {
                            if (!error) return;
                            try {
                              std::rethrow_exception(error);
                            } catch (const std::exception& e) {
-                             spdlog::warn("destination s3://{}/{} not written: {}", bucket, key, e.what());
+                             spdlog::warn("destination s3://{}/{} not written: {}", bucket, key,
+                                          e.what());
                            }
                          });
   } catch (const std::exception& e) {

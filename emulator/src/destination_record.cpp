@@ -31,10 +31,12 @@ json make_destination_record(const Invocation& event, const std::string& qualifi
   // Only an event that ran has a response; one that aged out in the queue has none.
   if (event.attempts > 0) {
     json response = {{"statusCode", 200}, {"executedVersion", "$LATEST"}};
-    if (!event.last_outcome.function_error.empty()) response["functionError"] = event.last_outcome.function_error;
+    if (!event.last_outcome.function_error.empty())
+      response["functionError"] = event.last_outcome.function_error;
     record["responseContext"] = response;
-    record["responsePayload"] =
-        event.last_outcome.payload.empty() ? json(nullptr) : parse_or_string(event.last_outcome.payload);
+    record["responsePayload"] = event.last_outcome.payload.empty()
+                                    ? json(nullptr)
+                                    : parse_or_string(event.last_outcome.payload);
   }
   return record;
 }

@@ -65,14 +65,16 @@ class BodyReader {
   std::uint32_t u32() {
     if (rest_.size() < 4) return fail<std::uint32_t>();
     std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(rest_[i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      v |= static_cast<std::uint32_t>(static_cast<unsigned char>(rest_[i])) << (8 * i);
     rest_.remove_prefix(4);
     return v;
   }
   std::int64_t i64() {
     if (rest_.size() < 8) return fail<std::int64_t>();
     std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(rest_[i])) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      v |= static_cast<std::uint64_t>(static_cast<unsigned char>(rest_[i])) << (8 * i);
     rest_.remove_prefix(8);
     return static_cast<std::int64_t>(v);
   }
@@ -97,7 +99,8 @@ class BodyReader {
 
 std::uint32_t read_u32_at(std::string_view bytes, std::size_t at) {
   std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
   return v;
 }
 
@@ -113,7 +116,8 @@ void fsync_dir(const fs::path& dir) {
 
 std::string encode_accepted_record(const JournaledEvent& e) {
   std::string body;
-  body.reserve(e.payload.size() + e.request_id.size() + e.function_name.size() + e.client_context.size() + 32);
+  body.reserve(e.payload.size() + e.request_id.size() + e.function_name.size() +
+               e.client_context.size() + 32);
   body.push_back(static_cast<char>(kAccepted));
   put_u32(body, static_cast<std::uint32_t>(e.attempts));
   put_i64(body, e.received_ms);
@@ -137,7 +141,8 @@ std::string encode_attempts_record(const std::string& request_id, int attempts) 
   return frame(body);
 }
 
-std::size_t replay_records(std::string_view bytes, std::unordered_map<std::string, JournaledEvent>& live,
+std::size_t replay_records(std::string_view bytes,
+                           std::unordered_map<std::string, JournaledEvent>& live,
                            std::vector<std::string>& order) {
   std::size_t at = 0;
   while (bytes.size() - at >= 8) {
@@ -191,8 +196,8 @@ EventJournal::~EventJournal() {
     }
     wake_.notify_one();
     writer_.join();
-    spdlog::info("event journal: {} records in {} fdatasyncs, {} compactions this run", records_, syncs_,
-                 compactions_);
+    spdlog::info("event journal: {} records in {} fdatasyncs, {} compactions this run", records_,
+                 syncs_, compactions_);
   }
   if (fd_ >= 0) ::close(fd_);
 }
@@ -201,7 +206,7 @@ void EventJournal::open_for_append() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "open " + file_.string());
-  struct stat st{};
+  struct stat st {};
   file_bytes_ = ::fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
@@ -219,8 +224,10 @@ std::vector<JournaledEvent> EventJournal::replay() {
   std::vector<std::string> order;
   std::size_t valid = replay_records(bytes, live, order);
   if (valid < bytes.size()) {
-    spdlog::warn("event journal {}: ignoring {} bytes after the last whole record (a write cut short "
-                 "by a crash)", file_.string(), bytes.size() - valid);
+    spdlog::warn(
+        "event journal {}: ignoring {} bytes after the last whole record (a write cut short "
+        "by a crash)",
+        file_.string(), bytes.size() - valid);
   }
   for (const auto& id : order) {
     auto it = live.find(id);
@@ -356,11 +363,13 @@ void EventJournal::run_writer() {
     try {
       write_all(bytes);
       // One flush covers every record of this round: this is the group commit.
-      if (::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync");
+      if (::fdatasync(fd_) != 0)
+        throw std::system_error(errno, std::generic_category(), "fdatasync");
     } catch (const std::exception& e) {
       // The accepts of this round are not durable; their clients still get 202 (the event is queued
       // in memory), as refusing them now would lose nothing more. Logged loudly.
-      spdlog::error("event journal: {}: {} accepted events are not on disk", e.what(), callbacks.size());
+      spdlog::error("event journal: {}: {} accepted events are not on disk", e.what(),
+                    callbacks.size());
     }
     std::size_t written = ops.size();
     apply(ops);

@@ -45,8 +45,8 @@ constexpr long SYS_mount_setattr = 442;
 // clears flags, so it also works on mounts whose flags a user namespace has locked.
 int add_mount_flags(const char* path, std::uint64_t flags, bool recursive) {
   MountAttr attr{flags, 0, 0, 0};
-  return static_cast<int>(::syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? kAtRecursive : 0u,
-                                    &attr, sizeof attr));
+  return static_cast<int>(::syscall(SYS_mount_setattr, AT_FDCWD, path,
+                                    recursive ? kAtRecursive : 0u, &attr, sizeof attr));
 }
 
 int write_text_in_child(const char* path, const std::string& text) {
@@ -64,8 +64,8 @@ int clear_capability_sets() {
   return ::syscall(SYS_capset, &header, data) == 0 ? 0 : errno;
 }
 
-#define STRATUS_TRY(call) \
-  do {                    \
+#define STRATUS_TRY(call)                          \
+  do {                                             \
     if ((call) != 0) return errno ? errno : EPERM; \
   } while (0)
 
@@ -118,7 +118,8 @@ unsigned probe_in_child(const SandboxSettings& settings, bool root, const std::s
       bits |= kPrivate;
       if (::access("/var/task", F_OK) == 0 &&
           ::mount(code.c_str(), "/var/task", nullptr, MS_BIND | MS_REC, nullptr) == 0 &&
-          add_mount_flags("/var/task", kMountAttrReadOnly | kMountAttrNoSuid | kMountAttrNoDev, false) == 0) {
+          add_mount_flags("/var/task", kMountAttrReadOnly | kMountAttrNoSuid | kMountAttrNoDev,
+                          false) == 0) {
         bits |= kVarTask;
       }
       if (::mount("tmpfs", hidden.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -126,7 +127,8 @@ unsigned probe_in_child(const SandboxSettings& settings, bool root, const std::s
         bits |= kHide;
       }
       if (add_mount_flags("/", kMountAttrReadOnly, true) == 0) bits |= kReadOnlyRoot;
-      if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777") == 0) bits |= kTmpfs;
+      if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777") == 0)
+        bits |= kTmpfs;
     }
   }
   bool bounding = true;
@@ -136,8 +138,8 @@ unsigned probe_in_child(const SandboxSettings& settings, bool root, const std::s
   if (bounding) bits |= kBounding;
   if (root) {
     auto uid = static_cast<uid_t>(settings.uid_range_start);
-    if (::setgroups(0, nullptr) == 0 && ::setresgid(uid, uid, uid) == 0 && ::setresuid(uid, uid, uid) == 0 &&
-        ::geteuid() == uid) {
+    if (::setgroups(0, nullptr) == 0 && ::setresgid(uid, uid, uid) == 0 &&
+        ::setresuid(uid, uid, uid) == 0 && ::geteuid() == uid) {
       bits |= kSwitchUid;
     }
   }
@@ -159,10 +161,11 @@ int apply_sandbox_in_child(const SandboxPlan& p) {
     STRATUS_TRY(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
     const char* root = p.task_root.c_str();
     STRATUS_TRY(::mount(p.code_dir.c_str(), root, nullptr, MS_BIND | MS_REC, nullptr));
-    STRATUS_TRY(add_mount_flags(root, kMountAttrReadOnly | kMountAttrNoSuid | kMountAttrNoDev, false));
+    STRATUS_TRY(
+        add_mount_flags(root, kMountAttrReadOnly | kMountAttrNoSuid | kMountAttrNoDev, false));
     for (const auto& dir : p.hide_dirs) {
-      STRATUS_TRY(::mount("tmpfs", dir.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                          "size=4k,mode=0555"));
+      STRATUS_TRY(::mount("tmpfs", dir.c_str(), "tmpfs",
+                          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555"));
     }
     for (const auto& file : p.hide_files) {
       STRATUS_TRY(::mount("/dev/null", file.c_str(), nullptr, MS_BIND, nullptr));
@@ -196,7 +199,7 @@ int apply_sandbox_in_child(const SandboxPlan& p) {
 
 void plan_hidden_paths(const std::vector<fs::path>& candidates, const std::vector<fs::path>& needed,
                        std::vector<std::string>& dirs, std::vector<std::string>& files) {
-  static const char* const kSystem[] = {"/",    "/usr", "/bin", "/lib", "/lib64",    "/sbin",
+  static const char* const kSystem[] = {"/",    "/usr", "/bin",  "/lib", "/lib64",    "/sbin",
                                         "/etc", "/dev", "/proc", "/sys", "/var/task", "/tmp"};
   std::vector<fs::path> out;
   std::vector<fs::path> work(candidates.begin(), candidates.end());
@@ -212,8 +215,10 @@ void plan_hidden_paths(const std::vector<fs::path>& candidates, const std::vecto
     bool is_needed = false;
     bool holds_needed = false;
     for (const auto& n : needed) {
-      if (is_within(c, n)) is_needed = true;
-      else if (is_within(n, c)) holds_needed = true;
+      if (is_within(c, n))
+        is_needed = true;
+      else if (is_within(n, c))
+        holds_needed = true;
     }
     if (is_needed) continue;
     if (holds_needed) {
@@ -308,7 +313,8 @@ std::unique_ptr<Sandbox> Sandbox::probe(const SandboxSettings& settings, const f
   a.drop_bounding_set = (bits & kBounding) != 0;
   a.switch_uid = a.root && (bits & kSwitchUid);
   if (!a.root && sandbox->fixed_user_) {
-    spdlog::warn("sandbox: sandbox.user '{}' is ignored: the daemon does not run as root", settings.user);
+    spdlog::warn("sandbox: sandbox.user '{}' is ignored: the daemon does not run as root",
+                 settings.user);
     sandbox->fixed_user_ = false;
   }
   spdlog::info("sandbox: {}", sandbox->describe());
@@ -316,9 +322,10 @@ std::unique_ptr<Sandbox> Sandbox::probe(const SandboxSettings& settings, const f
     spdlog::warn("sandbox: the host refused setresuid: functions run as root");
   }
   if (settings.mount_namespace && !a.mount_namespace) {
-    spdlog::warn("sandbox: the host refused a private mount namespace: code is not at /var/task, "
-                 "/tmp is a directory in the data dir (per-file size limit only), the data dir is "
-                 "not hidden");
+    spdlog::warn(
+        "sandbox: the host refused a private mount namespace: code is not at /var/task, "
+        "/tmp is a directory in the data dir (per-file size limit only), the data dir is "
+        "not hidden");
   }
   return sandbox;
 }
@@ -336,8 +343,9 @@ std::string Sandbox::describe() const {
   if (!a.drop_bounding_set) s += " (bounding set kept)";
   s += ", no-new-privileges, only stdin/stdout/stderr inherited";
   if (a.mount_namespace) {
-    s += std::string(", private mount namespace") + (a.user_namespace ? " (in a user namespace)" : "") +
-         ": code read-only at " + (a.var_task ? "/var/task" : "its own path") +
+    s += std::string(", private mount namespace") +
+         (a.user_namespace ? " (in a user namespace)" : "") + ": code read-only at " +
+         (a.var_task ? "/var/task" : "its own path") +
          (a.tmp_tmpfs ? ", /tmp a tmpfs of EphemeralStorage size" : ", /tmp in the data dir") +
          (a.hide ? ", data dir and other functions' code hidden" : "") +
          (a.read_only_root ? ", every other mount read-only" : "");
@@ -347,7 +355,8 @@ std::string Sandbox::describe() const {
   return s;
 }
 
-SandboxPlan Sandbox::plan(const fs::path& code_dir, int ephemeral_storage_mb, const fs::path& tmp_fallback,
+SandboxPlan Sandbox::plan(const fs::path& code_dir, int ephemeral_storage_mb,
+                          const fs::path& tmp_fallback,
                           const std::vector<fs::path>& other_code_dirs) {
   const auto& a = abilities_;
   SandboxPlan p;

@@ -1,3 +1,5 @@
+#include "stratus/emulator/event_journal.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include "stratus/common/request_id.hpp"
-#include "stratus/emulator/event_journal.hpp"
 
 using namespace stratus::emulator;
 namespace fs = std::filesystem;
@@ -95,8 +96,8 @@ TEST(EventJournal, ReplayReturnsWhatIsPendingAndRewritesTheFile) {
     EXPECT_EQ(pending[0].request_id, "a");
     EXPECT_EQ(pending[1].request_id, "c");
     // Rewritten: exactly the two pending records, the torn tail and the finished event gone.
-    EXPECT_EQ(fs::file_size(dir / "events.journal"),
-              encode_accepted_record(event("a")).size() + encode_accepted_record(event("c")).size());
+    EXPECT_EQ(fs::file_size(dir / "events.journal"), encode_accepted_record(event("a")).size() +
+                                                         encode_accepted_record(event("c")).size());
     journal.append_finished("a");
     journal.append_finished("c");
   }  // the destructor writes what is queued

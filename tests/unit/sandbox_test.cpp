@@ -1,10 +1,11 @@
+#include "stratus/emulator/sandbox.hpp"
+
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "stratus/common/request_id.hpp"
-#include "stratus/emulator/sandbox.hpp"
 
 using namespace stratus::emulator;
 namespace fs = std::filesystem;
@@ -14,8 +15,8 @@ namespace {
 struct Tree {
   fs::path root = fs::temp_directory_path() / ("stratus-sandbox-test-" + stratus::make_hex_id(8));
   Tree() {
-    for (const char* dir : {"data/functions/mine/code-1", "data/functions/other/code-2", "data/s3/bucket",
-                            "data/logs", "elsewhere/code"}) {
+    for (const char* dir : {"data/functions/mine/code-1", "data/functions/other/code-2",
+                            "data/s3/bucket", "data/logs", "elsewhere/code"}) {
       fs::create_directories(root / dir);
     }
     std::ofstream(root / "data/functions/mine/function.json") << "{}";
@@ -34,9 +35,11 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 TEST(SandboxHiddenPaths, TheWholeDataDirWhenTheCodeIsMountedElsewhere) {
   Tree t;
   std::vector<std::string> dirs, files;
-  plan_hidden_paths({t.root / "data", t.root / "data/functions/other/code-2", t.root / "elsewhere/code"}, {},
-                    dirs, files);
-  EXPECT_EQ(sorted(dirs), sorted({(t.root / "data").string(), (t.root / "elsewhere/code").string()}));
+  plan_hidden_paths(
+      {t.root / "data", t.root / "data/functions/other/code-2", t.root / "elsewhere/code"}, {},
+      dirs, files);
+  EXPECT_EQ(sorted(dirs),
+            sorted({(t.root / "data").string(), (t.root / "elsewhere/code").string()}));
   EXPECT_TRUE(files.empty());
 }
 
@@ -45,8 +48,8 @@ TEST(SandboxHiddenPaths, EverythingButThePathToTheOwnCode) {
   std::vector<std::string> dirs, files;
   fs::path mine = t.root / "data/functions/mine/code-1";
   plan_hidden_paths({t.root / "data", t.root / "data/functions/other/code-2"}, {mine}, dirs, files);
-  EXPECT_EQ(sorted(dirs), sorted({(t.root / "data/functions/other").string(), (t.root / "data/s3").string(),
-                                  (t.root / "data/logs").string()}));
+  EXPECT_EQ(sorted(dirs), sorted({(t.root / "data/functions/other").string(),
+                                  (t.root / "data/s3").string(), (t.root / "data/logs").string()}));
   EXPECT_EQ(sorted(files), sorted({(t.root / "data/functions/mine/function.json").string(),
                                    (t.root / "data/emulator.endpoint").string()}));
 }

@@ -28,7 +28,8 @@ struct Destination {
 };
 
 // Parses a destination ARN; nullopt with `why` set when it is not one the emulator can deliver to.
-std::optional<Destination> parse_destination_arn(const std::string& arn, bool on_failure, std::string& why);
+std::optional<Destination> parse_destination_arn(const std::string& arn, bool on_failure,
+                                                 std::string& why);
 
 // The S3 key of a record: aws/lambda/async/<function>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<request id>.
 std::string destination_object_key(const std::string& function, const std::string& request_id);

@@ -7,15 +7,15 @@
 //    "responsePayload":...}
 // condition is "Success", "RetriesExhausted", "EventAgeExceeded" (or "FunctionDeleted" here).
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "stratus/emulator/invocation.hpp"
 
 namespace stratus::emulator {
 
-nlohmann::json make_destination_record(const Invocation& event, const std::string& qualified_function_arn,
+nlohmann::json make_destination_record(const Invocation& event,
+                                       const std::string& qualified_function_arn,
                                        const std::string& condition);
 
 }  // namespace stratus::emulator

@@ -47,7 +47,8 @@ std::string encode_finished_record(const std::string& request_id);
 std::string encode_attempts_record(const std::string& request_id, int attempts);
 // Applies the records in `bytes` to `live` (accepted adds, finished removes, attempts updates) in
 // order; returns how many bytes were whole, valid records (the rest is a torn tail).
-std::size_t replay_records(std::string_view bytes, std::unordered_map<std::string, JournaledEvent>& live,
+std::size_t replay_records(std::string_view bytes,
+                           std::unordered_map<std::string, JournaledEvent>& live,
                            std::vector<std::string>& order);
 
 class EventJournal {

@@ -58,8 +58,8 @@ struct SandboxPlan {
   std::vector<std::string> hide_files;  // covered by /dev/null
   bool read_only_root = false;
   bool tmp_tmpfs = false;
-  std::string tmp_options;  // tmpfs mount data: "size=...,mode=1777"
-  std::string tmp_dir;      // what the process uses as /tmp (TMPDIR)
+  std::string tmp_options;            // tmpfs mount data: "size=...,mode=1777"
+  std::string tmp_dir;                // what the process uses as /tmp (TMPDIR)
   std::uint64_t file_size_limit = 0;  // RLIMIT_FSIZE when /tmp cannot be size-limited; 0 = none
   bool drop_bounding_set = false;
   int cap_last_cap = 40;
