@@ -244,8 +244,8 @@ std::vector<JournaledEvent> EventJournal::replay() {
   return pending;
 }
 
-void EventJournal::append_accepted(const JournaledEvent& event, std::function<void()> committed) {
-  if (!enabled_) return committed();
+void EventJournal::append_accepted(const JournaledEvent& event, CommitCallback committed) {
+  if (!enabled_) return committed(true);
   std::string record = encode_accepted_record(event);
   {
     std::lock_guard lock(mutex_);
@@ -350,7 +350,8 @@ void EventJournal::compact() {
 void EventJournal::run_writer() {
   std::string bytes;
   std::vector<Op> ops;
-  std::vector<std::function<void()>> callbacks;
+  std::vector<CommitCallback> callbacks;
+  bool rewrite_first = false;  // a failed round may have left a torn record at the end
   while (true) {
     {
       std::unique_lock lock(mutex_);
@@ -360,22 +361,29 @@ void EventJournal::run_writer() {
       ops.swap(queued_ops_);
       callbacks.swap(queued_callbacks_);
     }
+    bool durable = true;
     try {
+      if (rewrite_first) {
+        compact();  // records after a torn one would never be replayed
+        rewrite_first = false;
+      }
       write_all(bytes);
       // One flush covers every record of this round: this is the group commit.
-      if (::fdatasync(fd_) != 0)
+      if (::fdatasync(fd_) != 0) {
         throw std::system_error(errno, std::generic_category(), "fdatasync");
+      }
     } catch (const std::exception& e) {
-      // The accepts of this round are not durable; their clients still get 202 (the event is queued
-      // in memory), as refusing them now would lose nothing more. Logged loudly.
-      spdlog::error("event journal: {}: {} accepted events are not on disk", e.what(),
-                    callbacks.size());
+      // Not on disk: these accepts are refused (500), never answered 202.
+      durable = false;
+      rewrite_first = true;
+      spdlog::error("event journal: {}: {} accepted events are refused", e.what(), callbacks.size());
+      std::erase_if(ops, [](const Op& op) { return op.kind == Op::Accepted; });
     }
     std::size_t written = ops.size();
     apply(ops);
     if (!callbacks.empty()) {
-      boost::asio::post(io_, [cbs = std::move(callbacks)]() mutable {
-        for (auto& cb : cbs) cb();
+      boost::asio::post(io_, [cbs = std::move(callbacks), durable]() mutable {
+        for (auto& cb : cbs) cb(durable);
       });
     }
     {

@@ -33,6 +33,13 @@ HttpResponse empty_response(int status, const std::string& request_id) {
   return response;
 }
 
+// A 202 promises the event is on disk; when the journal cannot write it, the client is told to retry.
+HttpResponse journal_failure_response(const std::string& request_id) {
+  return make_error_response(LambdaError::Service,
+                             "The event could not be stored (see the emulator's log); retry the request.",
+                             request_id);
+}
+
 [[noreturn]] void invalid(const std::string& message) {
   throw ApiException(LambdaError::InvalidParameterValue, message);
 }
@@ -315,8 +322,9 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
 
   if (type == "Event") {
     // 202 only once the event is on disk (the journal's group commit).
-    scheduler_.enqueue_event(std::move(invocation),
-                             [respond, request_id] { respond(empty_response(202, request_id)); });
+    scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
+      respond(durable ? empty_response(202, request_id) : journal_failure_response(request_id));
+    });
     return;
   }
   invocation->want_log_tail = log_type == "Tail";
@@ -343,8 +351,9 @@ void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
   invocation->request_id = request_id;
   invocation->function_name = function->name;
   invocation->payload = std::move(request.body);
-  scheduler_.enqueue_event(std::move(invocation), [respond, request_id] {
-    respond(json_response(202, {{"Status", 202}}, request_id));
+  scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
+    respond(durable ? json_response(202, {{"Status", 202}}, request_id)
+                    : journal_failure_response(request_id));
   });
 }
 

@@ -192,7 +192,8 @@ void Scheduler::invoke(std::shared_ptr<Invocation> invocation) {
   spawn(pool, std::move(invocation), false);
 }
 
-void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation, std::function<void()> accepted) {
+void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation,
+                              std::function<void(bool durable)> accepted) {
   auto it = pools_.find(invocation->function_name);
   if (it == pools_.end() || !it->second.config) {
     throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + invocation->function_name);
@@ -207,9 +208,10 @@ void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation, std::funct
   record.received_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            invocation->received_wall.time_since_epoch())
                            .count();
-  journal_.append_accepted(record, [this, invocation = std::move(invocation), accepted = std::move(accepted)]() mutable {
-    if (accepted) accepted();
-    queue_event(std::move(invocation));
+  journal_.append_accepted(record, [this, invocation = std::move(invocation),
+                                    accepted = std::move(accepted)](bool durable) mutable {
+    if (accepted) accepted(durable);
+    if (durable) queue_event(std::move(invocation));
   });
 }
 

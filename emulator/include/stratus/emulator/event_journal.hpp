@@ -63,8 +63,10 @@ class EventJournal {
   // Reads the journal, rewrites it with only the pending events and returns them in the order
   // they were accepted. Call once, before anything is appended.
   std::vector<JournaledEvent> replay();
-  // Queues the accepted record; `committed` runs on the io thread once it is on disk.
-  void append_accepted(const JournaledEvent& event, std::function<void()> committed);
+  // Queues the accepted record; `committed` runs on the io thread once it is on disk (true), or
+  // with false when writing or flushing it failed (the event must then be refused).
+  using CommitCallback = std::function<void(bool durable)>;
+  void append_accepted(const JournaledEvent& event, CommitCallback committed);
   void append_finished(const std::string& request_id);
   void append_attempts(const std::string& request_id, int attempts);
 
@@ -95,7 +97,7 @@ class EventJournal {
   bool stopping_ = false;
   std::string queued_bytes_;
   std::vector<Op> queued_ops_;
-  std::vector<std::function<void()>> queued_callbacks_;
+  std::vector<CommitCallback> queued_callbacks_;
   std::uint64_t records_ = 0;
   std::uint64_t syncs_ = 0;
   std::uint64_t compactions_ = 0;

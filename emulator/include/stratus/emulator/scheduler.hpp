@@ -57,9 +57,11 @@ class Scheduler : public EnvironmentHost {
   // Starts a synchronous invocation. Throws ApiException(TooManyRequests) when throttled.
   void invoke(std::shared_ptr<Invocation> invocation);
   // Accepts an asynchronous (Event) invocation; it is never refused for capacity. `accepted` runs
-  // once the event is in the journal (on disk), which is when the client may be told 202; the
-  // event is queued at that moment. Throws ApiException(ResourceNotFound) for an unknown function.
-  void enqueue_event(std::shared_ptr<Invocation> invocation, std::function<void()> accepted);
+  // once the event is in the journal (on disk), which is when the client may be told 202, and the
+  // event is queued at that moment; or with false when the journal could not write it (the event
+  // is dropped; the client gets an error). Throws ApiException(ResourceNotFound) for an unknown
+  // function.
+  void enqueue_event(std::shared_ptr<Invocation> invocation, std::function<void(bool durable)> accepted);
 
   // Periodic work: idle reaping, provisioned top-up, due async retries, event age expiry.
   void housekeeping();
