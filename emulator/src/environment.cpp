@@ -11,6 +11,7 @@
 
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/utc_time.hpp"
+#include "stratus/emulator/peer_credentials.hpp"
 
 namespace stratus::emulator {
 
@@ -418,7 +419,30 @@ HttpResponse Environment::reject_oversized(const HttpRequestHead& head) {
                                 "Payload exceeds " + std::to_string(kMaxResponseBytes) + " bytes");
 }
 
+bool Environment::peer_is_this_environment(const HttpRequest& request) {
+  if (!sandbox_ || !sandbox_->own_uid || request.remote_address == verified_peer_) return true;
+  PeerUid peer = loopback_peer_uid(request.remote_address, runtime_server_->port());
+  if (peer.result == PeerLookup::Unavailable) {
+    static bool logged = false;
+    if (!logged) spdlog::warn("sandbox: the kernel refused socket diagnostics; Runtime API callers are not checked");
+    logged = true;
+    return true;
+  }
+  if (peer.result == PeerLookup::Found && peer.uid == sandbox_->uid) {
+    verified_peer_ = request.remote_address;
+    return true;
+  }
+  spdlog::warn("environment {} of '{}': Runtime API request from {} (uid {}) refused: not this environment's",
+               id_, function_->name, request.remote_address,
+               peer.result == PeerLookup::Found ? std::to_string(peer.uid) : "unknown");
+  return false;
+}
+
 void Environment::handle(HttpRequest request, HttpResponder respond) {
+  if (!peer_is_this_environment(request)) {
+    return respond(runtime_error_response(403, "AccessDeniedException",
+                                          "this Runtime API belongs to another execution environment"));
+  }
   std::string_view path = split_target(request.target).path;
   if (path.substr(0, kRuntimePrefix.size()) != kRuntimePrefix) {
     return respond(runtime_error_response(404, "NotFound", "unknown Runtime API path"));

@@ -377,6 +377,7 @@ SandboxPlan Sandbox::plan(const fs::path& code_dir, int ephemeral_storage_mb,
       uid_in_use_[slot] = true;
       next_uid_ = slot + 1;
       p.uid = static_cast<uid_t>(settings_.uid_range_start + static_cast<int>(slot));
+      p.own_uid = true;
       p.gid = static_cast<gid_t>(p.uid);
     }
   }

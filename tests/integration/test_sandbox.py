@@ -287,3 +287,26 @@ def test_a_non_root_daemon_still_sandboxes_its_functions(tmp_path, tmp_path_fact
         assert rc == 0 and out.split() == [str(512 * 1024), "0"], out
     finally:
         emulator.stop()
+
+
+def test_another_environment_cannot_use_a_runtime_api(sandboxed, tmp_path):
+    """The network is shared, so a process of one function can reach another environment's
+    Runtime API port; with a uid per environment the daemon refuses it (otherwise it could take
+    that environment's next invocation or answer it)."""
+    client = sandboxed.lambda_client()
+    create_shell_function(client, tmp_path, "victim")
+    create_shell_function(client, tmp_path, "intruder")
+    run(client, "victim", "true")  # now idle, its runtime waiting in /next
+    pid = sandboxed.environments("victim")[0]["pid"]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    api = next(v for v in environ if v.startswith(b"AWS_LAMBDA_RUNTIME_API=")).split(b"=", 1)[1].decode()
+    out, rc = run(client, "intruder",
+                  f"curl -sS -m 5 -w ' %{{http_code}}' http://{api}/2018-06-01/runtime/invocation/next")
+    assert "AccessDeniedException" in out and out.split("rc=")[0].strip().endswith("403"), out
+    out, rc = run(client, "intruder", f"curl -sS -m 5 -w ' %{{http_code}}' -d '{{}}' "
+                                      f"http://{api}/2018-06-01/runtime/invocation/x/response")
+    assert out.split("rc=")[0].strip().endswith("403"), out
+    # The victim's runtime kept its place and still serves its own invocations.
+    out, rc = run(client, "victim", "echo still mine")
+    assert rc == 0 and out.strip() == "still mine", out
+    assert "Runtime API request from 127.0.0.1:" in sandboxed.logs()

@@ -105,6 +105,9 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   void on_timeout();
   void on_init_timeout();
   HttpResponse runtime_error_response(int status, const std::string& type, const std::string& message);
+  // With a uid of its own, only this environment's processes may use its Runtime API (other
+  // functions share the loopback network and could otherwise take or answer its invocations).
+  bool peer_is_this_environment(const HttpRequest& request);
   void handle_next(HttpResponder respond);
   void handle_result(const std::string& request_id, bool is_error, HttpRequest& request,
                      HttpResponder& respond);
@@ -121,6 +124,7 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   EnvironmentCgroups cgroups_;
   std::filesystem::path tmp_dir_;
   std::optional<SandboxPlan> sandbox_;
+  std::string verified_peer_;  // the runtime's connection last checked to be this environment's
   std::optional<boost::asio::posix::stream_descriptor> output_;
   std::optional<boost::asio::posix::stream_descriptor> exec_report_;
   int exec_errno_ = 0;

@@ -45,6 +45,7 @@ struct SandboxAbilities {
 // Everything the child needs, as C strings prepared before fork.
 struct SandboxPlan {
   bool switch_uid = false;
+  bool own_uid = false;  // the uid is this environment's alone (not a shared sandbox.user)
   uid_t uid = 0;
   gid_t gid = 0;
   bool user_namespace = false;
