@@ -286,3 +286,20 @@ def test_a_stopped_run_resumes_to_the_same_model(casea_emulator, tmp_path):
     assert "resumed at round" in table
     assert resumed["rounds"][0]["round"] > 2 and resumed["rounds"][-1]["round"] == 30
     assert resumed["model_sha256"] == local["model_sha256"]
+
+
+def test_a_diverging_run_fails_clearly_in_both_orchestrations(tmp_path):
+    # The paper's N(0, 1) initialisation of the CNN overflows float32 at a large learning rate:
+    # the workers' TrainingDiverged error ends the run at once, with the reason, not a stall.
+    data = tmp_path / "datasets"
+    subprocess.run(["/usr/bin/python3", str(SOURCE_DIR / "tests" / "data" / "make_datasets.py"), str(data),
+                    "--cifar-per-batch", "4", "--cifar-test", "4"], check=True, capture_output=True)
+    for orchestration in ("functions", "driver"):
+        started = time.monotonic()
+        completed = run_trainer("caseb", "--workers", 2, "--merge-tree", "1,2", "--rounds", 3, "--batches", 2,
+                                "--batch-size", 5, "--learning-rate", 10, "--data", data / "cifar-10-batches-bin",
+                                "--target", "local", "--orchestration", orchestration, "--retries", 0,
+                                "--stall-timeout", 100, check=False)
+        assert completed.returncode == 1, completed.stdout
+        assert "diverged" in completed.stderr and "tutorial" in completed.stderr, completed.stderr
+        assert time.monotonic() - started < 60
