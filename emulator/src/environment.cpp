@@ -11,6 +11,7 @@
 
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/utc_time.hpp"
+#include "stratus/emulator/peer_credentials.hpp"
 
 namespace stratus::emulator {
 
@@ -87,6 +88,7 @@ Environment::~Environment() {
   // The process handle kills and waits for anything still running.
   process_ = ChildProcess();
   ctx_.limiter.destroy(cgroups_);
+  if (sandbox_) ctx_.sandbox.release(*sandbox_);
   std::error_code ec;
   if (!tmp_dir_.empty()) fs::remove_all(tmp_dir_, ec);
 }
@@ -106,8 +108,10 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
   fs::create_directories(tmp_dir_);
   log_.open(ctx_.config.data_dir / "logs" / f.name / (utc_date("%Y-%m-%d") + "-" + id_ + ".log"));
   cgroups_ = ctx_.limiter.create("env-" + id_, f.memory_mb);
+  sandbox_ = ctx_.sandbox.plan(f.code->dir(), f.ephemeral_storage_mb, tmp_dir_, ctx_.host.code_dirs());
 
-  const std::string task_root = f.code->dir().string();
+  // Where the process sees its code: /var/task in a private mount namespace, as on Lambda.
+  const std::string task_root = sandbox_->task_root;
   std::vector<std::string> env = {
       "_HANDLER=" + f.handler,
       "AWS_REGION=" + ctx_.config.region,
@@ -132,13 +136,14 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
       "TZ=:UTC",
       "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
       "LD_LIBRARY_PATH=" + task_root + "/lib:" + task_root + ":/opt/lib",
-      "TMPDIR=" + tmp_dir_.string(),
+      "TMPDIR=" + sandbox_->tmp_dir,
   };
   for (const auto& [k, v] : f.environment) env.push_back(k + "=" + v);
 
   SpawnSpec spec;
-  spec.executable = f.code->dir() / "bootstrap";
-  spec.working_dir = f.code->dir();
+  spec.executable = fs::path(task_root) / "bootstrap";
+  spec.working_dir = task_root;
+  spec.sandbox = &*sandbox_;
   spec.environment = std::move(env);
   spec.cgroup_procs_files = ctx_.limiter.procs_files(cgroups_);
   spec.rlimit_data_bytes = ctx_.limiter.rlimit_bytes(f.memory_mb);
@@ -414,7 +419,30 @@ HttpResponse Environment::reject_oversized(const HttpRequestHead& head) {
                                 "Payload exceeds " + std::to_string(kMaxResponseBytes) + " bytes");
 }
 
+bool Environment::peer_is_this_environment(const HttpRequest& request) {
+  if (!sandbox_ || !sandbox_->own_uid || request.remote_address == verified_peer_) return true;
+  PeerUid peer = loopback_peer_uid(request.remote_address, runtime_server_->port());
+  if (peer.result == PeerLookup::Unavailable) {
+    static bool logged = false;
+    if (!logged) spdlog::warn("sandbox: the kernel refused socket diagnostics; Runtime API callers are not checked");
+    logged = true;
+    return true;
+  }
+  if (peer.result == PeerLookup::Found && peer.uid == sandbox_->uid) {
+    verified_peer_ = request.remote_address;
+    return true;
+  }
+  spdlog::warn("environment {} of '{}': Runtime API request from {} (uid {}) refused: not this environment's",
+               id_, function_->name, request.remote_address,
+               peer.result == PeerLookup::Found ? std::to_string(peer.uid) : "unknown");
+  return false;
+}
+
 void Environment::handle(HttpRequest request, HttpResponder respond) {
+  if (!peer_is_this_environment(request)) {
+    return respond(runtime_error_response(403, "AccessDeniedException",
+                                          "this Runtime API belongs to another execution environment"));
+  }
   std::string_view path = split_target(request.target).path;
   if (path.substr(0, kRuntimePrefix.size()) != kRuntimePrefix) {
     return respond(runtime_error_response(404, "NotFound", "unknown Runtime API path"));

@@ -65,3 +65,29 @@ TEST(Config, FunctionNames) {
   EXPECT_FALSE(is_valid_function_name("a/b"));
   EXPECT_FALSE(is_valid_function_name("a:b"));
 }
+
+TEST(Config, JournalSandboxAndEphemeralStorage) {
+  EmulatorConfig config;
+  EXPECT_TRUE(config.async_journal);
+  EXPECT_TRUE(config.sandbox.mount_namespace);
+  apply_config_json(config,
+                    json{{"async", {{"journal", false}}},
+                         {"sandbox", {{"user", "nobody"}, {"uid_range_start", 70000}, {"mount_namespace", false}}},
+                         {"functions", {{{"name", "f"}, {"code_dir", "fn"}, {"handler", "h"},
+                                         {"ephemeral_storage_mb", 10240}}}}},
+                    "/base");
+  EXPECT_FALSE(config.async_journal);
+  EXPECT_EQ(config.sandbox.user, "nobody");
+  EXPECT_EQ(config.sandbox.uid_range_start, 70000);
+  EXPECT_FALSE(config.sandbox.mount_namespace);
+  EXPECT_EQ(config.functions[0].ephemeral_storage_mb, 10240);
+
+  json f = {{"name", "f"}, {"code_dir", "fn"}, {"handler", "h"}, {"ephemeral_storage_mb", 511}};
+  EXPECT_NE(error_of(json{{"functions", {f}}}).find("functions[0].ephemeral_storage_mb"), std::string::npos);
+  f = {{"name", "f"}, {"code_dir", "fn"}, {"handler", "h"}, {"provisioned", 3}, {"reserved_concurrency", 2}};
+  EXPECT_NE(error_of(json{{"functions", {f}}}).find("functions[0].provisioned"), std::string::npos);
+  EXPECT_NE(error_of(json{{"async", {{"journal", "yes"}}}}).find("async.journal"), std::string::npos);
+  EXPECT_NE(error_of(json{{"sandbox", {{"uid_range_start", 0}}}}).find("sandbox.uid_range_start"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"sandbox", {{"users", "x"}}}}).find("sandbox.users"), std::string::npos);
+}
