@@ -410,6 +410,8 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   row.billed_ms = telemetry.billed_ms;
   row.cost_usd = telemetry.cost_usd;
   row.retries = telemetry.retries;
+  row.shard_cache_hits = static_cast<int>(std::count_if(
+      answers.begin(), answers.end(), [](const TrainAnswer& a) { return a.shard_cached; }));
 }
 
 ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObserver& on_round) {
