@@ -87,7 +87,10 @@ def test_burst_autoscales_to_many_environments(start_emulator, tmp_path):
 
     environments = emulator.environments("burst")
     assert {e["pid"] for e in environments} >= pids, "finished environments should stay warm"
-    assert all(e["state"] == "idle" for e in environments), environments
+    # A runtime asks for its next event just after posting its result, i.e. just after the client
+    # got its answer: on a loaded machine a few are still between the two for a moment.
+    wait_until(lambda: all(e["state"] == "idle" for e in emulator.environments("burst")),
+               timeout=10, message="every environment of the burst to be idle again")
     usage = emulator.usage()["functions"]["burst"]
     assert usage["invocations"] == calls
     assert len(pids) <= usage["cold_starts"] <= calls, usage
