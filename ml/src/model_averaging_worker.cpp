@@ -380,6 +380,7 @@ bool is_permanent(const std::exception& error) {
          dynamic_cast<const ModelFormatError*>(&error) != nullptr ||
          dynamic_cast<const DatasetError*>(&error) != nullptr ||
          dynamic_cast<const ShardFormatError*>(&error) != nullptr ||
+         dynamic_cast<const TrainingDivergedError*>(&error) != nullptr ||  // deterministic
          dynamic_cast<const std::invalid_argument*>(&error) != nullptr;
 }
 
@@ -395,7 +396,9 @@ std::string serve_worker_request(std::string_view payload, WorkerEnvironment& en
     try {
       if (is_permanent(error)) {
         ErrorRecord record{worker.current_round(), request.worker, request.hop,
-                           dynamic_cast<const ProtocolError*>(&error) ? "InvalidInput" : "Error",
+                           dynamic_cast<const ProtocolError*>(&error)           ? "InvalidInput"
+                           : dynamic_cast<const TrainingDivergedError*>(&error) ? "TrainingDiverged"
+                                                                                : "Error",
                            error.what()};
         environment.store.put(request.config.bucket,
                               RunLayout(request.config.run_id).error(record.round, record.worker),

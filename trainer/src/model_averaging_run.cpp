@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <random>
 #include <set>
@@ -408,6 +410,8 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   row.billed_ms = telemetry.billed_ms;
   row.cost_usd = telemetry.cost_usd;
   row.retries = telemetry.retries;
+  row.shard_cache_hits = static_cast<int>(std::count_if(
+      answers.begin(), answers.end(), [](const TrainAnswer& a) { return a.shard_cached; }));
 }
 
 ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObserver& on_round) {
@@ -469,43 +473,6 @@ ModelAveragingResult run_model_averaging(const ModelAveragingOptions& options,
                                          const RoundObserver& on_round) {
   Run run(options, services);
   return run.execute(on_start, on_round);
-}
-
-StopSummary stop_run(ml::ObjectStore& store, const std::string& bucket, const std::string& run_id,
-                     std::chrono::seconds timeout) {
-  const RunLayout layout(run_id);
-  if (!store.exists(bucket, layout.config())) {
-    throw std::invalid_argument("there is no run " + run_id + " in s3://" + bucket + "/");
-  }
-  store.put(bucket, layout.stop(), "stopped by stratus-trainer stop\n");
-  const auto started = Clock::now();
-  auto running = [&] {
-    std::size_t live = 0;
-    const std::uint64_t now = epoch_ms();
-    for (const std::string& key : store.list(bucket, layout.alive_prefix())) {
-      const auto text = store.get(bucket, key);
-      if (!text) continue;
-      try {
-        if (decode_alive(*text).deadline_ms > now) ++live;
-      } catch (const ProtocolError&) {
-        // An unreadable marker says nothing about a running function.
-      }
-    }
-    return live;
-  };
-  StopSummary summary;
-  summary.running_at_stop = running();
-  summary.still_running = summary.running_at_stop;
-  // An Event accepted just before the flag may start after it: it sees the flag at once, but
-  // only after writing its marker, so "none running" must hold for a while to count.
-  int quiet_checks = 0;
-  while (quiet_checks < 5 && Clock::now() - started < timeout) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    summary.still_running = running();
-    quiet_checks = summary.still_running == 0 ? quiet_checks + 1 : 0;
-  }
-  summary.waited_s = ms_since(started) / 1000.0;
-  return summary;
 }
 
 }  // namespace stratus::trainer

@@ -83,9 +83,10 @@ struct RoundRow {
   double cost_usd = 0;  // this round
   double cost_so_far = 0;
   int retries = 0;
-  int shard_cache_hits =
-      0;            // functions: invocations that found their shard in the environment's cache
-  int revived = 0;  // functions: workers the trainer invoked again (see revive_after)
+  // Invocations that found their shard in their environment's cache.
+  int shard_cache_hits = 0;
+  // Functions: workers the trainer invoked again (see revive_after).
+  int revived = 0;
   std::string model_sha256;  // of the round's global model
 };
 
