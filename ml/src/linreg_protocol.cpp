@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "json_long_strings.hpp"
 #include "stratus/common/tensor_codec.hpp"
 
 namespace stratus::ml::linreg {
@@ -19,13 +21,33 @@ using nlohmann::json;
 // Responses keep the documented key order, which makes logs and diffs easier to read.
 using ordered_json = nlohmann::ordered_json;
 
+[[noreturn]] void refuse_json(const json::exception& error) {
+  throw ProtocolError(std::string("the event is not valid JSON: ") + error.what());
+}
+
+void require_object(const json& event) {
+  if (!event.is_object()) throw ProtocolError("the event must be a JSON object");
+}
+
 json parse_event(std::string_view payload) {
+  json event;
   try {
-    json event = json::parse(payload);
-    if (!event.is_object()) throw ProtocolError("the event must be a JSON object");
+    event = json::parse(payload);
+  } catch (const json::exception& error) {
+    refuse_json(error);
+  }
+  require_object(event);
+  return event;
+}
+
+// gradient_z's requests: the tensors are long strings, read in place (json_long_strings.hpp).
+JsonWithLongStrings parse_tensor_event(std::string_view payload) {
+  try {
+    JsonWithLongStrings event(payload);
+    require_object(event.document());
     return event;
   } catch (const json::exception& error) {
-    throw ProtocolError(std::string("the event is not valid JSON: ") + error.what());
+    refuse_json(error);
   }
 }
 
@@ -90,15 +112,16 @@ void append_result(ordered_json& response, const ShardGradient& result, ordered_
   response["rows"] = result.rows;
 }
 
-Tensor tensor_field(const json& event, const char* name, DType dtype, std::size_t rank) {
-  const json& value = field(event, name);
-  if (!value.is_string()) {
+Tensor tensor_field(const JsonWithLongStrings& event, const char* name, DType dtype,
+                    std::size_t rank) {
+  const std::optional<std::string_view> text = event.string_value(field(event.document(), name));
+  if (!text) {
     throw ProtocolError(std::string("\"") + name + "\" must be a " + std::string(kTensorFormat) +
                         " string");
   }
   Tensor tensor;
   try {
-    tensor = decode_tensor(value.get_ref<const std::string&>(), kMaxRequestTensorBytes);
+    tensor = decode_tensor(*text, kMaxRequestTensorBytes);
   } catch (const TensorFormatError& error) {
     throw ProtocolError(std::string("\"") + name + "\": " + error.what());
   }
@@ -168,24 +191,25 @@ std::string serve_json(std::string_view payload) {
 }
 
 std::string serve_zlib(std::string_view payload) {
-  const json event = parse_event(payload);
+  const JsonWithLongStrings request = parse_tensor_event(payload);
+  const json& event = request.document();
   ordered_json response = response_head(event);
 
-  const json& format = field(event, "format");
-  if (!format.is_string() || format.get_ref<const std::string&>() != kTensorFormat) {
+  const std::optional<std::string_view> format = request.string_value(field(event, "format"));
+  if (format != kTensorFormat) {
     throw ProtocolError("\"format\" must be \"" + std::string(kTensorFormat) + "\"");
   }
   response["format"] = std::string(kTensorFormat);
 
-  const Tensor weights = tensor_field(event, "weights", DType::float64, 1);
+  const Tensor weights = tensor_field(request, "weights", DType::float64, 1);
   for (std::size_t j = 0; j < weights.f64.size(); ++j) {
     if (!std::isfinite(weights.f64[j])) {
       throw ProtocolError("weights[" + std::to_string(j) + "] is not finite");
     }
   }
   const double bias = finite_number(field(event, "bias"), "bias");
-  const Tensor x = tensor_field(event, "x", DType::float32, 2);
-  const Tensor y = tensor_field(event, "y", DType::float32, 1);
+  const Tensor x = tensor_field(request, "x", DType::float32, 2);
+  const Tensor y = tensor_field(request, "y", DType::float32, 1);
   const std::uint64_t rows = x.shape[0];
   const std::uint64_t features = x.shape[1];
   if (rows == 0) throw ProtocolError("\"x\" must hold at least one row");

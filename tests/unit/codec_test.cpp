@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
 #include "stratus/common/base64.hpp"
 #include "stratus/common/http_message.hpp"
 #include "stratus/common/request_id.hpp"
@@ -28,6 +33,59 @@ TEST(Base64, RejectsMalformed) {
   EXPECT_FALSE(base64_decode("Zm8*").has_value());
   EXPECT_FALSE(base64_decode("Z=m8").has_value());
   EXPECT_FALSE(base64_decode("Zm 8").has_value());
+  EXPECT_FALSE(base64_decode("====").has_value());
+  EXPECT_FALSE(base64_decode("Z===").has_value());
+  EXPECT_FALSE(base64_decode("Zg=A").has_value());
+  EXPECT_FALSE(base64_decode("=Zm8").has_value());
+  EXPECT_FALSE(base64_decode("Zm8=Zm8=").has_value());
+  EXPECT_FALSE(base64_decode("Zm8\nZm8=").has_value());
+  EXPECT_FALSE(base64_decode(std::string_view("Zm\0=", 4)).has_value());
+}
+
+TEST(Base64, IgnoresTheUnusedBitsOfAPaddedGroupAsOpenSslDid) {
+  EXPECT_EQ(*base64_decode("Zh=="), "f");
+  EXPECT_EQ(*base64_decode("Zm9="), "fo");
+  EXPECT_EQ(*base64_decode("Zm9vZh=="), "foof");
+}
+
+namespace {
+
+// An independent decoder for the differential test below: a bit accumulator over alphabet indices.
+std::optional<std::string> reference_base64_decode(std::string_view text) {
+  static const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::size_t padding = 0;
+  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
+  std::string out;
+  std::uint32_t accumulator = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < text.size() - padding; ++i) {
+    const std::size_t value = alphabet.find(text[i]);
+    if (value == std::string::npos) return std::nullopt;
+    accumulator = (accumulator << 6) | static_cast<std::uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((accumulator >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Base64, EveryByteInEveryPlaceIsJudgedAsByAnIndependentDecoder) {
+  const std::string encoded = base64_encode("stratus tensor!");  // 20 characters, one '='
+  for (const std::string& valid : {encoded, std::string("Zm9vYg=="), std::string("Zm9vYmFy")}) {
+    for (std::size_t at = 0; at < valid.size(); ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string text = valid;
+        text[at] = static_cast<char>(byte);
+        EXPECT_EQ(base64_decode(text), reference_base64_decode(text)) << text << " at " << at;
+      }
+    }
+  }
 }
 
 TEST(PercentDecode, DecodesAndRejects) {

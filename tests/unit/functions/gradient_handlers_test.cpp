@@ -243,9 +243,11 @@ TEST(ProductHandlers, RegisterGradientFunctionsUnderTheirHandlerNames) {
   struct NoEvents : ml::EventInvoker {
     void invoke_event(const std::string&, std::string) override { FAIL() << "no event expected"; }
   } events;
-  HandlerContext context{store, events, std::chrono::system_clock::now() + std::chrono::seconds(3), "gradient",
-                         "request-1", "/tmp"};
-  const std::string answer = handlers.at("gradient")(json_request(random_shard(3, 2)).dump(), context);
+  HandlerContext context{
+      store,      events,      std::chrono::system_clock::now() + std::chrono::seconds(3),
+      "gradient", "request-1", "/tmp"};
+  const std::string answer =
+      handlers.at("gradient")(json_request(random_shard(3, 2)).dump(), context);
   EXPECT_EQ(json::parse(answer)["rows"], 3);
 
   // A refused request escapes as InvalidInput, which the runtime loop reports with its own
@@ -256,8 +258,114 @@ TEST(ProductHandlers, RegisterGradientFunctionsUnderTheirHandlerNames) {
   } catch (const runtime::FunctionError& error) {
     EXPECT_EQ(error.error_type(), "InvalidInput");
   }
-  const runtime::InvocationResponse refused = serve_invocation(handlers.at("gradient_z"), "{}", context);
+  const runtime::InvocationResponse refused =
+      serve_invocation(handlers.at("gradient_z"), "{}", context);
   EXPECT_TRUE(refused.is_error);
   EXPECT_EQ(refused.error_type, "InvalidInput");
   EXPECT_EQ(json::parse(refused.payload)["errorType"], "InvalidInput");
+}
+
+// gradient_z reads long strings in place rather than through nlohmann's lexer
+// (ml/src/json_long_strings.hpp); whatever the JSON spelling, the request means what nlohmann
+// reads.
+namespace {
+
+std::string z_request_text(const Shard& s) {
+  return z_request(s).dump();
+}
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+// The request with `fields` (members written as JSON text) put first.
+std::string with_first(const std::string& request, const std::vector<std::string>& fields) {
+  std::string text = "{";
+  for (const std::string& member : fields) text.append(member).append(",");
+  text.append(request, 1);
+  return text;
+}
+
+std::string string_member(const std::string& key, const std::string& value) {
+  std::string member = "\"";
+  member.append(key).append("\":\"").append(value).append("\"");
+  return member;
+}
+
+std::string nlohmann_error(const std::string& payload) {
+  try {
+    const json parsed = json::parse(payload);
+    return "parsed: " + std::string(parsed.type_name());
+  } catch (const json::exception& error) {
+    return error.what();
+  }
+}
+
+}  // namespace
+
+TEST(GradientZHandler, ReadsEveryJsonSpellingOfTheTensorsAlike) {
+  const Shard s = random_shard(200, 7);
+  const std::string plain = z_request_text(s);
+  ASSERT_NE(plain.find('/'), std::string::npos);  // the base64 text holds escapable characters
+  const std::string expected = gradient_z_handler(plain);
+  // "\/" is '/' in JSON: such strings are no longer literal and go through nlohmann.
+  EXPECT_EQ(gradient_z_handler(replace_all(plain, "/", "\\/")), expected);
+  // Whitespace around the separators.
+  EXPECT_EQ(gradient_z_handler(replace_all(replace_all(plain, "\":", "\" :\n "), ",\"", " ,\t\"")),
+            expected);
+  // A U+0001 escape elsewhere in the request (it turns off reading in place).
+  EXPECT_EQ(gradient_z_handler(
+                with_first(plain, {string_member("note", "\\u0001" + std::string(200, 'a'))})),
+            expected);
+  // Long strings under other keys, and long keys, are ignored as before.
+  const std::string long_list = "\"list\":[\"" + std::string(300, 'w') + "\"]";
+  EXPECT_EQ(gradient_z_handler(with_first(
+                plain, {string_member(std::string(300, 'k'), std::string(300, 'v')), long_list})),
+            expected);
+  // A duplicated key means its last value, as nlohmann reads it.
+  EXPECT_EQ(gradient_z_handler(with_first(plain, {string_member("x", std::string(400, '!'))})),
+            expected);
+  const std::string last_x_wrong =
+      plain.substr(0, plain.size() - 1) + "," + string_member("x", std::string(400, 'A')) + "}";
+  expect_invalid(gradient_z_handler, last_x_wrong, "\"x\": stratus-tensor/1:");
+}
+
+TEST(GradientZHandler, RefusesLongStringsAsBefore) {
+  const Shard s = random_shard(50, 3);
+  const json good = z_request(s);
+  json spaced = good;
+  std::string x = spaced["x"];
+  x.insert(x.size() / 2, "    ");
+  spaced["x"] = x;
+  expect_invalid(gradient_z_handler, spaced.dump(),
+                 "\"x\": stratus-tensor/1: the text is not valid base64");
+  json long_format = good;
+  long_format["format"] = "stratus-tensor/1" + std::string(200, '1');
+  expect_invalid(gradient_z_handler, long_format.dump(), "\"format\" must be \"stratus-tensor/1\"");
+  json long_bias = good;
+  long_bias["bias"] = std::string(200, '1');
+  expect_invalid(gradient_z_handler, long_bias.dump(), "bias must be a number");
+  json long_step = good;
+  long_step["step"] = std::string(200, '1');
+  expect_invalid(gradient_z_handler, long_step.dump(), "\"step\" must be a non-negative integer");
+}
+
+TEST(GradientZHandler, ReportsNlohmannsOwnErrorAndPositionAfterLongStrings) {
+  const std::string plain = z_request_text(random_shard(80, 4));
+  const std::vector<std::string> broken = {
+      plain.substr(0, plain.size() - 1),                              // unterminated object
+      plain + "x",                                                    // trailing garbage
+      replace_all(plain, ",\"y\":", ",\"y\"::"),                      // a syntax error after x
+      plain.substr(0, plain.find("\"y\":") + 10),                     // cut inside a long string
+      replace_all(plain, "\"bias\":", "\"bias\":1e999,\"b\":"),       // number overflow
+      replace_all(plain, "\"shard\":", "\"shard\":\"\x01\",\"s\":"),  // raw control character
+  };
+  for (const std::string& payload : broken) {
+    const std::string error = nlohmann_error(payload);
+    ASSERT_EQ(error.find("parsed"), std::string::npos) << payload.substr(0, 100);
+    expect_invalid(gradient_z_handler, payload, "the event is not valid JSON: " + error);
+  }
 }
