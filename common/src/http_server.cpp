@@ -1,5 +1,6 @@
 #include "stratus/common/http_server.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -338,6 +339,8 @@ void HttpServer::Impl::do_accept() {
       spdlog::warn("accept failed: {}", ec.message());
     } else {
       socket.set_option(tcp::no_delay(true), ec);
+      // Asio accepts without SOCK_CLOEXEC; a connection must not leak into a spawned process.
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
       auto session = std::make_shared<Session>(std::move(socket), self);
       self->sessions.insert(session);
       session->start();
@@ -351,6 +354,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpHandler& handler, HttpServerOpt
   auto address = asio::ip::make_address(impl_->options.address);
   tcp::endpoint endpoint(address, impl_->options.port);
   impl_->acceptor.open(endpoint.protocol());
+  ::fcntl(impl_->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);  // see do_accept
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
   impl_->acceptor.bind(endpoint);
   impl_->acceptor.listen(asio::socket_base::max_listen_connections);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,15 @@ void write_pid_to(const char* file, int report_fd) {
   ::close(fd);
 }
 
+// Marks every descriptor above stderr close-on-exec: the child must not inherit the daemon's
+// listening sockets, client connections, runtime API sockets or whatever the daemon itself
+// inherited. CLOEXEC rather than close, so the exec report pipe still reports a failed exec.
+void close_other_descriptors_at_exec(int max_fd) {
+  constexpr unsigned kCloseRangeCloexec = 1u << 2;  // CLOSE_RANGE_CLOEXEC, Linux 5.11
+  if (::syscall(SYS_close_range, 3u, ~0u, kCloseRangeCloexec) == 0) return;
+  for (int fd = 3; fd < max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 }  // namespace
 
 ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
@@ -53,6 +63,8 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
   std::vector<std::string> procs;
   for (const auto& p : spec.cgroup_procs_files) procs.push_back(p.string());
   char* argv[] = {exe.data(), nullptr};
+  const long open_max = ::sysconf(_SC_OPEN_MAX);
+  const int max_fd = open_max > 0 && open_max < (1 << 20) ? static_cast<int>(open_max) : (1 << 20);
 
   int output[2];
   if (::pipe2(output, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
@@ -84,10 +96,20 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
       rlimit limit{spec.rlimit_data_bytes, spec.rlimit_data_bytes};
       if (::setrlimit(RLIMIT_DATA, &limit) != 0) child_fail(report[1]);
     }
+    if (spec.sandbox) {
+      if (int err = apply_sandbox_in_child(*spec.sandbox)) {
+        errno = err;
+        child_fail(report[1]);
+      }
+      // Changing credentials cleared the parent-death signal.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+    }
     if (::chdir(cwd.c_str()) != 0) child_fail(report[1]);
-    int devnull = ::open("/dev/null", O_RDONLY);
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0 || ::dup2(devnull, 0) < 0) child_fail(report[1]);
     if (::dup2(output[1], 1) < 0 || ::dup2(output[1], 2) < 0) child_fail(report[1]);
+    close_other_descriptors_at_exec(max_fd);
     ::execve(exe.c_str(), argv, envp.data());
     child_fail(report[1]);
   }

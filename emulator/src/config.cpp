@@ -112,6 +112,7 @@ FunctionSpec read_function(ObjectReader& r, const std::filesystem::path& base_di
   if (f.handler.empty()) r.fail("handler", "is required");
   r.read("memory_mb", f.memory_mb, kMinMemoryMb, kMaxMemoryMb);
   r.read("timeout_s", f.timeout_s, 1, kMaxTimeoutS);
+  r.read("ephemeral_storage_mb", f.ephemeral_storage_mb, kMinEphemeralStorageMb, kMaxEphemeralStorageMb);
   if (const json* v = r.get("reserved_concurrency"); v && !v->is_null()) {
     if (!v->is_number_integer() || v->get<long long>() < 0 || v->get<long long>() > 1000000) {
       r.fail("reserved_concurrency", "must be null or a non-negative integer");
@@ -119,6 +120,9 @@ FunctionSpec read_function(ObjectReader& r, const std::filesystem::path& base_di
     f.reserved_concurrency = v->get<int>();
   }
   r.read("provisioned", f.provisioned, 0, 10000);
+  if (f.reserved_concurrency && f.provisioned > *f.reserved_concurrency) {
+    r.fail("provisioned", "cannot exceed reserved_concurrency (provisioned environments are part of it)");
+  }
   if (const json* v = r.get("environment")) {
     if (!v->is_object()) r.fail("environment", "must be an object of string values");
     for (const auto& [key, value] : v->items()) {
@@ -167,6 +171,10 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
   {
     ObjectReader async = root.child("async");
     async.read("retry_delay_scale", config.async_retry_delay_scale, 0, 1000);
+    if (const json* journal = async.get("journal")) {
+      if (!journal->is_boolean()) async.fail("journal", "must be true or false");
+      config.async_journal = journal->get<bool>();
+    }
     async.reject_unknown();
   }
   root.read("shutdown_grace_s", config.shutdown_grace_s, 0, 3600);
@@ -211,6 +219,17 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
       config.s3.fsync = fsync->get<bool>();
     }
     s3.reject_unknown();
+  }
+  {
+    ObjectReader sandbox = root.child("sandbox");
+    sandbox.read("user", config.sandbox.user);
+    sandbox.read("uid_range_start", config.sandbox.uid_range_start, 1000, 2000000000);
+    sandbox.read("uid_range_size", config.sandbox.uid_range_size, 1, 1000000);
+    if (const json* ns = sandbox.get("mount_namespace")) {
+      if (!ns->is_boolean()) sandbox.fail("mount_namespace", "must be true or false");
+      config.sandbox.mount_namespace = ns->get<bool>();
+    }
+    sandbox.reject_unknown();
   }
   if (const json* functions = root.get("functions")) {
     if (!functions->is_array()) root.fail("functions", "must be an array");

@@ -6,12 +6,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "stratus/common/request_id.hpp"
+#include "stratus/emulator/async_destinations.hpp"
 #include "stratus/emulator/atomic_file.hpp"
+#include "stratus/emulator/event_journal.hpp"
 #include "stratus/emulator/front_door.hpp"
 #include "stratus/emulator/function_registry.hpp"
 #include "stratus/emulator/lambda_api.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
+#include "stratus/emulator/sandbox.hpp"
 #include "stratus/emulator/s3/object_store.hpp"
 #include "stratus/emulator/s3/s3_api.hpp"
 #include "stratus/emulator/scheduler.hpp"
@@ -26,9 +30,15 @@ struct Daemon::Parts {
         metering(config.prices),
         registry(config.data_dir, config.region, config.account_id),
         limiter(ResourceLimiter::probe(true)),
-        scheduler(io, config, *limiter, metering),
+        sandbox(Sandbox::probe(config.sandbox, config.data_dir)),
+        journal(io, config.data_dir / "async", config.async_journal),
+        scheduler(io, config, *limiter, *sandbox, metering, journal),
         api(config, registry, scheduler, metering),
         store(io, config.data_dir / "s3", s3::StoreOptions{config.s3.fsync}),
+        destinations(config, store,
+                     [this](const std::string& function, std::string payload) {
+                       return enqueue_destination_event(function, std::move(payload));
+                     }),
         s3_api(config, store, metering),
         front_door(api, s3_api),
         signals(io, SIGINT, SIGTERM),
@@ -40,9 +50,12 @@ struct Daemon::Parts {
   Metering metering;
   FunctionRegistry registry;
   std::unique_ptr<ResourceLimiter> limiter;
+  std::unique_ptr<Sandbox> sandbox;
+  EventJournal journal;
   Scheduler scheduler;
   LambdaApi api;
   s3::ObjectStore store;
+  AsyncDestinations destinations;
   s3::S3Api s3_api;
   FrontDoor front_door;
   std::unique_ptr<HttpServer> front;
@@ -50,6 +63,21 @@ struct Daemon::Parts {
   boost::asio::signal_set children;
   boost::asio::steady_timer housekeeping;
   bool stopping = false;
+
+  // A Lambda destination: the record becomes an Event invocation of that function.
+  bool enqueue_destination_event(const std::string& function, std::string payload) {
+    if (!registry.find(function)) return false;
+    auto invocation = std::make_shared<Invocation>();
+    invocation->request_id = make_request_id();
+    invocation->function_name = function;
+    invocation->payload = std::move(payload);
+    try {
+      scheduler.enqueue_event(std::move(invocation), nullptr);
+    } catch (const std::exception&) {
+      return false;
+    }
+    return true;
+  }
 
   void wait_children() {
     children.async_wait([this](boost::system::error_code ec, int) {
@@ -136,6 +164,7 @@ void Daemon::run() {
                                                                       : p.config.address;
   std::string endpoint = "http://" + host + ":" + std::to_string(p.front->port());
   p.scheduler.set_front_endpoint(endpoint);
+  p.scheduler.set_destinations(&p.destinations);
 
   p.store.load();
   p.registry.load_persisted();

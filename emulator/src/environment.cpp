@@ -87,6 +87,7 @@ Environment::~Environment() {
   // The process handle kills and waits for anything still running.
   process_ = ChildProcess();
   ctx_.limiter.destroy(cgroups_);
+  if (sandbox_) ctx_.sandbox.release(*sandbox_);
   std::error_code ec;
   if (!tmp_dir_.empty()) fs::remove_all(tmp_dir_, ec);
 }
@@ -106,8 +107,10 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
   fs::create_directories(tmp_dir_);
   log_.open(ctx_.config.data_dir / "logs" / f.name / (utc_date("%Y-%m-%d") + "-" + id_ + ".log"));
   cgroups_ = ctx_.limiter.create("env-" + id_, f.memory_mb);
+  sandbox_ = ctx_.sandbox.plan(f.code->dir(), f.ephemeral_storage_mb, tmp_dir_, ctx_.host.code_dirs());
 
-  const std::string task_root = f.code->dir().string();
+  // Where the process sees its code: /var/task in a private mount namespace, as on Lambda.
+  const std::string task_root = sandbox_->task_root;
   std::vector<std::string> env = {
       "_HANDLER=" + f.handler,
       "AWS_REGION=" + ctx_.config.region,
@@ -132,13 +135,14 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
       "TZ=:UTC",
       "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
       "LD_LIBRARY_PATH=" + task_root + "/lib:" + task_root + ":/opt/lib",
-      "TMPDIR=" + tmp_dir_.string(),
+      "TMPDIR=" + sandbox_->tmp_dir,
   };
   for (const auto& [k, v] : f.environment) env.push_back(k + "=" + v);
 
   SpawnSpec spec;
-  spec.executable = f.code->dir() / "bootstrap";
-  spec.working_dir = f.code->dir();
+  spec.executable = fs::path(task_root) / "bootstrap";
+  spec.working_dir = task_root;
+  spec.sandbox = &*sandbox_;
   spec.environment = std::move(env);
   spec.cgroup_procs_files = ctx_.limiter.procs_files(cgroups_);
   spec.rlimit_data_bytes = ctx_.limiter.rlimit_bytes(f.memory_mb);

@@ -47,7 +47,7 @@ nlohmann::json to_function_configuration(const FunctionConfig& f, const std::str
       {"LastUpdateStatus", "Successful"},
       {"PackageType", "Zip"},
       {"Architectures", {f.architecture}},
-      {"EphemeralStorage", {{"Size", 512}}},
+      {"EphemeralStorage", {{"Size", f.ephemeral_storage_mb}}},
   };
   return out;
 }

@@ -29,6 +29,7 @@ json to_persisted(const FunctionConfig& f) {
             {"handler", f.handler},     {"role", f.role},
             {"description", f.description}, {"architecture", f.architecture},
             {"memory_mb", f.memory_mb}, {"timeout_s", f.timeout_s},
+            {"ephemeral_storage_mb", f.ephemeral_storage_mb},
             {"environment", f.environment}, {"provisioned", f.provisioned},
             {"last_modified", f.last_modified}, {"revision_id", f.revision_id},
             {"code_dir", f.code->dir().filename().string()}, {"code_sha256", f.code->sha256()},
@@ -54,6 +55,7 @@ FunctionConfig from_persisted(const json& j, const fs::path& function_dir) {
   f.architecture = j.at("architecture").get<std::string>();
   f.memory_mb = j.at("memory_mb").get<int>();
   f.timeout_s = j.at("timeout_s").get<int>();
+  f.ephemeral_storage_mb = j.value("ephemeral_storage_mb", 512);  // absent before it existed
   f.environment = j.at("environment").get<std::map<std::string, std::string>>();
   f.provisioned = j.at("provisioned").get<int>();
   f.last_modified = j.at("last_modified").get<std::string>();
@@ -125,6 +127,7 @@ void FunctionRegistry::add_from_spec(const FunctionSpec& spec) {
   f.architecture = spec.architecture;
   f.memory_mb = spec.memory_mb;
   f.timeout_s = spec.timeout_s;
+  f.ephemeral_storage_mb = spec.ephemeral_storage_mb;
   f.environment = spec.environment;
   f.reserved_concurrency = spec.reserved_concurrency;
   f.provisioned = spec.provisioned;

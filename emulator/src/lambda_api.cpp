@@ -9,6 +9,7 @@
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/api_error.hpp"
+#include "stratus/emulator/async_destinations.hpp"
 
 namespace stratus::emulator {
 
@@ -126,8 +127,39 @@ void apply_configuration_fields(FunctionConfig& f, const json& body) {
   if (body.contains("Role")) f.role = string_field(body, "Role");
   if (body.contains("Runtime")) f.runtime = string_field(body, "Runtime");
   if (body.contains("Environment")) f.environment = read_environment(body);
+  if (body.contains("EphemeralStorage")) {
+    const json& storage = body["EphemeralStorage"];
+    if (!storage.is_object() || !storage.contains("Size")) invalid("EphemeralStorage must be {\"Size\": MB}");
+    f.ephemeral_storage_mb = int_field(storage, "Size", kMinEphemeralStorageMb, kMaxEphemeralStorageMb);
+  }
   if (f.handler.size() > 128) invalid("Handler must be at most 128 characters");
   if (f.description.size() > 256) invalid("Description must be at most 256 characters");
+}
+
+// {"OnSuccess": {"Destination": ARN}, "OnFailure": {"Destination": ARN}}, either optional; an empty
+// ARN means none. Only destinations the emulator can deliver to are accepted.
+json read_destination_config(const json& config) {
+  if (!config.is_object()) invalid("DestinationConfig must be an object");
+  json out = json::object();
+  for (const auto& [key, value] : config.items()) {
+    if (key != "OnSuccess" && key != "OnFailure") invalid("DestinationConfig has no field '" + key + "'");
+    if (!value.is_object()) invalid("DestinationConfig." + key + " must be an object");
+    for (const auto& [field, _] : value.items()) {
+      if (field != "Destination") invalid("DestinationConfig." + key + " has no field '" + field + "'");
+    }
+    auto arn = value.find("Destination");
+    if (arn == value.end() || arn->is_null()) continue;
+    if (!arn->is_string() || arn->get<std::string>().size() > 350) {
+      invalid("DestinationConfig." + key + ".Destination must be an ARN of at most 350 characters");
+    }
+    if (arn->get<std::string>().empty()) continue;
+    std::string why;
+    if (!parse_destination_arn(arn->get<std::string>(), key == "OnFailure", why)) {
+      invalid("The destination ARN " + arn->get<std::string>() + " is invalid: " + why);
+    }
+    out[key] = {{"Destination", arn->get<std::string>()}};
+  }
+  return out;
 }
 
 double epoch_seconds_now() {
@@ -282,8 +314,10 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
   invocation->client_context = std::move(client_context);
 
   if (type == "Event") {
-    scheduler_.enqueue_event(std::move(invocation));
-    return respond(empty_response(202, request_id));
+    // 202 only once the event is on disk (the journal's group commit).
+    scheduler_.enqueue_event(std::move(invocation),
+                             [respond, request_id] { respond(empty_response(202, request_id)); });
+    return;
   }
   invocation->want_log_tail = log_type == "Tail";
   invocation->on_complete = [respond, request_id](InvocationOutcome outcome) {
@@ -309,8 +343,9 @@ void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
   invocation->request_id = request_id;
   invocation->function_name = function->name;
   invocation->payload = std::move(request.body);
-  scheduler_.enqueue_event(std::move(invocation));
-  respond(json_response(202, {{"Status", 202}}, request_id));
+  scheduler_.enqueue_event(std::move(invocation), [respond, request_id] {
+    respond(json_response(202, {{"Status", 202}}, request_id));
+  });
 }
 
 HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const std::string& request_id) {
@@ -506,6 +541,12 @@ HttpResponse LambdaApi::put_function_concurrency(const FunctionConfig& f, const 
             "UnreservedConcurrentExecution below its minimum value of [" +
             std::to_string(kMinUnreservedConcurrency) + "].");
   }
+  if (reserved < f.provisioned) {
+    // Provisioned environments are part of the reservation; it cannot be smaller.
+    invalid("ReservedConcurrentExecutions (" + std::to_string(reserved) +
+            ") cannot be lower than the function's provisioned concurrency (" +
+            std::to_string(f.provisioned) + ").");
+  }
   FunctionConfig updated = f;
   updated.reserved_concurrency = reserved;
   scheduler_.upsert_function(registry_.replace(std::move(updated), false));
@@ -520,10 +561,7 @@ HttpResponse LambdaApi::put_event_invoke_config(const FunctionConfig& f, const H
   if (body.contains("MaximumEventAgeInSeconds")) {
     e.maximum_event_age_s = int_field(body, "MaximumEventAgeInSeconds", 60, 21600);
   }
-  if (body.contains("DestinationConfig")) {
-    if (!body["DestinationConfig"].is_object()) invalid("DestinationConfig must be an object");
-    e.destination_config = body["DestinationConfig"];
-  }
+  if (body.contains("DestinationConfig")) e.destination_config = read_destination_config(body["DestinationConfig"]);
   e.last_modified = std::to_string(epoch_seconds_now());
   FunctionConfig updated = f;
   updated.event_invoke_config = e;

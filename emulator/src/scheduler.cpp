@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/emulator/api_error.hpp"
-#include "stratus/common/utc_time.hpp"
-#include "stratus/emulator/atomic_file.hpp"
+#include "stratus/emulator/async_destinations.hpp"
+#include "stratus/emulator/destination_record.hpp"
 
 namespace stratus::emulator {
 
@@ -36,22 +36,14 @@ Throttle decide_throttle(const ConcurrencySnapshot& s) {
   } else if (s.unreserved_in_use >= s.account_limit - s.reserved_total) {
     return Throttle::Account;
   }
-  if (s.recent_spawns >= s.scale_up_limit) return Throttle::ScaleUpRate;
+  if (s.new_environment && s.recent_spawns >= s.scale_up_limit) return Throttle::ScaleUpRate;
   return Throttle::None;
 }
 
-namespace {
-
-json parse_or_string(const std::string& text) {
-  auto parsed = json::parse(text, nullptr, false);
-  return parsed.is_discarded() ? json(text) : parsed;
-}
-
-}  // namespace
-
 Scheduler::Scheduler(boost::asio::io_context& io, const EmulatorConfig& config,
-                     ResourceLimiter& limiter, Metering& metering)
-    : io_(io), config_(config), context_{io, config, limiter, metering, *this, ""} {
+                     ResourceLimiter& limiter, Sandbox& sandbox, Metering& metering,
+                     EventJournal& journal)
+    : io_(io), config_(config), context_{io, config, limiter, sandbox, metering, *this, ""}, journal_(journal) {
   fs::create_directories(config_.data_dir / "async");
   fs::create_directories(config_.data_dir / "tmp");
 }
@@ -97,17 +89,14 @@ void Scheduler::remove_function(const std::string& name) {
 int Scheduler::in_use(const Pool& pool) const {
   int n = 0;
   for (const auto& env : pool.environments) {
-    if (env->retiring()) continue;
-    if (env->state() == EnvironmentState::Busy ||
-        (env->state() == EnvironmentState::Starting && env->has_bound_invocation())) {
-      ++n;
-    }
+    if (env->state() != EnvironmentState::Dead && env->executing()) ++n;
   }
   return n;
 }
 
-Throttle Scheduler::check_capacity(Pool& pool) {
+Throttle Scheduler::check_capacity(Pool& pool, bool new_environment) {
   ConcurrencySnapshot s;
+  s.new_environment = new_environment;
   s.account_limit = config_.account_concurrency;
   for (const auto& [_, p] : pools_) {
     if (!p.config) continue;
@@ -190,8 +179,12 @@ void Scheduler::invoke(std::shared_ptr<Invocation> invocation) {
   }
   if (shutting_down_) throw ApiException(LambdaError::Service, "The emulator is shutting down.");
   Pool& pool = it->second;
-  if (place_warm(pool, invocation)) return;
-  Throttle throttle = check_capacity(pool);
+  // The concurrency caps apply before placement: a warm environment is no way around them.
+  Throttle throttle = check_capacity(pool, false);
+  if (throttle == Throttle::None) {
+    if (place_warm(pool, invocation)) return;
+    throttle = check_capacity(pool, true);
+  }
   if (throttle != Throttle::None) {
     context_.metering.record_throttle(pool.config->name);
     throw ApiException(LambdaError::TooManyRequests, "Rate Exceeded.", throttle_reason(throttle));
@@ -199,16 +192,34 @@ void Scheduler::invoke(std::shared_ptr<Invocation> invocation) {
   spawn(pool, std::move(invocation), false);
 }
 
-void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation) {
+void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation, std::function<void()> accepted) {
   auto it = pools_.find(invocation->function_name);
   if (it == pools_.end() || !it->second.config) {
     throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + invocation->function_name);
   }
   invocation->is_event = true;
+  JournaledEvent record;
+  record.request_id = invocation->request_id;
+  record.function_name = invocation->function_name;
+  record.client_context = invocation->client_context;
+  record.payload = invocation->payload;
+  record.attempts = invocation->attempts;
+  record.received_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           invocation->received_wall.time_since_epoch())
+                           .count();
+  journal_.append_accepted(record, [this, invocation = std::move(invocation), accepted = std::move(accepted)]() mutable {
+    if (accepted) accepted();
+    queue_event(std::move(invocation));
+  });
+}
+
+void Scheduler::queue_event(std::shared_ptr<Invocation> invocation) {
   std::weak_ptr<Invocation> weak = invocation;
   invocation->on_complete = [this, weak](InvocationOutcome outcome) {
     if (auto event = weak.lock()) complete_event(event, std::move(outcome));
   };
+  auto it = pools_.find(invocation->function_name);
+  if (it == pools_.end() || !it->second.config) return fail_event(invocation, "FunctionDeleted");
   it->second.events.push_back(std::move(invocation));
   dispatch_events(it->second);
 }
@@ -217,6 +228,9 @@ void Scheduler::dispatch_events(Pool& pool) {
   if (shutting_down_ || !pool.config) return;
   auto now = SteadyClock::now();
   auto max_age = std::chrono::seconds(pool.config->max_event_age_s());
+  // Once a cap is reached, the rest of the queue is only checked for age: events are never
+  // refused, they wait until capacity frees (or the reservation is raised) or they age out.
+  bool capped = false;
   for (std::size_t i = 0; i < pool.events.size();) {
     auto event = pool.events[i];
     if (now - event->received > max_age) {
@@ -224,7 +238,12 @@ void Scheduler::dispatch_events(Pool& pool) {
       fail_event(event, "EventAgeExceeded");
       continue;
     }
-    if (event->not_before > now) {
+    if (capped || event->not_before > now) {
+      ++i;
+      continue;
+    }
+    if (check_capacity(pool, false) != Throttle::None) {
+      capped = true;
       ++i;
       continue;
     }
@@ -232,7 +251,11 @@ void Scheduler::dispatch_events(Pool& pool) {
       pool.events.erase(pool.events.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
-    if (check_capacity(pool) != Throttle::None) break;  // stays queued: events are never refused
+    if (check_capacity(pool, true) != Throttle::None) {
+      capped = true;
+      ++i;
+      continue;
+    }
     pool.events.erase(pool.events.begin() + static_cast<std::ptrdiff_t>(i));
     spawn(pool, event, false);
   }
@@ -245,11 +268,18 @@ void Scheduler::dispatch_all_events() {
 }
 
 void Scheduler::complete_event(const std::shared_ptr<Invocation>& event, InvocationOutcome outcome) {
-  if (outcome.function_error.empty()) return;
   event->last_outcome = std::move(outcome);
   auto it = pools_.find(event->function_name);
   if (it == pools_.end() || !it->second.config) return fail_event(event, "FunctionDeleted");
   Pool& pool = it->second;
+  if (event->last_outcome.function_error.empty()) {
+    if (destinations_) {
+      auto arn = function_arn(config_.region, config_.account_id, event->function_name) + ":$LATEST";
+      destinations_->deliver(pool.config.get(), make_destination_record(*event, arn, "Success"), true);
+    }
+    journal_.append_finished(event->request_id);
+    return;
+  }
   int retries_done = event->attempts - 1;
   if (retries_done >= pool.config->max_retry_attempts()) return fail_event(event, "RetriesExhausted");
   // Lambda waits about a minute before the first retry and two before the second.
@@ -258,35 +288,19 @@ void Scheduler::complete_event(const std::shared_ptr<Invocation>& event, Invocat
                                                std::chrono::duration<double>(delay_s));
   spdlog::info("event {} of '{}' failed (attempt {}); retrying in {:.3f} s", event->request_id,
                event->function_name, event->attempts, delay_s);
+  journal_.append_attempts(event->request_id, event->attempts);
   pool.events.push_back(event);
 }
 
 void Scheduler::fail_event(const std::shared_ptr<Invocation>& event, const std::string& condition) {
-  json record = {
-      {"version", "1.0"},
-      {"timestamp", format_utc_millis(std::chrono::system_clock::now(), "Z")},
-      {"requestContext",
-       {{"requestId", event->request_id},
-        {"functionArn", function_arn(config_.region, config_.account_id, event->function_name) + ":$LATEST"},
-        {"condition", condition},
-        {"approximateInvokeCount", event->attempts}}},
-      {"requestPayload", parse_or_string(event->payload)},
-  };
-  if (!event->last_outcome.payload.empty() || !event->last_outcome.function_error.empty()) {
-    record["responseContext"] = {{"statusCode", 200},
-                                 {"executedVersion", "$LATEST"},
-                                 {"functionError", event->last_outcome.function_error}};
-    record["responsePayload"] = parse_or_string(event->last_outcome.payload);
-  }
-  std::string line = record.dump() + "\n";
-  auto file = config_.data_dir / "async" / "on-failure.jsonl";
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  // One write per record with O_APPEND: records never interleave.
-  bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  if (fd >= 0) ::close(fd);
-  spdlog::warn("event {} of '{}' failed for good ({}, {} attempts){}", event->request_id,
-               event->function_name, condition, event->attempts,
-               written ? "; recorded in " + file.string() : "; could not write " + file.string());
+  auto arn = function_arn(config_.region, config_.account_id, event->function_name) + ":$LATEST";
+  json record = make_destination_record(*event, arn, condition);
+  auto it = pools_.find(event->function_name);
+  const FunctionConfig* function = it != pools_.end() && it->second.config ? it->second.config.get() : nullptr;
+  if (destinations_) destinations_->deliver(function, record, false);
+  journal_.append_finished(event->request_id);
+  spdlog::warn("event {} of '{}' failed for good ({}, {} attempts)", event->request_id, event->function_name,
+               condition, event->attempts);
 }
 
 void Scheduler::ensure_provisioned(Pool& pool) {
@@ -412,60 +426,35 @@ void Scheduler::check_shutdown_progress() {
     }
   }
   if (environment_count() == 0 && shutdown_done_) {
-    persist_pending_events();
+    if (std::size_t queued = queued_events()) {
+      spdlog::info("{} queued events stay in the event journal for the next start", queued);
+    }
     auto done = std::move(shutdown_done_);
     shutdown_done_ = nullptr;
     done();
   }
 }
 
-void Scheduler::persist_pending_events() {
-  json events = json::array();
-  for (const auto& [name, pool] : pools_) {
-    for (const auto& e : pool.events) {
-      events.push_back({{"function", name},
-                        {"request_id", e->request_id},
-                        {"payload", e->payload},
-                        {"attempts", e->attempts}});
-    }
-  }
-  auto file = config_.data_dir / "async" / "pending.json";
-  if (events.empty()) {
-    std::error_code ec;
-    fs::remove(file, ec);
-    return;
-  }
-  write_file_atomically(file, events.dump());
-  spdlog::info("kept {} queued events in {} for the next start", events.size(), file.string());
-}
-
 void Scheduler::restore_pending_events() {
-  auto file = config_.data_dir / "async" / "pending.json";
-  if (!fs::exists(file)) return;
-  try {
-    std::ifstream in(file);
-    json events = json::parse(in);
-    std::size_t restored = 0;
-    for (const auto& e : events) {
-      auto invocation = std::make_shared<Invocation>();
-      invocation->function_name = e.at("function").get<std::string>();
-      invocation->request_id = e.at("request_id").get<std::string>();
-      invocation->payload = e.at("payload").get<std::string>();
-      invocation->attempts = e.at("attempts").get<int>();
-      auto it = pools_.find(invocation->function_name);
-      if (it == pools_.end() || !it->second.config) {
-        fail_event(invocation, "FunctionDeleted");
-        continue;
-      }
-      enqueue_event(invocation);
-      ++restored;
-    }
-    spdlog::info("restored {} queued events from the last run", restored);
-  } catch (const std::exception& e) {
-    spdlog::error("cannot restore queued events from {}: {}", file.string(), e.what());
+  auto now_wall = std::chrono::system_clock::now();
+  auto now = SteadyClock::now();
+  std::size_t restored = 0;
+  for (auto& e : journal_.replay()) {
+    auto invocation = std::make_shared<Invocation>();
+    invocation->request_id = std::move(e.request_id);
+    invocation->function_name = std::move(e.function_name);
+    invocation->client_context = std::move(e.client_context);
+    invocation->payload = std::move(e.payload);
+    invocation->attempts = e.attempts;
+    invocation->is_event = true;
+    // The age counts from the first acceptance, across restarts.
+    invocation->received_wall = std::chrono::system_clock::time_point(std::chrono::milliseconds(e.received_ms));
+    auto age = std::max(now_wall - invocation->received_wall, std::chrono::system_clock::duration::zero());
+    invocation->received = now - std::chrono::duration_cast<SteadyClock::duration>(age);
+    queue_event(std::move(invocation));
+    ++restored;
   }
-  std::error_code ec;
-  fs::remove(file, ec);
+  if (restored > 0) spdlog::info("restored {} accepted events from the event journal", restored);
 }
 
 json Scheduler::environments_json() const {
@@ -483,6 +472,15 @@ json Scheduler::environments_json() const {
     }
   }
   return {{"environments", list}};
+}
+
+std::vector<fs::path> Scheduler::code_dirs() const {
+  std::vector<fs::path> dirs;
+  for (const auto& [_, pool] : pools_) {
+    if (pool.config && pool.config->code) dirs.push_back(pool.config->code->dir());
+    for (const auto& env : pool.environments) dirs.push_back(env->function()->code->dir());
+  }
+  return dirs;
 }
 
 std::size_t Scheduler::environment_count() const {

@@ -226,6 +226,8 @@ class Emulator:
         self._stopped = False
         self._starts = 0
         self._clients = []
+        # Descriptors the daemon inherits, as from a shell that started it (tests of fd hygiene).
+        self.pass_fds = ()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -242,7 +244,8 @@ class Emulator:
             self.process = subprocess.Popen(
                 [str(binary), "--config", str(self.config_path), "--port", "0",
                  "--bind", "127.0.0.1", "--data-dir", str(self.data_dir)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=self.work_dir)
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=self.work_dir,
+                pass_fds=self.pass_fds)
         _live_daemon_pids.add(self.process.pid)
         self.exit_code = None
         self._stopped = False
@@ -278,6 +281,13 @@ class Emulator:
             if path and Path(path).exists():
                 parts.append(Path(path).read_text(errors="replace")[-20000:])
         return "\n".join(parts)
+
+    def kill_hard(self):
+        """SIGKILL the daemon (a crash) and wait for it; its environments die with it."""
+        self.process.kill()
+        self.process.wait()
+        self._stopped = True
+        self._forget_process()
 
     def running(self):
         return self.process is not None and self.process.poll() is None
@@ -502,8 +512,9 @@ def start_emulator(tmp_path):
     Every emulator started this way is stopped and checked at teardown."""
     started = []
 
-    def start(config=None, data_dir=None, name="emu"):
+    def start(config=None, data_dir=None, name="emu", pass_fds=()):
         emulator = Emulator(tmp_path / name, config or default_config(), data_dir=data_dir)
+        emulator.pass_fds = tuple(pass_fds)
         started.append(emulator)
         return emulator.start()
 

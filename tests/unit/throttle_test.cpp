@@ -49,3 +49,21 @@ TEST(Throttle, ScaleUpRate) {
   s.recent_spawns = 5;
   EXPECT_EQ(decide_throttle(s), Throttle::ScaleUpRate);
 }
+
+TEST(Throttle, WarmPlacementIsCappedByConcurrencyButNotByTheScaleUpRate) {
+  ConcurrencySnapshot s;
+  s.new_environment = false;  // a warm environment would take it
+  s.scale_up_limit = 1;
+  s.recent_spawns = 5;
+  EXPECT_EQ(decide_throttle(s), Throttle::None);
+  s.function_reserved = 2;
+  s.function_in_use = 2;
+  EXPECT_EQ(decide_throttle(s), Throttle::Reserved);
+  s.function_reserved = 0;  // switched off: warm environments do not run it either
+  s.function_in_use = 0;
+  EXPECT_EQ(decide_throttle(s), Throttle::Reserved);
+  s.function_reserved.reset();
+  s.account_limit = 100;
+  s.unreserved_in_use = 100;
+  EXPECT_EQ(decide_throttle(s), Throttle::Account);
+}

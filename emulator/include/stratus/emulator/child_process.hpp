@@ -1,7 +1,8 @@
 #pragma once
 // A function's worker process as a move-only RAII handle. The child runs in its own process group
 // (so a whole tree can be signalled), dies with the daemon (PR_SET_PDEATHSIG), joins its cgroups
-// before exec, and has stdout and stderr joined into one pipe the daemon reads.
+// before exec, enters its sandbox (sandbox.hpp), has stdout and stderr joined into one pipe the
+// daemon reads, and inherits no other descriptor: everything above 2 is closed at exec.
 //
 // Reaping is done by the daemon's single SIGCHLD handler (waitpid(-1)); it reports exits through
 // mark_exited(). A handle destroyed while its process still runs kills the group and waits, so no
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "stratus/emulator/sandbox.hpp"
 
 namespace stratus::emulator {
 
@@ -27,6 +30,8 @@ struct SpawnSpec {
   // returns at once and the exec report is read later from release_exec_report_fd(): joining a
   // cgroup v1 takes the child 10-20 ms in the kernel, which the daemon's thread must not wait out.
   bool wait_for_exec = true;
+  // Applied between fork and exec (after joining the cgroups); null = none.
+  const SandboxPlan* sandbox = nullptr;
 };
 
 class ChildProcess {

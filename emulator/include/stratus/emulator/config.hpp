@@ -11,6 +11,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "stratus/emulator/sandbox.hpp"
+
 namespace stratus::emulator {
 
 class ConfigError : public std::runtime_error {
@@ -33,6 +35,7 @@ struct FunctionSpec {
   std::string handler;
   int memory_mb = 128;
   int timeout_s = 3;
+  int ephemeral_storage_mb = 512;
   std::optional<int> reserved_concurrency;
   int provisioned = 0;
   std::map<std::string, std::string> environment;
@@ -77,11 +80,14 @@ struct EmulatorConfig {
   int scale_up_environments = 1000;  // new environments per function per window
   double scale_up_window_s = 10;
   double async_retry_delay_scale = 1.0;
+  // The durable async queue (event_journal.hpp); false keeps accepted events in memory only.
+  bool async_journal = true;
   double shutdown_grace_s = 10;
   double init_timeout_s = 10;
   PriceTable prices;
   SigV4Settings sigv4;
   S3Settings s3;
+  SandboxSettings sandbox;
   std::vector<FunctionSpec> functions;
 };
 
@@ -95,6 +101,8 @@ EmulatorConfig load_config_file(const std::filesystem::path& file);
 inline constexpr int kMinMemoryMb = 128;
 inline constexpr int kMaxMemoryMb = 10240;
 inline constexpr int kMaxTimeoutS = 900;
+inline constexpr int kMinEphemeralStorageMb = 512;
+inline constexpr int kMaxEphemeralStorageMb = 10240;
 inline constexpr int kMinUnreservedConcurrency = 100;
 bool is_valid_function_name(std::string_view name);
 

@@ -19,6 +19,7 @@
 #include "stratus/emulator/log_stream.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
+#include "stratus/emulator/sandbox.hpp"
 
 namespace stratus::emulator {
 
@@ -35,6 +36,8 @@ class EnvironmentHost {
   // An invocation handed over to a finishing environment could not be delivered there (the
   // runtime died or did not ask for work in time); it must be placed elsewhere.
   virtual void on_invocation_returned(std::shared_ptr<Invocation> invocation) = 0;
+  // Every function's code directory: an environment's sandbox hides the others'.
+  virtual std::vector<std::filesystem::path> code_dirs() const = 0;
 };
 
 enum class EnvironmentState { Starting, Idle, Busy, Dead };
@@ -44,6 +47,7 @@ struct EnvironmentContext {
   boost::asio::io_context& io;
   const EmulatorConfig& config;
   ResourceLimiter& limiter;
+  Sandbox& sandbox;
   Metering& metering;
   EnvironmentHost& host;
   std::string front_endpoint;  // the daemon's own URL, exported as AWS_ENDPOINT_URL
@@ -78,6 +82,9 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   std::uint64_t invocations_served() const { return served_; }
   double init_ms() const { return init_ms_; }
   bool has_bound_invocation() const { return bound_ != nullptr; }
+  // Running an invocation, or holding one it is about to run (cold start, hand-over): what counts
+  // against the function's concurrency.
+  bool executing() const { return current_ != nullptr || bound_ != nullptr; }
 
   // HttpHandler: the Runtime API.
   std::uint64_t body_limit(const HttpRequestHead& head) override;
@@ -113,6 +120,7 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   ChildProcess process_;
   EnvironmentCgroups cgroups_;
   std::filesystem::path tmp_dir_;
+  std::optional<SandboxPlan> sandbox_;
   std::optional<boost::asio::posix::stream_descriptor> output_;
   std::optional<boost::asio::posix::stream_descriptor> exec_report_;
   int exec_errno_ = 0;

@@ -54,6 +54,7 @@ struct FunctionConfig {
   std::string architecture = "x86_64";
   int memory_mb = 128;
   int timeout_s = 3;
+  int ephemeral_storage_mb = 512;  // the size of the environment's /tmp
   std::map<std::string, std::string> environment;
   std::optional<int> reserved_concurrency;
   int provisioned = 0;

@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "stratus/emulator/environment.hpp"
+#include "stratus/emulator/event_journal.hpp"
 
 namespace stratus::emulator {
 
@@ -31,16 +32,21 @@ struct ConcurrencySnapshot {
   std::optional<int> function_reserved;
   int recent_spawns = 0;           // cold starts of this function within the scale-up window
   int scale_up_limit = 1000;
+  // Whether the invocation needs a new environment: the scale-up rate limits only those, while
+  // the concurrency caps count executions, warm or cold.
+  bool new_environment = true;
 };
 Throttle decide_throttle(const ConcurrencySnapshot& s);
 
 class Scheduler : public EnvironmentHost {
  public:
   Scheduler(boost::asio::io_context& io, const EmulatorConfig& config, ResourceLimiter& limiter,
-            Metering& metering);
+            Sandbox& sandbox, Metering& metering, EventJournal& journal);
   ~Scheduler() override;
 
   void set_front_endpoint(std::string url) { context_.front_endpoint = std::move(url); }
+  // Where records of finished async invocations go (besides the on-failure file); may stay null.
+  void set_destinations(class AsyncDestinations* destinations) { destinations_ = destinations; }
 
   // Registers a new or changed function: idle environments of an older revision are retired,
   // provisioned ones are started.
@@ -50,8 +56,10 @@ class Scheduler : public EnvironmentHost {
 
   // Starts a synchronous invocation. Throws ApiException(TooManyRequests) when throttled.
   void invoke(std::shared_ptr<Invocation> invocation);
-  // Accepts an asynchronous (Event) invocation; it is never refused for capacity.
-  void enqueue_event(std::shared_ptr<Invocation> invocation);
+  // Accepts an asynchronous (Event) invocation; it is never refused for capacity. `accepted` runs
+  // once the event is in the journal (on disk), which is when the client may be told 202; the
+  // event is queued at that moment. Throws ApiException(ResourceNotFound) for an unknown function.
+  void enqueue_event(std::shared_ptr<Invocation> invocation, std::function<void()> accepted);
 
   // Periodic work: idle reaping, provisioned top-up, due async retries, event age expiry.
   void housekeeping();
@@ -62,7 +70,8 @@ class Scheduler : public EnvironmentHost {
   // environment gets SIGTERM, 2 s later SIGKILL. `done` runs once all are reaped.
   void shutdown(std::chrono::milliseconds grace, std::function<void()> done);
 
-  // Re-queues events that were still queued when the daemon last stopped.
+  // Re-queues the events the journal holds: accepted by an earlier run and not finished, whether
+  // it stopped cleanly or was killed.
   void restore_pending_events();
 
   nlohmann::json environments_json() const;
@@ -73,6 +82,7 @@ class Scheduler : public EnvironmentHost {
   void on_environment_ready(Environment& env) override;
   void on_environment_dead(Environment& env) override;
   void on_invocation_returned(std::shared_ptr<Invocation> invocation) override;
+  std::vector<std::filesystem::path> code_dirs() const override;
 
  private:
   struct Pool {
@@ -83,7 +93,9 @@ class Scheduler : public EnvironmentHost {
     std::deque<SteadyClock::time_point> recent_spawns;
   };
 
-  Throttle check_capacity(Pool& pool);
+  Throttle check_capacity(Pool& pool, bool new_environment);
+  // Executions in flight: environments running an invocation or starting (or about to receive
+  // one) for a bound invocation. Idle and finishing environments without one do not count.
   int in_use(const Pool& pool) const;
   std::shared_ptr<Environment> spawn(Pool& pool, std::shared_ptr<Invocation> bound, bool provisioned);
   std::shared_ptr<Environment> take_idle(Pool& pool);
@@ -94,14 +106,16 @@ class Scheduler : public EnvironmentHost {
   void dispatch_all_events();
   void complete_event(const std::shared_ptr<Invocation>& event, InvocationOutcome outcome);
   void fail_event(const std::shared_ptr<Invocation>& event, const std::string& condition);
+  // Puts an accepted event in its function's queue (or fails it if the function is gone).
+  void queue_event(std::shared_ptr<Invocation> event);
   void ensure_provisioned(Pool& pool);
-  void persist_pending_events();
-  void load_pending_events();
   void check_shutdown_progress();
 
   boost::asio::io_context& io_;
   const EmulatorConfig& config_;
   EnvironmentContext context_;
+  EventJournal& journal_;
+  class AsyncDestinations* destinations_ = nullptr;
   std::map<std::string, Pool> pools_;
   std::unordered_map<pid_t, std::weak_ptr<Environment>> by_pid_;
 
