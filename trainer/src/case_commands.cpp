@@ -119,7 +119,10 @@ ordered_json row_json(const RoundRow& r) {
           {"retries", r.retries},
           {"shard_cache_hits", r.shard_cache_hits},
           {"revived", r.revived},
-          {"model_sha256", r.model_sha256}};
+          {"model_sha256", r.model_sha256},
+          {"modeled_ms", r.modeled_ms ? ordered_json(*r.modeled_ms) : ordered_json(nullptr)},
+          {"modeled_cost_usd", r.modeled_cost_usd ? ordered_json(*r.modeled_cost_usd) : ordered_json(nullptr)},
+          {"modeled_cost_so_far_usd", r.modeled_ms ? ordered_json(r.modeled_cost_so_far) : ordered_json(nullptr)}};
 }
 
 int run_case(CaseCommand& c, std::string_view architecture) {
@@ -161,17 +164,20 @@ int run_case(CaseCommand& c, std::string_view architecture) {
               << "\n"
               << "  accuracy on " << run.evaluation_description << "; backend: " << run.backend
               << "\n";
-    std::printf("%6s %12s %9s %10s %12s %6s %11s %12s\n", "round", "loss", "accuracy", "round_ms",
-                "invocations", "cold", "billed_ms", "cost_usd");
+    std::printf("%6s %12s %9s %10s %12s %6s %11s %12s %10s %12s\n", "round", "loss", "accuracy", "round_ms",
+                "invocations", "cold", "billed_ms", "cost_usd", "aws_ms", "aws_cost");
     std::fflush(stdout);
   };
   auto on_round = [&](const RoundRow& r) {
     if (c.json_lines) {
       std::cout << row_json(r).dump() << "\n" << std::flush;
     } else if (table) {
-      std::printf("%6u %12.6g %9.4f %10.1f %12d %6d %11.0f %12s\n", r.round, r.loss, r.accuracy,
+      char modeled[32] = "-";
+      if (r.modeled_ms) std::snprintf(modeled, sizeof modeled, "%.1f", *r.modeled_ms);
+      std::printf("%6u %12.6g %9.4f %10.1f %12d %6d %11.0f %12s %10s %12s\n", r.round, r.loss, r.accuracy,
                   r.wall_ms, r.invocations, r.cold_starts, r.billed_ms,
-                  money(r.cost_so_far).c_str());
+                  money(r.cost_so_far).c_str(), modeled,
+                  r.modeled_ms ? money(r.modeled_cost_so_far).c_str() : "-");
       std::fflush(stdout);
     }
   };
@@ -181,6 +187,16 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n",
                 result.rounds.back().accuracy, result.rounds.back().loss,
                 result.model_sha256.c_str(), money(result.rounds.back().cost_so_far).c_str());
+    double modeled_total = 0;
+    bool modeled = true;
+    for (const RoundRow& r : result.rounds) {
+      modeled = modeled && r.modeled_ms.has_value();
+      modeled_total += r.modeled_ms.value_or(0);
+    }
+    if (modeled) {
+      std::printf("modeled on AWS: %.1f ms for %zu rounds, cost $%s\n", modeled_total, result.rounds.size(),
+                  money(result.rounds.back().modeled_cost_so_far).c_str());
+    }
   }
   if (!c.report_file.empty()) {
     ordered_json rounds = ordered_json::array();
@@ -193,7 +209,10 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                            {"rounds", rounds},
                            {"model_sha256", result.model_sha256},
                            {"final_accuracy", result.rounds.back().accuracy},
-                           {"total_cost_usd", result.rounds.back().cost_so_far}};
+                           {"total_cost_usd", result.rounds.back().cost_so_far},
+                           {"modeled_total_cost_usd", result.rounds.back().modeled_ms
+                                                          ? ordered_json(result.rounds.back().modeled_cost_so_far)
+                                                          : ordered_json(nullptr)}};
     const std::string temporary = c.report_file + ".tmp";
     {
       std::ofstream out(temporary);

@@ -54,6 +54,12 @@ LinregOptions linreg_options(const LinregCommand& c) {
   return o;
 }
 
+std::string format_ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", ms);
+  return buf;
+}
+
 std::string format_cost(double usd) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.8f", usd);
@@ -70,7 +76,12 @@ json to_json(const EpochRecord& r) {
           {"billed_ms", r.telemetry.billed_ms},
           {"cost_usd", r.telemetry.cost_usd},
           {"retries", r.telemetry.retries},
-          {"duplicates_ignored", r.telemetry.duplicates_ignored}};
+          {"duplicates_ignored", r.telemetry.duplicates_ignored},
+          // Modeled AWS figures (null where the target reports none, e.g. AWS itself: its billed
+          // figures above are real).
+          {"modeled_ms", r.modeled_ms ? json(*r.modeled_ms) : json(nullptr)},
+          {"modeled_cost_usd", r.telemetry.modeled.count("cost-usd") ? json(r.telemetry.modeled.at("cost-usd"))
+                                                                    : json(nullptr)}};
 }
 
 int run_linreg(const LinregCommand& c) {
@@ -93,10 +104,11 @@ int run_linreg(const LinregCommand& c) {
               << c.train.learning_rate << ", "
               << (c.train.batch_size ? "mini-batch " + std::to_string(c.train.batch_size) : std::string("full batch"))
               << "\nbackend: " << backend << "\n";
-    std::printf("%6s %14s %10s %12s %6s %10s %12s\n", "epoch", "loss", "epoch_ms", "invocations", "cold",
-                "billed_ms", "cost_usd");
+    std::printf("%6s %14s %10s %12s %6s %10s %12s %10s %12s\n", "epoch", "loss", "epoch_ms", "invocations", "cold",
+                "billed_ms", "cost_usd", "aws_ms", "aws_cost");
   }
   double total_cost = 0;
+  double total_modeled_cost = 0;
   LinregObserver observer;
   observer.on_step = [&](int epoch, int step, int steps) {
     if (!progress) return;
@@ -109,12 +121,15 @@ int run_linreg(const LinregCommand& c) {
   };
   observer.on_epoch = [&](const EpochRecord& r) {
     total_cost += r.telemetry.cost_usd;
+    if (r.telemetry.modeled.count("cost-usd")) total_modeled_cost += r.telemetry.modeled.at("cost-usd");
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (c.json_lines) {
       std::cout << to_json(r).dump() << "\n" << std::flush;
     } else if (!c.quiet) {
-      std::printf("%6d %14.8g %10.2f %12d %6d %10.0f %12s\n", r.epoch, r.loss, r.wall_ms, r.telemetry.invocations,
-                  r.telemetry.cold_starts, r.telemetry.billed_ms, format_cost(total_cost).c_str());
+      std::printf("%6d %14.8g %10.2f %12d %6d %10.0f %12s %10s %12s\n", r.epoch, r.loss, r.wall_ms,
+                  r.telemetry.invocations, r.telemetry.cold_starts, r.telemetry.billed_ms,
+                  format_cost(total_cost).c_str(), r.modeled_ms ? format_ms(*r.modeled_ms).c_str() : "-",
+                  r.modeled_ms ? format_cost(total_modeled_cost).c_str() : "-");
       std::fflush(stdout);
     }
   };
@@ -124,7 +139,11 @@ int run_linreg(const LinregCommand& c) {
   int invocations = 0;
   int cold = 0;
   double billed = 0;
+  double modeled_sum_ms = 0;
+  bool all_modeled = true;
   for (const auto& r : result.epochs) {
+    all_modeled = all_modeled && r.modeled_ms.has_value();
+    modeled_sum_ms += r.modeled_ms.value_or(0);
     total_ms += r.wall_ms;
     invocations += r.telemetry.invocations;
     cold += r.telemetry.cold_starts;
@@ -132,10 +151,16 @@ int run_linreg(const LinregCommand& c) {
   }
   const double average_ms = total_ms / static_cast<double>(result.epochs.size());
   const double final_loss = result.epochs.back().loss;
+
   if (!c.json_lines && !c.quiet) {
     std::printf("summary: average epoch %.2f ms, final loss %.8g, %d invocations (%d cold starts), "
                 "billed %.0f ms, total cost $%s\n",
                 average_ms, final_loss, invocations, cold, billed, format_cost(total_cost).c_str());
+    if (all_modeled) {
+      std::printf("modeled on AWS: average epoch %.2f ms, total cost $%s\n",
+                  modeled_sum_ms / static_cast<double>(result.epochs.size()),
+                  format_cost(total_modeled_cost).c_str());
+    }
   }
   if (!c.report_file.empty()) {
     json epochs = json::array();
@@ -152,7 +177,9 @@ int run_linreg(const LinregCommand& c) {
         {"bias", result.bias},
         {"summary",
          {{"average_epoch_ms", average_ms}, {"final_loss", final_loss}, {"invocations", invocations},
-          {"cold_starts", cold}, {"billed_ms", billed}, {"total_cost_usd", total_cost}}}};
+          {"cold_starts", cold}, {"billed_ms", billed}, {"total_cost_usd", total_cost},
+          {"modeled_total_ms", all_modeled ? json(modeled_sum_ms) : json(nullptr)},
+          {"modeled_total_cost_usd", all_modeled ? json(total_modeled_cost) : json(nullptr)}}}};
     std::ofstream out(c.report_file);
     // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
     out << report.dump(2) << "\n";
