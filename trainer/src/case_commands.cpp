@@ -2,6 +2,8 @@
 
 #include "case_commands.hpp"
 
+#include "stratus/trainer/html_report.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -65,6 +67,7 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
   app.add_option("--init-model", o.init_model, "initial model (.npz, DESIGN.md names)")
       ->check(CLI::ExistingFile);
   app.add_option("--save-model", c.save_model, "write the final model as .npz");
+  app.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
   app.add_option("--report", c.report_file,
                  "write every round, the configuration, the backend and model_sha256 as JSON");
   app.add_option("--poll-ms", o.poll_ms,
@@ -198,7 +201,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                   money(result.rounds.back().modeled_cost_so_far).c_str());
     }
   }
-  if (!c.report_file.empty()) {
+  if (!c.report_file.empty() || !c.html_file.empty()) {
     ordered_json rounds = ordered_json::array();
     for (const RoundRow& r : result.rounds) rounds.push_back(row_json(r));
     ordered_json report = {{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
@@ -213,13 +216,16 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                            {"modeled_total_cost_usd", result.rounds.back().modeled_ms
                                                           ? ordered_json(result.rounds.back().modeled_cost_so_far)
                                                           : ordered_json(nullptr)}};
-    const std::string temporary = c.report_file + ".tmp";
-    {
-      std::ofstream out(temporary);
-      out << report.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+    if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
+    if (!c.report_file.empty()) {
+      const std::string temporary = c.report_file + ".tmp";
+      {
+        std::ofstream out(temporary);
+        out << report.dump(2) << "\n";
+        if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+      }
+      std::filesystem::rename(temporary, c.report_file);
     }
-    std::filesystem::rename(temporary, c.report_file);
   }
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "case_commands.hpp"
+#include "report_command.hpp"
+#include "stratus/trainer/html_report.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -40,6 +42,7 @@ struct LinregCommand {
   std::string region;
   std::string profile;
   std::string report_file;
+  std::string html_file;
   bool json_lines = false;
   bool quiet = false;
 };
@@ -162,7 +165,7 @@ int run_linreg(const LinregCommand& c) {
                   format_cost(total_modeled_cost).c_str());
     }
   }
-  if (!c.report_file.empty()) {
+  if (!c.report_file.empty() || !c.html_file.empty()) {
     json epochs = json::array();
     for (const auto& r : result.epochs) epochs.push_back(to_json(r));
     json report = {
@@ -180,10 +183,13 @@ int run_linreg(const LinregCommand& c) {
           {"cold_starts", cold}, {"billed_ms", billed}, {"total_cost_usd", total_cost},
           {"modeled_total_ms", all_modeled ? json(modeled_sum_ms) : json(nullptr)},
           {"modeled_total_cost_usd", all_modeled ? json(total_modeled_cost) : json(nullptr)}}}};
-    std::ofstream out(c.report_file);
-    // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
-    out << report.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+    if (!c.html_file.empty()) write_html_report(report, c.html_file);
+    if (!c.report_file.empty()) {
+      std::ofstream out(c.report_file);
+      // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
+      out << report.dump(2) << "\n";
+      if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+    }
   }
   return 0;
 }
@@ -308,6 +314,7 @@ int main(int argc, char** argv) {
   linreg->add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
   linreg->add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
   linreg->add_option("--report", c.report_file, "write every epoch, the weights and the configuration as JSON");
+  linreg->add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
   linreg->add_flag("--json", c.json_lines, "one JSON object per epoch on stdout instead of the table");
   linreg->add_flag("-q,--quiet", c.quiet, "no table, no progress");
 
@@ -356,7 +363,9 @@ int main(int argc, char** argv) {
   deploy->add_flag("-q,--quiet", dc.quiet, "no output");
   CaseCommands cases;
   add_case_commands(app, cases);
+  CLI::App* report_command = register_report(app);
   CLI11_PARSE(app, argc, argv);
+  if (report_command->parsed()) return 0;  // ran in its callback
   try {
     if (const auto code = run_case_commands(cases)) return *code;
     if (stage->parsed()) return run_stage_command(st);
