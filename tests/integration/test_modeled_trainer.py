@@ -30,7 +30,14 @@ def html_rows(html):
 def check_html(path, report, key):
     html = path.read_text()
     assert html.startswith("<!DOCTYPE html>")
-    assert html.count("<svg ") == 3 and all(f'id="chart-{c}"' in html for c in ("loss", "time", "cost"))
+    assert all(f'id="chart-{c}"' in html for c in ("loss", "time", "cost"))
+    # Case A/B reports have every worker's part of every round: the timeline.
+    timeline = key == "rounds"
+    assert html.count("<svg ") == (4 if timeline else 3)
+    if timeline:
+        spans = sum(1 for row in report[key] for w in row["workers"]
+                    for part in ("wait_ms", "train_ms", "merge_ms") if w[part] > 0)
+        assert html.count("<title>worker ") == spans > 0
     assert "<script" not in html and "src=" not in html and "<link" not in html and "@import" not in html
     rows = html_rows(html)
     assert len(rows) == len(report[key])

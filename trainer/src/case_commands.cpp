@@ -108,6 +108,15 @@ std::string money(double usd) {
   return text;
 }
 
+ordered_json workers_json(const std::vector<WorkerSpan>& spans) {
+  ordered_json out = ordered_json::array();
+  for (const WorkerSpan& w : spans) {
+    out.push_back({{"worker", w.worker}, {"cold_start", w.cold_start}, {"wait_ms", w.wait_ms},
+                   {"train_ms", w.train_ms}, {"merge_ms", w.merge_ms}});
+  }
+  return out;
+}
+
 ordered_json row_json(const RoundRow& r) {
   return {{"round", r.round},
           {"loss", r.loss},
@@ -125,7 +134,8 @@ ordered_json row_json(const RoundRow& r) {
           {"model_sha256", r.model_sha256},
           {"modeled_ms", r.modeled_ms ? ordered_json(*r.modeled_ms) : ordered_json(nullptr)},
           {"modeled_cost_usd", r.modeled_cost_usd ? ordered_json(*r.modeled_cost_usd) : ordered_json(nullptr)},
-          {"modeled_cost_so_far_usd", r.modeled_ms ? ordered_json(r.modeled_cost_so_far) : ordered_json(nullptr)}};
+          {"modeled_cost_so_far_usd", r.modeled_ms ? ordered_json(r.modeled_cost_so_far) : ordered_json(nullptr)},
+          {"workers", workers_json(r.workers)}};
 }
 
 int run_case(CaseCommand& c, std::string_view architecture) {

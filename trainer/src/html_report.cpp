@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
@@ -124,6 +125,73 @@ std::optional<double> field(const json& row, const char* name) {
   return it->get<double>();
 }
 
+// Per worker, one lane across the run: in every round (which starts where the previous one's
+// measured wall time ended) its wait for the global model, its training and its merging, with a
+// mark where it started cold. As measured on this host.
+std::string timeline_chart(const json& rows) {
+  std::size_t workers = 0;
+  double total_ms = 0;
+  for (const json& row : rows) {
+    if (row.contains("workers") && row["workers"].is_array()) workers = std::max(workers, row["workers"].size());
+    total_ms += field(row, "wall_ms").value_or(0);
+  }
+  if (workers == 0 || total_ms <= 0) return "";
+  constexpr double kWidth = 760, kLeft = 95, kRight = 20, kTop = 50;
+  const double lane = std::clamp(240.0 / static_cast<double>(workers), 3.0, 16.0);
+  const double height = kTop + lane * static_cast<double>(workers) + 45;
+  auto px = [&](double ms) { return kLeft + ms / total_ms * (kWidth - kLeft - kRight); };
+  std::string svg = "<svg id=\"chart-timeline\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+                    number(kWidth) + "\" height=\"" + number(height) + "\" viewBox=\"0 0 " + number(kWidth) + " " +
+                    number(height) + "\" role=\"img\" aria-label=\"per-worker timeline\">\n";
+  svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" class=\"title\">Per-worker timeline "
+         "(measured): wait, train, merge; cold starts marked</text>\n";
+  const struct { const char* name; const char* color; } kinds[] = {
+      {"wait", "#bbbbbb"}, {"train", "#1f77b4"}, {"merge", "#ff7f0e"}, {"cold start", "#d62728"}};
+  double legend_x = kLeft;
+  for (const auto& k : kinds) {
+    svg += "<rect x=\"" + number(legend_x) + "\" y=\"32\" width=\"12\" height=\"8\" fill=\"" + k.color +
+           "\"/><text x=\"" + number(legend_x + 16) + "\" y=\"40\">" + k.name + "</text>\n";
+    legend_x += 90;
+  }
+  double round_start = 0;
+  for (const json& row : rows) {
+    const double wall = field(row, "wall_ms").value_or(0);
+    svg += "<line x1=\"" + number(px(round_start)) + "\" y1=\"" + number(kTop) + "\" x2=\"" + number(px(round_start)) +
+           "\" y2=\"" + number(height - 40) + "\" class=\"grid\"/>\n";
+    if (row.contains("workers") && row["workers"].is_array()) {
+      for (const json& w : row["workers"]) {
+        const double index = field(w, "worker").value_or(0);
+        const double y = kTop + index * lane;
+        double t = round_start;
+        const struct { const char* key; const char* color; } parts[] = {
+            {"wait_ms", "#bbbbbb"}, {"train_ms", "#1f77b4"}, {"merge_ms", "#ff7f0e"}};
+        for (const auto& part : parts) {
+          const double ms = field(w, part.key).value_or(0);
+          if (ms <= 0) continue;
+          svg += "<rect x=\"" + number(px(t)) + "\" y=\"" + number(y) + "\" width=\"" +
+                 number(std::max(0.5, px(t + ms) - px(t))) + "\" height=\"" + number(std::max(1.0, lane - 1)) +
+                 "\" fill=\"" + part.color + "\"><title>worker " + number(index) + " round " +
+                 number(field(row, "round").value_or(0)) + " " + std::string(part.key, std::strlen(part.key) - 3) +
+                 ": " + number(ms) + " ms</title></rect>\n";
+          t += ms;
+        }
+        if (w.value("cold_start", false)) {
+          svg += "<rect x=\"" + number(px(round_start)) + "\" y=\"" + number(y) + "\" width=\"3\" height=\"" +
+                 number(std::max(1.0, lane - 1)) + "\" fill=\"#d62728\"/>\n";
+        }
+      }
+    }
+    round_start += wall;
+  }
+  svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(kTop + 10) + "\" text-anchor=\"end\">worker 0</text>\n";
+  svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(kTop + lane * static_cast<double>(workers)) +
+         "\" text-anchor=\"end\">worker " + std::to_string(workers - 1) + "</text>\n";
+  svg += "<text x=\"" + number((kLeft + kWidth - kRight) / 2) + "\" y=\"" + number(height - 12) +
+         "\" text-anchor=\"middle\">ms since the first round started (" + number(total_ms) + " ms in all)</text>\n";
+  svg += "</svg>\n";
+  return svg;
+}
+
 }  // namespace
 
 std::string render_html_report(const json& report) {
@@ -188,6 +256,7 @@ std::string render_html_report(const json& report) {
                      xs, {measured, modeled});
   html += line_chart("chart-cost", "Cumulative cost (USD)", "USD", x_name, xs, {cost, modeled_cost});
 
+  html += timeline_chart(rows);
   html += "<table id=\"rows\">\n<tr><th>" + std::string(x_name) +
           "</th><th>loss</th><th>accuracy</th><th>measured ms</th><th>modeled AWS ms</th><th>measured cost so far</th>"
           "<th>modeled cost so far</th></tr>\n";

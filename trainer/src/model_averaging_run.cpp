@@ -237,6 +237,16 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.poll_ms));
   }
   model_functions_round(round, traces, row);
+  row.workers.resize(config_.workers());
+  for (std::uint32_t w = 0; w < config_.workers(); ++w) row.workers[w].worker = w;
+  for (const RoundTrace& t : traces) {
+    if (t.worker >= row.workers.size()) continue;
+    WorkerSpan& span = row.workers[t.worker];
+    span.cold_start = span.cold_start || t.cold_start;
+    span.wait_ms += t.wait_ms;
+    span.train_ms += t.train_ms;
+    span.merge_ms += t.merge_ms;
+  }
   const FanOutOptions& prices = options_.fan_out;
   for (const RoundTrace& t : traces) {
     const double billed = std::ceil(t.elapsed_ms);
@@ -409,6 +419,12 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   row.billed_ms = telemetry.billed_ms;
   row.cost_usd = telemetry.cost_usd;
   row.retries = telemetry.retries;
+  row.workers.resize(workers);
+  for (std::uint32_t w = 0; w < workers; ++w) {
+    row.workers[w].worker = w;
+    row.workers[w].cold_start = outcomes[w].result.telemetry.cold_start;
+    row.workers[w].train_ms = outcomes[w].latency_ms;
+  }
   // The workers run in parallel; then the trainer merges along the tree itself (its own time).
   if (auto slowest = modeled_fan_out_ms(outcomes)) {
     row.modeled_ms = *slowest + ms_since(merge_started);

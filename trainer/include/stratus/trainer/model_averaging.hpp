@@ -66,6 +66,15 @@ struct ModelAveragingOptions {
   CaseData data;
 };
 
+// One worker's part of a round, as this host measured it (the report's timeline).
+struct WorkerSpan {
+  std::uint32_t worker = 0;
+  bool cold_start = false;
+  double wait_ms = 0;   // waiting for the global model
+  double train_ms = 0;  // reading it, training, writing the result (driver: the whole call)
+  double merge_ms = 0;  // merging its nodes, waiting for their children included
+};
+
 struct RoundRow {
   std::uint32_t round = 0;  // 1..rounds
   double loss = 0;          // mean training loss of the round's minibatches
@@ -86,6 +95,7 @@ struct RoundRow {
   std::optional<double> modeled_ms;
   std::optional<double> modeled_cost_usd;
   double modeled_cost_so_far = 0;
+  std::vector<WorkerSpan> workers;  // by worker index
   std::string model_sha256;  // of the round's global model
 };
 
