@@ -168,8 +168,10 @@ std::string timeline_chart(const json& rows) {
         for (const auto& part : parts) {
           const double ms = field(w, part.key).value_or(0);
           if (ms <= 0) continue;
-          svg += "<rect x=\"" + number(px(t)) + "\" y=\"" + number(y) + "\" width=\"" +
-                 number(std::max(0.5, px(t + ms) - px(t))) + "\" height=\"" + number(std::max(1.0, lane - 1)) +
+          // A worker may wait past the round's end (for the next model): clipped to the chart.
+          const double x0 = std::min(px(t), kWidth - kRight), x1 = std::min(px(t + ms), kWidth - kRight);
+          svg += "<rect x=\"" + number(x0) + "\" y=\"" + number(y) + "\" width=\"" +
+                 number(std::max(0.5, x1 - x0)) + "\" height=\"" + number(std::max(1.0, lane - 1)) +
                  "\" fill=\"" + part.color + "\"><title>worker " + number(index) + " round " +
                  number(field(row, "round").value_or(0)) + " " + std::string(part.key, std::strlen(part.key) - 3) +
                  ": " + number(ms) + " ms</title></rect>\n";
