@@ -10,7 +10,9 @@ std::string S3Attribution::register_environment(const std::string& env_id) {
   return key;
 }
 
-void S3Attribution::unregister(const std::string& access_key_id) { by_key_.erase(access_key_id); }
+void S3Attribution::unregister(const std::string& access_key_id) {
+  by_key_.erase(access_key_id);
+}
 
 void S3Attribution::record(std::string_view access_key_id, bool write_class, std::uint64_t bytes,
                            double measured_ms) {

@@ -18,7 +18,9 @@ S3Work operator-(const S3Work& later, const S3Work& earlier) {
           later.measured_ms - earlier.measured_ms, later.modeled_ms - earlier.modeled_ms};
 }
 
-double lambda_vcpus(int memory_mb) { return std::min(6.0, memory_mb / 1769.0); }
+double lambda_vcpus(int memory_mb) {
+  return std::min(6.0, memory_mb / 1769.0);
+}
 
 ModeledPhase model_phase(const MeasuredPhase& measured, int memory_mb) {
   ModeledPhase m;
@@ -27,20 +29,23 @@ ModeledPhase model_phase(const MeasuredPhase& measured, int memory_mb) {
   m.cpu_ms = measured.cpu_ms / share;
   m.s3_ms = measured.s3.modeled_ms;
   if (measured.run_delay_ms) {
-    m.other_ms = std::max(0.0, measured.wall_ms - measured.cpu_ms - *measured.run_delay_ms - measured.s3.measured_ms);
+    m.other_ms = std::max(
+        0.0, measured.wall_ms - measured.cpu_ms - *measured.run_delay_ms - measured.s3.measured_ms);
   }
   m.duration_ms = m.cpu_ms + m.s3_ms + m.other_ms;
   return m;
 }
 
-ModeledInvocation model_invocation(const MeasuredPhase& run, const std::optional<MeasuredPhase>& init,
-                                   int memory_mb, const std::string& architecture, const PriceTable& prices) {
+ModeledInvocation model_invocation(const MeasuredPhase& run,
+                                   const std::optional<MeasuredPhase>& init, int memory_mb,
+                                   const std::string& architecture, const PriceTable& prices) {
   ModeledInvocation m;
   m.run = model_phase(run, memory_mb);
   if (init) m.init = model_phase(*init, memory_mb);
   m.s3_requests = run.s3.requests + (init ? init->s3.requests : 0);
   m.billed_ms = billed_duration_ms(m.run.duration_ms, m.init.duration_ms);
-  const double gb_second_price = architecture == "arm64" ? prices.gb_second_arm64 : prices.gb_second_x86_64;
+  const double gb_second_price =
+      architecture == "arm64" ? prices.gb_second_arm64 : prices.gb_second_x86_64;
   m.cost_usd = prices.request_per_million / 1e6 +
                (memory_mb / 1024.0) * (static_cast<double>(m.billed_ms) / 1000.0) * gb_second_price;
   return m;
@@ -107,10 +112,11 @@ std::map<std::string, std::string> modeled_headers(const ModeledInvocation& m) {
 }
 
 std::string format_modeled_line(const std::string& request_id, const ModeledInvocation& m) {
-  std::string line = "MODELED RequestId: " + request_id + "\tDuration: " + number(m.run.duration_ms) +
-                     " ms\tBilled Duration: " + std::to_string(m.billed_ms) + " ms\tCPU: " +
-                     number(m.run.cpu_ms) + " ms\tS3: " + number(m.run.s3_ms) + " ms (" +
-                     std::to_string(m.s3_requests) + " requests)\tOther: " + number(m.run.other_ms) + " ms";
+  std::string line =
+      "MODELED RequestId: " + request_id + "\tDuration: " + number(m.run.duration_ms) +
+      " ms\tBilled Duration: " + std::to_string(m.billed_ms) + " ms\tCPU: " + number(m.run.cpu_ms) +
+      " ms\tS3: " + number(m.run.s3_ms) + " ms (" + std::to_string(m.s3_requests) +
+      " requests)\tOther: " + number(m.run.other_ms) + " ms";
   if (m.init.duration_ms > 0) line += "\tInit Duration: " + number(m.init.duration_ms) + " ms";
   line += "\tCost: $" + number(m.cost_usd, "%.10f");
   return line;

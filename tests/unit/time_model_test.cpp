@@ -1,12 +1,13 @@
-#include <unistd.h>
+#include "stratus/emulator/time_model.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "stratus/emulator/config.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/s3_attribution.hpp"
-#include "stratus/emulator/time_model.hpp"
 
 using namespace stratus::emulator;
 
@@ -91,29 +92,33 @@ TEST(TimeModel, MeteringSumsModeledFigures) {
   measured.function = std::string(1, 'f');
   measured.duration_ms = 500;
   measured.memory_mb = 1024;
-  auto modeled = model_invocation(MeasuredPhase{500, 40, 460, {}}, std::nullopt, 1024, "x86_64", PriceTable{});
+  auto modeled =
+      model_invocation(MeasuredPhase{500, 40, 460, {}}, std::nullopt, 1024, "x86_64", PriceTable{});
   metering.record(measured, &modeled);
   metering.record(measured, nullptr);
   auto usage = metering.usage_json()["functions"]["f"];
   EXPECT_EQ(usage["invocations"], 2);
   EXPECT_EQ(usage["modeled"]["invocations"], 1);
   EXPECT_EQ(usage["modeled"]["billed_ms"], modeled.billed_ms);
-  EXPECT_NE(metering.prometheus_text().find("stratus_modeled_cost_usd_total{function=\"f\"}"), std::string::npos);
+  EXPECT_NE(metering.prometheus_text().find("stratus_modeled_cost_usd_total{function=\"f\"}"),
+            std::string::npos);
 }
 
 TEST(TimeModelConfig, ParsesModeAndProfile) {
   EmulatorConfig config;
   EXPECT_EQ(config.time_model, TimeModelMode::Aws);
   apply_config_json(config, nlohmann::json::parse(R"({"time_model":"off",
-      "s3_profile":{"read":{"first_byte_ms":20,"mb_per_s":90},"write":{"first_byte_ms":30}}})"), "/");
+      "s3_profile":{"read":{"first_byte_ms":20,"mb_per_s":90},"write":{"first_byte_ms":30}}})"),
+                    "/");
   EXPECT_EQ(config.time_model, TimeModelMode::Off);
   EXPECT_DOUBLE_EQ(config.s3_profile.read.first_byte_ms, 20);
   EXPECT_DOUBLE_EQ(config.s3_profile.read.mb_per_s, 90);
   EXPECT_DOUBLE_EQ(config.s3_profile.write.first_byte_ms, 30);
   EXPECT_DOUBLE_EQ(config.s3_profile.write.mb_per_s, 85);
-  for (const char* bad : {R"({"time_model":"gcp"})", R"({"time_model":1})",
-                          R"({"s3_profile":{"read":{"first_byte_ms":-1}}})",
-                          R"({"s3_profile":{"write":{"mb_per_s":0}}})", R"({"s3_profile":{"get":{}}})"}) {
+  for (const char* bad :
+       {R"({"time_model":"gcp"})", R"({"time_model":1})",
+        R"({"s3_profile":{"read":{"first_byte_ms":-1}}})",
+        R"({"s3_profile":{"write":{"mb_per_s":0}}})", R"({"s3_profile":{"get":{}}})"}) {
     EmulatorConfig c;
     EXPECT_THROW(apply_config_json(c, nlohmann::json::parse(bad), "/"), ConfigError) << bad;
   }
@@ -121,6 +126,7 @@ TEST(TimeModelConfig, ParsesModeAndProfile) {
 
 TEST(TimeModelConfig, EnvironmentKeysShareTheFunctionsSecret) {
   SigV4Settings sigv4;
-  EXPECT_EQ(sigv4.secret_for(std::string(kEnvironmentAccessKeyPrefix) + "0123abcd"), kFunctionSecretAccessKey);
+  EXPECT_EQ(sigv4.secret_for(std::string(kEnvironmentAccessKeyPrefix) + "0123abcd"),
+            kFunctionSecretAccessKey);
   EXPECT_FALSE(sigv4.secret_for("STRATUS").has_value());
 }

@@ -17,7 +17,8 @@ std::optional<double> figure(const InvocationTelemetry& t, const char* name) {
   char* end = nullptr;
   errno = 0;
   const double value = std::strtod(it->second.c_str(), &end);
-  if (end == it->second.c_str() || errno != 0 || !std::isfinite(value) || value < 0) return std::nullopt;
+  if (end == it->second.c_str() || errno != 0 || !std::isfinite(value) || value < 0)
+    return std::nullopt;
   return value;
 }
 
@@ -25,7 +26,8 @@ double node_time(const TreeShape& tree, std::uint32_t level, std::uint32_t node,
                  const std::vector<double>& leaves,
                  const std::function<double(std::uint32_t, std::uint32_t)>& node_ms) {
   if (level == tree.leaf_level) {
-    if (node >= leaves.size()) throw std::out_of_range("merge tree leaf " + std::to_string(node) + " has no time");
+    if (node >= leaves.size())
+      throw std::out_of_range("merge tree leaf " + std::to_string(node) + " has no time");
     return leaves[node];
   }
   auto [first, count] = tree.children(level, node);
@@ -62,6 +64,8 @@ double compose_merge_tree(const TreeShape& tree, const std::vector<double>& leaf
   return node_time(tree, 0, 0, leaf_ready_ms, node_ms);
 }
 
-double single_thread_share(int memory_mb) { return std::min(1.0, memory_mb / 1769.0); }
+double single_thread_share(int memory_mb) {
+  return std::min(1.0, memory_mb / 1769.0);
+}
 
 }  // namespace stratus::trainer

@@ -5,7 +5,6 @@
 
 #include <fstream>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "stratus/trainer/html_report.hpp"
@@ -23,14 +22,18 @@ struct ReportCommand {
 
 CLI::App* register_report(CLI::App& app) {
   auto command = std::make_shared<ReportCommand>();
-  auto* report = app.add_subcommand("report", "render a --report JSON file (linreg, casea, caseb) as an HTML page");
-  report->add_option("report", command->input, "the JSON report")->required()->check(CLI::ExistingFile);
+  auto* report = app.add_subcommand(
+      "report", "render a --report JSON file (linreg, casea, caseb) as an HTML page");
+  report->add_option("report", command->input, "the JSON report")
+      ->required()
+      ->check(CLI::ExistingFile);
   report->add_option("--html", command->html, "the HTML file to write")->required();
   report->callback([command] {
     try {
       std::ifstream in(command->input);
       nlohmann::json document = nlohmann::json::parse(in, nullptr, false);
-      if (document.is_discarded()) throw std::invalid_argument("'" + command->input + "' is not valid JSON");
+      if (document.is_discarded())
+        throw std::invalid_argument("'" + command->input + "' is not valid JSON");
       write_html_report(document, command->html);
       std::cout << "wrote " << command->html << "\n";
     } catch (const std::exception& e) {

@@ -1,10 +1,12 @@
+#include "stratus/trainer/modeled_round.hpp"
+
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "stratus/ml/merge_tree.hpp"
 #include "stratus/ml/model_averaging.hpp"
 #include "stratus/trainer/html_report.hpp"
-#include "stratus/trainer/modeled_round.hpp"
 
 using namespace stratus::trainer;
 
@@ -31,7 +33,8 @@ TEST(ModeledRound, CallTimeIsDurationPlusInit) {
 }
 
 TEST(ModeledRound, FanOutWaitsForTheSlowestCall) {
-  std::vector<TaskOutcome> outcomes = {outcome({{"duration-ms", "10"}}), outcome({{"duration-ms", "30"}, {"init-ms", "5"}}),
+  std::vector<TaskOutcome> outcomes = {outcome({{"duration-ms", "10"}}),
+                                       outcome({{"duration-ms", "30"}, {"init-ms", "5"}}),
                                        outcome({{"duration-ms", "20"}})};
   EXPECT_DOUBLE_EQ(*modeled_fan_out_ms(outcomes), 35);
   outcomes.push_back(outcome({}));  // one answer without figures: no modeled time
@@ -48,10 +51,13 @@ TEST(ModeledRound, MergeTreeComposesAlongTheCriticalPath) {
     return std::pair{block.first, block.count};
   };
   const std::vector<double> leaves = {10, 50, 20, 30};
-  // Each inner node costs 1 + its level: node (1,0) ready at 50 + 2, node (1,1) at 30 + 2, root at 52 + 1.
-  const double root = compose_merge_tree(shape, leaves, [](std::uint32_t level, std::uint32_t) { return 1.0 + level; });
+  // Each inner node costs 1 + its level: node (1,0) ready at 50 + 2, node (1,1) at 30 + 2, root at
+  // 52 + 1.
+  const double root = compose_merge_tree(
+      shape, leaves, [](std::uint32_t level, std::uint32_t) { return 1.0 + level; });
   EXPECT_DOUBLE_EQ(root, 53);
-  EXPECT_THROW(compose_merge_tree(shape, {1, 2}, [](std::uint32_t, std::uint32_t) { return 0.0; }), std::out_of_range);
+  EXPECT_THROW(compose_merge_tree(shape, {1, 2}, [](std::uint32_t, std::uint32_t) { return 0.0; }),
+               std::out_of_range);
 }
 
 TEST(ModeledRound, S3ProfileAndShare) {
@@ -84,15 +90,24 @@ TEST(ModeledRound, TraceCarriesCpuFiguresAndReadsOldTraces) {
 }
 
 TEST(HtmlReport, SelfContainedWithChartsAndTheReportsNumbers) {
-  nlohmann::json report = {
-      {"workload", "casea"},
-      {"run_id", "run-<1>"},
-      {"backend", "http://127.0.0.1:9001"},
-      {"rounds",
-       {{{"round", 1}, {"loss", 0.75}, {"accuracy", 0.6}, {"wall_ms", 400.0}, {"modeled_ms", 900.5},
-         {"cost_so_far_usd", 1e-5}, {"modeled_cost_so_far_usd", 2e-5}},
-        {{"round", 2}, {"loss", 0.5}, {"accuracy", 0.7}, {"wall_ms", 300.0}, {"modeled_ms", nullptr},
-         {"cost_so_far_usd", 2e-5}, {"modeled_cost_so_far_usd", nullptr}}}}};
+  nlohmann::json report = {{"workload", "casea"},
+                           {"run_id", "run-<1>"},
+                           {"backend", "http://127.0.0.1:9001"},
+                           {"rounds",
+                            {{{"round", 1},
+                              {"loss", 0.75},
+                              {"accuracy", 0.6},
+                              {"wall_ms", 400.0},
+                              {"modeled_ms", 900.5},
+                              {"cost_so_far_usd", 1e-5},
+                              {"modeled_cost_so_far_usd", 2e-5}},
+                             {{"round", 2},
+                              {"loss", 0.5},
+                              {"accuracy", 0.7},
+                              {"wall_ms", 300.0},
+                              {"modeled_ms", nullptr},
+                              {"cost_so_far_usd", 2e-5},
+                              {"modeled_cost_so_far_usd", nullptr}}}}};
   const std::string html = render_html_report(report);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   for (const char* id : {"chart-loss", "chart-time", "chart-cost"})
@@ -104,5 +119,6 @@ TEST(HtmlReport, SelfContainedWithChartsAndTheReportsNumbers) {
   EXPECT_NE(html.find("<td data-field=\"modeled_ms\">900.5</td>"), std::string::npos);
   EXPECT_NE(html.find("<td data-field=\"modeled_ms\">-</td>"), std::string::npos);
   EXPECT_THROW(render_html_report(nlohmann::json::object()), std::invalid_argument);
-  EXPECT_THROW(render_html_report(nlohmann::json{{"rounds", {{{"loss", 1}}}}}), std::invalid_argument);
+  EXPECT_THROW(render_html_report(nlohmann::json{{"rounds", {{{"loss", 1}}}}}),
+               std::invalid_argument);
 }

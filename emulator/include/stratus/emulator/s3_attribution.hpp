@@ -22,7 +22,8 @@ class S3Attribution {
   std::string register_environment(const std::string& env_id);
   void unregister(const std::string& access_key_id);
   // One served request signed with `access_key_id` (requests by other keys are not attributed).
-  void record(std::string_view access_key_id, bool write_class, std::uint64_t bytes, double measured_ms);
+  void record(std::string_view access_key_id, bool write_class, std::uint64_t bytes,
+              double measured_ms);
   // Everything attributed to the key so far (zero for an unknown key).
   S3Work totals(const std::string& access_key_id) const;
   const S3Profile& profile() const { return profile_; }

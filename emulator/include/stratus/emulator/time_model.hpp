@@ -61,8 +61,9 @@ struct ModeledInvocation {
 double lambda_vcpus(int memory_mb);
 
 ModeledPhase model_phase(const MeasuredPhase& measured, int memory_mb);
-ModeledInvocation model_invocation(const MeasuredPhase& run, const std::optional<MeasuredPhase>& init,
-                                   int memory_mb, const std::string& architecture, const PriceTable& prices);
+ModeledInvocation model_invocation(const MeasuredPhase& run,
+                                   const std::optional<MeasuredPhase>& init, int memory_mb,
+                                   const std::string& architecture, const PriceTable& prices);
 
 // Modeled time of one S3 request under the profile.
 double modeled_s3_request_ms(const S3Profile& profile, bool write_class, std::uint64_t bytes);

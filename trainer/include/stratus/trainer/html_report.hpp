@@ -5,9 +5,8 @@
 // no network: it opens offline in any browser.
 
 #include <filesystem>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace stratus::trainer {
 
