@@ -220,6 +220,20 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
     }
     s3.reject_unknown();
   }
+  if (const json* mode = root.get("time_model")) {
+    if (!mode->is_string() || (*mode != "aws" && *mode != "off")) root.fail("time_model", "must be \"aws\" or \"off\"");
+    config.time_model = *mode == "aws" ? TimeModelMode::Aws : TimeModelMode::Off;
+  }
+  {
+    ObjectReader profile = root.child("s3_profile");
+    for (auto [name, target] : {std::pair{"read", &config.s3_profile.read}, std::pair{"write", &config.s3_profile.write}}) {
+      ObjectReader r = profile.child(name);
+      r.read("first_byte_ms", target->first_byte_ms, 0, 60000);
+      r.read("mb_per_s", target->mb_per_s, 0.001, 1e6);
+      r.reject_unknown();
+    }
+    profile.reject_unknown();
+  }
   {
     ObjectReader sandbox = root.child("sandbox");
     sandbox.read("user", config.sandbox.user);

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 struct Daemon::Parts {
   explicit Parts(EmulatorConfig c)
       : config(std::move(c)),
-        metering(config.prices),
+        metering(config.prices, config.s3_profile),
         registry(config.data_dir, config.region, config.account_id),
         limiter(ResourceLimiter::probe(true)),
         sandbox(Sandbox::probe(config.sandbox, config.data_dir)),

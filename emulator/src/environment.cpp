@@ -88,6 +88,7 @@ Environment::~Environment() {
   // The process handle kills and waits for anything still running.
   process_ = ChildProcess();
   ctx_.limiter.destroy(cgroups_);
+  if (!s3_access_key_.empty()) ctx_.metering.s3_attribution().unregister(s3_access_key_);
   if (sandbox_) ctx_.sandbox.release(*sandbox_);
   std::error_code ec;
   if (!tmp_dir_.empty()) fs::remove_all(tmp_dir_, ec);
@@ -108,6 +109,7 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
   fs::create_directories(tmp_dir_);
   log_.open(ctx_.config.data_dir / "logs" / f.name / (utc_date("%Y-%m-%d") + "-" + id_ + ".log"));
   cgroups_ = ctx_.limiter.create("env-" + id_, f.memory_mb);
+  s3_access_key_ = ctx_.metering.s3_attribution().register_environment(id_);
   sandbox_ = ctx_.sandbox.plan(f.code->dir(), f.ephemeral_storage_mb, tmp_dir_, ctx_.host.code_dirs());
 
   // Where the process sees its code: /var/task in a private mount namespace, as on Lambda.
@@ -125,7 +127,7 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
       "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + f.name,
       "AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream_name_,
       // Functions reach the emulator's own S3/Lambda with these (SigV4 needs some credentials).
-      "AWS_ACCESS_KEY_ID=stratus",
+      "AWS_ACCESS_KEY_ID=" + s3_access_key_,
       "AWS_SECRET_ACCESS_KEY=stratus-secret",
       "AWS_SESSION_TOKEN=stratus-session",
       "AWS_ENDPOINT_URL=" + ctx_.front_endpoint,
@@ -262,6 +264,10 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
   current_->attempts += 1;
   current_started_ = SteadyClock::now();
   current_cpu_start_ms_ = ctx_.limiter.cpu_time_ms(cgroups_, process_.pid());
+  if (ctx_.config.time_model == TimeModelMode::Aws) {
+    current_run_delay_start_ms_ = run_delay_ms(process_.pid());
+    current_s3_start_ = ctx_.metering.s3_attribution().totals(s3_access_key_);
+  }
   ++served_;
   log_line("START RequestId: " + current_id_ + " Version: $LATEST");
 
@@ -305,7 +311,8 @@ void Environment::finish_invocation(InvocationOutcome outcome, bool timed_out) {
   m.function = function_->name;
   m.architecture = function_->architecture;
   m.duration_ms = ms_since(current_started_);
-  if (!init_reported_ && !provisioned_) m.init_ms = init_ms_;
+  const bool bill_init = !init_reported_ && !provisioned_;
+  if (bill_init) m.init_ms = init_ms_;
   init_reported_ = true;
   m.memory_mb = function_->memory_mb;
   auto peak = ctx_.limiter.memory_peak_bytes(cgroups_, process_.pid());
@@ -313,10 +320,16 @@ void Environment::finish_invocation(InvocationOutcome outcome, bool timed_out) {
   m.cpu_ms = std::max(0.0, ctx_.limiter.cpu_time_ms(cgroups_, process_.pid()) - current_cpu_start_ms_);
   m.error = !outcome.function_error.empty();
   m.timeout = timed_out;
-  ctx_.metering.record(m);
+  std::optional<ModeledInvocation> modeled;
+  if (ctx_.config.time_model == TimeModelMode::Aws) modeled = model_current(m.duration_ms, m.cpu_ms, bill_init);
+  ctx_.metering.record(m, modeled ? &*modeled : nullptr);
 
   std::string end_and_report = "END RequestId: " + invocation->request_id + "\n" +
                                format_report_line(invocation->request_id, m) + "\n";
+  if (modeled) {
+    end_and_report += format_modeled_line(invocation->request_id, *modeled) + "\n";
+    outcome.modeled_headers = modeled_headers(*modeled);
+  }
   log_.write(end_and_report);
   invocation->append_log(end_and_report);
   if (invocation->want_log_tail) outcome.log_tail = invocation->log_tail();
@@ -488,6 +501,15 @@ void Environment::handle_next(HttpResponder respond) {
   parked_next_ = std::move(respond);
   if (state_ == EnvironmentState::Starting) {
     init_ms_ = ms_since(spawned_at_);
+    if (ctx_.config.time_model == TimeModelMode::Aws) {
+      // The cgroup and the process are new: their totals so far are the INIT phase's.
+      MeasuredPhase init;
+      init.wall_ms = init_ms_;
+      init.cpu_ms = ctx_.limiter.cpu_time_ms(cgroups_, process_.pid());
+      init.run_delay_ms = run_delay_ms(process_.pid());
+      init.s3 = ctx_.metering.s3_attribution().totals(s3_access_key_);
+      init_measured_ = init;
+    }
   }
   timer_.cancel();  // the init timeout, or a hand-over's wait
   hand_over_failed_ = false;
@@ -520,6 +542,20 @@ void Environment::handle_result(const std::string& request_id, bool is_error, Ht
   }
   respond(runtime_accepted());
   finish_invocation(std::move(outcome), false);
+}
+
+ModeledInvocation Environment::model_current(double wall_ms, double cpu_ms, bool bill_init) {
+  MeasuredPhase run;
+  run.wall_ms = wall_ms;
+  run.cpu_ms = cpu_ms;
+  auto delay_now = run_delay_ms(process_.pid());
+  if (delay_now && current_run_delay_start_ms_) {
+    run.run_delay_ms = std::max(0.0, *delay_now - *current_run_delay_start_ms_);
+  }
+  run.s3 = ctx_.metering.s3_attribution().totals(s3_access_key_) - current_s3_start_;
+  std::optional<MeasuredPhase> init;
+  if (bill_init) init = init_measured_;
+  return model_invocation(run, init, function_->memory_mb, function_->architecture, ctx_.metering.prices());
 }
 
 }  // namespace stratus::emulator

@@ -335,6 +335,7 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     response.headers.add("x-amzn-RequestId", request_id);
     if (!outcome.function_error.empty()) response.headers.add("X-Amz-Function-Error", outcome.function_error);
     if (!outcome.log_tail.empty()) response.headers.add("X-Amz-Log-Result", base64_encode(outcome.log_tail));
+    for (const auto& [name, value] : outcome.modeled_headers) response.headers.add(name, value);
     response.body = std::move(outcome.payload);
     respond(std::move(response));
   };

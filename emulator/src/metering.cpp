@@ -29,7 +29,7 @@ std::string format_report_line(const std::string& request_id, const InvocationMe
   return line;
 }
 
-double Metering::record(const InvocationMeasurement& m) {
+double Metering::record(const InvocationMeasurement& m, const ModeledInvocation* modeled) {
   FunctionUsage& u = usage_[m.function];
   std::int64_t billed = billed_duration_ms(m.duration_ms, m.init_ms);
   double gb_seconds = (m.memory_mb / 1024.0) * (static_cast<double>(billed) / 1000.0);
@@ -47,6 +47,16 @@ double Metering::record(const InvocationMeasurement& m) {
   u.gb_seconds += gb_seconds;
   if (m.max_memory_used_mb > u.max_memory_used_mb) u.max_memory_used_mb = m.max_memory_used_mb;
   u.cost_usd += cost;
+  if (modeled) {
+    u.modeled_invocations += 1;
+    u.modeled_duration_ms += modeled->run.duration_ms;
+    u.modeled_init_ms += modeled->init.duration_ms;
+    u.modeled_cpu_ms += modeled->run.cpu_ms + modeled->init.cpu_ms;
+    u.modeled_s3_ms += modeled->run.s3_ms + modeled->init.s3_ms;
+    u.modeled_billed_ms += modeled->billed_ms;
+    u.modeled_gb_seconds += (m.memory_mb / 1024.0) * (static_cast<double>(modeled->billed_ms) / 1000.0);
+    u.modeled_cost_usd += modeled->cost_usd;
+  }
   return cost;
 }
 
@@ -60,7 +70,16 @@ nlohmann::json to_json(const FunctionUsage& u) {
           {"cold_starts", u.cold_starts}, {"duration_ms", u.duration_ms},
           {"billed_ms", u.billed_ms},     {"init_ms", u.init_ms},
           {"cpu_ms", u.cpu_ms},           {"gb_seconds", u.gb_seconds},
-          {"max_memory_used_mb", u.max_memory_used_mb}, {"cost_usd", u.cost_usd}};
+          {"max_memory_used_mb", u.max_memory_used_mb}, {"cost_usd", u.cost_usd},
+          {"modeled",
+           {{"invocations", u.modeled_invocations},
+            {"duration_ms", u.modeled_duration_ms},
+            {"init_ms", u.modeled_init_ms},
+            {"cpu_ms", u.modeled_cpu_ms},
+            {"s3_ms", u.modeled_s3_ms},
+            {"billed_ms", u.modeled_billed_ms},
+            {"gb_seconds", u.modeled_gb_seconds},
+            {"cost_usd", u.modeled_cost_usd}}}};
 }
 
 }  // namespace
@@ -82,6 +101,14 @@ nlohmann::json Metering::usage_json() const {
     total.gb_seconds += u.gb_seconds;
     total.max_memory_used_mb = std::max(total.max_memory_used_mb, u.max_memory_used_mb);
     total.cost_usd += u.cost_usd;
+    total.modeled_invocations += u.modeled_invocations;
+    total.modeled_duration_ms += u.modeled_duration_ms;
+    total.modeled_init_ms += u.modeled_init_ms;
+    total.modeled_cpu_ms += u.modeled_cpu_ms;
+    total.modeled_s3_ms += u.modeled_s3_ms;
+    total.modeled_billed_ms += u.modeled_billed_ms;
+    total.modeled_gb_seconds += u.modeled_gb_seconds;
+    total.modeled_cost_usd += u.modeled_cost_usd;
   }
   nlohmann::json buckets = nlohmann::json::object();
   BucketUsage s3_total;
@@ -154,6 +181,16 @@ std::string Metering::prometheus_text() const {
        [](const FunctionUsage& u) { return static_cast<double>(u.max_memory_used_mb); }},
       {"stratus_cost_usd_total", "counter", "Cost at the configured price table",
        [](const FunctionUsage& u) { return u.cost_usd; }},
+      {"stratus_modeled_duration_milliseconds_total", "counter", "Summed modeled AWS duration",
+       [](const FunctionUsage& u) { return u.modeled_duration_ms; }},
+      {"stratus_modeled_init_milliseconds_total", "counter", "Summed modeled AWS init duration",
+       [](const FunctionUsage& u) { return u.modeled_init_ms; }},
+      {"stratus_modeled_s3_milliseconds_total", "counter", "Summed modeled S3 time",
+       [](const FunctionUsage& u) { return u.modeled_s3_ms; }},
+      {"stratus_modeled_billed_milliseconds_total", "counter", "Summed modeled billed duration",
+       [](const FunctionUsage& u) { return static_cast<double>(u.modeled_billed_ms); }},
+      {"stratus_modeled_cost_usd_total", "counter", "Modeled AWS cost at the configured price table",
+       [](const FunctionUsage& u) { return u.modeled_cost_usd; }},
   };
   std::string out;
   char buf[256];

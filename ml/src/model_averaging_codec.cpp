@@ -504,7 +504,10 @@ std::string encode_trace(const RoundTrace& t) {
               {"wait_ms", t.wait_ms},
               {"train_ms", t.train_ms},
               {"merge_ms", t.merge_ms},
-              {"memory_mb", t.memory_mb}}
+              {"memory_mb", t.memory_mb},
+              {"train_cpu_ms", t.train_cpu_ms},
+              {"merge_cpu_ms", t.merge_cpu_ms},
+              {"merged_children", t.merged_children}}
       .dump();
 }
 
@@ -525,7 +528,12 @@ RoundTrace decode_trace(std::string_view text) {
   t.train_ms = number_field(j, "train_ms", where);
   t.merge_ms = number_field(j, "merge_ms", where);
   t.memory_mb = u32_field(j, "memory_mb", 0, 1'000'000, where);
-  if (t.elapsed_ms < 0 || t.wait_ms < 0 || t.train_ms < 0 || t.merge_ms < 0) {
+  if (j.contains("train_cpu_ms")) t.train_cpu_ms = number_field(j, "train_cpu_ms", where);
+  if (j.contains("merge_cpu_ms")) t.merge_cpu_ms = number_field(j, "merge_cpu_ms", where);
+  if (j.contains("merged_children"))
+    t.merged_children = u32_field(j, "merged_children", 0, MergeTree::kMaxWorkers, where);
+  if (t.elapsed_ms < 0 || t.wait_ms < 0 || t.train_ms < 0 || t.merge_ms < 0 || t.train_cpu_ms < 0 ||
+      t.merge_cpu_ms < 0) {
     throw ProtocolError(where + ": negative duration");
   }
   return t;

@@ -3,6 +3,8 @@
 
 #include "stratus/ml/model_averaging_worker.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -14,6 +16,13 @@ namespace stratus::ml::averaging {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// CPU time of the calling thread: what the work costs, however long the host made it wait.
+double thread_cpu_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -116,6 +125,7 @@ NodeValue Worker::train_leaf(std::uint32_t round, RoundTrace& trace) {
   const Shard& samples = shard(from_cache);
   trace.shard_cached = trace.shard_cached || from_cache;
   const auto start = Clock::now();
+  const double cpu_start = thread_cpu_ms();
   NodeValue leaf;
   leaf.model = global_model(round);
   RoundStats stats;
@@ -140,6 +150,7 @@ NodeValue Worker::train_leaf(std::uint32_t round, RoundTrace& trace) {
   store_.put(config_.bucket, layout_.node(round, leaf_), last_leaf_bytes_);
   const double took = ms_since(start);
   trace.train_ms += took;
+  trace.train_cpu_ms += thread_cpu_ms() - cpu_start;
   slowest_train_ms_ = std::max(slowest_train_ms_, took);
   return leaf;
 }
@@ -203,6 +214,7 @@ Wait Worker::wait_for(const std::string& key, double& waited_ms,
 
 Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
   const auto start = Clock::now();
+  const double cpu_start = thread_cpu_ms();
   const MergeTree::Block block = tree_.children(node);
   const std::string output = node_output_key(round, node);
   auto remove_children = [&] {
@@ -259,6 +271,8 @@ Wait Worker::merge(std::uint32_t round, TreeNode node, RoundTrace& trace) {
   }
   remove_children();
   const double took = ms_since(start);
+  trace.merge_cpu_ms += thread_cpu_ms() - cpu_start;  // polling sleeps cost no CPU
+  trace.merged_children += block.count;
   slowest_merge_ms_ = std::max(slowest_merge_ms_, took);
   return Wait::ready;
 }

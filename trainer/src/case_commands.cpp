@@ -2,6 +2,8 @@
 
 #include "case_commands.hpp"
 
+#include "stratus/trainer/html_report.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -76,6 +78,7 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
   app.add_option("--init-model", o.init_model, "initial model (.npz, DESIGN.md names)")
       ->check(CLI::ExistingFile);
   app.add_option("--save-model", c.save_model, "write the final model as .npz");
+  app.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
   app.add_option("--report", c.report_file,
                  "write every round, the configuration, the backend and model_sha256 as JSON");
   app.add_option("--poll-ms", o.poll_ms,
@@ -116,6 +119,15 @@ std::string money(double usd) {
   return text;
 }
 
+ordered_json workers_json(const std::vector<WorkerSpan>& spans) {
+  ordered_json out = ordered_json::array();
+  for (const WorkerSpan& w : spans) {
+    out.push_back({{"worker", w.worker}, {"cold_start", w.cold_start}, {"wait_ms", w.wait_ms},
+                   {"train_ms", w.train_ms}, {"merge_ms", w.merge_ms}});
+  }
+  return out;
+}
+
 ordered_json row_json(const RoundRow& r) {
   return {{"round", r.round},
           {"loss", r.loss},
@@ -130,7 +142,11 @@ ordered_json row_json(const RoundRow& r) {
           {"retries", r.retries},
           {"shard_cache_hits", r.shard_cache_hits},
           {"revived", r.revived},
-          {"model_sha256", r.model_sha256}};
+          {"model_sha256", r.model_sha256},
+          {"modeled_ms", r.modeled_ms ? ordered_json(*r.modeled_ms) : ordered_json(nullptr)},
+          {"modeled_cost_usd", r.modeled_cost_usd ? ordered_json(*r.modeled_cost_usd) : ordered_json(nullptr)},
+          {"modeled_cost_so_far_usd", r.modeled_ms ? ordered_json(r.modeled_cost_so_far) : ordered_json(nullptr)},
+          {"workers", workers_json(r.workers)}};
 }
 
 int run_case(CaseCommand& c, std::string_view architecture) {
@@ -183,17 +199,20 @@ int run_case(CaseCommand& c, std::string_view architecture) {
               << "\n"
               << "  accuracy on " << run.evaluation_description << "; backend: " << run.backend
               << "\n";
-    std::printf("%6s %12s %9s %10s %12s %6s %11s %12s\n", "round", "loss", "accuracy", "round_ms",
-                "invocations", "cold", "billed_ms", "cost_usd");
+    std::printf("%6s %12s %9s %10s %12s %6s %11s %12s %10s %12s\n", "round", "loss", "accuracy", "round_ms",
+                "invocations", "cold", "billed_ms", "cost_usd", "aws_ms", "aws_cost");
     std::fflush(stdout);
   };
   auto on_round = [&](const RoundRow& r) {
     if (c.json_lines) {
       std::cout << row_json(r).dump() << "\n" << std::flush;
     } else if (table) {
-      std::printf("%6u %12.6g %9.4f %10.1f %12d %6d %11.0f %12s\n", r.round, r.loss, r.accuracy,
+      char modeled[32] = "-";
+      if (r.modeled_ms) std::snprintf(modeled, sizeof modeled, "%.1f", *r.modeled_ms);
+      std::printf("%6u %12.6g %9.4f %10.1f %12d %6d %11.0f %12s %10s %12s\n", r.round, r.loss, r.accuracy,
                   r.wall_ms, r.invocations, r.cold_starts, r.billed_ms,
-                  money(r.cost_so_far).c_str());
+                  money(r.cost_so_far).c_str(), modeled,
+                  r.modeled_ms ? money(r.modeled_cost_so_far).c_str() : "-");
       std::fflush(stdout);
     }
   };
@@ -203,8 +222,18 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n",
                 result.rounds.back().accuracy, result.rounds.back().loss,
                 result.model_sha256.c_str(), money(result.rounds.back().cost_so_far).c_str());
+    double modeled_total = 0;
+    bool modeled = true;
+    for (const RoundRow& r : result.rounds) {
+      modeled = modeled && r.modeled_ms.has_value();
+      modeled_total += r.modeled_ms.value_or(0);
+    }
+    if (modeled) {
+      std::printf("modeled on AWS: %.1f ms for %zu rounds, cost $%s\n", modeled_total, result.rounds.size(),
+                  money(result.rounds.back().modeled_cost_so_far).c_str());
+    }
   }
-  if (!c.report_file.empty()) {
+  if (!c.report_file.empty() || !c.html_file.empty()) {
     ordered_json rounds = ordered_json::array();
     for (const RoundRow& r : result.rounds) rounds.push_back(row_json(r));
     ordered_json report = {{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
@@ -215,14 +244,20 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                            {"rounds", rounds},
                            {"model_sha256", result.model_sha256},
                            {"final_accuracy", result.rounds.back().accuracy},
-                           {"total_cost_usd", result.rounds.back().cost_so_far}};
-    const std::string temporary = c.report_file + ".tmp";
-    {
-      std::ofstream out(temporary);
-      out << report.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+                           {"total_cost_usd", result.rounds.back().cost_so_far},
+                           {"modeled_total_cost_usd", result.rounds.back().modeled_ms
+                                                          ? ordered_json(result.rounds.back().modeled_cost_so_far)
+                                                          : ordered_json(nullptr)}};
+    if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
+    if (!c.report_file.empty()) {
+      const std::string temporary = c.report_file + ".tmp";
+      {
+        std::ofstream out(temporary);
+        out << report.dump(2) << "\n";
+        if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+      }
+      std::filesystem::rename(temporary, c.report_file);
     }
-    std::filesystem::rename(temporary, c.report_file);
   }
   return 0;
 }

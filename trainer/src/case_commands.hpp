@@ -25,6 +25,7 @@ struct CaseCommand {
   std::string initialisation = "paper";
   std::string save_model;
   std::string report_file;
+  std::string html_file;
   bool json_lines = false;
   bool quiet = false;
 };

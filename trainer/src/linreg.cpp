@@ -5,6 +5,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "stratus/trainer/modeled_round.hpp"
+
 namespace stratus::trainer {
 
 namespace linreg = ml::linreg;
@@ -78,6 +80,8 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Inv
     auto epoch_start = std::chrono::steady_clock::now();
     double sse = 0;
     std::size_t rows_seen = 0;
+    double modeled_sum_ms = 0;
+    bool all_modeled = true;
     for (int step = 0; step < steps_per_epoch; ++step) {
       std::vector<FanOutTask> tasks;
       std::vector<std::size_t> task_rows;
@@ -107,7 +111,7 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Inv
                          task_key(ids), "shard " + std::to_string(k)});
         task_rows.push_back(end - begin);
       }
-      fan_out.run(
+      const std::vector<TaskOutcome> outcomes = fan_out.run(
           tasks,
           [&](std::size_t index, const std::string& payload) {
             linreg::GradientAnswer answer =
@@ -121,6 +125,7 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Inv
             return key;
           },
           record.telemetry);
+      const auto reduce_start = std::chrono::steady_clock::now();
       // Reduce in shard order: the same sums in the same order on every target.
       std::fill(total.begin(), total.end(), 0.0);
       double bias_total = 0;
@@ -136,9 +141,14 @@ LinregResult train_linreg(const Dataset& data, const LinregOptions& options, Inv
       for (std::size_t j = 0; j < total.size(); ++j) result.weights[j] -= scale * total[j];
       result.bias -= scale * bias_total;
       rows_seen += rows;
+      const auto slowest = modeled_fan_out_ms(outcomes);
+      all_modeled = all_modeled && slowest.has_value();
+      modeled_sum_ms += slowest.value_or(0) + std::chrono::duration<double, std::milli>(
+                                                  std::chrono::steady_clock::now() - reduce_start).count();
       if (observer.on_step) observer.on_step(epoch, step + 1, steps_per_epoch);
     }
     record.steps = steps_per_epoch;
+    if (all_modeled) record.modeled_ms = modeled_sum_ms;
     record.loss = 0.5 * sse / static_cast<double>(rows_seen);
     record.wall_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_start)

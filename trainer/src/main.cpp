@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "case_commands.hpp"
+#include "report_command.hpp"
+#include "stratus/trainer/html_report.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -40,6 +42,7 @@ struct LinregCommand {
   std::string region;
   std::string profile;
   std::string report_file;
+  std::string html_file;
   bool json_lines = false;
   bool quiet = false;
 };
@@ -52,6 +55,12 @@ LinregOptions linreg_options(const LinregCommand& c) {
   o.fan_out.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
   o.fan_out.retries = c.retries;
   return o;
+}
+
+std::string format_ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", ms);
+  return buf;
 }
 
 std::string format_cost(double usd) {
@@ -70,7 +79,12 @@ json to_json(const EpochRecord& r) {
           {"billed_ms", r.telemetry.billed_ms},
           {"cost_usd", r.telemetry.cost_usd},
           {"retries", r.telemetry.retries},
-          {"duplicates_ignored", r.telemetry.duplicates_ignored}};
+          {"duplicates_ignored", r.telemetry.duplicates_ignored},
+          // Modeled AWS figures (null where the target reports none, e.g. AWS itself: its billed
+          // figures above are real).
+          {"modeled_ms", r.modeled_ms ? json(*r.modeled_ms) : json(nullptr)},
+          {"modeled_cost_usd", r.telemetry.modeled.count("cost-usd") ? json(r.telemetry.modeled.at("cost-usd"))
+                                                                    : json(nullptr)}};
 }
 
 int run_linreg(const LinregCommand& c) {
@@ -94,10 +108,11 @@ int run_linreg(const LinregCommand& c) {
               << c.train.learning_rate << ", "
               << (c.train.batch_size ? "mini-batch " + std::to_string(c.train.batch_size) : std::string("full batch"))
               << "\nbackend: " << backend << "\n";
-    std::printf("%6s %14s %10s %12s %6s %10s %12s\n", "epoch", "loss", "epoch_ms", "invocations", "cold",
-                "billed_ms", "cost_usd");
+    std::printf("%6s %14s %10s %12s %6s %10s %12s %10s %12s\n", "epoch", "loss", "epoch_ms", "invocations", "cold",
+                "billed_ms", "cost_usd", "aws_ms", "aws_cost");
   }
   double total_cost = 0;
+  double total_modeled_cost = 0;
   LinregObserver observer;
   observer.on_step = [&](int epoch, int step, int steps) {
     if (!progress) return;
@@ -110,12 +125,15 @@ int run_linreg(const LinregCommand& c) {
   };
   observer.on_epoch = [&](const EpochRecord& r) {
     total_cost += r.telemetry.cost_usd;
+    if (r.telemetry.modeled.count("cost-usd")) total_modeled_cost += r.telemetry.modeled.at("cost-usd");
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (c.json_lines) {
       std::cout << to_json(r).dump() << "\n" << std::flush;
     } else if (!c.quiet) {
-      std::printf("%6d %14.8g %10.2f %12d %6d %10.0f %12s\n", r.epoch, r.loss, r.wall_ms, r.telemetry.invocations,
-                  r.telemetry.cold_starts, r.telemetry.billed_ms, format_cost(total_cost).c_str());
+      std::printf("%6d %14.8g %10.2f %12d %6d %10.0f %12s %10s %12s\n", r.epoch, r.loss, r.wall_ms,
+                  r.telemetry.invocations, r.telemetry.cold_starts, r.telemetry.billed_ms,
+                  format_cost(total_cost).c_str(), r.modeled_ms ? format_ms(*r.modeled_ms).c_str() : "-",
+                  r.modeled_ms ? format_cost(total_modeled_cost).c_str() : "-");
       std::fflush(stdout);
     }
   };
@@ -125,7 +143,11 @@ int run_linreg(const LinregCommand& c) {
   int invocations = 0;
   int cold = 0;
   double billed = 0;
+  double modeled_sum_ms = 0;
+  bool all_modeled = true;
   for (const auto& r : result.epochs) {
+    all_modeled = all_modeled && r.modeled_ms.has_value();
+    modeled_sum_ms += r.modeled_ms.value_or(0);
     total_ms += r.wall_ms;
     invocations += r.telemetry.invocations;
     cold += r.telemetry.cold_starts;
@@ -133,12 +155,18 @@ int run_linreg(const LinregCommand& c) {
   }
   const double average_ms = total_ms / static_cast<double>(result.epochs.size());
   const double final_loss = result.epochs.back().loss;
+
   if (!c.json_lines && !c.quiet) {
     std::printf("summary: average epoch %.2f ms, final loss %.8g, %d invocations (%d cold starts), "
                 "billed %.0f ms, total cost $%s\n",
                 average_ms, final_loss, invocations, cold, billed, format_cost(total_cost).c_str());
+    if (all_modeled) {
+      std::printf("modeled on AWS: average epoch %.2f ms, total cost $%s\n",
+                  modeled_sum_ms / static_cast<double>(result.epochs.size()),
+                  format_cost(total_modeled_cost).c_str());
+    }
   }
-  if (!c.report_file.empty()) {
+  if (!c.report_file.empty() || !c.html_file.empty()) {
     json epochs = json::array();
     for (const auto& r : result.epochs) epochs.push_back(to_json(r));
     json report = {
@@ -153,11 +181,16 @@ int run_linreg(const LinregCommand& c) {
         {"bias", result.bias},
         {"summary",
          {{"average_epoch_ms", average_ms}, {"final_loss", final_loss}, {"invocations", invocations},
-          {"cold_starts", cold}, {"billed_ms", billed}, {"total_cost_usd", total_cost}}}};
-    std::ofstream out(c.report_file);
-    // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
-    out << report.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+          {"cold_starts", cold}, {"billed_ms", billed}, {"total_cost_usd", total_cost},
+          {"modeled_total_ms", all_modeled ? json(modeled_sum_ms) : json(nullptr)},
+          {"modeled_total_cost_usd", all_modeled ? json(total_modeled_cost) : json(nullptr)}}}};
+    if (!c.html_file.empty()) write_html_report(report, c.html_file);
+    if (!c.report_file.empty()) {
+      std::ofstream out(c.report_file);
+      // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
+      out << report.dump(2) << "\n";
+      if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+    }
   }
   return 0;
 }
@@ -282,6 +315,7 @@ int main(int argc, char** argv) {
   linreg->add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
   linreg->add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
   linreg->add_option("--report", c.report_file, "write every epoch, the weights and the configuration as JSON");
+  linreg->add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
   linreg->add_flag("--json", c.json_lines, "one JSON object per epoch on stdout instead of the table");
   linreg->add_flag("-q,--quiet", c.quiet, "no table, no progress");
 
@@ -330,7 +364,9 @@ int main(int argc, char** argv) {
   deploy->add_flag("-q,--quiet", dc.quiet, "no output");
   CaseCommands cases;
   add_case_commands(app, cases);
+  CLI::App* report_command = register_report(app);
   CLI11_PARSE(app, argc, argv);
+  if (report_command->parsed()) return 0;  // ran in its callback
   try {
     if (const auto code = run_case_commands(cases)) return *code;
     if (stage->parsed()) return run_stage_command(st);

@@ -16,6 +16,7 @@
 #include "stratus/ml/model_averaging_worker.hpp"
 #include "stratus/ml/worker_round.hpp"
 #include "stratus/trainer/model_averaging.hpp"
+#include "stratus/trainer/modeled_round.hpp"
 
 namespace stratus::trainer {
 namespace {
@@ -57,6 +58,7 @@ class Run {
   RoundRow evaluate_round(std::uint32_t round, const RoundRecord& record);
   void follow_round(std::uint32_t round, RoundRow& row);
   void drive_round(std::uint32_t round, RoundRow& row);
+  void model_functions_round(std::uint32_t round, const std::vector<RoundTrace>& traces, RoundRow& row);
   NodeValue drive_node(std::uint32_t round, TreeNode node, const std::vector<TrainAnswer>& answers);
   void raise_if_errors();
   int revive_lost_workers(std::uint32_t round);
@@ -73,6 +75,7 @@ class Run {
   std::uint64_t started_ms_ = 0;
   double cost_so_far_ = 0;
   std::uint32_t first_round_ = 0;  // > 0 when resumed
+  double modeled_cost_so_far_ = 0;
 };
 
 void Run::start_resumed() {
@@ -288,6 +291,17 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
     if (complete.size() >= config_.workers() || Clock::now() > trace_deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.poll_ms));
   }
+  model_functions_round(round, traces, row);
+  row.workers.resize(config_.workers());
+  for (std::uint32_t w = 0; w < config_.workers(); ++w) row.workers[w].worker = w;
+  for (const RoundTrace& t : traces) {
+    if (t.worker >= row.workers.size()) continue;
+    WorkerSpan& span = row.workers[t.worker];
+    span.cold_start = span.cold_start || t.cold_start;
+    span.wait_ms += t.wait_ms;
+    span.train_ms += t.train_ms;
+    span.merge_ms += t.merge_ms;
+  }
   const FanOutOptions& prices = options_.fan_out;
   for (const RoundTrace& t : traces) {
     const double billed = std::ceil(t.elapsed_ms);
@@ -301,6 +315,55 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
                       prices.prices.gb_second * (t.memory_mb / 1024.0) * (billed / 1000.0);
     }
   }
+}
+
+// The paper's orchestration on AWS: each leaf is ready after reading the global model, training
+// (its CPU time at the function's vCPU share) and writing its result; a merge node after its last
+// child, then reading each child, summing (the merging CPU, spread evenly over the children
+// merged) and writing its output (the root: the round record and the next model). S3 requests
+// follow the emulator's default profile. Only when every worker's trace has the CPU figures and a
+// memory size (not in-process).
+void Run::model_functions_round(std::uint32_t round, const std::vector<RoundTrace>& traces, RoundRow& row) {
+  const std::uint32_t workers = config_.workers();
+  std::vector<double> train_cpu(workers, 0);
+  std::vector<bool> seen(workers, false);
+  double merge_cpu = 0;
+  std::uint64_t children = 0;
+  std::uint32_t memory_mb = 0;
+  for (const RoundTrace& t : traces) {
+    if (t.worker >= workers || t.memory_mb == 0) continue;
+    train_cpu[t.worker] += t.train_cpu_ms;
+    seen[t.worker] = seen[t.worker] || t.train_cpu_ms > 0;
+    merge_cpu += t.merge_cpu_ms;
+    children += t.merged_children;
+    memory_mb = t.memory_mb;
+  }
+  if (memory_mb == 0 || std::find(seen.begin(), seen.end(), false) != seen.end()) return;
+  const auto model_bytes = store_.get(options_.bucket, layout_->model(round + 1));
+  if (!model_bytes) return;
+  const std::uint64_t bytes = model_bytes->size();
+  const S3TimeProfile s3;
+  const double share = single_thread_share(static_cast<int>(memory_mb));
+  const double per_child_cpu = children ? merge_cpu / static_cast<double>(children) / share : 0;
+  std::vector<double> leaves(workers);
+  for (std::uint32_t w = 0; w < workers; ++w)
+    leaves[w] = s3.get_ms(bytes) + train_cpu[w] / share + s3.put_ms(bytes);
+  TreeShape shape;
+  shape.leaf_level = tree_->leaf_level();
+  shape.children = [&](std::uint32_t level, std::uint32_t node) {
+    const MergeTree::Block block = tree_->children({level, node});
+    return std::pair{block.first, block.count};
+  };
+  const double modeled = compose_merge_tree(shape, leaves, [&](std::uint32_t level, std::uint32_t node) {
+    const auto count = tree_->children({level, node}).count;
+    const double writes = level == 0 ? 2 : 1;  // the root writes the record and the next model
+    return count * (s3.get_ms(bytes) + per_child_cpu) + writes * s3.put_ms(bytes);
+  });
+  row.modeled_ms = modeled;
+  // Cost: every worker is billed for the round's modeled time (it waits for the next model).
+  const FanOutOptions& prices = options_.fan_out;
+  row.modeled_cost_usd = workers * (prices.prices.request +
+                                    prices.prices.gb_second * (memory_mb / 1024.0) * (std::ceil(modeled) / 1000.0));
 }
 
 int Run::revive_lost_workers(std::uint32_t round) {
@@ -375,7 +438,7 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   std::vector<TrainAnswer> answers(workers);
   FanOut fan_out(*services_.invoker, options_.fan_out);
   FanOutTelemetry telemetry;
-  fan_out.run(
+  const std::vector<TaskOutcome> outcomes = fan_out.run(
       tasks,
       [&](std::size_t index, const std::string& payload) {
         TrainAnswer answer = decode_train_answer(payload);
@@ -386,6 +449,7 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
       },
       telemetry);
 
+  const auto merge_started = Clock::now();
   NodeValue root = drive_node(round, {0, 0}, answers);
   finish_root(root, workers);
   const std::string model = ml::encode_model(root.model);
@@ -412,6 +476,17 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   row.retries = telemetry.retries;
   row.shard_cache_hits = static_cast<int>(std::count_if(
       answers.begin(), answers.end(), [](const TrainAnswer& a) { return a.shard_cached; }));
+  row.workers.resize(workers);
+  for (std::uint32_t w = 0; w < workers; ++w) {
+    row.workers[w].worker = w;
+    row.workers[w].cold_start = outcomes[w].result.telemetry.cold_start;
+    row.workers[w].train_ms = outcomes[w].latency_ms;
+  }
+  // The workers run in parallel; then the trainer merges along the tree itself (its own time).
+  if (auto slowest = modeled_fan_out_ms(outcomes)) {
+    row.modeled_ms = *slowest + ms_since(merge_started);
+    if (telemetry.modeled.count("cost-usd")) row.modeled_cost_usd = telemetry.modeled.at("cost-usd");
+  }
 }
 
 ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObserver& on_round) {
@@ -452,6 +527,8 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
       }
       cost_so_far_ += row.cost_usd;
       row.cost_so_far = cost_so_far_;
+      modeled_cost_so_far_ += row.modeled_cost_usd.value_or(0);
+      row.modeled_cost_so_far = modeled_cost_so_far_;
       result_.rounds.push_back(row);
       if (on_round) on_round(row);
     }

@@ -162,19 +162,29 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
   std::string metered_bucket = route.bucket.empty() || bucket_name_problem(route.bucket) ? "" : route.bucket;
   const S3Operation op = route.operation;
   const char* op_name = s3_operation_name(op);
+  // The request counts towards the S3 time of the environment whose key signed it (time model).
+  auto attribute = [this, key = access_key_of(request.headers.get("Authorization")),
+                    started = std::chrono::steady_clock::now(), op, bytes_in](std::uint64_t bytes_out) {
+    if (key.empty()) return;
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    metering_.s3_attribution().record(key, is_s3_write_class(op), bytes_in + bytes_out, ms);
+  };
 
-  auto fail = [this, resource, request_id, head, op_name, metered_bucket, op,
-               bytes_in](const HttpResponder& reply, const S3Exception& e) {
+  auto fail = [this, resource, request_id, head, op_name, metered_bucket, op, bytes_in,
+               attribute](const HttpResponder& reply, const S3Exception& e) {
     auto level = s3_error_info(e.code).status >= 500 ? spdlog::level::warn : spdlog::level::info;
     spdlog::log(level, "s3 {} {} refused: {} {}", op_name, resource, s3_error_info(e.code).code, e.what());
     metering_.record_s3(metered_bucket, is_s3_write_class(op), bytes_in, 0);
+    attribute(0);
     reply(error_response(e, resource, request_id, head));
   };
   // Operations that answer later (after disk work) report through this.
-  HttpResponder later = [this, respond, fail, metered_bucket, op, bytes_in, op_name, resource](HttpResponse r) {
+  HttpResponder later = [this, respond, fail, metered_bucket, op, bytes_in, op_name, resource,
+                         attribute](HttpResponse r) {
     if (r.status >= 300) return respond(std::move(r));
     spdlog::debug("s3 {} {} -> {}", op_name, resource, r.status);
     metering_.record_s3(metered_bucket, is_s3_write_class(op), bytes_in, 0);
+    attribute(0);
     respond(std::move(r));
   };
 
@@ -230,6 +240,7 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
       spdlog::debug("s3 {} {} -> {}", op_name, resource, response.status);
     }
     metering_.record_s3(metered_bucket, is_s3_write_class(op), bytes_in, bytes_out);
+    attribute(bytes_out);
     respond(std::move(response));
   } catch (const S3Exception& e) {
     fail(respond, e);

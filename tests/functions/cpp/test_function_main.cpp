@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "stratus/common/s3_client.hpp"
 #include "stratus/runtime/runtime_client.hpp"
 
 extern char** environ;
@@ -134,6 +135,35 @@ InvocationResponse big_response(const InvocationRequest& request) {
   return InvocationResponse::success(std::move(body));
 }
 
+// A fixed amount of CPU work (a serial integer recurrence the compiler cannot shortcut), for the
+// modeled-time validation: the work is the same however the host schedules it.
+InvocationResponse spin(const InvocationRequest& request) {
+  const std::int64_t iterations = non_negative_parameter(payload_object(request), "iterations");
+  std::uint64_t x = 88172645463325252ull;
+  for (std::int64_t i = 0; i < iterations; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  return json_success({{"iterations", iterations}, {"result", x}});
+}
+
+// S3-heavy work through the emulator's S3 with the credentials the environment was given: one
+// PutObject of `bytes` bytes, then `gets` GetObjects of it.
+InvocationResponse s3_transfer(const InvocationRequest& request) {
+  const json event = payload_object(request);
+  const std::string bucket = event.value("bucket", std::string());
+  const std::string key = event.value("key", std::string("object"));
+  const std::int64_t bytes = non_negative_parameter(event, "bytes");
+  const std::int64_t gets = non_negative_parameter(event, "gets");
+  if (bucket.empty()) throw std::invalid_argument("bucket is required");
+  stratus::aws::S3Client s3(stratus::aws::S3ClientOptions::from_environment());
+  s3.put(bucket, key, std::string(static_cast<std::size_t>(bytes), 'x'));
+  std::uint64_t read = 0;
+  for (std::int64_t i = 0; i < gets; ++i) read += s3.get(bucket, key).size();
+  return json_success({{"put_bytes", bytes}, {"got_bytes", read}});
+}
+
 }  // namespace
 
 int main() {
@@ -150,5 +180,7 @@ int main() {
       {"context", client_context},
       {"counter", count_invocations},
       {"big", big_response},
+      {"spin", spin},
+      {"s3_transfer", s3_transfer},
   });
 }

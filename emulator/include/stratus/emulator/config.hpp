@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -48,6 +49,9 @@ struct FunctionSpec {
 // requests back to it); always accepted when SigV4 checking is on.
 inline constexpr const char* kFunctionAccessKeyId = "stratus";
 inline constexpr const char* kFunctionSecretAccessKey = "stratus-secret";
+// Each environment gets its own key id, this prefix + its id, so the S3 requests it makes are
+// attributed to it (s3_attribution.hpp); all share the functions' secret.
+inline constexpr std::string_view kEnvironmentAccessKeyPrefix = "STRATUSENV";
 
 struct SigV4Settings {
   bool enabled = false;
@@ -55,7 +59,8 @@ struct SigV4Settings {
 
   // The secret of an accepted access key (the listed ones and the functions' own), or nullopt.
   std::optional<std::string> secret_for(const std::string& access_key_id) const {
-    if (access_key_id == kFunctionAccessKeyId) return std::string(kFunctionSecretAccessKey);
+    if (access_key_id == kFunctionAccessKeyId || access_key_id.starts_with(kEnvironmentAccessKeyPrefix))
+      return std::string(kFunctionSecretAccessKey);
     auto it = secrets.find(access_key_id);
     if (it == secrets.end()) return std::nullopt;
     return it->second;
@@ -67,6 +72,22 @@ struct S3Settings {
   // loss; a killed daemon loses nothing either way) for speed on slow disks.
   bool fsync = true;
 };
+
+// How long S3 requests take on AWS, for the modeled time (time_model.hpp). Defaults: AWS's
+// "Best Practices Design Patterns: Optimizing Amazon S3 Performance" (small-object and
+// first-byte latencies of roughly 100-200 ms; about 85-90 MB/s per connection); the lower
+// latency and the lower throughput of each range.
+struct S3TransferProfile {
+  double first_byte_ms = 100;
+  double mb_per_s = 85;
+};
+struct S3Profile {
+  S3TransferProfile read;   // GET, HEAD, DELETE and the other read-priced requests
+  S3TransferProfile write;  // PUT, COPY, POST, LIST
+};
+
+// "aws": every invocation also gets modeled AWS time and cost; "off": measured figures only.
+enum class TimeModelMode { Aws, Off };
 
 struct EmulatorConfig {
   std::string address = "127.0.0.1";
@@ -88,6 +109,8 @@ struct EmulatorConfig {
   SigV4Settings sigv4;
   S3Settings s3;
   SandboxSettings sandbox;
+  TimeModelMode time_model = TimeModelMode::Aws;
+  S3Profile s3_profile;
   std::vector<FunctionSpec> functions;
 };
 

@@ -20,6 +20,7 @@
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
 #include "stratus/emulator/sandbox.hpp"
+#include "stratus/emulator/time_model.hpp"
 
 namespace stratus::emulator {
 
@@ -146,6 +147,14 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   std::string current_id_;               // id of the last invocation handed out
   SteadyClock::time_point current_started_;
   double current_cpu_start_ms_ = 0;
+
+  // Modeled time (time_model.hpp): the readings at the start of the current invocation and what
+  // the INIT phase measured.
+  ModeledInvocation model_current(double wall_ms, double cpu_ms, bool bill_init);
+  std::string s3_access_key_;  // this environment's own key id (S3 attribution)
+  std::optional<double> current_run_delay_start_ms_;
+  S3Work current_s3_start_;
+  std::optional<MeasuredPhase> init_measured_;
 };
 
 }  // namespace stratus::emulator

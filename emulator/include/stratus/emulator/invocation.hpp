@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,8 @@ struct InvocationOutcome {
   std::string payload;
   std::string function_error;  // empty on success, else "Unhandled"
   std::string log_tail;        // the invocation's log, capped to its last 4 KB
+  // X-Stratus-Modeled-* headers for the caller (time_model.hpp); empty with time_model "off".
+  std::map<std::string, std::string> modeled_headers;
 };
 
 struct Invocation {

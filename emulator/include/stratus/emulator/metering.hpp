@@ -9,6 +9,8 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "stratus/emulator/config.hpp"
+#include "stratus/emulator/s3_attribution.hpp"
+#include "stratus/emulator/time_model.hpp"
 
 namespace stratus::emulator {
 
@@ -44,6 +46,15 @@ struct FunctionUsage {
   double gb_seconds = 0;
   std::uint64_t max_memory_used_mb = 0;
   double cost_usd = 0;
+  // Modeled AWS figures (time_model.hpp), summed over the invocations that have them.
+  std::uint64_t modeled_invocations = 0;
+  double modeled_duration_ms = 0;
+  double modeled_init_ms = 0;
+  double modeled_cpu_ms = 0;
+  double modeled_s3_ms = 0;
+  std::int64_t modeled_billed_ms = 0;
+  double modeled_gb_seconds = 0;
+  double modeled_cost_usd = 0;
 };
 
 // S3 bills requests in two classes (PUT, COPY, POST, LIST vs GET and the rest) plus bytes; the
@@ -58,18 +69,21 @@ struct BucketUsage {
 
 class Metering {
  public:
-  explicit Metering(PriceTable prices) : prices_(prices) {}
-  // Records one completed invocation; returns its cost in USD.
-  double record(const InvocationMeasurement& m);
+  explicit Metering(PriceTable prices, S3Profile s3_profile = {}) : prices_(prices), s3_attribution_(s3_profile) {}
+  // Records one completed invocation (and its modeled figures, when modeled); returns its cost.
+  double record(const InvocationMeasurement& m, const ModeledInvocation* modeled = nullptr);
   void record_throttle(const std::string& function);
   // Records one S3 request on `bucket` ("" for service-level requests such as ListBuckets).
   void record_s3(const std::string& bucket, bool write_class, std::uint64_t bytes_in, std::uint64_t bytes_out);
   nlohmann::json usage_json() const;
   std::string prometheus_text() const;
   const PriceTable& prices() const { return prices_; }
+  // Which environment made which S3 request (for the modeled S3 time).
+  S3Attribution& s3_attribution() { return s3_attribution_; }
 
  private:
   PriceTable prices_;
+  S3Attribution s3_attribution_;
   std::map<std::string, FunctionUsage> usage_;
   std::map<std::string, BucketUsage> s3_usage_;
 };

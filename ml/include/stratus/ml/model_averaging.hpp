@@ -189,6 +189,12 @@ struct RoundTrace {
   double train_ms = 0;
   double merge_ms = 0;          // of which merging (waiting for children included)
   std::uint32_t memory_mb = 0;  // the function's memory (0 in-process)
+  // CPU time of this thread in the training and merging (waits and S3 transfers excluded: the
+  // trainer models those, modeled_round.hpp), and the children its merges read. Older traces
+  // lack them (0).
+  double train_cpu_ms = 0;
+  double merge_cpu_ms = 0;
+  std::uint32_t merged_children = 0;
 };
 std::string encode_trace(const RoundTrace& trace);
 RoundTrace decode_trace(std::string_view text);

@@ -6,6 +6,7 @@
 // same requests go to every target, so every target gives the same model bit for bit.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct EpochRecord {
   double wall_ms = 0;
   int steps = 0;
   FanOutTelemetry telemetry;
+  // Modeled AWS time of the epoch (modeled_round.hpp): per step the slowest call's modeled time
+  // plus the trainer's own reduce; nullopt when the calls carry no modeled figures.
+  std::optional<double> modeled_ms;
 };
 
 struct LinregResult {

@@ -71,6 +71,15 @@ struct ModelAveragingOptions {
   CaseData data;
 };
 
+// One worker's part of a round, as this host measured it (the report's timeline).
+struct WorkerSpan {
+  std::uint32_t worker = 0;
+  bool cold_start = false;
+  double wait_ms = 0;   // waiting for the global model
+  double train_ms = 0;  // reading it, training, writing the result (driver: the whole call)
+  double merge_ms = 0;  // merging its nodes, waiting for their children included
+};
+
 struct RoundRow {
   std::uint32_t round = 0;  // 1..rounds
   double loss = 0;          // mean training loss of the round's minibatches
@@ -83,10 +92,15 @@ struct RoundRow {
   double cost_usd = 0;  // this round
   double cost_so_far = 0;
   int retries = 0;
-  // Invocations that found their shard in their environment's cache.
-  int shard_cache_hits = 0;
-  // Functions: workers the trainer invoked again (see revive_after).
-  int revived = 0;
+  int shard_cache_hits =
+      0;            // functions: invocations that found their shard in the environment's cache
+  int revived = 0;  // functions: workers the trainer invoked again (see revive_after)
+  // Modeled AWS round time and cost (modeled_round.hpp), composed along the round's dependency
+  // graph; nullopt where the target reports no modeled figures (AWS itself, in-process).
+  std::optional<double> modeled_ms;
+  std::optional<double> modeled_cost_usd;
+  double modeled_cost_so_far = 0;
+  std::vector<WorkerSpan> workers;  // by worker index
   std::string model_sha256;  // of the round's global model
 };
 

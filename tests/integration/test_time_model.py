@@ -1,0 +1,150 @@
+"""Modeled AWS time (issue 10): a CPU-bound function's modeled duration does not depend on how
+oversubscribed the 2-core host is, at 1769 MB (1 vCPU) and at 512 MB (0.29 vCPU, CFS quota); an
+S3-heavy function's modeled S3 time follows the configured profile; the figures reach the response
+headers, the log tail, /stratus/v1/usage and /metrics; time_model "off" turns them off."""
+
+import base64
+import concurrent.futures
+import json
+import statistics
+
+from conftest import code_dir_with_cpp_bootstrap, cpp_function, default_config
+
+ITERATIONS = 40_000_000  # about 85 ms of CPU on this machine: the whole test takes seconds
+CONCURRENT = 16
+TOLERANCE = 0.10
+
+
+def measured_duration(result):
+    tail = base64.b64decode(result.headers["x-amz-log-result"]).decode()
+    report = [line for line in tail.splitlines() if line.startswith("REPORT ")][-1]
+    return float(report.split("\tDuration: ")[1].split(" ")[0])
+
+
+def spin(emulator, function):
+    result = emulator.invoke_raw(function, json.dumps({"iterations": ITERATIONS}).encode(),
+                                 headers={"X-Amz-Log-Type": "Tail"}, timeout=120)
+    assert result.status == 200, result
+    assert "x-amz-function-error" not in result.headers, result
+    return result
+
+
+def alone_reference(emulator, function):
+    """(measured duration of the function run alone, its modeled duration, quiet?). The machine
+    is shared (other builds and tests), so a run counts as alone only when its measured duration is
+    within 5% of its CPU work at the function's share; the quietest of a bounded number of tries
+    is used."""
+    best = None
+    for _ in range(30):
+        result = spin(emulator, function)
+        measured = measured_duration(result)
+        modeled = float(result.headers["x-stratus-modeled-duration-ms"])
+        work = float(result.headers["x-stratus-modeled-cpu-ms"])  # CPU time / share
+        if best is None or measured < best[0]:
+            best = (measured, modeled, measured <= work * 1.05 + 2)
+        if best[2]:
+            break
+    return best
+
+
+def test_cpu_bound_modeled_duration_ignores_oversubscription(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(functions=[
+        cpp_function("spin1769", "spin", code, memory_mb=1769, timeout_s=60),
+        cpp_function("spin512", "spin", code, memory_mb=512, timeout_s=60),
+    ]))
+    for function in ("spin1769", "spin512"):
+        spin(emulator, function)  # warm one environment
+        alone, alone_modeled, quiet = alone_reference(emulator, function)
+        with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
+            results = list(pool.map(lambda _: spin(emulator, function), range(CONCURRENT)))
+        modeled = [float(r.headers["x-stratus-modeled-duration-ms"]) for r in results]
+        measured = [measured_duration(r) for r in results]
+        print(function, "alone measured", alone, "quiet" if quiet else "(host busy)", "modeled alone",
+              alone_modeled, "concurrent measured median", statistics.median(measured),
+              "concurrent modeled", min(modeled), "-", max(modeled))
+        # The host really was oversubscribed: 16 one-vCPU (or 0.29) functions on 2 cores.
+        assert statistics.median(measured) > 2.5 * alone_modeled, (function, measured, alone_modeled)
+        # Against the alone-measured duration when some run found the host quiet; when other work
+        # kept it busy the whole time, against the alone run's own modeled duration (then only the
+        # invariance to oversubscription is checked).
+        reference = alone if quiet else alone_modeled
+        # The concurrent runs' modeled duration (their median) within 10%; every single one within
+        # 20%: 16 environments thrashing two cores' caches (and the parallel test suite around them)
+        # inflate a few runs' CPU time itself.
+        assert abs(statistics.median(modeled) - reference) <= TOLERANCE * reference, (function, reference, modeled)
+        for value in modeled:
+            assert abs(value - reference) <= 2 * TOLERANCE * reference, (function, value, reference, modeled)
+
+
+def test_s3_heavy_function_follows_the_profile(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    profile = {"read": {"first_byte_ms": 40, "mb_per_s": 50}, "write": {"first_byte_ms": 70, "mb_per_s": 20}}
+    emulator = start_emulator(default_config(
+        s3_profile=profile,
+        functions=[cpp_function("s3heavy", "s3_transfer", code, memory_mb=1769, timeout_s=60)]))
+    emulator.s3_client().create_bucket(Bucket="modeled")
+    size, gets = 4_000_000, 5
+    event = {"bucket": "modeled", "key": "blob", "bytes": size, "gets": gets}
+    for attempt in range(2):  # cold, then warm
+        result = emulator.invoke_raw("s3heavy", json.dumps(event).encode(),
+                                     headers={"X-Amz-Log-Type": "Tail"}, timeout=120)
+        assert result.status == 200 and "x-amz-function-error" not in result.headers, result
+        expected = (70 + size / 20e6 * 1000) + gets * (40 + size / 50e6 * 1000)
+        assert int(result.headers["x-stratus-modeled-s3-requests"]) == 1 + gets
+        assert abs(float(result.headers["x-stratus-modeled-s3-ms"]) - expected) < 0.05
+        modeled = float(result.headers["x-stratus-modeled-duration-ms"])
+        cpu = float(result.headers["x-stratus-modeled-cpu-ms"])
+        other = float(result.headers["x-stratus-modeled-other-ms"])
+        assert abs(modeled - (expected + cpu + other)) < 0.05
+        # Loopback S3 is far faster than the profile: the measured time is not what is modeled.
+        assert other < 0.5 * expected
+    # The operator's own S3 requests (key "test") are not attributed to any environment.
+    usage = emulator.usage()
+    assert usage["functions"]["s3heavy"]["modeled"]["invocations"] == 2
+    assert abs(usage["functions"]["s3heavy"]["modeled"]["s3_ms"] - 2 * expected) < 0.2
+
+
+def test_modeled_figures_in_log_usage_and_metrics(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(functions=[cpp_function("spin", "spin", code, memory_mb=1024, timeout_s=60)]))
+    result = spin(emulator, "spin")
+    tail = base64.b64decode(result.headers["x-amz-log-result"]).decode()
+    modeled_line = [line for line in tail.splitlines() if line.startswith("MODELED ")]
+    assert len(modeled_line) == 1 and "Init Duration:" in modeled_line[0]
+    duration = float(result.headers["x-stratus-modeled-duration-ms"])
+    init = float(result.headers["x-stratus-modeled-init-ms"])
+    billed = int(result.headers["x-stratus-modeled-billed-ms"])
+    assert billed == max(1, -int(-(duration + init) // 1))  # ceil, init billed (custom runtime)
+    cost = float(result.headers["x-stratus-modeled-cost-usd"])
+    assert abs(cost - (0.2e-6 + 1024 / 1024 * billed / 1000 * 0.0000166667)) < 1e-12
+    usage = emulator.usage()["functions"]["spin"]["modeled"]
+    assert usage["invocations"] == 1 and usage["billed_ms"] == billed
+    assert abs(usage["cost_usd"] - cost) < 1e-9
+    metrics = emulator.request("GET", "/metrics").body.decode()
+    assert f'stratus_modeled_billed_milliseconds_total{{function="spin"}} {billed}' in metrics
+    # The log stream on disk has the same line.
+    assert any(line.startswith("MODELED ") for line in emulator.function_logs("spin").splitlines())
+
+
+def test_time_model_off(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(time_model="off",
+                                             functions=[cpp_function("spin", "spin", code, memory_mb=1024)]))
+    result = spin(emulator, "spin")
+    assert not [h for h in result.headers if h.startswith("x-stratus-modeled-")]
+    assert "MODELED " not in base64.b64decode(result.headers["x-amz-log-result"]).decode()
+    assert emulator.usage()["functions"]["spin"]["modeled"]["invocations"] == 0
+
+
+def test_bad_time_model_config_is_refused(tmp_path):
+    from conftest import Emulator, EMULATOR_BIN
+    import subprocess
+    for bad in ({"time_model": "gcp"}, {"s3_profile": {"read": {"first_byte_ms": -1}}},
+                {"s3_profile": {"write": {"mb_per_s": 0}}}, {"s3_profile": {"other": {}}}):
+        config = tmp_path / "bad.json"
+        config.write_text(json.dumps(bad))
+        out = subprocess.run([str(EMULATOR_BIN), "--config", str(config), "--port", "0",
+                              "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=20)
+        assert out.returncode != 0
+        assert "config field" in out.stderr + out.stdout, (bad, out.stderr)

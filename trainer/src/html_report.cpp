@@ -1,0 +1,350 @@
+#include "stratus/trainer/html_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+namespace stratus::trainer {
+
+namespace {
+
+using nlohmann::json;
+
+std::string escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double value, const char* format = "%.6g") {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+struct Series {
+  std::string name;
+  std::string color;
+  std::vector<std::optional<double>> values;
+  bool dashed = false;
+};
+
+bool has_values(const Series& s) {
+  return std::any_of(s.values.begin(), s.values.end(), [](const auto& v) { return v.has_value(); });
+}
+
+// A line chart with axes, ticks, a legend and a <title> tooltip on every point.
+std::string line_chart(const std::string& id, const std::string& title, const std::string& y_label,
+                       const std::string& x_label, const std::vector<double>& xs,
+                       const std::vector<Series>& all_series) {
+  std::vector<Series> series;
+  for (const Series& s : all_series)
+    if (has_values(s)) series.push_back(s);
+  constexpr double kWidth = 760, kHeight = 300, kLeft = 95, kRight = 20, kTop = 40, kBottom = 50;
+  double lo = INFINITY, hi = -INFINITY;
+  for (const Series& s : series)
+    for (const auto& v : s.values)
+      if (v) lo = std::min(lo, *v), hi = std::max(hi, *v);
+  std::string svg =
+      "<svg id=\"" + id + "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+      number(kWidth) + "\" height=\"" + number(kHeight) + "\" viewBox=\"0 0 " + number(kWidth) +
+      " " + number(kHeight) + "\" role=\"img\" aria-label=\"" + escape(title) + "\">\n";
+  svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" class=\"title\">" +
+         escape(title) + "</text>\n";
+  if (series.empty() || xs.empty()) {
+    svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"" + number(kHeight / 2) +
+           "\" text-anchor=\"middle\">no data</text>\n</svg>\n";
+    return svg;
+  }
+  lo = std::min(lo, 0.0);
+  if (hi <= lo) hi = lo + 1;
+  hi += (hi - lo) * 0.05;
+  const double x_min = xs.front(), x_max = xs.size() > 1 ? xs.back() : xs.front() + 1;
+  auto px = [&](double x) {
+    return kLeft + (x - x_min) / (x_max - x_min) * (kWidth - kLeft - kRight);
+  };
+  auto py = [&](double y) {
+    return kHeight - kBottom - (y - lo) / (hi - lo) * (kHeight - kTop - kBottom);
+  };
+  // Axes and ticks.
+  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kHeight - kBottom) + "\" x2=\"" +
+         number(kWidth - kRight) + "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
+  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kTop) + "\" x2=\"" + number(kLeft) +
+         "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double y = lo + (hi - lo) * i / 4;
+    svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(py(y)) + "\" x2=\"" +
+           number(kWidth - kRight) + "\" y2=\"" + number(py(y)) + "\" class=\"grid\"/>\n";
+    svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(py(y) + 4) +
+           "\" text-anchor=\"end\">" + number(y, "%.4g") + "</text>\n";
+  }
+  const std::size_t step = std::max<std::size_t>(1, xs.size() / 10);
+  for (std::size_t i = 0; i < xs.size(); i += step) {
+    svg += "<text x=\"" + number(px(xs[i])) + "\" y=\"" + number(kHeight - kBottom + 18) +
+           "\" text-anchor=\"middle\">" + number(xs[i]) + "</text>\n";
+  }
+  svg += "<text x=\"" + number((kLeft + kWidth - kRight) / 2) + "\" y=\"" + number(kHeight - 8) +
+         "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
+  svg += "<text transform=\"translate(14 " + number((kTop + kHeight - kBottom) / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
+  // Lines, points, legend.
+  double legend_x = kLeft + 10;
+  for (const Series& s : series) {
+    std::string points;
+    for (std::size_t i = 0; i < xs.size() && i < s.values.size(); ++i)
+      if (s.values[i]) points += number(px(xs[i])) + "," + number(py(*s.values[i])) + " ";
+    svg += "<polyline class=\"series\" data-series=\"" + escape(s.name) +
+           "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"2\"" +
+           (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + " points=\"" + points + "\"/>\n";
+    for (std::size_t i = 0; i < xs.size() && i < s.values.size(); ++i) {
+      if (!s.values[i]) continue;
+      svg += "<circle cx=\"" + number(px(xs[i])) + "\" cy=\"" + number(py(*s.values[i])) +
+             "\" r=\"3\" fill=\"" + s.color + "\"><title>" + escape(s.name) + " " +
+             escape(x_label) + " " + number(xs[i]) + ": " + number(*s.values[i]) +
+             "</title></circle>\n";
+    }
+    svg += "<rect x=\"" + number(legend_x) + "\" y=\"" + number(kTop - 8) +
+           "\" width=\"12\" height=\"4\" fill=\"" + s.color + "\"/><text x=\"" +
+           number(legend_x + 16) + "\" y=\"" + number(kTop - 3) + "\">" + escape(s.name) +
+           "</text>\n";
+    legend_x += 28 + 7.0 * static_cast<double>(s.name.size());
+  }
+  svg += "</svg>\n";
+  return svg;
+}
+
+std::optional<double> field(const json& row, const char* name) {
+  auto it = row.find(name);
+  if (it == row.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+// Per worker, one lane across the run: in every round (which starts where the previous one's
+// measured wall time ended) its wait for the global model, its training and its merging, with a
+// mark where it started cold. As measured on this host.
+std::string timeline_chart(const json& rows) {
+  std::size_t workers = 0;
+  double total_ms = 0;
+  for (const json& row : rows) {
+    if (row.contains("workers") && row["workers"].is_array())
+      workers = std::max(workers, row["workers"].size());
+    total_ms += field(row, "wall_ms").value_or(0);
+  }
+  if (workers == 0 || total_ms <= 0) return "";
+  constexpr double kWidth = 760, kLeft = 95, kRight = 20, kTop = 50;
+  const double lane = std::clamp(240.0 / static_cast<double>(workers), 3.0, 16.0);
+  const double height = kTop + lane * static_cast<double>(workers) + 45;
+  auto px = [&](double ms) { return kLeft + ms / total_ms * (kWidth - kLeft - kRight); };
+  std::string svg =
+      "<svg id=\"chart-timeline\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+      number(kWidth) + "\" height=\"" + number(height) + "\" viewBox=\"0 0 " + number(kWidth) +
+      " " + number(height) + "\" role=\"img\" aria-label=\"per-worker timeline\">\n";
+  svg += "<text x=\"" + number(kWidth / 2) +
+         "\" y=\"22\" text-anchor=\"middle\" class=\"title\">Per-worker timeline "
+         "(measured): wait, train, merge; cold starts marked</text>\n";
+  const struct {
+    const char* name;
+    const char* color;
+  } kinds[] = {
+      {"wait", "#bbbbbb"}, {"train", "#1f77b4"}, {"merge", "#ff7f0e"}, {"cold start", "#d62728"}};
+  double legend_x = kLeft;
+  for (const auto& k : kinds) {
+    svg += "<rect x=\"" + number(legend_x) + "\" y=\"32\" width=\"12\" height=\"8\" fill=\"" +
+           k.color + "\"/><text x=\"" + number(legend_x + 16) + "\" y=\"40\">" + k.name +
+           "</text>\n";
+    legend_x += 90;
+  }
+  double round_start = 0;
+  for (const json& row : rows) {
+    const double wall = field(row, "wall_ms").value_or(0);
+    svg += "<line x1=\"" + number(px(round_start)) + "\" y1=\"" + number(kTop) + "\" x2=\"" +
+           number(px(round_start)) + "\" y2=\"" + number(height - 40) + "\" class=\"grid\"/>\n";
+    if (row.contains("workers") && row["workers"].is_array()) {
+      for (const json& w : row["workers"]) {
+        const double index = field(w, "worker").value_or(0);
+        const double y = kTop + index * lane;
+        double t = round_start;
+        const struct {
+          const char* key;
+          const char* color;
+        } parts[] = {{"wait_ms", "#bbbbbb"}, {"train_ms", "#1f77b4"}, {"merge_ms", "#ff7f0e"}};
+        for (const auto& part : parts) {
+          const double ms = field(w, part.key).value_or(0);
+          if (ms <= 0) continue;
+          // A worker may wait past the round's end (for the next model): clipped to the chart.
+          const double x0 = std::min(px(t), kWidth - kRight),
+                       x1 = std::min(px(t + ms), kWidth - kRight);
+          svg += "<rect x=\"" + number(x0) + "\" y=\"" + number(y) + "\" width=\"" +
+                 number(std::max(0.5, x1 - x0)) + "\" height=\"" + number(std::max(1.0, lane - 1)) +
+                 "\" fill=\"" + part.color + "\"><title>worker " + number(index) + " round " +
+                 number(field(row, "round").value_or(0)) + " " +
+                 std::string(part.key, std::strlen(part.key) - 3) + ": " + number(ms) +
+                 " ms</title></rect>\n";
+          t += ms;
+        }
+        if (w.value("cold_start", false)) {
+          svg += "<rect x=\"" + number(px(round_start)) + "\" y=\"" + number(y) +
+                 "\" width=\"3\" height=\"" + number(std::max(1.0, lane - 1)) +
+                 "\" fill=\"#d62728\"/>\n";
+        }
+      }
+    }
+    round_start += wall;
+  }
+  svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(kTop + 10) +
+         "\" text-anchor=\"end\">worker 0</text>\n";
+  svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" +
+         number(kTop + lane * static_cast<double>(workers)) + "\" text-anchor=\"end\">worker " +
+         std::to_string(workers - 1) + "</text>\n";
+  svg += "<text x=\"" + number((kLeft + kWidth - kRight) / 2) + "\" y=\"" + number(height - 12) +
+         "\" text-anchor=\"middle\">ms since the first round started (" + number(total_ms) +
+         " ms in all)</text>\n";
+  svg += "</svg>\n";
+  return svg;
+}
+
+}  // namespace
+
+std::string render_html_report(const json& report) {
+  if (!report.is_object()) throw std::invalid_argument("the report is not a JSON object");
+  const bool epochs = report.contains("epochs");
+  const json* rows_ptr = epochs                      ? &report["epochs"]
+                         : report.contains("rounds") ? &report["rounds"]
+                                                     : nullptr;
+  if (!rows_ptr || !rows_ptr->is_array() || rows_ptr->empty())
+    throw std::invalid_argument(
+        "the report has no \"rounds\" or \"epochs\" (is it a --report of linreg, casea or caseb?)");
+  const json& rows = *rows_ptr;
+  const std::string workload = report.value("workload", std::string("training"));
+  const char* x_name = epochs ? "epoch" : "round";
+
+  std::vector<double> xs;
+  Series loss{"loss", "#1f77b4", {}}, accuracy{"accuracy", "#2ca02c", {}};
+  Series measured{"measured (this host)", "#d62728", {}},
+      modeled{"modeled AWS", "#1f77b4", {}, true};
+  Series cost{"measured cost", "#d62728", {}},
+      modeled_cost{"modeled AWS cost", "#1f77b4", {}, true};
+  double cost_sum = 0, modeled_sum = 0;
+  bool modeled_missing = false;
+  for (const json& row : rows) {
+    if (!row.is_object()) throw std::invalid_argument("a report row is not an object");
+    auto x = field(row, x_name);
+    if (!x) throw std::invalid_argument(std::string("a report row has no \"") + x_name + "\"");
+    xs.push_back(*x);
+    loss.values.push_back(field(row, "loss"));
+    accuracy.values.push_back(field(row, "accuracy"));
+    measured.values.push_back(field(row, "wall_ms"));
+    modeled.values.push_back(field(row, "modeled_ms"));
+    if (epochs) {
+      cost_sum += field(row, "cost_usd").value_or(0);
+      cost.values.push_back(cost_sum);
+      auto m = field(row, "modeled_cost_usd");
+      modeled_missing = modeled_missing || !m;
+      modeled_sum += m.value_or(0);
+      modeled_cost.values.push_back(modeled_missing ? std::nullopt
+                                                    : std::optional<double>(modeled_sum));
+    } else {
+      cost.values.push_back(field(row, "cost_so_far_usd"));
+      modeled_cost.values.push_back(field(row, "modeled_cost_so_far_usd"));
+    }
+  }
+
+  std::string html =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Stratus "
+      "report: " +
+      escape(workload) +
+      "</title>\n<style>\n"
+      "body{font-family:sans-serif;margin:24px;color:#222;max-width:900px}\n"
+      "svg.chart{display:block;margin:16px 0;background:#fff;border:1px solid #ddd}\n"
+      "svg text{font-size:12px;font-family:sans-serif;fill:#333}\nsvg "
+      "text.title{font-size:15px;font-weight:bold}\n"
+      ".axis{stroke:#333;stroke-width:1}\n.grid{stroke:#eee;stroke-width:1}\n"
+      "table{border-collapse:collapse;font-size:13px}\ntd,th{border:1px solid #ccc;padding:3px "
+      "8px;text-align:right}\n"
+      "dt{font-weight:bold;float:left;width:11em}\ndd{margin-left:12em}\ncode{word-break:break-all}"
+      "\n</style>\n</head>\n<body>\n";
+  html += "<h1>" + escape(workload) +
+          (report.contains("run_id") ? " run " + escape(report.value("run_id", "")) : "") +
+          "</h1>\n<dl>\n";
+  html += "<dt>backend</dt><dd id=\"backend\">" +
+          escape(report.value("backend", std::string("?"))) + "</dd>\n";
+  if (report.contains("model_sha256"))
+    html += "<dt>model_sha256</dt><dd id=\"model-sha256\">" +
+            escape(report.value("model_sha256", "")) + "</dd>\n";
+  if (report.contains("configuration"))
+    html += "<dt>configuration</dt><dd><code>" + escape(report["configuration"].dump()) +
+            "</code></dd>\n";
+  html +=
+      "</dl>\n<p>Measured figures are what happened on this host; modeled ones are what the same "
+      "invocations would take and cost on AWS Lambda (docs/TIME_MODEL.md).</p>\n";
+  html += line_chart(
+      "chart-loss",
+      std::string("Loss") + (has_values(accuracy) ? " and accuracy" : "") + " per " + x_name,
+      "value", x_name, xs, {loss, accuracy});
+  html += line_chart("chart-time",
+                     std::string(epochs ? "Epoch" : "Round") + " time: measured vs modeled AWS",
+                     "ms", x_name, xs, {measured, modeled});
+  html +=
+      line_chart("chart-cost", "Cumulative cost (USD)", "USD", x_name, xs, {cost, modeled_cost});
+
+  html += timeline_chart(rows);
+  html += "<table id=\"rows\">\n<tr><th>" + std::string(x_name) +
+          "</th><th>loss</th><th>accuracy</th><th>measured ms</th><th>modeled AWS "
+          "ms</th><th>measured cost so far</th>"
+          "<th>modeled cost so far</th></tr>\n";
+  auto cell = [](const char* name, const std::optional<double>& v, const char* format = "%.6g") {
+    return std::string("<td data-field=\"") + name + "\">" + (v ? number(*v, format) : "-") +
+           "</td>";
+  };
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    html += "<tr>" + cell(x_name, xs[i]) + cell("loss", loss.values[i]) +
+            cell("accuracy", accuracy.values[i]) + cell("wall_ms", measured.values[i]) +
+            cell("modeled_ms", modeled.values[i]) +
+            cell("cost_so_far_usd", cost.values[i], "%.10g") +
+            cell("modeled_cost_so_far_usd", modeled_cost.values[i], "%.10g") + "</tr>\n";
+  }
+  html += "</table>\n</body>\n</html>\n";
+  return html;
+}
+
+void write_html_report(const json& report, const std::filesystem::path& out) {
+  const std::string html = render_html_report(report);
+  const std::filesystem::path temporary = out.string() + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::binary);
+    file << html;
+    if (!file) {
+      std::error_code ec;
+      std::filesystem::remove(temporary, ec);
+      throw std::runtime_error("cannot write '" + out.string() + "'");
+    }
+  }
+  std::filesystem::rename(temporary, out);
+}
+
+}  // namespace stratus::trainer
