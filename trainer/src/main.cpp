@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "case_commands.hpp"
+#include "layers_command.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -329,9 +330,11 @@ int main(int argc, char** argv) {
   deploy->add_flag("-q,--quiet", dc.quiet, "no output");
   CaseCommands cases;
   add_case_commands(app, cases);
+  LayersCommandHandle layers_command(app);
   CLI11_PARSE(app, argc, argv);
   try {
     if (const auto code = run_case_commands(cases)) return *code;
+    if (const auto code = layers_command.run_if_parsed()) return *code;
     if (stage->parsed()) return run_stage_command(st);
     if (deploy->parsed()) return run_deploy_command(dc);
     return run_linreg(c);
