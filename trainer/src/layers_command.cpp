@@ -227,9 +227,13 @@ int run(LayersCommand& c) {
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
   const auto& check = result.gradient_check;
   if (check && !c.quiet) {
+    std::size_t straddling = 0;
+    for (const auto& p : check->probes) straddling += p.straddles_kink ? 1 : 0;
+    const std::string kinks =
+        straddling ? ", " + std::to_string(straddling) + " left out for straddling a ReLU kink" : "";
     (c.json_lines ? std::cerr : std::cout)
         << "gradient check: max relative error " << check->max_relative_error << " over "
-        << check->probes.size() << " parameters (distributed backprop vs central differences of the "
+        << check->probes.size() << " parameters" << kinks << " (distributed backprop vs central differences of the "
         << "distributed forward pass): " << (check->passed ? "passed" : "FAILED") << "\n";
   }
   if (table) {
@@ -258,7 +262,8 @@ int run(LayersCommand& c) {
                           {"index", p.index},
                           {"backprop", p.backprop},
                           {"finite_difference", p.finite_difference},
-                          {"relative_error", p.relative_error}});
+                          {"relative_error", p.relative_error},
+                          {"straddles_kink", p.straddles_kink}});
       }
       report["gradient_check"] = {{"max_relative_error", check->max_relative_error},
                                   {"passed", check->passed},

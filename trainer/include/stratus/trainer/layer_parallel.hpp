@@ -54,6 +54,9 @@ struct GradientProbe {
   std::string tensor;
   std::size_t index = 0;
   double backprop = 0, finite_difference = 0, relative_error = 0;
+  // ReLU: some hidden unit is 0 at one probe point and positive at the other, so the central
+  // difference straddles a kink and says nothing about the gradient; left out of the maximum.
+  bool straddles_kink = false;
 };
 
 struct GradientCheckResult {
