@@ -44,6 +44,7 @@ HandlerTable product_handlers() {
       {"shard_stats", shard_stats_handler},
       {"model_averaging", model_averaging_handler},
       {"layer", layer_handler},
+      {"predict", predict_handler},
   };
 }
 

@@ -14,6 +14,8 @@ const std::vector<FunctionSpec>& product_functions() {
       {"model_averaging", "model_averaging", 1536, 300, "Stratus CLOUD 2018 Case A/B: model-averaging worker"},
       // One slice of one layer per call: small, single-threaded, S3-bound.
       {"layer", "layer", 1024, 60, "Stratus layers as functions: one layer slice's forward or backward step"},
+      // One image at a time behind a function URL: latency, not throughput, matters.
+      {"predict", "predict", 1769, 30, "Stratus: classifies an image with a model from S3 (top-k JSON)"},
   };
   return functions;
 }

@@ -275,6 +275,8 @@ LayersResult run_layers(Invoker& invoker, ml::ObjectStore& store, const LayersDa
   }
   result.model = lp::read_params(store, run, static_cast<std::uint32_t>(total));
   result.model_sha256 = ml::model_sha256(result.model);
+  // The trained network as one stratus-model/1 object, what `predict` loads.
+  store.put(run.bucket, lp::run_prefix(run.run_id) + "model.bin", ml::encode_model(result.model));
   return result;
 }
 

@@ -57,6 +57,10 @@ std::string model_averaging_handler(std::string_view payload, HandlerContext& co
 // (stratus/ml/layer_parallel.hpp). Idempotent: a repeated delivery rewrites nothing.
 std::string layer_handler(std::string_view payload, HandlerContext& context);
 
+// Classifies an image or tensor with a model from the store, loaded once per warm environment
+// (stratus/ml/predict_protocol.hpp): {"label": probability, ...} for the top k classes.
+std::string predict_handler(std::string_view payload, HandlerContext& context);
+
 HandlerTable product_handlers();
 
 }  // namespace stratus::functions
