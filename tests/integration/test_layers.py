@@ -103,3 +103,24 @@ def test_a_duplicated_layer_invocation_changes_nothing(emulator, tmp_path):
                                 "--run-id", "dup", "--bucket", "dups"], capture_output=True, text=True,
                                env=trainer_env(), timeout=120)
     assert completed.returncode == 1 and "is taken already" in completed.stderr
+
+
+def test_layers_on_two_classes_of_a_staged_mnist(emulator, tmp_path):
+    import sys
+    from conftest import SOURCE_DIR
+    out = tmp_path / "datasets"
+    subprocess.run([sys.executable, str(SOURCE_DIR / "tests" / "data" / "make_datasets.py"), str(out),
+                    "--mnist-train", "200", "--mnist-test", "20", "--cifar-per-batch", "10", "--cifar-test", "10"],
+                   check=True, capture_output=True)
+    staged = subprocess.run([TRAINER, "stage", "--target", emulator.url, "--dataset", "mnist", "--source",
+                             str(out / "mnist"), "--bucket", "data", "--shards", "2", "-q"],
+                            capture_output=True, text=True, env=trainer_env(), timeout=120)
+    assert staged.returncode == 0, staged.stderr
+    manifest = "s3://data/datasets/mnist-train/manifest.json"
+    report, _ = layers(tmp_path, "mnist", "--layers", "784,4,1", "--dataset", manifest, "--classes", "3,8",
+                       "--epochs", 1, "--batch-size", 8, "--target", emulator.url)
+    assert report["data"]["rows"] > 0 and report["data"]["source"].endswith("classes 3,8")
+    assert len(report["steps"]) == -(-report["data"]["rows"] // 8)
+    bad = subprocess.run([TRAINER, "layers", "--layers", "784,4,1", "--dataset", manifest, "--classes", "3,3",
+                          "--target", emulator.url], capture_output=True, text=True, env=trainer_env(), timeout=60)
+    assert bad.returncode == 1 and "two different classes" in bad.stderr
