@@ -45,6 +45,7 @@ HandlerTable product_handlers() {
       {"model_averaging", model_averaging_handler},
       {"layer", layer_handler},
       {"predict", predict_handler},
+      {"augment", augment_handler},
   };
 }
 

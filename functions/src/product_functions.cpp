@@ -16,6 +16,7 @@ const std::vector<FunctionSpec>& product_functions() {
       {"layer", "layer", 1024, 60, "Stratus layers as functions: one layer slice's forward or backward step"},
       // One image at a time behind a function URL: latency, not throughput, matters.
       {"predict", "predict", 1769, 30, "Stratus: classifies an image with a model from S3 (top-k JSON)"},
+      {"augment", "augment", 1769, 300, "Stratus: writes K seeded augmented variants of S3 images"},
   };
   return functions;
 }

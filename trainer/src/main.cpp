@@ -13,6 +13,7 @@
 #include "case_commands.hpp"
 #include "layers_command.hpp"
 #include "predict_command.hpp"
+#include "augment_command.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -333,11 +334,13 @@ int main(int argc, char** argv) {
   add_case_commands(app, cases);
   LayersCommandHandle layers_command(app);
   PredictCommandHandle predict_command(app);
+  AugmentCommandHandle augment_command(app);
   CLI11_PARSE(app, argc, argv);
   try {
     if (const auto code = run_case_commands(cases)) return *code;
     if (const auto code = layers_command.run_if_parsed()) return *code;
     if (const auto code = predict_command.run_if_parsed()) return *code;
+    if (const auto code = augment_command.run_if_parsed()) return *code;
     if (stage->parsed()) return run_stage_command(st);
     if (deploy->parsed()) return run_deploy_command(dc);
     return run_linreg(c);

@@ -61,6 +61,10 @@ std::string layer_handler(std::string_view payload, HandlerContext& context);
 // (stratus/ml/predict_protocol.hpp): {"label": probability, ...} for the top k classes.
 std::string predict_handler(std::string_view payload, HandlerContext& context);
 
+// Writes K seeded variants (flips, rotation, crop, brightness/contrast, blur/sharpen) of each of
+// its images as PNG (stratus/ml/augment_protocol.hpp).
+std::string augment_handler(std::string_view payload, HandlerContext& context);
+
 HandlerTable product_handlers();
 
 }  // namespace stratus::functions
