@@ -25,7 +25,8 @@ json request_body(const HttpRequest& request) {
   if (request.body.empty()) return json::object();
   json body = json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
-    throw ApiException(LambdaError::InvalidRequestContent, "Could not parse request body into json");
+    throw ApiException(LambdaError::InvalidRequestContent,
+                       "Could not parse request body into json");
   }
   return body;
 }
@@ -35,7 +36,8 @@ json request_body(const HttpRequest& request) {
 HttpResponse LambdaApi::manage_function_url(const Route& route, const FunctionConfig& function,
                                             HttpRequest& request, const std::string& request_id) {
   const std::string arn = function_arn(config_.region, config_.account_id, function.name);
-  const std::string host = request.headers.get("Host", config_.address + ":" + std::to_string(config_.port));
+  const std::string host =
+      request.headers.get("Host", config_.address + ":" + std::to_string(config_.port));
   auto not_found = [&]() -> HttpResponse {
     throw ApiException(LambdaError::ResourceNotFound, "The resource you requested does not exist.");
   };
@@ -44,9 +46,10 @@ HttpResponse LambdaApi::manage_function_url(const Route& route, const FunctionCo
       case Operation::CreateFunctionUrlConfig: {
         auto created = function_urls_.create(function.name, request_body(request));
         if (!created) {
-          throw ApiException(LambdaError::ResourceConflict,
-                             "Failed to create function url config for [functionArn = " + arn +
-                                 "]. Error message:  FunctionUrlConfig exists for this Lambda function");
+          throw ApiException(
+              LambdaError::ResourceConflict,
+              "Failed to create function url config for [functionArn = " + arn +
+                  "]. Error message:  FunctionUrlConfig exists for this Lambda function");
         }
         json body = function_url_json(*created, arn, host);
         body.erase("LastModifiedTime");  // CreateFunctionUrlConfig's answer has no such member
@@ -71,10 +74,12 @@ HttpResponse LambdaApi::manage_function_url(const Route& route, const FunctionCo
       }
       case Operation::ListFunctionUrlConfigs: {
         json configs = json::array();
-        if (auto found = function_urls_.get(function.name)) configs.push_back(function_url_json(*found, arn, host));
+        if (auto found = function_urls_.get(function.name))
+          configs.push_back(function_url_json(*found, arn, host));
         return json_answer(200, {{"FunctionUrlConfigs", configs}}, request_id);
       }
-      default: break;
+      default:
+        break;
     }
   } catch (const FunctionUrlRequestError& e) {
     throw ApiException(LambdaError::InvalidParameterValue, e.what());

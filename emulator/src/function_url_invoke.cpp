@@ -3,10 +3,10 @@
 // read back as AWS does ({"statusCode","headers","cookies","body","isBase64Encoded"}, or any
 // other answer as a 200 application/json body).
 
-#include <ctime>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "stratus/common/base64.hpp"
 #include "stratus/common/sigv4.hpp"
@@ -25,7 +25,8 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-HttpResponse message_response(int status, const std::string& message, const std::string& request_id) {
+HttpResponse message_response(int status, const std::string& message,
+                              const std::string& request_id) {
   HttpResponse response;
   response.status = status;
   response.headers.add("Content-Type", "application/json");
@@ -73,8 +74,10 @@ void add_cors(HttpResponse& response, const FunctionUrlConfig& config, const Htt
     return out;
   };
   if (preflight) {
-    if (!c.allow_methods.empty()) response.headers.add("Access-Control-Allow-Methods", joined(c.allow_methods));
-    if (!c.allow_headers.empty()) response.headers.add("Access-Control-Allow-Headers", joined(c.allow_headers));
+    if (!c.allow_methods.empty())
+      response.headers.add("Access-Control-Allow-Methods", joined(c.allow_methods));
+    if (!c.allow_headers.empty())
+      response.headers.add("Access-Control-Allow-Headers", joined(c.allow_headers));
     if (c.max_age) response.headers.add("Access-Control-Max-Age", std::to_string(*c.max_age));
   } else if (!c.expose_headers.empty()) {
     response.headers.add("Access-Control-Expose-Headers", joined(c.expose_headers));
@@ -118,16 +121,18 @@ std::string function_url_event(const HttpRequest& request, const FunctionUrlTarg
                {"protocol", "HTTP/1.1"},
                {"sourceIp", request.remote_address},
                {"userAgent", user_agent}};
-  json context = {{"accountId", config.auth_type == "AWS_IAM" ? account_id : "anonymous"},
-                  {"apiId", config.url_id},
-                  {"domainName", domain},
-                  {"domainPrefix", config.url_id},
-                  {"http", http},
-                  {"requestId", request_id},
-                  {"routeKey", "$default"},
-                  {"stage", "$default"},
-                  {"time", clf_time(now)},
-                  {"timeEpoch", std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()}};
+  json context = {
+      {"accountId", config.auth_type == "AWS_IAM" ? account_id : "anonymous"},
+      {"apiId", config.url_id},
+      {"domainName", domain},
+      {"domainPrefix", config.url_id},
+      {"http", http},
+      {"requestId", request_id},
+      {"routeKey", "$default"},
+      {"stage", "$default"},
+      {"time", clf_time(now)},
+      {"timeEpoch",
+       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()}};
   if (config.auth_type == "AWS_IAM") {
     context["authorizer"] = {{"iam",
                               {{"accessKey", access_key},
@@ -175,8 +180,10 @@ std::string function_url_event(const HttpRequest& request, const FunctionUrlTarg
   }
 }
 
-HttpResponse function_url_response(const InvocationOutcome& outcome, const std::string& request_id) {
-  if (!outcome.function_error.empty()) return message_response(502, "Internal Server Error", request_id);
+HttpResponse function_url_response(const InvocationOutcome& outcome,
+                                   const std::string& request_id) {
+  if (!outcome.function_error.empty())
+    return message_response(502, "Internal Server Error", request_id);
   HttpResponse response;
   response.headers.add("x-amzn-RequestId", request_id);
   const json answer = json::parse(outcome.payload, nullptr, false);
@@ -187,7 +194,8 @@ HttpResponse function_url_response(const InvocationOutcome& outcome, const std::
     return response;
   }
   const json& status = answer["statusCode"];
-  if (!status.is_number_integer() || status.get<long long>() < 100 || status.get<long long>() > 599) {
+  if (!status.is_number_integer() || status.get<long long>() < 100 ||
+      status.get<long long>() > 599) {
     return message_response(502, "Internal Server Error", request_id);
   }
   response.status = status.get<int>();
@@ -196,7 +204,8 @@ HttpResponse function_url_response(const InvocationOutcome& outcome, const std::
     for (const auto& [name, value] : it->items()) {
       const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
       // A header value with a line break would split the response: refused as AWS does.
-      if (text.find_first_of("\r\n") != std::string::npos || name.find_first_of("\r\n: ") != std::string::npos) {
+      if (text.find_first_of("\r\n") != std::string::npos ||
+          name.find_first_of("\r\n: ") != std::string::npos) {
         return message_response(502, "Internal Server Error", request_id);
       }
       if (lower(name) == "content-type") has_content_type = true;
@@ -205,7 +214,8 @@ HttpResponse function_url_response(const InvocationOutcome& outcome, const std::
   }
   if (const auto it = answer.find("cookies"); it != answer.end() && it->is_array()) {
     for (const json& cookie : *it) {
-      if (!cookie.is_string() || cookie.get_ref<const std::string&>().find_first_of("\r\n") != std::string::npos) {
+      if (!cookie.is_string() ||
+          cookie.get_ref<const std::string&>().find_first_of("\r\n") != std::string::npos) {
         return message_response(502, "Internal Server Error", request_id);
       }
       response.headers.add("Set-Cookie", cookie.get<std::string>());
@@ -227,13 +237,16 @@ HttpResponse function_url_response(const InvocationOutcome& outcome, const std::
 void LambdaApi::invoke_function_url(const FunctionUrlTarget& target, HttpRequest& request,
                                     const std::string& request_id, HttpResponder& respond) {
   const auto config = function_urls_.find_by_url_id(target.url_id);
-  if (!config || !registry_.find(config->function)) return respond(message_response(404, "Not Found", request_id));
+  if (!config || !registry_.find(config->function))
+    return respond(message_response(404, "Not Found", request_id));
   std::string access_key;
   if (config->auth_type == "AWS_IAM") {
     auto lookup = [this](const std::string& key) { return config_.sigv4.secret_for(key); };
-    const auto verdict = aws::verify(request, request.body, lookup, std::chrono::system_clock::now());
+    const auto verdict =
+        aws::verify(request, request.body, lookup, std::chrono::system_clock::now());
     if (verdict != aws::VerifyResult::Ok) {
-      spdlog::info("function URL {} ({}) refused: {}", target.url_id, config->function, aws::to_string(verdict));
+      spdlog::info("function URL {} ({}) refused: {}", target.url_id, config->function,
+                   aws::to_string(verdict));
       return respond(message_response(403, "Forbidden", request_id));
     }
     const std::string auth = request.headers.get("Authorization");
@@ -253,10 +266,14 @@ void LambdaApi::invoke_function_url(const FunctionUrlTarget& target, HttpRequest
   invocation->payload = function_url_event(request, target, *config, request_id, config_.region,
                                            config_.account_id, access_key);
   if (invocation->payload.size() > kMaxSyncPayloadBytes) {
-    return respond(message_response(413, "Request must be smaller than 6291456 bytes for the InvokeFunction "
-                                         "operation", request_id));
+    return respond(
+        message_response(413,
+                         "Request must be smaller than 6291456 bytes for the InvokeFunction "
+                         "operation",
+                         request_id));
   }
-  invocation->on_complete = [respond, request_id, cfg = *config, origin = request.headers.get("Origin"),
+  invocation->on_complete = [respond, request_id, cfg = *config,
+                             origin = request.headers.get("Origin"),
                              request_copy = HttpRequest{}](InvocationOutcome outcome) mutable {
     HttpResponse response = function_url_response(outcome, request_id);
     if (!origin.empty()) request_copy.headers.add("Origin", origin);
@@ -271,7 +288,8 @@ void LambdaApi::invoke_function_url(const FunctionUrlTarget& target, HttpRequest
       add_cors(throttled, *config, request, false);
       return respond(std::move(throttled));
     }
-    if (e.error() == LambdaError::ResourceNotFound) return respond(message_response(404, "Not Found", request_id));
+    if (e.error() == LambdaError::ResourceNotFound)
+      return respond(message_response(404, "Not Found", request_id));
     return respond(message_response(500, "Internal Server Error", request_id));
   }
 }

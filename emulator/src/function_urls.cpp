@@ -9,11 +9,14 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void refuse(const std::string& message) { throw FunctionUrlRequestError(message); }
+[[noreturn]] void refuse(const std::string& message) {
+  throw FunctionUrlRequestError(message);
+}
 
 std::string now_iso8601() {
   const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
@@ -40,14 +43,15 @@ std::vector<std::string> string_list(const json& cors, const char* name, std::si
   if (it == cors.end()) return {};
   if (!it->is_array()) refuse(std::string("Cors.") + name + " must be a list of strings");
   if (it->size() > max_items) {
-    refuse(std::string("Cors.") + name + " must have at most " + std::to_string(max_items) + " items");
+    refuse(std::string("Cors.") + name + " must have at most " + std::to_string(max_items) +
+           " items");
   }
   std::vector<std::string> out;
   for (const json& item : *it) {
     if (!item.is_string() || item.get_ref<const std::string&>().empty() ||
         item.get_ref<const std::string&>().size() > max_length) {
-      refuse(std::string("Cors.") + name + " items must be strings of 1-" + std::to_string(max_length) +
-             " characters");
+      refuse(std::string("Cors.") + name + " items must be strings of 1-" +
+             std::to_string(max_length) + " characters");
     }
     out.push_back(item.get<std::string>());
   }
@@ -56,7 +60,7 @@ std::vector<std::string> string_list(const json& cors, const char* name, std::si
 
 FunctionUrlCors parse_cors(const json& cors) {
   if (!cors.is_object()) refuse("Cors must be an object");
-  static const char* const kMembers[] = {"AllowCredentials", "AllowHeaders", "AllowMethods",
+  static const char* const kMembers[] = {"AllowCredentials", "AllowHeaders",  "AllowMethods",
                                          "AllowOrigins",     "ExposeHeaders", "MaxAge"};
   for (const auto& [key, value] : cors.items()) {
     bool known = false;
@@ -74,7 +78,8 @@ FunctionUrlCors parse_cors(const json& cors) {
     static const char* const kMethods[] = {"GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*"};
     bool ok = false;
     for (const char* k : kMethods) ok = ok || m == k;
-    if (!ok) refuse("Cors.AllowMethods: '" + m + "' is not GET, PUT, HEAD, POST, PATCH, DELETE or *");
+    if (!ok)
+      refuse("Cors.AllowMethods: '" + m + "' is not GET, PUT, HEAD, POST, PATCH, DELETE or *");
   }
   out.allow_origins = string_list(cors, "AllowOrigins", 100, 253);
   out.expose_headers = string_list(cors, "ExposeHeaders", 100, 1024);
@@ -116,13 +121,17 @@ void apply_function_url_body(FunctionUrlConfig& config, const json& body, bool c
   }
   if (const auto it = body.find("AuthType"); it != body.end()) {
     if (!it->is_string() || (*it != "NONE" && *it != "AWS_IAM")) {
-      refuse("1 validation error detected: Value at 'authType' failed to satisfy constraint: Member must "
-             "satisfy enum value set: [AWS_IAM, NONE]");
+      refuse(
+          "1 validation error detected: Value at 'authType' failed to satisfy constraint: Member "
+          "must "
+          "satisfy enum value set: [AWS_IAM, NONE]");
     }
     config.auth_type = it->get<std::string>();
   } else if (creating) {
-    refuse("1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must "
-           "not be null");
+    refuse(
+        "1 validation error detected: Value null at 'authType' failed to satisfy constraint: "
+        "Member must "
+        "not be null");
   }
   if (const auto it = body.find("Cors"); it != body.end()) config.cors = parse_cors(*it);
   if (const auto it = body.find("InvokeMode"); it != body.end()) {
@@ -133,7 +142,8 @@ void apply_function_url_body(FunctionUrlConfig& config, const json& body, bool c
   }
 }
 
-std::optional<FunctionUrlConfig> FunctionUrls::create(const std::string& function, const json& body) {
+std::optional<FunctionUrlConfig> FunctionUrls::create(const std::string& function,
+                                                      const json& body) {
   FunctionUrlConfig config;
   config.function = function;
   apply_function_url_body(config, body, true);
@@ -145,7 +155,8 @@ std::optional<FunctionUrlConfig> FunctionUrls::create(const std::string& functio
   return config;
 }
 
-std::optional<FunctionUrlConfig> FunctionUrls::update(const std::string& function, const json& body) {
+std::optional<FunctionUrlConfig> FunctionUrls::update(const std::string& function,
+                                                      const json& body) {
   std::lock_guard lock(mutex_);
   const auto it = by_function_.find(function);
   if (it == by_function_.end()) return std::nullopt;
@@ -200,8 +211,9 @@ std::optional<FunctionUrlTarget> function_url_target(const HttpRequestHead& head
     const auto slash = rest.find('/');
     const std::string_view id = rest.substr(0, slash);
     if (!url_id_chars(id)) return std::nullopt;
-    FunctionUrlTarget target{std::string(id), slash == std::string_view::npos ? "/" : std::string(rest.substr(slash)),
-                             std::string(split.query)};
+    FunctionUrlTarget target{
+        std::string(id), slash == std::string_view::npos ? "/" : std::string(rest.substr(slash)),
+        std::string(split.query)};
     return target;
   }
   // Host form: <url-id>.lambda-url.<region>.localhost[:port]

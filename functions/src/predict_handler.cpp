@@ -4,7 +4,6 @@
 
 #include <map>
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
 #include "stratus/common/base64.hpp"
@@ -48,7 +47,8 @@ std::string predict_handler(std::string_view payload, HandlerContext& context) {
   // Behind a function URL the request arrives as a payload format 2.0 event: its body is the
   // predict request, and the answer goes back as an HTTP response (400 for a refused request).
   const auto event = nlohmann::json::parse(payload, nullptr, false);
-  const bool from_url = event.is_object() && event.value("version", "") == "2.0" && event.contains("requestContext");
+  const bool from_url =
+      event.is_object() && event.value("version", "") == "2.0" && event.contains("requestContext");
   if (!from_url) return ml::predict::serve(payload, loader);
   std::string body = event.value("body", "");
   if (event.value("isBase64Encoded", false)) {
@@ -60,7 +60,8 @@ std::string predict_handler(std::string_view payload, HandlerContext& context) {
     response["body"] = ml::predict::serve(body, loader);
     response["statusCode"] = 200;
   } catch (const ml::ProtocolError& refused) {
-    response["body"] = nlohmann::json{{"errorType", "InvalidInput"}, {"errorMessage", refused.what()}}.dump();
+    response["body"] =
+        nlohmann::json{{"errorType", "InvalidInput"}, {"errorMessage", refused.what()}}.dump();
     response["statusCode"] = 400;
   }
   return response.dump();

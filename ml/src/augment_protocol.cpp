@@ -15,7 +15,9 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void refuse(const std::string& message) { throw ProtocolError(message); }
+[[noreturn]] void refuse(const std::string& message) {
+  throw ProtocolError(message);
+}
 
 std::uint64_t fnv1a64(std::string_view text) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -63,7 +65,8 @@ Request decode_request(std::string_view body) {
   }
   r.per_image = k->get<std::uint32_t>();
   const auto seed = doc.find("seed");
-  if (seed == doc.end() || !seed->is_number_unsigned()) refuse("\"seed\" must be a non-negative integer");
+  if (seed == doc.end() || !seed->is_number_unsigned())
+    refuse("\"seed\" must be a non-negative integer");
   r.seed = seed->get<std::uint64_t>();
   return r;
 }
@@ -103,8 +106,9 @@ std::string output_key(const Request& request, const std::string& key, std::uint
 }
 
 std::string encode_request(const Request& r) {
-  return json{{"bucket", r.bucket},   {"input_prefix", r.input_prefix}, {"output_prefix", r.output_prefix},
-              {"keys", r.keys},       {"per_image", r.per_image},       {"seed", r.seed}}
+  return json{
+      {"bucket", r.bucket}, {"input_prefix", r.input_prefix}, {"output_prefix", r.output_prefix},
+      {"keys", r.keys},     {"per_image", r.per_image},       {"seed", r.seed}}
       .dump();
 }
 
@@ -123,7 +127,8 @@ Answer decode_answer(std::string_view body) {
   }
 }
 
-std::string serve(std::string_view body, ObjectStore& store, const std::filesystem::path& scratch_dir) {
+std::string serve(std::string_view body, ObjectStore& store,
+                  const std::filesystem::path& scratch_dir) {
   const Request request = decode_request(body);
   Answer answer;
   for (const std::string& key : request.keys) {
@@ -134,7 +139,8 @@ std::string serve(std::string_view body, ObjectStore& store, const std::filesyst
       refuse("s3://" + request.bucket + "/" + key + ": " + e.what());
     }
     if (!bytes) refuse("no object s3://" + request.bucket + "/" + key);
-    if (bytes->size() > kMaxImageObjectBytes) refuse(key + ": larger than " + std::to_string(kMaxImageObjectBytes) + " bytes");
+    if (bytes->size() > kMaxImageObjectBytes)
+      refuse(key + ": larger than " + std::to_string(kMaxImageObjectBytes) + " bytes");
     Image image;
     try {
       image = decode_image(through_scratch(scratch_dir, *bytes));
@@ -153,8 +159,11 @@ std::string serve(std::string_view body, ObjectStore& store, const std::filesyst
       answer.outputs.push_back(out);
     }
   }
-  return json{{"images_in", answer.images_in},   {"images_out", answer.images_out}, {"bytes_in", answer.bytes_in},
-              {"bytes_out", answer.bytes_out},   {"outputs", answer.outputs}}
+  return json{{"images_in", answer.images_in},
+              {"images_out", answer.images_out},
+              {"bytes_in", answer.bytes_in},
+              {"bytes_out", answer.bytes_out},
+              {"outputs", answer.outputs}}
       .dump();
 }
 

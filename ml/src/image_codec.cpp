@@ -5,23 +5,25 @@
 
 #include "stratus/ml/image_codec.hpp"
 
+#include <jerror.h>
+#include <jpeglib.h>
+#include <png.h>
+
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 
-#include <jpeglib.h>
-#include <jerror.h>
-#include <png.h>
-
 namespace stratus::ml {
 namespace {
 
 void check_dimensions(std::uint64_t width, std::uint64_t height, const char* what) {
-  if (width == 0 || height == 0) throw ImageError(ImageErrorKind::Corrupt, std::string(what) + ": empty image");
+  if (width == 0 || height == 0)
+    throw ImageError(ImageErrorKind::Corrupt, std::string(what) + ": empty image");
   if (width > kMaxImageSide || height > kMaxImageSide || width * height > kMaxImagePixels) {
-    throw ImageError(ImageErrorKind::TooLarge, std::string(what) + ": " + std::to_string(width) + "x" +
-                                                   std::to_string(height) + " exceeds the limit (" +
+    throw ImageError(ImageErrorKind::TooLarge, std::string(what) + ": " + std::to_string(width) +
+                                                   "x" + std::to_string(height) +
+                                                   " exceeds the limit (" +
                                                    std::to_string(kMaxImageSide) + " per side, " +
                                                    std::to_string(kMaxImagePixels) + " pixels)");
   }
@@ -32,7 +34,8 @@ Image decode_png(std::string_view bytes) {
   // a PNG must end with the IEND chunk (length 0, "IEND", its fixed CRC).
   static constexpr std::string_view kEnd("\0\0\0\0IEND\xae\x42\x60\x82", 12);
   if (bytes.size() < 8 + kEnd.size() || bytes.substr(bytes.size() - kEnd.size()) != kEnd) {
-    throw ImageError(ImageErrorKind::Truncated, "png: the file does not end with an IEND chunk (truncated)");
+    throw ImageError(ImageErrorKind::Truncated,
+                     "png: the file does not end with an IEND chunk (truncated)");
   }
   png_image image;
   std::memset(&image, 0, sizeof image);
@@ -40,9 +43,11 @@ Image decode_png(std::string_view bytes) {
   if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
     const std::string message = image.message;
     png_image_free(&image);
-    const bool truncated = message.find("EOF") != std::string::npos || message.find("truncat") != std::string::npos ||
+    const bool truncated = message.find("EOF") != std::string::npos ||
+                           message.find("truncat") != std::string::npos ||
                            message.find("Not enough") != std::string::npos;
-    throw ImageError(truncated ? ImageErrorKind::Truncated : ImageErrorKind::Corrupt, "png: " + message);
+    throw ImageError(truncated ? ImageErrorKind::Truncated : ImageErrorKind::Corrupt,
+                     "png: " + message);
   }
   try {
     check_dimensions(image.width, image.height, "png");
@@ -58,9 +63,11 @@ Image decode_png(std::string_view bytes) {
   if (!png_image_finish_read(&image, nullptr, out.rgb.data(), 0, nullptr)) {
     const std::string message = image.message;
     png_image_free(&image);
-    const bool truncated = message.find("EOF") != std::string::npos || message.find("Not enough") != std::string::npos ||
+    const bool truncated = message.find("EOF") != std::string::npos ||
+                           message.find("Not enough") != std::string::npos ||
                            message.find("truncat") != std::string::npos;
-    throw ImageError(truncated ? ImageErrorKind::Truncated : ImageErrorKind::Corrupt, "png: " + message);
+    throw ImageError(truncated ? ImageErrorKind::Truncated : ImageErrorKind::Corrupt,
+                     "png: " + message);
   }
   png_image_free(&image);
   return out;
@@ -124,7 +131,8 @@ bool decode_jpeg_into(JpegDecodeState* state, const unsigned char* data, unsigne
       width * height > kMaxImagePixels) {
     jpeg_destroy_decompress(&state->info);
     state->kind = ImageErrorKind::TooLarge;
-    state->failure = "jpeg: " + std::to_string(width) + "x" + std::to_string(height) + " exceeds the limit";
+    state->failure =
+        "jpeg: " + std::to_string(width) + "x" + std::to_string(height) + " exceeds the limit";
     return false;
   }
   state->info.out_color_space = JCS_RGB;
@@ -133,7 +141,8 @@ bool decode_jpeg_into(JpegDecodeState* state, const unsigned char* data, unsigne
   state->image.height = state->info.output_height;
   state->image.rgb.resize(std::size_t{state->image.width} * state->image.height * 3);
   while (state->info.output_scanline < state->info.output_height) {
-    JSAMPROW row = state->image.rgb.data() + std::size_t{state->info.output_scanline} * state->image.width * 3;
+    JSAMPROW row =
+        state->image.rgb.data() + std::size_t{state->info.output_scanline} * state->image.width * 3;
     jpeg_read_scanlines(&state->info, &row, 1);
     if (state->errors.truncated) break;
   }
@@ -183,7 +192,8 @@ bool encode_jpeg_into(JpegEncodeState* state, const Image* image, int quality) {
   jpeg_set_quality(&state->info, quality, TRUE);
   jpeg_start_compress(&state->info, TRUE);
   while (state->info.next_scanline < state->info.image_height) {
-    JSAMPROW row = const_cast<JSAMPROW>(image->rgb.data() + std::size_t{state->info.next_scanline} * image->width * 3);
+    JSAMPROW row = const_cast<JSAMPROW>(image->rgb.data() +
+                                        std::size_t{state->info.next_scanline} * image->width * 3);
     jpeg_write_scanlines(&state->info, &row, 1);
   }
   jpeg_finish_compress(&state->info);
@@ -202,17 +212,23 @@ void check_image(const Image& image) {
 
 std::string_view image_error_kind_name(ImageErrorKind kind) {
   switch (kind) {
-    case ImageErrorKind::UnknownFormat: return "UnknownFormat";
-    case ImageErrorKind::Truncated: return "Truncated";
-    case ImageErrorKind::Corrupt: return "Corrupt";
-    case ImageErrorKind::TooLarge: return "TooLarge";
+    case ImageErrorKind::UnknownFormat:
+      return "UnknownFormat";
+    case ImageErrorKind::Truncated:
+      return "Truncated";
+    case ImageErrorKind::Corrupt:
+      return "Corrupt";
+    case ImageErrorKind::TooLarge:
+      return "TooLarge";
   }
   return "Corrupt";
 }
 
 ImageFormat sniff_image_format(std::string_view bytes) {
-  if (bytes.size() >= 8 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8)) return ImageFormat::Png;
-  if (bytes.size() >= 3 && bytes.substr(0, 3) == std::string_view("\xff\xd8\xff", 3)) return ImageFormat::Jpeg;
+  if (bytes.size() >= 8 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8))
+    return ImageFormat::Png;
+  if (bytes.size() >= 3 && bytes.substr(0, 3) == std::string_view("\xff\xd8\xff", 3))
+    return ImageFormat::Jpeg;
   throw ImageError(ImageErrorKind::UnknownFormat, "not a PNG or JPEG image (unknown magic bytes)");
 }
 
@@ -258,15 +274,18 @@ Image resize_bilinear(const Image& image, std::uint32_t width, std::uint32_t hei
   out.width = width;
   out.height = height;
   out.rgb.resize(std::size_t{width} * height * 3);
-  const double sx = static_cast<double>(image.width) / width, sy = static_cast<double>(image.height) / height;
+  const double sx = static_cast<double>(image.width) / width,
+               sy = static_cast<double>(image.height) / height;
   for (std::uint32_t y = 0; y < height; ++y) {
     const double fy = std::max(0.0, (y + 0.5) * sy - 0.5);
-    const std::uint32_t y0 = std::min<std::uint32_t>(static_cast<std::uint32_t>(fy), image.height - 1);
+    const std::uint32_t y0 =
+        std::min<std::uint32_t>(static_cast<std::uint32_t>(fy), image.height - 1);
     const std::uint32_t y1 = std::min<std::uint32_t>(y0 + 1, image.height - 1);
     const double wy = fy - y0;
     for (std::uint32_t x = 0; x < width; ++x) {
       const double fx = std::max(0.0, (x + 0.5) * sx - 0.5);
-      const std::uint32_t x0 = std::min<std::uint32_t>(static_cast<std::uint32_t>(fx), image.width - 1);
+      const std::uint32_t x0 =
+          std::min<std::uint32_t>(static_cast<std::uint32_t>(fx), image.width - 1);
       const std::uint32_t x1 = std::min<std::uint32_t>(x0 + 1, image.width - 1);
       const double wx = fx - x0;
       for (int c = 0; c < 3; ++c) {
@@ -275,7 +294,8 @@ Image resize_bilinear(const Image& image, std::uint32_t width, std::uint32_t hei
         };
         const double v = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1)) +
                          wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1));
-        out.rgb[(std::size_t{y} * width + x) * 3 + c] = static_cast<std::uint8_t>(std::min(255.0, v + 0.5));
+        out.rgb[(std::size_t{y} * width + x) * 3 + c] =
+            static_cast<std::uint8_t>(std::min(255.0, v + 0.5));
       }
     }
   }

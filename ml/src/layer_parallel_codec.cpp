@@ -14,7 +14,9 @@ namespace {
 using nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-[[noreturn]] void refuse(const std::string& message) { throw ProtocolError(message); }
+[[noreturn]] void refuse(const std::string& message) {
+  throw ProtocolError(message);
+}
 
 bool valid_run_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxRunIdLength) return false;
@@ -91,7 +93,8 @@ void put_u64(std::string& out, std::uint64_t v) {
 std::uint64_t get_le(std::string_view bytes, std::size_t at, int width) {
   std::uint64_t v = 0;
   for (int i = 0; i < width; ++i) {
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]))
+    v |= static_cast<std::uint64_t>(
+             static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]))
          << (8 * i);
   }
   return v;
@@ -225,7 +228,8 @@ std::string encode_request(const RunConfig& config, const StepId& id) {
 Request decode_request(std::string_view body) {
   const json doc = parse_object(body, "the event");
   const auto protocol = doc.find("protocol");
-  if (protocol == doc.end() || !protocol->is_string() || protocol->get<std::string>() != kProtocol) {
+  if (protocol == doc.end() || !protocol->is_string() ||
+      protocol->get<std::string>() != kProtocol) {
     refuse("\"protocol\" must be \"" + std::string(kProtocol) + "\"");
   }
   Request r;
@@ -301,7 +305,9 @@ std::string answer_key(std::string_view run_id, const StepId& id) {
          std::to_string(id.step) + "/" + std::to_string(id.layer) + "/" + std::to_string(id.slice);
 }
 
-std::string run_prefix(std::string_view run_id) { return "runs/" + std::string(run_id) + "/"; }
+std::string run_prefix(std::string_view run_id) {
+  return "runs/" + std::string(run_id) + "/";
+}
 std::string batch_key(std::string_view run_id, std::uint32_t step) {
   return run_prefix(run_id) + "batch/step-" + five(step) + ".bin";
 }
@@ -339,7 +345,8 @@ std::string encode_frames(const std::vector<Tensor>& tensors) {
   return out;
 }
 
-std::vector<Tensor> decode_frames(std::string_view bytes, std::size_t count, std::string_view what) {
+std::vector<Tensor> decode_frames(std::string_view bytes, std::size_t count,
+                                  std::string_view what) {
   const std::string where(what);
   if (bytes.size() < 12 || bytes.substr(0, 4) != "STFR") {
     refuse(where + ": not a stratus-frames/1 object (bad magic or truncated)");

@@ -56,7 +56,8 @@ ModelState gather(ObjectStore& store, const RunConfig& c, std::uint32_t step,
       if (!bytes) throw ProtocolError("missing s3://" + c.bucket + "/" + key);
       auto frames = decode_frames(*bytes, 2, key);
       const std::uint64_t k = end - first;
-      if (frames[0].dtype != DType::float32 || frames[0].shape != std::vector<std::uint64_t>{in, k} ||
+      if (frames[0].dtype != DType::float32 ||
+          frames[0].shape != std::vector<std::uint64_t>{in, k} ||
           frames[1].dtype != DType::float32 || frames[1].shape != std::vector<std::uint64_t>{k}) {
         throw ProtocolError(key + " has the wrong shapes");
       }
@@ -96,10 +97,10 @@ void write_params(ObjectStore& store, const RunConfig& c, std::uint32_t step,
     for (std::uint32_t j = 0; j < c.slices(layer); ++j) {
       const auto [first, end] = c.slice_range(layer, j);
       const std::uint64_t k = end - first;
-      const Tensor weight =
-          Tensor::of_f32({in, k}, columns(network.tensors[2 * (layer - 1)].values, in, width, first, end));
-      const Tensor bias =
-          Tensor::of_f32({k}, columns(network.tensors[2 * (layer - 1) + 1].values, 1, width, first, end));
+      const Tensor weight = Tensor::of_f32(
+          {in, k}, columns(network.tensors[2 * (layer - 1)].values, in, width, first, end));
+      const Tensor bias = Tensor::of_f32(
+          {k}, columns(network.tensors[2 * (layer - 1) + 1].values, 1, width, first, end));
       store.put(c.bucket, params_key(c.run_id, step, layer, j), encode_frames({weight, bias}));
     }
   }
@@ -117,7 +118,8 @@ void write_batch(ObjectStore& store, const RunConfig& c, std::uint32_t step,
                  const std::vector<float>& x, const std::vector<float>& y) {
   validate(c);
   const std::uint64_t n = y.size(), d = c.widths[0];
-  if (n == 0 || x.size() != n * d) throw ProtocolError("the data must hold n x D features and n labels");
+  if (n == 0 || x.size() != n * d)
+    throw ProtocolError("the data must hold n x D features and n labels");
   std::vector<float> bx, by;
   bx.reserve(std::size_t{c.batch_size} * d);
   for (std::uint64_t i = 0; i < c.batch_size; ++i) {

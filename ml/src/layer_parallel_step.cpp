@@ -13,18 +13,20 @@
 namespace stratus::ml::layer_parallel {
 namespace {
 
-[[noreturn]] void refuse(const std::string& message) { throw ProtocolError(message); }
+[[noreturn]] void refuse(const std::string& message) {
+  throw ProtocolError(message);
+}
 
 // What the step works on, read once.
 struct Slice {
   const RunConfig& config;
   StepId id;
-  std::uint32_t in = 0;       // fan-in of the layer
-  std::uint32_t first = 0;    // first neuron of the slice
-  std::uint32_t k = 0;        // neurons in the slice
-  std::uint32_t width = 0;    // neurons in the layer
-  bool output = false;        // the last layer
-  std::uint32_t rows = 0;     // B
+  std::uint32_t in = 0;     // fan-in of the layer
+  std::uint32_t first = 0;  // first neuron of the slice
+  std::uint32_t k = 0;      // neurons in the slice
+  std::uint32_t width = 0;  // neurons in the layer
+  bool output = false;      // the last layer
+  std::uint32_t rows = 0;   // B
 };
 
 Slice describe(const RunConfig& config, const StepId& id) {
@@ -45,7 +47,8 @@ std::string get_required(ObjectStore& store, const RunConfig& c, const std::stri
   return std::move(*bytes);
 }
 
-void check_f32(const Tensor& t, std::initializer_list<std::uint64_t> shape, const std::string& what) {
+void check_f32(const Tensor& t, std::initializer_list<std::uint64_t> shape,
+               const std::string& what) {
   if (t.dtype != DType::float32 || t.shape != std::vector<std::uint64_t>(shape)) {
     refuse(what + " has the wrong dtype or shape");
   }
@@ -219,9 +222,9 @@ StepAnswer backward(ObjectStore& store, const Slice& s) {
     replayed &= write_once(store, c, grad_key(c.run_id, step, layer, slice),
                            encode_frames({Tensor::of_f32({s.rows, s.in}, dx)}));
   }
-  replayed &= write_once(store, c, wgrad_key(c.run_id, step, layer, slice),
-                         encode_frames({Tensor::of_f32({s.in, s.k}, dweight),
-                                        Tensor::of_f32({s.k}, dbias)}));
+  replayed &= write_once(
+      store, c, wgrad_key(c.run_id, step, layer, slice),
+      encode_frames({Tensor::of_f32({s.in, s.k}, dweight), Tensor::of_f32({s.k}, dbias)}));
   if (c.optimizer == Optimizer::Sgd) {
     sgd_step(p.weight.f32, dweight, c.learning_rate);
     sgd_step(p.bias.f32, dbias, c.learning_rate);
@@ -243,7 +246,8 @@ StepAnswer backward(ObjectStore& store, const Slice& s) {
     const AdamParams adam{c.learning_rate, c.beta1, c.beta2, c.epsilon};
     adam_step(p.weight.f32, dweight, state[0].f32, state[1].f32, std::uint64_t{step} + 1, adam);
     adam_step(p.bias.f32, dbias, state[2].f32, state[3].f32, std::uint64_t{step} + 1, adam);
-    replayed &= write_once(store, c, opt_key(c.run_id, step + 1, layer, slice), encode_frames(state));
+    replayed &=
+        write_once(store, c, opt_key(c.run_id, step + 1, layer, slice), encode_frames(state));
   }
   replayed &= write_once(store, c, params_key(c.run_id, step + 1, layer, slice),
                          encode_frames({p.weight, p.bias}));
@@ -257,8 +261,8 @@ std::string serve(std::string_view body, ObjectStore& store) {
   const Request request = decode_request(body);
   const Slice slice = describe(request.config, request.id);
   try {
-    const StepAnswer answer = request.id.direction == Direction::Forward ? forward(store, slice)
-                                                                         : backward(store, slice);
+    const StepAnswer answer =
+        request.id.direction == Direction::Forward ? forward(store, slice) : backward(store, slice);
     return encode_answer(answer);
   } catch (const std::invalid_argument& e) {
     if (dynamic_cast<const ProtocolError*>(&e)) throw;

@@ -20,7 +20,9 @@ namespace {
 using nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-[[noreturn]] void refuse(const std::string& message) { throw ProtocolError(message); }
+[[noreturn]] void refuse(const std::string& message) {
+  throw ProtocolError(message);
+}
 
 Image decode_request_image(const json& event) {
   const auto& text = event["image"];
@@ -68,8 +70,8 @@ std::vector<float> case_b_probabilities(const ModelState& model, const json& eve
   return probabilities;
 }
 
-std::vector<float> mlp_probabilities(const ModelState& model, const std::vector<std::uint32_t>& widths,
-                                     const json& event) {
+std::vector<float> mlp_probabilities(const ModelState& model,
+                                     const std::vector<std::uint32_t>& widths, const json& event) {
   const std::uint32_t d = widths.front();
   std::vector<float> x;
   if (event.contains("image")) {
@@ -77,11 +79,13 @@ std::vector<float> mlp_probabilities(const ModelState& model, const std::vector<
     if (d == 784) {
       const Image small = resize_bilinear(image, 28, 28);
       for (std::size_t p = 0; p < 784; ++p) {
-        const double grey = 0.299 * small.rgb[3 * p] + 0.587 * small.rgb[3 * p + 1] + 0.114 * small.rgb[3 * p + 2];
+        const double grey =
+            0.299 * small.rgb[3 * p] + 0.587 * small.rgb[3 * p + 1] + 0.114 * small.rgb[3 * p + 2];
         x.push_back(static_cast<float>(grey / 255.0));
       }
     } else if (d == 3072) {
-      for (std::uint8_t v : resize_bilinear(image, 32, 32).rgb) x.push_back(static_cast<float>(v) / 255.0f);
+      for (std::uint8_t v : resize_bilinear(image, 32, 32).rgb)
+        x.push_back(static_cast<float>(v) / 255.0f);
     } else {
       refuse("this model takes " + std::to_string(d) + " inputs: send a \"tensor\", not an image");
     }
@@ -123,7 +127,8 @@ std::shared_ptr<const ModelState> load_model(ObjectStore& store, const std::stri
   if (!url.starts_with("s3://")) refuse("\"model\" must be s3://bucket/key");
   const std::string rest = url.substr(5);
   const auto slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) refuse("\"model\" must be s3://bucket/key");
+  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size())
+    refuse("\"model\" must be s3://bucket/key");
   std::optional<std::string> bytes;
   try {
     bytes = store.get(rest.substr(0, slash), rest.substr(slash + 1));
@@ -142,8 +147,10 @@ std::shared_ptr<const ModelState> load_model(ObjectStore& store, const std::stri
 std::string serve(std::string_view request, const ModelLoader& models) {
   json event = json::parse(request, nullptr, false);
   if (event.is_discarded() || !event.is_object()) refuse("the event must be a JSON object");
-  if (!event.contains("model") || !event["model"].is_string()) refuse("missing \"model\" (s3://bucket/key)");
-  if (event.contains("image") == event.contains("tensor")) refuse("send exactly one of \"image\" and \"tensor\"");
+  if (!event.contains("model") || !event["model"].is_string())
+    refuse("missing \"model\" (s3://bucket/key)");
+  if (event.contains("image") == event.contains("tensor"))
+    refuse("send exactly one of \"image\" and \"tensor\"");
   const std::shared_ptr<const ModelState> model = models(event["model"].get<std::string>());
   std::vector<float> probabilities;
   if (model->architecture == kCaseB) {
@@ -157,7 +164,8 @@ std::string serve(std::string_view request, const ModelLoader& models) {
   std::size_t top_k = std::min<std::size_t>(5, classes);
   if (event.contains("top_k")) {
     const auto& k = event["top_k"];
-    if (!k.is_number_unsigned() || k.get<std::uint64_t>() == 0) refuse("\"top_k\" must be a positive integer");
+    if (!k.is_number_unsigned() || k.get<std::uint64_t>() == 0)
+      refuse("\"top_k\" must be a positive integer");
     top_k = std::min<std::size_t>(k.get<std::uint64_t>(), classes);
   }
   std::vector<std::string> labels;
@@ -172,16 +180,19 @@ std::string serve(std::string_view request, const ModelLoader& models) {
     }
     std::vector<std::string> sorted = labels;
     std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) refuse("\"labels\" must be distinct");
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+      refuse("\"labels\" must be distinct");
   } else {
     for (std::size_t i = 0; i < classes; ++i) labels.push_back(std::to_string(i));
   }
   std::vector<std::size_t> order(classes);
   for (std::size_t i = 0; i < classes; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return probabilities[a] > probabilities[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return probabilities[a] > probabilities[b];
+  });
   ordered_json answer = ordered_json::object();
-  for (std::size_t i = 0; i < top_k; ++i) answer[labels[order[i]]] = static_cast<double>(probabilities[order[i]]);
+  for (std::size_t i = 0; i < top_k; ++i)
+    answer[labels[order[i]]] = static_cast<double>(probabilities[order[i]]);
   return answer.dump();
 }
 

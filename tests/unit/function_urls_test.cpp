@@ -1,10 +1,11 @@
 // Function URLs: the URL forms, the management bodies, the 2.0 event and the answer rules.
 
+#include "stratus/emulator/function_urls.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "stratus/emulator/function_urls.hpp"
 #include "stratus/emulator/router.hpp"
 
 using namespace stratus;
@@ -34,10 +35,12 @@ TEST(FunctionUrls, TargetsInThePathAndHostForms) {
   auto bare = function_url_target(request("GET", "/lambda-url/" + kId));
   ASSERT_TRUE(bare);
   EXPECT_EQ(bare->raw_path, "/");
-  auto host = function_url_target(request("GET", "/p?q", kId + ".lambda-url.us-east-1.localhost:9001"));
+  auto host =
+      function_url_target(request("GET", "/p?q", kId + ".lambda-url.us-east-1.localhost:9001"));
   ASSERT_TRUE(host);
   EXPECT_EQ(host->raw_path, "/p");
-  const std::vector<std::string> bad_targets = {"/lambda-url/short/", "/lambda-url/" + std::string(32, 'A') + "/",
+  const std::vector<std::string> bad_targets = {"/lambda-url/short/",
+                                                "/lambda-url/" + std::string(32, 'A') + "/",
                                                 "/2015-03-31/functions", "/lambda-url/"};
   for (const std::string& bad : bad_targets) {
     EXPECT_FALSE(function_url_target(request("GET", bad))) << bad;
@@ -46,19 +49,26 @@ TEST(FunctionUrls, TargetsInThePathAndHostForms) {
 }
 
 TEST(FunctionUrls, ManagementRoutes) {
-  EXPECT_EQ(route_request("POST", "/2021-10-31/functions/f/url").operation, Operation::CreateFunctionUrlConfig);
-  EXPECT_EQ(route_request("GET", "/2021-10-31/functions/f/url").operation, Operation::GetFunctionUrlConfig);
-  EXPECT_EQ(route_request("PUT", "/2021-10-31/functions/f/url").operation, Operation::UpdateFunctionUrlConfig);
-  EXPECT_EQ(route_request("DELETE", "/2021-10-31/functions/f/url").operation, Operation::DeleteFunctionUrlConfig);
-  EXPECT_EQ(route_request("GET", "/2021-10-31/functions/f/urls").operation, Operation::ListFunctionUrlConfigs);
+  EXPECT_EQ(route_request("POST", "/2021-10-31/functions/f/url").operation,
+            Operation::CreateFunctionUrlConfig);
+  EXPECT_EQ(route_request("GET", "/2021-10-31/functions/f/url").operation,
+            Operation::GetFunctionUrlConfig);
+  EXPECT_EQ(route_request("PUT", "/2021-10-31/functions/f/url").operation,
+            Operation::UpdateFunctionUrlConfig);
+  EXPECT_EQ(route_request("DELETE", "/2021-10-31/functions/f/url").operation,
+            Operation::DeleteFunctionUrlConfig);
+  EXPECT_EQ(route_request("GET", "/2021-10-31/functions/f/urls").operation,
+            Operation::ListFunctionUrlConfigs);
 }
 
 TEST(FunctionUrls, RegistryAndBodies) {
   FunctionUrls urls;
   EXPECT_THROW(urls.create("f", json::object()), FunctionUrlRequestError);
   EXPECT_THROW(urls.create("f", {{"AuthType", "OPEN"}}), FunctionUrlRequestError);
-  EXPECT_THROW(urls.create("f", {{"AuthType", "NONE"}, {"Cors", {{"MaxAge", 86401}}}}), FunctionUrlRequestError);
-  EXPECT_THROW(urls.create("f", {{"AuthType", "NONE"}, {"Cors", {{"AllowOrigins", {1}}}}}), FunctionUrlRequestError);
+  EXPECT_THROW(urls.create("f", {{"AuthType", "NONE"}, {"Cors", {{"MaxAge", 86401}}}}),
+               FunctionUrlRequestError);
+  EXPECT_THROW(urls.create("f", {{"AuthType", "NONE"}, {"Cors", {{"AllowOrigins", {1}}}}}),
+               FunctionUrlRequestError);
   const auto created = urls.create("f", {{"AuthType", "NONE"}});
   ASSERT_TRUE(created);
   EXPECT_FALSE(urls.create("f", {{"AuthType", "NONE"}}));
@@ -103,7 +113,8 @@ TEST(FunctionUrls, TheEventOfARequest) {
   FunctionUrlConfig config;
   config.url_id = kId;
   config.auth_type = "NONE";
-  const auto event = json::parse(function_url_event(r, *function_url_target(r), config, "rid", "eu-west-1", "1", ""));
+  const auto event = json::parse(
+      function_url_event(r, *function_url_target(r), config, "rid", "eu-west-1", "1", ""));
   EXPECT_EQ(event["version"], "2.0");
   EXPECT_EQ(event["rawPath"], "/p");
   EXPECT_EQ(event["queryStringParameters"]["a"], "1,2");
@@ -113,7 +124,8 @@ TEST(FunctionUrls, TheEventOfARequest) {
   EXPECT_EQ(event["isBase64Encoded"], false);
   EXPECT_EQ(event["requestContext"]["domainName"], kId + ".lambda-url.eu-west-1.on.aws");
   r.body = std::string("\xff\xfe", 2);  // not UTF-8 even though it says text
-  const auto binary = json::parse(function_url_event(r, *function_url_target(r), config, "rid", "r", "1", ""));
+  const auto binary =
+      json::parse(function_url_event(r, *function_url_target(r), config, "rid", "r", "1", ""));
   EXPECT_EQ(binary["isBase64Encoded"], true);
   EXPECT_EQ(binary["body"], "//4=");
 }

@@ -1,14 +1,13 @@
 // `stratus-trainer layers`' driver (layer_parallel.hpp): steps of forward and backward layer
 // sweeps through the fan-out engine, the gradient check, the final model.
 
-#include "stratus/trainer/layer_parallel.hpp"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
 
 #include "stratus/ml/split_mix64.hpp"
+#include "stratus/trainer/layer_parallel.hpp"
 
 namespace stratus::trainer {
 namespace lp = ml::layer_parallel;
@@ -62,7 +61,8 @@ void forward_pass(FanOut& fan_out, const std::string& function,
     if (observer.on_phase) {
       observer.on_phase(step, "forward " + std::to_string(layer) + "/" + std::to_string(layers));
     }
-    const Sweep sweep = run_layer(fan_out, function, runs, lp::Direction::Forward, step, layer, telemetry);
+    const Sweep sweep =
+        run_layer(fan_out, function, runs, lp::Direction::Forward, step, layer, telemetry);
     std::size_t at = 0;
     for (std::size_t r = 0; r < runs.size(); ++r) {
       for (std::uint32_t j = 0; j < runs[r]->slices(layer); ++j, ++at) {
@@ -70,7 +70,8 @@ void forward_pass(FanOut& fan_out, const std::string& function,
         replayed += a.replayed ? 1 : 0;
         if (a.l2) l2[r] += *a.l2;
         if (layer == layers) {
-          if (!a.loss || !a.correct) throw ml::ProtocolError("the output layer's answer has no loss");
+          if (!a.loss || !a.correct)
+            throw ml::ProtocolError("the output layer's answer has no loss");
           loss[r] = *a.loss;
           correct[r] = *a.correct;
         }
@@ -88,12 +89,14 @@ void backward_pass(FanOut& fan_out, const std::string& function, const lp::RunCo
     if (observer.on_phase) {
       observer.on_phase(step, "backward " + std::to_string(layer) + "/" + std::to_string(layers));
     }
-    const Sweep sweep = run_layer(fan_out, function, {&run}, lp::Direction::Backward, step, layer, telemetry);
+    const Sweep sweep =
+        run_layer(fan_out, function, {&run}, lp::Direction::Backward, step, layer, telemetry);
     for (const lp::StepAnswer& a : sweep.answers) replayed += a.replayed ? 1 : 0;
   }
 }
 
-// Which hidden outputs of a run's step 0 are zero (ReLU's off units), all layers and slices in order.
+// Which hidden outputs of a run's step 0 are zero (ReLU's off units), all layers and slices in
+// order.
 std::vector<bool> zero_pattern(ml::ObjectStore& store, const lp::RunConfig& run) {
   std::vector<bool> zeros;
   for (std::uint32_t layer = 1; layer < run.layers(); ++layer) {
@@ -141,8 +144,9 @@ GradientCheckResult check_gradients(FanOut& fan_out, ml::ObjectStore& store, con
       candidates.push_back({t, i, std::fabs(gradients.tensors[t].values[i])});
     }
   }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.magnitude > b.magnitude; });
+  std::stable_sort(
+      candidates.begin(), candidates.end(),
+      [](const Candidate& a, const Candidate& b) { return a.magnitude > b.magnitude; });
   candidates.resize(std::min(candidates.size(), options.gradient_check.probes));
 
   std::vector<lp::RunConfig> runs;
@@ -171,7 +175,8 @@ GradientCheckResult check_gradients(FanOut& fan_out, ml::ObjectStore& store, con
   std::vector<std::uint32_t> correct;
   int replayed = 0;
   if (!pointers.empty()) {
-    forward_pass(fan_out, options.function, pointers, 0, result.telemetry, loss, correct, replayed, {});
+    forward_pass(fan_out, options.function, pointers, 0, result.telemetry, loss, correct, replayed,
+                 {});
   }
   std::size_t checked = 0;
   for (std::size_t p = 0; p < candidates.size(); ++p) {
@@ -182,9 +187,11 @@ GradientCheckResult check_gradients(FanOut& fan_out, ml::ObjectStore& store, con
     probe.backprop = gradients.tensors[c.tensor].values[c.index];
     probe.finite_difference = (loss[2 * p] - loss[2 * p + 1]) / static_cast<double>(steps[p]);
     const double scale = std::max(std::fabs(probe.backprop), std::fabs(probe.finite_difference));
-    probe.relative_error = scale > 0 ? std::fabs(probe.backprop - probe.finite_difference) / scale : 0;
+    probe.relative_error =
+        scale > 0 ? std::fabs(probe.backprop - probe.finite_difference) / scale : 0;
     if (options.config.hidden == lp::Activation::Relu) {
-      probe.straddles_kink = zero_pattern(store, runs[2 * p]) != zero_pattern(store, runs[2 * p + 1]);
+      probe.straddles_kink =
+          zero_pattern(store, runs[2 * p]) != zero_pattern(store, runs[2 * p + 1]);
     }
     if (!probe.straddles_kink) {
       result.max_relative_error = std::max(result.max_relative_error, probe.relative_error);
@@ -200,7 +207,8 @@ GradientCheckResult check_gradients(FanOut& fan_out, ml::ObjectStore& store, con
 }  // namespace
 
 LayersData generated_layers_data(std::size_t rows, std::size_t features, std::uint64_t seed) {
-  if (rows == 0 || features < 2) throw std::invalid_argument("generated data needs rows and >= 2 features");
+  if (rows == 0 || features < 2)
+    throw std::invalid_argument("generated data needs rows and >= 2 features");
   ml::SplitMix64 random(seed);
   std::vector<double> w(features);
   for (double& v : w) v = random.normal();
@@ -229,7 +237,8 @@ LayersResult run_layers(Invoker& invoker, ml::ObjectStore& store, const LayersDa
   lp::validate(run);
   if (data.features != run.widths.front()) {
     throw ml::ProtocolError("the data has " + std::to_string(data.features) +
-                            " features but the first layer takes " + std::to_string(run.widths.front()));
+                            " features but the first layer takes " +
+                            std::to_string(run.widths.front()));
   }
   if (data.rows == 0) throw ml::ProtocolError("the data holds no rows");
   for (float label : data.y) {
@@ -264,7 +273,8 @@ LayersResult run_layers(Invoker& invoker, ml::ObjectStore& store, const LayersDa
                  record.replayed, observer);
     record.loss = loss[0];
     record.correct = correct[0];
-    backward_pass(fan_out, options.function, run, step, record.telemetry, record.replayed, observer);
+    backward_pass(fan_out, options.function, run, step, record.telemetry, record.replayed,
+                  observer);
     if (step == 0 && options.gradient_check.enabled) {
       result.gradient_check = check_gradients(fan_out, store, data, options, initial,
                                               lp::read_gradients(store, run, 0));

@@ -81,7 +81,8 @@ std::pair<std::string, std::string> parse_s3_url(const std::string& url) {
 }
 
 // A staged dataset's samples of two classes: A -> 0, B -> 1; uint8 pixels / 255.
-LayersData staged_binary_data(ml::ObjectStore& store, const std::string& url, const std::string& classes) {
+LayersData staged_binary_data(ml::ObjectStore& store, const std::string& url,
+                              const std::string& classes) {
   const auto comma = classes.find(',');
   if (comma == std::string::npos) throw std::invalid_argument("--classes must be A,B");
   const int a = std::stoi(classes.substr(0, comma)), b = std::stoi(classes.substr(comma + 1));
@@ -93,7 +94,8 @@ LayersData staged_binary_data(ml::ObjectStore& store, const std::string& url, co
     const ml::ShardRead read = ml::read_staged_shard(store, staged, i);
     const Tensor& f = read.shard.features;
     const Tensor& l = read.shard.labels;
-    if (l.dtype != DType::int32) throw std::invalid_argument("--classes needs integer class labels");
+    if (l.dtype != DType::int32)
+      throw std::invalid_argument("--classes needs integer class labels");
     const std::size_t n = read.shard.count();
     const std::size_t per = n ? f.size() / n : 0;
     if (data.features == 0) data.features = per;
@@ -108,7 +110,8 @@ LayersData staged_binary_data(ml::ObjectStore& store, const std::string& url, co
     }
   }
   data.rows = data.y.size();
-  if (data.rows == 0) throw std::invalid_argument("the dataset holds no samples of classes " + classes);
+  if (data.rows == 0)
+    throw std::invalid_argument("the dataset holds no samples of classes " + classes);
   data.source = url + " classes " + classes;
   return data;
 }
@@ -169,9 +172,11 @@ int run(LayersCommand& c) {
   o.gradient_check.probes = c.check_probes;
   // ReLU's kinks: a central difference straddling one is wrong by design, so ReLU networks take a
   // smaller step (float32 rounding of the summed loss still stays well under the tolerance).
-  o.gradient_check.epsilon = c.check_epsilon > 0 ? c.check_epsilon : (c.hidden == "relu" ? 1e-3 : 1e-2);
+  o.gradient_check.epsilon =
+      c.check_epsilon > 0 ? c.check_epsilon : (c.hidden == "relu" ? 1e-3 : 1e-2);
   o.fan_out.max_in_flight = c.max_in_flight;
-  o.fan_out.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  o.fan_out.call_deadline =
+      std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
 
   Target target = make_target({c.target, c.region, c.profile, 0});
   if (o.fan_out.max_in_flight > target.invoker->concurrency()) {
@@ -195,12 +200,14 @@ int run(LayersCommand& c) {
     std::cout << "layers run " << config.run_id << ": network " << c.layers << " (" << c.hidden
               << " hidden, sigmoid output, logistic loss), " << functions_per_pass
               << " layer functions per pass (K = "
-              << (c.neurons_per_function ? std::to_string(c.neurons_per_function) : "whole layer") << ")\n"
-              << "  data: " << data.source << ", " << data.rows << " rows; " << c.epochs << " epochs of batch "
-              << c.batch_size << ", " << c.optimizer << " lr " << c.learning_rate << ", l2 " << c.l2 << "\n"
+              << (c.neurons_per_function ? std::to_string(c.neurons_per_function) : "whole layer")
+              << ")\n"
+              << "  data: " << data.source << ", " << data.rows << " rows; " << c.epochs
+              << " epochs of batch " << c.batch_size << ", " << c.optimizer << " lr "
+              << c.learning_rate << ", l2 " << c.l2 << "\n"
               << "  backend: " << target.invoker->describe() << "\n";
-    std::printf("%6s %6s %12s %9s %9s %12s %6s %10s %12s\n", "step", "epoch", "loss", "accuracy", "step_ms",
-                "invocations", "cold", "billed_ms", "cost_usd");
+    std::printf("%6s %6s %12s %9s %9s %12s %6s %10s %12s\n", "step", "epoch", "loss", "accuracy",
+                "step_ms", "invocations", "cold", "billed_ms", "cost_usd");
     std::fflush(stdout);
   }
   double cost = 0;
@@ -217,8 +224,9 @@ int run(LayersCommand& c) {
       std::cout << step_json(s).dump() << "\n" << std::flush;
     } else if (table) {
       std::printf("%6u %6u %12.6g %9.4f %9.1f %12d %6d %10.0f %12s\n", s.step, s.epoch, s.loss,
-                  s.rows ? static_cast<double>(s.correct) / s.rows : 0.0, s.wall_ms, s.telemetry.invocations,
-                  s.telemetry.cold_starts, s.telemetry.billed_ms, money(cost).c_str());
+                  s.rows ? static_cast<double>(s.correct) / s.rows : 0.0, s.wall_ms,
+                  s.telemetry.invocations, s.telemetry.cold_starts, s.telemetry.billed_ms,
+                  money(cost).c_str());
       std::fflush(stdout);
     }
     (void)total;
@@ -230,14 +238,17 @@ int run(LayersCommand& c) {
     std::size_t straddling = 0;
     for (const auto& p : check->probes) straddling += p.straddles_kink ? 1 : 0;
     const std::string kinks =
-        straddling ? ", " + std::to_string(straddling) + " left out for straddling a ReLU kink" : "";
+        straddling ? ", " + std::to_string(straddling) + " left out for straddling a ReLU kink"
+                   : "";
     (c.json_lines ? std::cerr : std::cout)
         << "gradient check: max relative error " << check->max_relative_error << " over "
-        << check->probes.size() << " parameters" << kinks << " (distributed backprop vs central differences of the "
+        << check->probes.size() << " parameters" << kinks
+        << " (distributed backprop vs central differences of the "
         << "distributed forward pass): " << (check->passed ? "passed" : "FAILED") << "\n";
   }
   if (table) {
-    std::printf("final: loss %.6g, accuracy %.4f, model_sha256 %s, cost $%s\n", result.steps.back().loss,
+    std::printf("final: loss %.6g, accuracy %.4f, model_sha256 %s, cost $%s\n",
+                result.steps.back().loss,
                 static_cast<double>(result.steps.back().correct) / result.steps.back().rows,
                 result.model_sha256.c_str(), money(cost).c_str());
   }
@@ -282,51 +293,75 @@ int run(LayersCommand& c) {
 
 }  // namespace
 
-LayersCommandHandle::LayersCommandHandle(CLI::App& app) : command_(std::make_unique<LayersCommand>()) {
+LayersCommandHandle::LayersCommandHandle(CLI::App& app)
+    : command_(std::make_unique<LayersCommand>()) {
   LayersCommand& c = *command_;
-  c.app = app.add_subcommand("layers",
-                             "a logistic network whose layers (or slices of K neurons) are functions: "
-                             "forward 1->L, backward L->1, state in S3");
+  c.app =
+      app.add_subcommand("layers",
+                         "a logistic network whose layers (or slices of K neurons) are functions: "
+                         "forward 1->L, backward L->1, state in S3");
   CLI::App& a = *c.app;
   a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
       ->capture_default_str();
   a.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
   a.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
-  a.add_option("--layers", c.layers, "widths from the input to the single output, e.g. 12,8,4,1 (D,1: logistic regression)")
+  a.add_option(
+       "--layers", c.layers,
+       "widths from the input to the single output, e.g. 12,8,4,1 (D,1: logistic regression)")
       ->capture_default_str();
-  a.add_option("--neurons-per-function", c.neurons_per_function, "K neurons per function (0: a whole layer)")
+  a.add_option("--neurons-per-function", c.neurons_per_function,
+               "K neurons per function (0: a whole layer)")
       ->capture_default_str();
-  a.add_option("--activation", c.hidden, "hidden activation")->check(CLI::IsMember({"tanh", "relu"}))->capture_default_str();
-  a.add_option("--optimizer", c.optimizer)->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
+  a.add_option("--activation", c.hidden, "hidden activation")
+      ->check(CLI::IsMember({"tanh", "relu"}))
+      ->capture_default_str();
+  a.add_option("--optimizer", c.optimizer)
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
   a.add_option("--epochs", c.epochs)->check(CLI::Range(1, 100000))->capture_default_str();
   a.add_option("--batch-size", c.batch_size)->check(CLI::Range(1, 65536))->capture_default_str();
-  a.add_option("--learning-rate,--lr", c.learning_rate)->check(CLI::PositiveNumber)->capture_default_str();
+  a.add_option("--learning-rate,--lr", c.learning_rate)
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   a.add_option("--l2", c.l2, "L2 penalty lambda on the weights (0.5*lambda*|W|^2)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  a.add_option("--seed", c.seed, "seed of the initial network (and of generated data)")->capture_default_str();
-  a.add_option("--run-id", c.run_id, "run id (default: layers-<seed>-<time>); state under s3://BUCKET/runs/<id>/");
-  a.add_option("--bucket", c.bucket, "bucket for the run's state (created when missing)")->capture_default_str();
-  auto* data = a.add_option("--data", c.data_file, "CSV: features..., 0/1 label")->check(CLI::ExistingFile);
-  auto* dataset = a.add_option("--dataset", c.dataset, "a staged dataset's manifest, s3://B/.../manifest.json")
-                      ->excludes(data);
+  a.add_option("--seed", c.seed, "seed of the initial network (and of generated data)")
+      ->capture_default_str();
+  a.add_option("--run-id", c.run_id,
+               "run id (default: layers-<seed>-<time>); state under s3://BUCKET/runs/<id>/");
+  a.add_option("--bucket", c.bucket, "bucket for the run's state (created when missing)")
+      ->capture_default_str();
+  auto* data =
+      a.add_option("--data", c.data_file, "CSV: features..., 0/1 label")->check(CLI::ExistingFile);
+  auto* dataset =
+      a.add_option("--dataset", c.dataset, "a staged dataset's manifest, s3://B/.../manifest.json")
+          ->excludes(data);
   a.add_option("--classes", c.classes, "with --dataset: A,B (A -> 0, B -> 1)")->needs(dataset);
   a.add_option("--samples", c.samples, "generated data: rows")
       ->check(CLI::Range(1, 10000000))
       ->excludes(data)
       ->excludes(dataset)
       ->capture_default_str();
-  a.add_flag("--gradient-check", c.gradient_check,
-             "compare the distributed backprop with central differences of the distributed forward pass");
+  a.add_flag(
+      "--gradient-check", c.gradient_check,
+      "compare the distributed backprop with central differences of the distributed forward pass");
   a.add_option("--check-probes", c.check_probes, "parameters the gradient check probes")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  a.add_option("--check-epsilon", c.check_epsilon, "central difference step (default 1e-2, 1e-3 for ReLU)")
+  a.add_option("--check-epsilon", c.check_epsilon,
+               "central difference step (default 1e-2, 1e-3 for ReLU)")
       ->check(CLI::PositiveNumber);
-  a.add_option("--max-in-flight", c.max_in_flight)->check(CLI::Range(1, 10000))->capture_default_str();
-  a.add_option("--call-timeout", c.call_timeout_s, "seconds per invocation")->check(CLI::PositiveNumber)->capture_default_str();
-  a.add_option("--save-model", c.save_model, "write the trained network as .npz (l{i}.weight [in,out], l{i}.bias)");
-  a.add_option("--report", c.report_file, "write every step, the configuration and model_sha256 as JSON");
+  a.add_option("--max-in-flight", c.max_in_flight)
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  a.add_option("--call-timeout", c.call_timeout_s, "seconds per invocation")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  a.add_option("--save-model", c.save_model,
+               "write the trained network as .npz (l{i}.weight [in,out], l{i}.bias)");
+  a.add_option("--report", c.report_file,
+               "write every step, the configuration and model_sha256 as JSON");
   a.add_flag("--json", c.json_lines, "one JSON object per step on stdout instead of the table");
   a.add_flag("-q,--quiet", c.quiet, "no table, no progress");
 }

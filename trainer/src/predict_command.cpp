@@ -66,39 +66,47 @@ int run(const PredictCommand& c) {
   FanOut fan_out(*target.invoker, options);
   FanOutTelemetry telemetry;
   std::string answer;
-  fan_out.run({{c.function, event.dump(), "answer", "predict " + c.image}},
-              [&](std::size_t, const std::string& payload) {
-                answer = payload;
-                return std::string("answer");
-              },
-              telemetry);
+  fan_out.run(
+      {{c.function, event.dump(), "answer", "predict " + c.image}},
+      [&](std::size_t, const std::string& payload) {
+        answer = payload;
+        return std::string("answer");
+      },
+      telemetry);
   const auto probabilities = nlohmann::ordered_json::parse(answer);
   if (c.json_output) {
     std::cout << probabilities.dump() << "\n";
     return 0;
   }
-  std::printf("%s with %s (%s%s)\n", c.image.c_str(), model_url.c_str(), target.invoker->describe().c_str(),
-              telemetry.cold_starts ? ", cold start" : "");
+  std::printf("%s with %s (%s%s)\n", c.image.c_str(), model_url.c_str(),
+              target.invoker->describe().c_str(), telemetry.cold_starts ? ", cold start" : "");
   std::printf("%-20s %12s\n", "label", "probability");
-  for (const auto& [label, p] : probabilities.items()) std::printf("%-20s %12.6f\n", label.c_str(), p.get<double>());
+  for (const auto& [label, p] : probabilities.items())
+    std::printf("%-20s %12.6f\n", label.c_str(), p.get<double>());
   return 0;
 }
 
 }  // namespace
 
-PredictCommandHandle::PredictCommandHandle(CLI::App& app) : command_(std::make_unique<PredictCommand>()) {
+PredictCommandHandle::PredictCommandHandle(CLI::App& app)
+    : command_(std::make_unique<PredictCommand>()) {
   PredictCommand& c = *command_;
-  c.app = app.add_subcommand("predict", "classify an image with the predict function and a model in S3");
+  c.app = app.add_subcommand("predict",
+                             "classify an image with the predict function and a model in S3");
   CLI::App& a = *c.app;
-  a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")->capture_default_str();
+  a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
+      ->capture_default_str();
   a.add_option("--region", c.region, "AWS region");
   a.add_option("--profile", c.profile, "AWS profile");
-  a.add_option("--model", c.model, "s3://bucket/key of a stratus-model/1 object (a local file with --target local)")
+  a.add_option("--model", c.model,
+               "s3://bucket/key of a stratus-model/1 object (a local file with --target local)")
       ->required();
   a.add_option("--image", c.image, "PNG or JPEG file")->required()->check(CLI::ExistingFile);
   a.add_option("--top-k", c.top_k)->check(CLI::Range(1, 100000))->capture_default_str();
   a.add_option("--labels", c.labels, "class names, comma separated, one per class");
-  a.add_option("--hidden", c.hidden, "mlp/1 models: hidden activation")->check(CLI::IsMember({"relu", "tanh"}))->capture_default_str();
+  a.add_option("--hidden", c.hidden, "mlp/1 models: hidden activation")
+      ->check(CLI::IsMember({"relu", "tanh"}))
+      ->capture_default_str();
   a.add_option("--function", c.function, "function name")->capture_default_str();
   a.add_flag("--json", c.json_output, "print the function's answer as is");
 }

@@ -16,7 +16,8 @@ namespace {
 
 Image pattern(std::uint32_t w, std::uint32_t h, int seed) {
   Image image{w, h, {}};
-  for (std::uint32_t i = 0; i < w * h * 3; ++i) image.rgb.push_back(static_cast<std::uint8_t>((i * 37 + seed * 11) % 251));
+  for (std::uint32_t i = 0; i < w * h * 3; ++i)
+    image.rgb.push_back(static_cast<std::uint8_t>((i * 37 + seed * 11) % 251));
   return image;
 }
 
@@ -38,7 +39,8 @@ TEST(ImageTransforms, Basics) {
   EXPECT_EQ(crop.width, 20u);
   EXPECT_EQ(crop.height, 12u);
   EXPECT_THROW(crop_resize(image, 15, 0, 10, 5, 4, 4), std::invalid_argument);
-  const Image a = augment_variant(image, 7), b = augment_variant(image, 7), c = augment_variant(image, 8);
+  const Image a = augment_variant(image, 7), b = augment_variant(image, 7),
+              c = augment_variant(image, 8);
   EXPECT_EQ(a.rgb, b.rgb);
   EXPECT_NE(a.rgb, c.rgb);
   EXPECT_EQ(a.width, image.width);
@@ -53,7 +55,8 @@ TEST(Augment, WritesKVariantsPerImageDeterministically) {
   augment::Request request{"img", "in/", "out/", {"in/a.png", "in/sub/b.jpg"}, 3, 42};
   const auto scratch = std::filesystem::temp_directory_path() / "stratus-augment-test";
   std::filesystem::create_directories(scratch);
-  const auto answer = augment::decode_answer(augment::serve(augment::encode_request(request), store, scratch));
+  const auto answer =
+      augment::decode_answer(augment::serve(augment::encode_request(request), store, scratch));
   EXPECT_EQ(answer.images_in, 2u);
   EXPECT_EQ(answer.images_out, 6u);
   EXPECT_EQ(answer.outputs.front(), "out/a-aug-000.png");
@@ -77,10 +80,11 @@ TEST(Augment, WritesKVariantsPerImageDeterministically) {
   } catch (const stratus::ml::ProtocolError& e) {
     EXPECT_NE(std::string(e.what()).find("in/bad.png"), std::string::npos);
   }
-  for (const std::string& bad : {std::string("{}"), std::string("[]"),
-                                 augment::encode_request({"img", "in/", "in/", {}, 1, 1}),
-                                 augment::encode_request({"img", "in/", "out/", {"elsewhere/x.png"}, 1, 1}),
-                                 augment::encode_request({"img", "in/", "out/", {"in/missing.png"}, 1, 1})}) {
+  for (const std::string& bad :
+       {std::string("{}"), std::string("[]"),
+        augment::encode_request({"img", "in/", "in/", {}, 1, 1}),
+        augment::encode_request({"img", "in/", "out/", {"elsewhere/x.png"}, 1, 1}),
+        augment::encode_request({"img", "in/", "out/", {"in/missing.png"}, 1, 1})}) {
     EXPECT_THROW(augment::serve(bad, store, scratch), stratus::ml::ProtocolError) << bad;
   }
   auto too_many = nlohmann::json::parse(augment::encode_request({"img", "in/", "out/", {}, 1, 1}));

@@ -42,7 +42,8 @@ ImageErrorKind kind_of(const std::string& bytes) {
 }
 
 void put_be32(std::string& s, std::size_t at, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) s[at + static_cast<std::size_t>(i)] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i)
+    s[at + static_cast<std::size_t>(i)] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
 }
 
 }  // namespace
@@ -83,17 +84,20 @@ TEST(ImageCodec, HostileFilesGiveTypedErrors) {
   std::string huge_png = png;
   put_be32(huge_png, 16, 100000);  // IHDR width
   put_be32(huge_png, 20, 100000);  // IHDR height
-  put_be32(huge_png, 29, static_cast<std::uint32_t>(
-                             crc32(0, reinterpret_cast<const Bytef*>(huge_png.data() + 12), 17)));
+  put_be32(huge_png, 29,
+           static_cast<std::uint32_t>(
+               crc32(0, reinterpret_cast<const Bytef*>(huge_png.data() + 12), 17)));
   EXPECT_EQ(kind_of(huge_png), ImageErrorKind::TooLarge);
   std::string huge_jpeg = jpeg;
   const auto sof = huge_jpeg.find("\xff\xc0");
   ASSERT_NE(sof, std::string::npos);
-  huge_jpeg[sof + 5] = huge_jpeg[sof + 6] = huge_jpeg[sof + 7] = huge_jpeg[sof + 8] = '\xff';  // 65535 x 65535
+  huge_jpeg[sof + 5] = huge_jpeg[sof + 6] = huge_jpeg[sof + 7] = huge_jpeg[sof + 8] =
+      '\xff';  // 65535 x 65535
   EXPECT_EQ(kind_of(huge_jpeg), ImageErrorKind::TooLarge);
   // Corrupt data after a valid header.
   std::string corrupt = png;
-  for (std::size_t i = 40; i < corrupt.size() - 12; ++i) corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
+  for (std::size_t i = 40; i < corrupt.size() - 12; ++i)
+    corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
   EXPECT_THROW(decode_image(corrupt), ImageError);
 }
 
@@ -109,10 +113,15 @@ TEST(ImageCodec, Resize) {
 TEST(Predict, CaseBAndMlpModelsFromTheStore) {
   MemoryObjectStore store;
   store.ensure_bucket("models");
-  store.put("models", "caseb.bin", encode_model(initial_model(kCaseB, 3, Initialisation::Tutorial)));
-  const predict::ModelLoader loader = [&](const std::string& url) { return predict::load_model(store, url); };
+  store.put("models", "caseb.bin",
+            encode_model(initial_model(kCaseB, 3, Initialisation::Tutorial)));
+  const predict::ModelLoader loader = [&](const std::string& url) {
+    return predict::load_model(store, url);
+  };
   Image image = gradient_image(40, 30);
-  nlohmann::json event = {{"model", "s3://models/caseb.bin"}, {"image", base64_encode(encode_png(image))}, {"top_k", 10}};
+  nlohmann::json event = {{"model", "s3://models/caseb.bin"},
+                          {"image", base64_encode(encode_png(image))},
+                          {"top_k", 10}};
   const auto answer = nlohmann::ordered_json::parse(predict::serve(event.dump(), loader));
   ASSERT_EQ(answer.size(), 10u);
   double sum = 0, previous = 2;
@@ -130,8 +139,9 @@ TEST(Predict, CaseBAndMlpModelsFromTheStore) {
   EXPECT_EQ(nlohmann::json::parse(predict::serve(event.dump(), loader)).size(), 3u);
   const Image small = resize_bilinear(image, 32, 32);
   const std::uint64_t shape[] = {32, 32, 3};
-  nlohmann::json tensor_event = {{"model", "s3://models/caseb.bin"},
-                                 {"tensor", encode_tensor(TensorView::of(shape, std::span<const std::uint8_t>(small.rgb)))}};
+  nlohmann::json tensor_event = {
+      {"model", "s3://models/caseb.bin"},
+      {"tensor", encode_tensor(TensorView::of(shape, std::span<const std::uint8_t>(small.rgb)))}};
   EXPECT_EQ(nlohmann::json::parse(predict::serve(tensor_event.dump(), loader)).size(), 5u);
 
   // mlp/1 with one sigmoid output: classes 0 and 1.
@@ -141,22 +151,33 @@ TEST(Predict, CaseBAndMlpModelsFromTheStore) {
   store.put("models", "mlp.bin", encode_model(mlp));
   const std::uint64_t three[] = {3};
   const float x[] = {2.0f, 0.0f, 0.0f};
-  nlohmann::json mlp_event = {{"model", "s3://models/mlp.bin"}, {"tensor", encode_tensor(three, std::span<const float>(x))}};
+  nlohmann::json mlp_event = {{"model", "s3://models/mlp.bin"},
+                              {"tensor", encode_tensor(three, std::span<const float>(x))}};
   const auto two = nlohmann::ordered_json::parse(predict::serve(mlp_event.dump(), loader));
   EXPECT_EQ(two.begin().key(), "1");
   EXPECT_NEAR(two["1"].get<double>(), 1.0 / (1.0 + std::exp(-2.0)), 1e-6);
 
-  for (const nlohmann::json& bad : {nlohmann::json{{"model", "s3://models/none.bin"}, {"tensor", "x"}},
-                                    nlohmann::json{{"model", "http://x"}, {"tensor", "x"}},
-                                    nlohmann::json{{"model", "s3://models/caseb.bin"}},
-                                    nlohmann::json{{"model", "s3://models/caseb.bin"}, {"image", "!!"}},
-                                    nlohmann::json{{"model", "s3://models/caseb.bin"}, {"image", base64_encode("GIF8")}},
-                                    nlohmann::json{{"model", "s3://models/caseb.bin"}, {"tensor", encode_tensor(three, std::span<const float>(x))}},
-                                    nlohmann::json{{"model", "s3://models/mlp.bin"}, {"image", base64_encode(encode_png(image))}},
-                                    nlohmann::json{{"model", "s3://models/caseb.bin"}, {"image", base64_encode(encode_png(image))}, {"top_k", 0}},
-                                    nlohmann::json{{"model", "s3://models/caseb.bin"}, {"image", base64_encode(encode_png(image))}, {"labels", {"a"}}}}) {
+  for (const nlohmann::json& bad :
+       {nlohmann::json{{"model", "s3://models/none.bin"}, {"tensor", "x"}},
+        nlohmann::json{{"model", "http://x"}, {"tensor", "x"}},
+        nlohmann::json{{"model", "s3://models/caseb.bin"}},
+        nlohmann::json{{"model", "s3://models/caseb.bin"}, {"image", "!!"}},
+        nlohmann::json{{"model", "s3://models/caseb.bin"}, {"image", base64_encode("GIF8")}},
+        nlohmann::json{{"model", "s3://models/caseb.bin"},
+                       {"tensor", encode_tensor(three, std::span<const float>(x))}},
+        nlohmann::json{{"model", "s3://models/mlp.bin"},
+                       {"image", base64_encode(encode_png(image))}},
+        nlohmann::json{{"model", "s3://models/caseb.bin"},
+                       {"image", base64_encode(encode_png(image))},
+                       {"top_k", 0}},
+        nlohmann::json{{"model", "s3://models/caseb.bin"},
+                       {"image", base64_encode(encode_png(image))},
+                       {"labels", {"a"}}}}) {
     EXPECT_THROW(predict::serve(bad.dump(), loader), ProtocolError) << bad.dump();
   }
   store.put("models", "junk.bin", "not a model");
-  EXPECT_THROW(predict::serve(nlohmann::json{{"model", "s3://models/junk.bin"}, {"tensor", "x"}}.dump(), loader), ProtocolError);
+  EXPECT_THROW(
+      predict::serve(nlohmann::json{{"model", "s3://models/junk.bin"}, {"tensor", "x"}}.dump(),
+                     loader),
+      ProtocolError);
 }

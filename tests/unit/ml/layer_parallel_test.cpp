@@ -2,12 +2,13 @@
 // reference, any slicing K; repeated deliveries change nothing; conflicts and hostile requests
 // are refused; the mlp/1 architecture names.
 
+#include "stratus/ml/layer_parallel.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <map>
 
-#include "stratus/ml/layer_parallel.hpp"
 #include "stratus/ml/memory_object_store.hpp"
 #include "stratus/ml/mlp_architecture.hpp"
 #include "stratus/ml/split_mix64.hpp"
@@ -82,7 +83,8 @@ std::vector<std::vector<double>> reference_gradients(const lp::RunConfig& c, con
       for (std::size_t o = 0; o < out; ++o) {
         double z = b[o];
         for (std::size_t i = 0; i < in; ++i) z += acts[l - 1][r * in + i] * W[i * out + o];
-        acts[l][r * out + o] = l == L ? z : (c.hidden == lp::Activation::Tanh ? std::tanh(z) : std::max(z, 0.0));
+        acts[l][r * out + o] =
+            l == L ? z : (c.hidden == lp::Activation::Tanh ? std::tanh(z) : std::max(z, 0.0));
       }
     }
   }
@@ -99,7 +101,8 @@ std::vector<std::vector<double>> reference_gradients(const lp::RunConfig& c, con
     for (std::size_t r = 0; r < B; ++r) {
       for (std::size_t o = 0; o < out; ++o) {
         db[o] += delta[r * out + o];
-        for (std::size_t i = 0; i < in; ++i) dW[i * out + o] += acts[l - 1][r * in + i] * delta[r * out + o];
+        for (std::size_t i = 0; i < in; ++i)
+          dW[i * out + o] += acts[l - 1][r * in + i] * delta[r * out + o];
       }
     }
     for (std::size_t i = 0; i < in * out; ++i) dW[i] += c.l2 * W[i];
@@ -136,7 +139,8 @@ TEST_P(LayerParallelTest, GradientsMatchAnIndependentDoubleReference) {
     const auto reference = reference_gradients(c, initial, d.x, d.y);
     for (std::size_t t = 0; t < grads.tensors.size(); ++t) {
       for (std::size_t i = 0; i < reference[t].size(); ++i) {
-        EXPECT_NEAR(grads.tensors[t].values[i], reference[t][i], 1e-5 * (1 + std::fabs(reference[t][i])))
+        EXPECT_NEAR(grads.tensors[t].values[i], reference[t][i],
+                    1e-5 * (1 + std::fabs(reference[t][i])))
             << grads.tensors[t].name << "[" << i << "]";
       }
     }
@@ -186,7 +190,8 @@ TEST(LayerParallel, SameSeedSameBytesWhateverTheSlicingOfTheInitialNetwork) {
   store.ensure_bucket("runs");
   const ModelState m = lp::initial_network(config(2), 9);
   lp::write_params(store, config(2), 0, m);
-  EXPECT_EQ(stratus::ml::model_sha256(lp::read_params(store, config(2), 0)), stratus::ml::model_sha256(m));
+  EXPECT_EQ(stratus::ml::model_sha256(lp::read_params(store, config(2), 0)),
+            stratus::ml::model_sha256(m));
 }
 
 TEST(LayerParallel, AConflictingObjectIsRefusedNotReplaced) {
@@ -199,7 +204,8 @@ TEST(LayerParallel, AConflictingObjectIsRefusedNotReplaced) {
   const std::string request = lp::encode_request(c, {lp::Direction::Forward, 0, 1, 0});
   lp::serve(request, store);
   const std::string key = lp::act_key(c.run_id, 0, 1, 0);
-  const std::string other = lp::encode_frames({stratus::Tensor::of_f32({6, 2}, std::vector<float>(12, 0.5f))});
+  const std::string other =
+      lp::encode_frames({stratus::Tensor::of_f32({6, 2}, std::vector<float>(12, 0.5f))});
   store.put(c.bucket, key, other);
   EXPECT_THROW(lp::serve(request, store), ProtocolError);
   EXPECT_EQ(*store.get(c.bucket, key), other);
@@ -222,8 +228,10 @@ TEST(LayerParallel, HostileRequestsAndObjectsAreRefused) {
         edit("\"forward\"", "\"sideways\""), edit("\"layer\":1", "\"layer\":0"),
         edit("\"layer\":1", "\"layer\":4"), edit("\"slice\":0", "\"slice\":2"),
         edit("\"slice\":0", "\"slice\":-1"), edit("\"widths\":[5,4,3,1]", "\"widths\":[5,4,3,2]"),
-        edit("\"widths\":[5,4,3,1]", "\"widths\":[5,0,3,1]"), edit("\"run_id\":\"unit\"", "\"run_id\":\"../x\""),
-        edit("\"batch_size\":6", "\"batch_size\":0"), edit("\"neurons_per_function\":2", "\"neurons_per_function\":9")}) {
+        edit("\"widths\":[5,4,3,1]", "\"widths\":[5,0,3,1]"),
+        edit("\"run_id\":\"unit\"", "\"run_id\":\"../x\""),
+        edit("\"batch_size\":6", "\"batch_size\":0"),
+        edit("\"neurons_per_function\":2", "\"neurons_per_function\":9")}) {
     EXPECT_THROW(lp::serve(bad, store), ProtocolError) << bad;
   }
   // No batch, no params yet: a typed refusal naming the missing key.
@@ -231,7 +239,8 @@ TEST(LayerParallel, HostileRequestsAndObjectsAreRefused) {
     lp::serve(good, store);
     FAIL();
   } catch (const ProtocolError& e) {
-    EXPECT_NE(std::string(e.what()).find("missing s3://runs/runs/unit/"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("missing s3://runs/runs/unit/"), std::string::npos)
+        << e.what();
   }
   // Truncated, wrong-magic and wrong-count objects.
   const std::string frames = lp::encode_frames({stratus::Tensor::of_f32({2}, {1, 2})});
@@ -248,8 +257,9 @@ TEST(MlpArchitecture, NamesAndLayouts) {
   using stratus::ml::mlp_widths;
   EXPECT_EQ(stratus::ml::mlp_architecture({12, 8, 4, 1}), "mlp/1:12-8-4-1");
   EXPECT_EQ(*mlp_widths("mlp/1:12-8-4-1"), (std::vector<std::uint32_t>{12, 8, 4, 1}));
-  for (const char* bad : {"mlp/1:", "mlp/1:3", "mlp/1:03-1", "mlp/1:3--1", "mlp/1:3-1-", "mlp/1:0-1",
-                          "mlp/1:65537-1", "mlp/2:3-1", "mlp/1:+3-1", "mlp/1:3-99999999999"}) {
+  for (const char* bad :
+       {"mlp/1:", "mlp/1:3", "mlp/1:03-1", "mlp/1:3--1", "mlp/1:3-1-", "mlp/1:0-1", "mlp/1:65537-1",
+        "mlp/2:3-1", "mlp/1:+3-1", "mlp/1:3-99999999999"}) {
     EXPECT_FALSE(mlp_widths(bad)) << bad;
   }
   const auto layout = stratus::ml::architecture_layout("mlp/1:3-2-1");

@@ -12,11 +12,10 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "stratus/common/http_message.hpp"
 #include "stratus/emulator/invocation.hpp"

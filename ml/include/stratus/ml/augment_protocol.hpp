@@ -44,6 +44,7 @@ Answer decode_answer(std::string_view body);
 std::string output_key(const Request& request, const std::string& key, std::uint32_t variant);
 bool is_image_key(std::string_view key);  // .png, .jpg, .jpeg (any case)
 
-std::string serve(std::string_view request, ObjectStore& store, const std::filesystem::path& scratch_dir);
+std::string serve(std::string_view request, ObjectStore& store,
+                  const std::filesystem::path& scratch_dir);
 
 }  // namespace stratus::ml::augment

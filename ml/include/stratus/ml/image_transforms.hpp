@@ -13,8 +13,8 @@ Image flip_vertical(const Image& image);
 // Rotation about the centre by `degrees` (bilinear; outside the source the nearest edge pixel).
 Image rotate(const Image& image, double degrees);
 // The crop [x, x+w) x [y, y+h), resized back to width x height.
-Image crop_resize(const Image& image, std::uint32_t x, std::uint32_t y, std::uint32_t w, std::uint32_t h,
-                  std::uint32_t width, std::uint32_t height);
+Image crop_resize(const Image& image, std::uint32_t x, std::uint32_t y, std::uint32_t w,
+                  std::uint32_t h, std::uint32_t width, std::uint32_t height);
 // out = (in - 128) * contrast + 128 + 255 * brightness, clamped to 0..255.
 Image brightness_contrast(const Image& image, double brightness, double contrast);
 Image box_blur3(const Image& image);  // 3x3 mean, edges clamped

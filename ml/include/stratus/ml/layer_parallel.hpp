@@ -8,9 +8,9 @@
 // Everything a layer function needs lives in the object store under `runs/<run>/` (five-digit
 // numbers), keyed by (step, layer, slice):
 //   batch/step-<s>.bin                      the step's rows: x f32 [B, D], y f32 [B] (0/1)
-//   params/step-<s>/layer-<l>-slice-<j>.bin  weight f32 [in, k], bias f32 [k] before step s's update
-//   opt/step-<s>/layer-<l>-slice-<j>.bin     Adam's m and v (absent at step 0: zeros; SGD: none)
-//   act/step-<s>/layer-<l>-slice-<j>.bin     the slice's output [B, k]: tanh/ReLU of the
+//   params/step-<s>/layer-<l>-slice-<j>.bin  weight f32 [in, k], bias f32 [k] before step s's
+//   update opt/step-<s>/layer-<l>-slice-<j>.bin     Adam's m and v (absent at step 0: zeros; SGD:
+//   none) act/step-<s>/layer-<l>-slice-<j>.bin     the slice's output [B, k]: tanh/ReLU of the
 //                                           pre-activation for hidden layers, the logits for L
 //   grad/step-<s>/layer-<l>-slice-<j>.bin    the slice's contribution to dL/d(input) [B, in]
 //   wgrad/step-<s>/layer-<l>-slice-<j>.bin   the slice's weight and bias gradients
@@ -105,8 +105,8 @@ struct StepAnswer {
   StepId id;
   bool replayed = false;
   std::uint32_t rows = 0;
-  std::optional<double> loss;     // output layer
-  std::optional<double> l2;       // forward
+  std::optional<double> loss;            // output layer
+  std::optional<double> l2;              // forward
   std::optional<std::uint32_t> correct;  // output layer, forward
 };
 std::string encode_answer(const StepAnswer& answer);

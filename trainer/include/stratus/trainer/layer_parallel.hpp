@@ -43,10 +43,10 @@ struct LayersOptions {
 
 struct LayersStep {
   std::uint32_t step = 0, epoch = 0;
-  double loss = 0;       // summed logistic loss of the step's batch (+ the L2 term)
+  double loss = 0;  // summed logistic loss of the step's batch (+ the L2 term)
   std::uint32_t correct = 0, rows = 0;
   double wall_ms = 0;
-  int replayed = 0;      // answers that found their objects written already
+  int replayed = 0;  // answers that found their objects written already
   FanOutTelemetry telemetry;
 };
 
