@@ -22,6 +22,8 @@ packages=(
   awscli python3-boto3 python3-pytest python3-numpy curl zip unzip clang libclang-rt-14-dev
   # Debian 12's libzip-dev CMake config fails unless the libzip tools it lists are installed.
   zipcmp zipmerge ziptool
+  # Images for the augment / predict functions (their static archives go into the bootstrap).
+  libpng-dev libjpeg62-turbo-dev
 )
 
 missing=()

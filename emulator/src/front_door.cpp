@@ -16,6 +16,7 @@ bool is_lambda_path(std::string_view path) {
   for (auto p : prefixes) {
     if (path.substr(0, p.size()) == p) return true;
   }
+  if (path.substr(0, 12) == "/lambda-url/") return true;  // function URLs, path form
   return path == "/healthz" || path == "/metrics" || path.substr(0, 9) == "/stratus/";
 }
 
@@ -37,6 +38,8 @@ std::string_view scope_service(std::string_view credential, std::string_view sla
 }  // namespace
 
 Service service_for(const HttpRequestHead& head) {
+  // Function URLs, host form (<url-id>.lambda-url.<region>.localhost): Lambda whatever the path.
+  if (head.headers.get("Host").find(".lambda-url.") != std::string::npos) return Service::Lambda;
   if (const std::string* auth = head.headers.find("Authorization")) {
     auto credential = auth->find("Credential=");
     if (credential != std::string::npos) {

@@ -180,6 +180,7 @@ LambdaApi::LambdaApi(const EmulatorConfig& config, FunctionRegistry& registry, S
     : config_(config), registry_(registry), scheduler_(scheduler), metering_(metering) {}
 
 std::uint64_t LambdaApi::body_limit(const HttpRequestHead& head) {
+  if (function_url_target(head)) return kMaxSyncPayloadBytes;
   Route route = route_request(head.method, head.target);
   switch (route.operation) {
     case Operation::Invoke:
@@ -238,6 +239,7 @@ void LambdaApi::check_signature(const HttpRequest& request) const {
 
 void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
   const std::string request_id = make_request_id();
+  if (const auto url = function_url_target(request)) return invoke_function_url(*url, request, request_id, respond);
   Route route = route_request(request.method, request.target);
   try {
     if (config_.sigv4.enabled && !is_emulator_endpoint(route.operation)) check_signature(request);
@@ -397,6 +399,7 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
       return json_response(200, to_function_configuration(*function, config_.region, config_.account_id),
                            request_id);
     case Operation::DeleteFunction:
+      function_urls_.remove(function->name);
       registry_.remove(function->name);
       scheduler_.remove_function(function->name);
       return empty_response(204, request_id);
@@ -415,6 +418,11 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
       return empty_response(204, request_id);
     }
     case Operation::PutFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, false);
+    case Operation::CreateFunctionUrlConfig:
+    case Operation::GetFunctionUrlConfig:
+    case Operation::UpdateFunctionUrlConfig:
+    case Operation::DeleteFunctionUrlConfig:
+    case Operation::ListFunctionUrlConfigs: return manage_function_url(route, *function, request, request_id);
     case Operation::UpdateFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, true);
     case Operation::GetFunctionEventInvokeConfig: return event_invoke_config_response(*function);
     case Operation::DeleteFunctionEventInvokeConfig: {

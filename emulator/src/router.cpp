@@ -31,6 +31,11 @@ const char* operation_name(Operation op) {
     case Operation::Usage: return "Usage";
     case Operation::Metrics: return "Metrics";
     case Operation::Environments: return "Environments";
+    case Operation::CreateFunctionUrlConfig: return "CreateFunctionUrlConfig";
+    case Operation::GetFunctionUrlConfig: return "GetFunctionUrlConfig";
+    case Operation::UpdateFunctionUrlConfig: return "UpdateFunctionUrlConfig";
+    case Operation::DeleteFunctionUrlConfig: return "DeleteFunctionUrlConfig";
+    case Operation::ListFunctionUrlConfigs: return "ListFunctionUrlConfigs";
     case Operation::Unknown: return "Unknown";
     case Operation::BadRequest: return "BadRequest";
   }
@@ -75,6 +80,11 @@ constexpr std::array kFunctionRoutes = {
     FunctionRoute{"2019-09-25", "POST", "event-invoke-config", Operation::UpdateFunctionEventInvokeConfig},
     FunctionRoute{"2019-09-25", "GET", "event-invoke-config", Operation::GetFunctionEventInvokeConfig},
     FunctionRoute{"2019-09-25", "DELETE", "event-invoke-config", Operation::DeleteFunctionEventInvokeConfig},
+    FunctionRoute{"2021-10-31", "POST", "url", Operation::CreateFunctionUrlConfig},
+    FunctionRoute{"2021-10-31", "GET", "url", Operation::GetFunctionUrlConfig},
+    FunctionRoute{"2021-10-31", "PUT", "url", Operation::UpdateFunctionUrlConfig},
+    FunctionRoute{"2021-10-31", "DELETE", "url", Operation::DeleteFunctionUrlConfig},
+    FunctionRoute{"2021-10-31", "GET", "urls", Operation::ListFunctionUrlConfigs},
 };
 
 }  // namespace

@@ -43,6 +43,9 @@ HandlerTable product_handlers() {
       {"gradient_z", payload_only<gradient_z_handler>},
       {"shard_stats", shard_stats_handler},
       {"model_averaging", model_averaging_handler},
+      {"layer", layer_handler},
+      {"predict", predict_handler},
+      {"augment", augment_handler},
   };
 }
 

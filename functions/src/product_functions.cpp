@@ -12,6 +12,11 @@ const std::vector<FunctionSpec>& product_functions() {
       {"shard_stats", "shard_stats", 1769, 60, "Stratus: reads a staged shard back and checks it"},
       // The paper's workers: 1536 MB and the 300 s timeout they re-invoke themselves under.
       {"model_averaging", "model_averaging", 1536, 300, "Stratus CLOUD 2018 Case A/B: model-averaging worker"},
+      // One slice of one layer per call: small, single-threaded, S3-bound.
+      {"layer", "layer", 1024, 60, "Stratus layers as functions: one layer slice's forward or backward step"},
+      // One image at a time behind a function URL: latency, not throughput, matters.
+      {"predict", "predict", 1769, 30, "Stratus: classifies an image with a model from S3 (top-k JSON)"},
+      {"augment", "augment", 1769, 300, "Stratus: writes K seeded augmented variants of S3 images"},
   };
   return functions;
 }

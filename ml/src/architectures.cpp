@@ -6,6 +6,7 @@
 #include <string>
 
 #include "stratus/ml/initialisers.hpp"
+#include "stratus/ml/mlp_architecture.hpp"
 
 namespace stratus::ml {
 namespace {
@@ -64,7 +65,7 @@ constexpr TutorialInit kCaseBTutorial[] = {
 std::vector<TensorLayout> architecture_layout(std::string_view architecture) {
   if (architecture == kCaseA) return case_a_layout();
   if (architecture == kCaseB) return case_b_layout();
-  return {};
+  return mlp_layout(architecture);  // "mlp/1:..." (mlp_architecture.hpp), else empty
 }
 
 bool is_known_architecture(std::string_view architecture) {

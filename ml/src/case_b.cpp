@@ -276,3 +276,25 @@ Evaluation evaluate_case_b(const ModelState& model, const Shard& shard) {
 }
 
 }  // namespace stratus::ml::detail
+
+namespace stratus::ml::detail {
+
+// The logits of every image of `shard` (labels unused but checked like evaluation's), chunk by
+// chunk as evaluate_case_b runs them: the same bits as the evaluation sees.
+std::vector<float> logits_case_b(const ModelState& model, const Shard& shard) {
+  check_shard(shard);
+  const std::uint64_t rows = shard.count();
+  Network net(kEvaluationChunk);
+  const Params p(model);
+  std::vector<float> out;
+  out.reserve(rows * kClasses);
+  for (std::uint64_t start = 0; start < rows; start += kEvaluationChunk) {
+    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(kEvaluationChunk, rows - start));
+    net.load(shard, start / kEvaluationChunk, kEvaluationChunk, kEvaluationChunk);
+    net.forward(p);
+    out.insert(out.end(), net.logits.begin(), net.logits.begin() + static_cast<std::ptrdiff_t>(count * kClasses));
+  }
+  return out;
+}
+
+}  // namespace stratus::ml::detail

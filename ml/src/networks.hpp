@@ -17,6 +17,7 @@ ModelState gradients_case_a(const ModelState& model, const Shard& shard, std::ui
 RoundStats train_case_b(ModelState& model, const Shard& shard, std::uint32_t batches,
                         std::uint32_t batch_size, float learning_rate);
 Evaluation evaluate_case_b(const ModelState& model, const Shard& shard);
+std::vector<float> logits_case_b(const ModelState& model, const Shard& shard);  // [n, 10]
 ModelState gradients_case_b(const ModelState& model, const Shard& shard, std::uint64_t batch_index,
                             std::uint32_t batch_size, RoundStats& stats);
 

@@ -89,6 +89,12 @@ ModelState as_model(const ModelState& model, std::vector<std::vector<float>> gra
 
 }  // namespace detail
 
+std::vector<float> case_b_logits(const ModelState& model, const Shard& shard) {
+  validate_model(model);
+  if (model.architecture != kCaseB) throw std::invalid_argument("case_b_logits: not a Case B model");
+  return detail::logits_case_b(model, shard);
+}
+
 Evaluation evaluate(const ModelState& model, const Shard& shard) {
   validate_model(model);
   if (model.architecture == kCaseA) return detail::evaluate_case_a(model, shard);

@@ -13,6 +13,9 @@
 #include "case_commands.hpp"
 #include "report_command.hpp"
 #include "stratus/trainer/html_report.hpp"
+#include "layers_command.hpp"
+#include "predict_command.hpp"
+#include "augment_command.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -365,10 +368,16 @@ int main(int argc, char** argv) {
   CaseCommands cases;
   add_case_commands(app, cases);
   CLI::App* report_command = register_report(app);
+  LayersCommandHandle layers_command(app);
+  PredictCommandHandle predict_command(app);
+  AugmentCommandHandle augment_command(app);
   CLI11_PARSE(app, argc, argv);
   if (report_command->parsed()) return 0;  // ran in its callback
   try {
     if (const auto code = run_case_commands(cases)) return *code;
+    if (const auto code = layers_command.run_if_parsed()) return *code;
+    if (const auto code = predict_command.run_if_parsed()) return *code;
+    if (const auto code = augment_command.run_if_parsed()) return *code;
     if (stage->parsed()) return run_stage_command(st);
     if (deploy->parsed()) return run_deploy_command(dc);
     return run_linreg(c);

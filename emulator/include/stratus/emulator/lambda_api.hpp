@@ -5,6 +5,7 @@
 #include "stratus/common/http_server.hpp"
 #include "stratus/emulator/config.hpp"
 #include "stratus/emulator/function_registry.hpp"
+#include "stratus/emulator/function_urls.hpp"
 #include "stratus/emulator/json_validation.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/router.hpp"
@@ -49,12 +50,19 @@ class LambdaApi : public HttpHandler {
   HttpResponse put_event_invoke_config(const FunctionConfig& f, const HttpRequest& request, bool merge);
   HttpResponse event_invoke_config_response(const FunctionConfig& f);
   HttpResponse account_settings();
+  // Function URLs: the management operations (function_url_api.cpp) and a request to a URL
+  // (function_url_invoke.cpp), which authorises itself by the URL's AuthType.
+  HttpResponse manage_function_url(const Route& route, const FunctionConfig& function, HttpRequest& request,
+                                   const std::string& request_id);
+  void invoke_function_url(const FunctionUrlTarget& target, HttpRequest& request, const std::string& request_id,
+                           HttpResponder& respond);
 
   const EmulatorConfig& config_;
   FunctionRegistry& registry_;
   Scheduler& scheduler_;
   Metering& metering_;
   JsonValidator json_validator_;
+  FunctionUrls function_urls_;
 };
 
 }  // namespace stratus::emulator

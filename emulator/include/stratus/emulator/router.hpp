@@ -30,6 +30,12 @@ enum class Operation {
   Usage,
   Metrics,
   Environments,
+  // Function URLs (2021-10-31; function_urls.hpp)
+  CreateFunctionUrlConfig,
+  GetFunctionUrlConfig,
+  UpdateFunctionUrlConfig,
+  DeleteFunctionUrlConfig,
+  ListFunctionUrlConfigs,
   Unknown,     // no such path
   BadRequest,  // the path or query could not be decoded
 };

@@ -52,6 +52,19 @@ std::string shard_stats_handler(std::string_view payload, HandlerContext& contex
 // through its Event invoker (stratus/ml/model_averaging_worker.hpp).
 std::string model_averaging_handler(std::string_view payload, HandlerContext& context);
 
+// Layers as functions (stratus-layer-parallel/1): one forward or backward step of one slice of
+// one layer, parameters, activations and optimiser state in the context's store
+// (stratus/ml/layer_parallel.hpp). Idempotent: a repeated delivery rewrites nothing.
+std::string layer_handler(std::string_view payload, HandlerContext& context);
+
+// Classifies an image or tensor with a model from the store, loaded once per warm environment
+// (stratus/ml/predict_protocol.hpp): {"label": probability, ...} for the top k classes.
+std::string predict_handler(std::string_view payload, HandlerContext& context);
+
+// Writes K seeded variants (flips, rotation, crop, brightness/contrast, blur/sharpen) of each of
+// its images as PNG (stratus/ml/augment_protocol.hpp).
+std::string augment_handler(std::string_view payload, HandlerContext& context);
+
 HandlerTable product_handlers();
 
 }  // namespace stratus::functions

@@ -56,5 +56,7 @@ struct Evaluation {
 };
 // Forward only over all samples (in fixed-size chunks, deterministic): mean loss and accuracy.
 Evaluation evaluate(const ModelState& model, const Shard& shard);
+// Case B: the logits [n, 10] of every image of the shard (forward only, as evaluate runs it).
+std::vector<float> case_b_logits(const ModelState& model, const Shard& shard);
 
 }  // namespace stratus::ml
