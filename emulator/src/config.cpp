@@ -241,6 +241,14 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
       config.functions.push_back(std::move(spec));
     }
   }
+  if (const json* faults = root.get("faults")) {
+    try {
+      config.faults = parse_fault_plan(*faults);
+    } catch (const FaultPlanError& e) {
+      throw ConfigError(std::string("config field 'faults': ") + e.what());
+    }
+  }
+  root.read("recursion_limit", config.recursion_limit, 1, 1000);
   root.reject_unknown();
 }
 

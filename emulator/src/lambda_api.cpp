@@ -10,6 +10,7 @@
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/api_error.hpp"
 #include "stratus/emulator/async_destinations.hpp"
+#include "stratus/emulator/faults/fault_injector.hpp"
 
 namespace stratus::emulator {
 
@@ -200,7 +201,8 @@ namespace {
 
 bool is_emulator_endpoint(Operation op) {
   return op == Operation::Health || op == Operation::Usage || op == Operation::Metrics ||
-         op == Operation::Environments;
+         op == Operation::Environments || op == Operation::GetFaults || op == Operation::PutFaults ||
+         op == Operation::DeleteFaults;
 }
 
 }  // namespace
@@ -240,6 +242,7 @@ void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
       default: {
         HttpResponse response = manage(route, request, request_id);
         if (route.operation != Operation::Metrics && route.operation != Operation::Usage &&
+            route.operation != Operation::GetFaults &&
             route.operation != Operation::Health && route.operation != Operation::Environments) {
           spdlog::info("{} {} -> {}", operation_name(route.operation), route.function, response.status);
         }
@@ -313,11 +316,17 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
   invocation->payload = std::move(request.body);
   invocation->client_context = std::move(client_context);
 
+  if (faults_ && faults_->decide(FaultKind::Throttle, function->name, request_id)) {
+    throw ApiException(LambdaError::TooManyRequests, "Rate Exceeded. (injected fault)",
+                       "ConcurrentInvocationLimitExceeded");
+  }
   if (type == "Event") {
     // 202 only once the event is on disk (the journal's group commit).
-    scheduler_.enqueue_event(std::move(invocation),
-                             [respond, request_id] { respond(empty_response(202, request_id)); });
-    return;
+    auto start = [this, invocation, respond, request_id]() mutable {
+      scheduler_.enqueue_event(std::move(invocation),
+                               [respond, request_id] { respond(empty_response(202, request_id)); });
+    };
+    return start_after_injected_latency(function->name, request_id, respond, std::move(start));
   }
   invocation->want_log_tail = log_type == "Tail";
   invocation->on_complete = [respond, request_id](InvocationOutcome outcome) {
@@ -330,7 +339,24 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     response.body = std::move(outcome.payload);
     respond(std::move(response));
   };
-  scheduler_.invoke(std::move(invocation));
+  auto start = [this, invocation]() mutable { scheduler_.invoke(std::move(invocation)); };
+  start_after_injected_latency(function->name, request_id, respond, std::move(start));
+}
+
+void LambdaApi::start_after_injected_latency(const std::string& function, const std::string& request_id,
+                                             HttpResponder& respond, std::function<void()> start) {
+  auto fault = faults_ ? faults_->decide(FaultKind::InvokeLatency, function, request_id) : std::nullopt;
+  if (!fault) return start();
+  // Later, on the io thread: refusals (throttles, a deleted function) are answered from here.
+  faults_->after(fault->rule.latency_ms, [start = std::move(start), respond, request_id]() mutable {
+    try {
+      start();
+    } catch (const ApiException& e) {
+      respond(make_error_response(e.error(), e.message(), request_id, e.reason()));
+    } catch (const std::exception& e) {
+      respond(make_error_response(LambdaError::Service, std::string("Internal error: ") + e.what(), request_id));
+    }
+  });
 }
 
 void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
@@ -351,7 +377,14 @@ void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
 HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const std::string& request_id) {
   switch (route.operation) {
     case Operation::Health: return json_response(200, {{"status", "ok"}}, request_id);
-    case Operation::Usage: return json_response(200, metering_.usage_json(), request_id);
+    case Operation::Usage: {
+      json usage = metering_.usage_json();
+      if (faults_) usage["faults"] = faults_->counts_json();
+      return json_response(200, usage, request_id);
+    }
+    case Operation::GetFaults:
+    case Operation::PutFaults:
+    case Operation::DeleteFaults: return faults_admin(route, request, request_id);
     case Operation::Environments: return json_response(200, scheduler_.environments_json(), request_id);
     case Operation::Metrics: {
       HttpResponse response;
@@ -363,6 +396,7 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
                        "\n# HELP stratus_queued_events Async events waiting\n"
                        "# TYPE stratus_queued_events gauge\nstratus_queued_events " +
                        std::to_string(scheduler_.queued_events()) + "\n";
+      if (faults_) response.body += faults_->prometheus_text();
       return response;
     }
     case Operation::CreateFunction: {
@@ -597,6 +631,26 @@ HttpResponse LambdaApi::account_settings() {
                 {{"TotalCodeSize", registry_.total_code_size()},
                  {"FunctionCount", registry_.list().size()}}}};
   return json_response(200, body, make_request_id());
+}
+
+HttpResponse LambdaApi::faults_admin(const Route& route, const HttpRequest& request, const std::string& request_id) {
+  if (!faults_) throw ApiException(LambdaError::Service, "Fault injection is not available in this daemon.");
+  if (route.operation == Operation::PutFaults) {
+    json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded()) {
+      throw ApiException(LambdaError::InvalidRequestContent,
+                         "Could not parse request body into json: a fault plan is {\"seed\": N, \"rules\": [...]}");
+    }
+    try {
+      faults_->replace(parse_fault_plan(body));
+    } catch (const FaultPlanError& e) {
+      invalid(std::string("Invalid fault plan: ") + e.what());
+    }
+  } else if (route.operation == Operation::DeleteFaults) {
+    faults_->replace(FaultPlan{});
+    return empty_response(204, request_id);
+  }
+  return json_response(200, faults_->state_json(), request_id);
 }
 
 }  // namespace stratus::emulator

@@ -31,6 +31,9 @@ const char* operation_name(Operation op) {
     case Operation::Usage: return "Usage";
     case Operation::Metrics: return "Metrics";
     case Operation::Environments: return "Environments";
+    case Operation::GetFaults: return "GetFaults";
+    case Operation::PutFaults: return "PutFaults";
+    case Operation::DeleteFaults: return "DeleteFaults";
     case Operation::Unknown: return "Unknown";
     case Operation::BadRequest: return "BadRequest";
   }
@@ -96,6 +99,12 @@ Route route_request(std::string_view method, std::string_view target) {
   }
   if (method == "GET" && segments.size() == 1 && segments[0] == "metrics") {
     route.operation = Operation::Metrics;
+    return route;
+  }
+  if (segments.size() == 3 && segments[0] == "stratus" && segments[1] == "v1" && segments[2] == "faults") {
+    if (method == "GET") route.operation = Operation::GetFaults;
+    if (method == "PUT") route.operation = Operation::PutFaults;
+    if (method == "DELETE") route.operation = Operation::DeleteFaults;
     return route;
   }
   if (segments.size() == 3 && segments[0] == "stratus" && segments[1] == "v1" && method == "GET") {

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "stratus/emulator/faults/fault_plan.hpp"
 #include "stratus/emulator/sandbox.hpp"
 
 namespace stratus::emulator {
@@ -89,6 +90,11 @@ struct EmulatorConfig {
   S3Settings s3;
   SandboxSettings sandbox;
   std::vector<FunctionSpec> functions;
+  // Faults to inject from the start (the "faults" object; the admin API replaces it at run time).
+  FaultPlan faults;
+  // Recursive loop detection: a chain of invocations through the trace header longer than this
+  // is stopped for functions whose recursion config is Terminate (Lambda stops after ~16).
+  int recursion_limit = 16;
 };
 
 // Applies the JSON document on top of `config`. Relative paths resolve against `base_dir`.

@@ -30,6 +30,9 @@ enum class Operation {
   Usage,
   Metrics,
   Environments,
+  GetFaults,
+  PutFaults,
+  DeleteFaults,
   Unknown,     // no such path
   BadRequest,  // the path or query could not be decoded
 };
