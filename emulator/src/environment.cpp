@@ -302,7 +302,10 @@ void Environment::arm_injected_faults() {
   const std::string& name = function_->name;
   std::weak_ptr<Environment> weak = weak_from_this();
   std::string id = current_id_;
-  if (auto crash = ctx_.faults->decide(FaultKind::Crash, name, id)) {
+  auto fault = ctx_.faults->decide({FaultKind::Crash, FaultKind::Straggler}, name, id);
+  if (!fault) return;
+  if (fault->kind == FaultKind::Straggler) return pace_straggler(id, fault->rule.factor, true);
+  if (auto crash = fault) {
     double at_ms = crash->rule.crash_after_min_ms +
                    crash->uniform * (crash->rule.crash_after_max_ms - crash->rule.crash_after_min_ms);
     fault_timer_.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(at_ms * 1000)));
@@ -316,10 +319,6 @@ void Environment::arm_injected_faults() {
       self->log_line(utc_date("%Y-%m-%dT%H:%M:%SZ") + " " + id + " stratus: injected crash (SIGKILL)");
       self->terminate(SIGKILL);
     });
-    return;
-  }
-  if (auto slow = ctx_.faults->decide(FaultKind::Straggler, name, id)) {
-    pace_straggler(id, slow->rule.factor, true);
   }
 }
 

@@ -316,17 +316,20 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
   invocation->payload = std::move(request.body);
   invocation->client_context = std::move(client_context);
 
-  if (faults_ && faults_->decide(FaultKind::Throttle, function->name, request_id)) {
+  auto fault = faults_ ? faults_->decide({FaultKind::Throttle, FaultKind::InvokeLatency}, function->name, request_id)
+                       : std::nullopt;
+  if (fault && fault->kind == FaultKind::Throttle) {
     throw ApiException(LambdaError::TooManyRequests, "Rate Exceeded. (injected fault)",
                        "ConcurrentInvocationLimitExceeded");
   }
+  const double latency_ms = fault ? fault->rule.latency_ms : 0;
   if (type == "Event") {
     // 202 only once the event is on disk (the journal's group commit).
     auto start = [this, invocation, respond, request_id]() mutable {
       scheduler_.enqueue_event(std::move(invocation),
                                [respond, request_id] { respond(empty_response(202, request_id)); });
     };
-    return start_after_injected_latency(function->name, request_id, respond, std::move(start));
+    return start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
   }
   invocation->want_log_tail = log_type == "Tail";
   invocation->on_complete = [respond, request_id](InvocationOutcome outcome) {
@@ -340,15 +343,14 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     respond(std::move(response));
   };
   auto start = [this, invocation]() mutable { scheduler_.invoke(std::move(invocation)); };
-  start_after_injected_latency(function->name, request_id, respond, std::move(start));
+  start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
 }
 
-void LambdaApi::start_after_injected_latency(const std::string& function, const std::string& request_id,
+void LambdaApi::start_after_injected_latency(double latency_ms, const std::string& request_id,
                                              HttpResponder& respond, std::function<void()> start) {
-  auto fault = faults_ ? faults_->decide(FaultKind::InvokeLatency, function, request_id) : std::nullopt;
-  if (!fault) return start();
+  if (latency_ms <= 0) return start();
   // Later, on the io thread: refusals (throttles, a deleted function) are answered from here.
-  faults_->after(fault->rule.latency_ms, [start = std::move(start), respond, request_id]() mutable {
+  faults_->after(latency_ms, [start = std::move(start), respond, request_id]() mutable {
     try {
       start();
     } catch (const ApiException& e) {

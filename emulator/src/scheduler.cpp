@@ -212,12 +212,13 @@ void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation, std::funct
     if (accepted) accepted();
     if (faults_) {
       const std::string& name = invocation->function_name;
-      if (faults_->decide(FaultKind::DropEvent, name, invocation->request_id)) {
+      auto fault = faults_->decide({FaultKind::DropEvent, FaultKind::DuplicateEvent}, name, invocation->request_id);
+      if (fault && fault->kind == FaultKind::DropEvent) {
         // Accepted (the client has its 202) and never run: the paper's missed event.
         journal_.append_finished(invocation->request_id);
         return;
       }
-      if (faults_->decide(FaultKind::DuplicateEvent, name, invocation->request_id)) {
+      if (fault) {  // DuplicateEvent
         // At-least-once delivery: a second copy with the same request id runs on its own.
         auto twin = std::make_shared<Invocation>();
         twin->request_id = invocation->request_id;

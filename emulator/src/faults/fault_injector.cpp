@@ -48,11 +48,12 @@ FaultInjector::FaultInjector(boost::asio::io_context& io, FaultPlan plan) : io_(
   }
 }
 
-std::optional<InjectedFault> FaultInjector::decide(FaultKind kind, const std::string& target,
+std::optional<InjectedFault> FaultInjector::decide(std::initializer_list<FaultKind> kinds, const std::string& target,
                                                    const std::string& request_id, const std::string& key) {
   if (!active()) return std::nullopt;
-  auto d = schedule_.decide(kind, target, key);
+  auto d = schedule_.decide(kinds, target, key);
   if (!d) return std::nullopt;
+  const FaultKind kind = d->spec->kind;
   InjectedFault fault{kind, *d->spec, d->rule, d->match, d->uniform};
   ++counts_[{fault_kind_name(kind), target}];
   ++total_;

@@ -1,6 +1,7 @@
 #include "stratus/emulator/faults/fault_plan.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -50,7 +51,9 @@ double number_in(const json& v, const std::string& where, double min, double max
   if (!v.is_number()) fail(where, "must be a number");
   double d = v.get<double>();
   if (!(d >= min && d <= max)) {
-    fail(where, "must be between " + json(min).dump() + " and " + json(max).dump() + ", got " + v.dump());
+    char range[96];
+    std::snprintf(range, sizeof range, "must be between %g and %g, got ", min, max);
+    fail(where, range + v.dump());
   }
   return d;
 }
@@ -205,12 +208,13 @@ double fault_draw(std::uint64_t seed, std::uint64_t rule, std::uint64_t match, s
 FaultSchedule::FaultSchedule(FaultPlan plan)
     : plan_(std::move(plan)), matched_(plan_.rules.size(), 0), injected_(plan_.rules.size(), 0) {}
 
-std::optional<FaultDecision> FaultSchedule::decide(FaultKind kind, const std::string& target, const std::string& key) {
+std::optional<FaultDecision> FaultSchedule::decide(std::initializer_list<FaultKind> kinds, const std::string& target,
+                                                   const std::string& key) {
   std::optional<FaultDecision> chosen;
   for (std::size_t i = 0; i < plan_.rules.size(); ++i) {
     const FaultRule& r = plan_.rules[i];
-    if (r.kind != kind) continue;
-    if (is_s3_fault(kind)) {
+    if (std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) continue;
+    if (is_s3_fault(r.kind)) {
       if (r.bucket != "*" && r.bucket != target) continue;
       if (key.compare(0, r.key_prefix.size(), r.key_prefix) != 0) continue;
     } else if (r.function != "*" && r.function != target) {

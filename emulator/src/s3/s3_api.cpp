@@ -157,10 +157,12 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
     S3Route route = route_for(request);
     const std::string request_id = make_request_id();
     const std::string& bucket = route.bucket;
+    auto fault = faults_->decide({FaultKind::S3SlowDown, FaultKind::S3InternalError, FaultKind::S3Latency}, bucket,
+                                 request_id, route.key);
     std::optional<S3Exception> injected;
-    if (faults_->decide(FaultKind::S3SlowDown, bucket, request_id, route.key)) {
+    if (fault && fault->kind == FaultKind::S3SlowDown) {
       injected.emplace(S3ErrorCode::SlowDown, "Please reduce your request rate. (injected fault)");
-    } else if (faults_->decide(FaultKind::S3InternalError, bucket, request_id, route.key)) {
+    } else if (fault && fault->kind == FaultKind::S3InternalError) {
       injected.emplace(S3ErrorCode::InternalError,
                        "We encountered an internal error. Please try again. (injected fault)");
     }
@@ -169,9 +171,9 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
       metering_.record_s3(bucket_metered, is_s3_write_class(route.operation), 0, 0);
       return respond(error_response(*injected, resource_of(route), request_id, request.method == "HEAD"));
     }
-    if (auto slow = faults_->decide(FaultKind::S3Latency, bucket, request_id, route.key)) {
+    if (fault) {  // S3Latency
       auto held = std::make_shared<HttpRequest>(std::move(request));
-      faults_->after(slow->rule.latency_ms, [this, held, respond]() mutable {
+      faults_->after(fault->rule.latency_ms, [this, held, respond]() mutable {
         handle_now(std::move(*held), std::move(respond));
       });
       return;

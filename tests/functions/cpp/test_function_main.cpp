@@ -2,6 +2,7 @@
 // (slow, crashing, failing, chatty, memory-hungry, large responses, ...). See docs/CONTRACTS.md,
 // "Test functions".
 
+#include <ctime>
 #include <unistd.h>
 
 #include <algorithm>
@@ -134,6 +135,23 @@ InvocationResponse big_response(const InvocationRequest& request) {
   return InvocationResponse::success(std::move(body));
 }
 
+// Burns `ms` milliseconds of the process's own CPU time: a straggler (a paced process) takes
+// longer in wall time for the same CPU work, which a sleep would not show.
+InvocationResponse spin_cpu(const InvocationRequest& request) {
+  const std::int64_t ms = non_negative_parameter(payload_object(request), "ms");
+  auto cpu_ms = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6;
+  };
+  const double start = cpu_ms();
+  volatile std::uint64_t sink = 0;
+  while (cpu_ms() - start < static_cast<double>(ms)) {
+    for (int i = 0; i < 10000; ++i) sink = sink + static_cast<std::uint64_t>(i);
+  }
+  return json_success({{"ms", ms}});
+}
+
 }  // namespace
 
 int main() {
@@ -150,5 +168,6 @@ int main() {
       {"context", client_context},
       {"counter", count_invocations},
       {"big", big_response},
+      {"spin", spin_cpu},
   });
 }

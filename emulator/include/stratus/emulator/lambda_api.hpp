@@ -43,7 +43,7 @@ class LambdaApi : public HttpHandler {
   void invoke_async_legacy(const Route& route, HttpRequest& request, const std::string& request_id,
                            HttpResponder& respond);
   // Runs `start` now, or after an injected invoke latency (answering its refusals itself then).
-  void start_after_injected_latency(const std::string& function, const std::string& request_id,
+  void start_after_injected_latency(double latency_ms, const std::string& request_id,
                                     HttpResponder& respond, std::function<void()> start);
   HttpResponse manage(const Route& route, HttpRequest& request, const std::string& request_id);
   FunctionConfigPtr find_function(const std::string& raw, const std::string& query_qualifier) const;

@@ -32,8 +32,13 @@ class FaultInjector {
 
   // Whether `kind` strikes this request; when it does, the fault is logged and counted here.
   // `target` is the function (Lambda faults) or bucket (S3 faults), `key` the S3 key.
+  // A group of kinds: at most one of them strikes (FaultSchedule::decide).
+  std::optional<InjectedFault> decide(std::initializer_list<FaultKind> kinds, const std::string& target,
+                                      const std::string& request_id, const std::string& key = {});
   std::optional<InjectedFault> decide(FaultKind kind, const std::string& target, const std::string& request_id,
-                                      const std::string& key = {});
+                                      const std::string& key = {}) {
+    return decide({kind}, target, request_id, key);
+  }
   // Records a fault's follow-up (e.g. the moment a crash's SIGKILL is sent) in the recent log.
   void note(const InjectedFault& fault, const std::string& target, const std::string& request_id,
             const std::string& detail);

@@ -9,6 +9,7 @@
 // happens on the machine. FaultSchedule holds the counters; it is unit-tested without a daemon.
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -90,9 +91,15 @@ class FaultSchedule {
 
   const FaultPlan& plan() const { return plan_; }
 
-  // Counts this request against every rule of `kind` that matches it and returns the first that
-  // fires. For Lambda faults `target` is the function name; for S3 faults the bucket and `key`.
-  std::optional<FaultDecision> decide(FaultKind kind, const std::string& target, const std::string& key = {});
+  // Counts this request against every rule of the given kinds that matches it and returns the
+  // first that fires: one request suffers at most one fault of a group (a throttled invoke is not
+  // also delayed), and every rule's count is the number of requests it matched, fired or not.
+  // For Lambda faults `target` is the function name; for S3 faults the bucket and `key`.
+  std::optional<FaultDecision> decide(std::initializer_list<FaultKind> kinds, const std::string& target,
+                                      const std::string& key = {});
+  std::optional<FaultDecision> decide(FaultKind kind, const std::string& target, const std::string& key = {}) {
+    return decide({kind}, target, key);
+  }
 
  private:
   FaultPlan plan_;
