@@ -277,8 +277,10 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
   response.headers.add("Lambda-Runtime-Invoked-Function-Arn",
                        function_arn(ctx_.config.region, ctx_.config.account_id, f.name));
-  response.headers.add("Lambda-Runtime-Trace-Id", "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24) +
-                                                      ";Parent=" + make_hex_id(16) + ";Sampled=0");
+  response.headers.add("Lambda-Runtime-Trace-Id",
+                       !current_->trace_id.empty() ? current_->trace_id
+                                                   : "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24) +
+                                                         ";Parent=" + make_hex_id(16) + ";Sampled=0");
   if (!current_->client_context.empty()) {
     response.headers.add("Lambda-Runtime-Client-Context", current_->client_context);
   }

@@ -11,6 +11,7 @@
 #include "stratus/emulator/api_error.hpp"
 #include "stratus/emulator/async_destinations.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
+#include "stratus/emulator/recursion_chain.hpp"
 
 namespace stratus::emulator {
 
@@ -310,11 +311,26 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
   }
   if (type == "DryRun") return respond(empty_response(204, request_id));
 
+  // The chain this invoke continues (0 from outside any function), and the guard on it.
+  const std::string incoming_trace = request.headers.get("X-Amzn-Trace-Id");
+  const int hops = lineage_hops(incoming_trace);
+  if (hops >= config_.recursion_limit && function->recursive_loop != "Allow") {
+    ++recursion_stops_[function->name];
+    spdlog::warn("recursive loop stopped: invoke {} of '{}' would be hop {} of its chain (limit {}, trace {})",
+                 request_id, function->name, hops + 1, config_.recursion_limit, incoming_trace);
+    throw ApiException(LambdaError::RecursiveInvocation,
+                       "Lambda has detected that the function " + function->name +
+                           " is being invoked in a recursive loop (chain of " + std::to_string(hops + 1) +
+                           " invocations, limit " + std::to_string(config_.recursion_limit) +
+                           "); set its recursion config to Allow if this is by design.");
+  }
+
   auto invocation = std::make_shared<Invocation>();
   invocation->request_id = request_id;
   invocation->function_name = function->name;
   invocation->payload = std::move(request.body);
   invocation->client_context = std::move(client_context);
+  invocation->trace_id = chain_trace_header(incoming_trace, hops + 1);
 
   auto fault = faults_ ? faults_->decide({FaultKind::Throttle, FaultKind::InvokeLatency}, function->name, request_id)
                        : std::nullopt;
@@ -382,6 +398,7 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
     case Operation::Usage: {
       json usage = metering_.usage_json();
       if (faults_) usage["faults"] = faults_->counts_json();
+      usage["recursion_stopped"] = recursion_stops_;
       return json_response(200, usage, request_id);
     }
     case Operation::GetFaults:
@@ -439,6 +456,21 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
       updated.reserved_concurrency.reset();
       scheduler_.upsert_function(registry_.replace(std::move(updated), false));
       return empty_response(204, request_id);
+    }
+    case Operation::GetFunctionRecursionConfig:
+      return json_response(200, {{"RecursiveLoop", function->recursive_loop}}, request_id);
+    case Operation::PutFunctionRecursionConfig: {
+      json body = parse_body(request);
+      auto loop = body.find("RecursiveLoop");
+      if (loop == body.end() || !loop->is_string() || (*loop != "Terminate" && *loop != "Allow")) {
+        invalid("1 validation error detected: Value at 'recursiveLoop' failed to satisfy constraint: Member must "
+                "satisfy enum value set: [Allow, Terminate]");
+      }
+      FunctionConfig updated = *function;
+      updated.recursive_loop = loop->get<std::string>();
+      auto stored = registry_.replace(std::move(updated), false);
+      scheduler_.upsert_function(stored);
+      return json_response(200, {{"RecursiveLoop", stored->recursive_loop}}, request_id);
     }
     case Operation::PutFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, false);
     case Operation::UpdateFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, true);

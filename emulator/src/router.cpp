@@ -34,6 +34,8 @@ const char* operation_name(Operation op) {
     case Operation::GetFaults: return "GetFaults";
     case Operation::PutFaults: return "PutFaults";
     case Operation::DeleteFaults: return "DeleteFaults";
+    case Operation::PutFunctionRecursionConfig: return "PutFunctionRecursionConfig";
+    case Operation::GetFunctionRecursionConfig: return "GetFunctionRecursionConfig";
     case Operation::Unknown: return "Unknown";
     case Operation::BadRequest: return "BadRequest";
   }
@@ -78,6 +80,8 @@ constexpr std::array kFunctionRoutes = {
     FunctionRoute{"2019-09-25", "POST", "event-invoke-config", Operation::UpdateFunctionEventInvokeConfig},
     FunctionRoute{"2019-09-25", "GET", "event-invoke-config", Operation::GetFunctionEventInvokeConfig},
     FunctionRoute{"2019-09-25", "DELETE", "event-invoke-config", Operation::DeleteFunctionEventInvokeConfig},
+    FunctionRoute{"2024-08-31", "PUT", "recursion-config", Operation::PutFunctionRecursionConfig},
+    FunctionRoute{"2024-08-31", "GET", "recursion-config", Operation::GetFunctionRecursionConfig},
 };
 
 }  // namespace

@@ -55,7 +55,7 @@ def run(tmp_path, name, command, *args, timeout=240):
 def emulator(tmp_path_factory):
     work = tmp_path_factory.mktemp("fault-runs")
     common = {"code_dir": str(PRODUCT_CODE), "memory_mb": 1769, "timeout_s": 60}
-    functions = [{"name": FUNCTION, "handler": FUNCTION, **common},
+    functions = [{"name": FUNCTION, "handler": FUNCTION, "recursive_loop": "Allow", **common},
                  {"name": "gradient", "handler": "gradient", **common}]
     emu = Emulator(work / "emu", default_config(functions=functions)).start()
     yield emu

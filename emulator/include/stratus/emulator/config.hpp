@@ -43,6 +43,7 @@ struct FunctionSpec {
   std::string runtime = "provided.al2023";
   std::string architecture = "x86_64";
   std::string description;
+  std::string recursive_loop = "Terminate";  // or "Allow" (PutFunctionRecursionConfig)
 };
 
 // Credentials the emulator hands to the functions it starts (so SDK clients inside them can sign

@@ -64,6 +64,7 @@ class LambdaApi : public HttpHandler {
   Metering& metering_;
   JsonValidator json_validator_;
   class FaultInjector* faults_ = nullptr;
+  std::map<std::string, std::uint64_t> recursion_stops_;  // per function, for /stratus/v1/usage
 };
 
 }  // namespace stratus::emulator

@@ -33,6 +33,8 @@ enum class Operation {
   GetFaults,
   PutFaults,
   DeleteFaults,
+  PutFunctionRecursionConfig,
+  GetFunctionRecursionConfig,
   Unknown,     // no such path
   BadRequest,  // the path or query could not be decoded
 };
