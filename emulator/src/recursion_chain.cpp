@@ -16,7 +16,8 @@ std::string_view field(std::string_view header, std::string_view name) {
     if (end == std::string_view::npos) end = header.size();
     auto part = header.substr(start, end - start);
     while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=') {
+    if (part.size() > name.size() && part.substr(0, name.size()) == name &&
+        part[name.size()] == '=') {
       return part.substr(name.size() + 1);
     }
     start = end + 1;
@@ -39,9 +40,11 @@ int lineage_hops(std::string_view trace_header) {
 
 std::string chain_trace_header(std::string_view incoming, int hops) {
   auto root = field(incoming, "Root");
-  std::string out = root.empty() || root.size() > 64 ? "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24)
-                                                     : "Root=" + std::string(root);
-  out += ";Parent=" + make_hex_id(16) + ";Sampled=0;Lineage=" + make_hex_id(8) + ":" + std::to_string(hops);
+  std::string out = root.empty() || root.size() > 64
+                        ? "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24)
+                        : "Root=" + std::string(root);
+  out += ";Parent=" + make_hex_id(16) + ";Sampled=0;Lineage=" + make_hex_id(8) + ":" +
+         std::to_string(hops);
   return out;
 }
 

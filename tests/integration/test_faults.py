@@ -3,7 +3,9 @@ config file's "faults" object; every kind (dropped and duplicated async events, 
 invoke and S3 latency, S3 503 SlowDown / 500 InternalError, 429 throttles) seen from real clients,
 logged and counted in /stratus/v1/usage and /metrics; the same seed gives the same faults."""
 
+import contextlib
 import json
+import threading
 import time
 
 import botocore.exceptions
@@ -100,7 +102,8 @@ def test_invoke_latency_delays_the_named_invocation(emulator):
         start = time.monotonic()
         assert invoke(emulator, "echo").status == 200
         times.append(time.monotonic() - start)
-    assert times[1] >= 0.4 and times[0] < 0.4 and times[2] < 0.4, times
+    assert times[1] >= 0.4, times
+    assert emulator.usage()["faults"]["invoke_latency"] == {"echo": 1}
 
 
 def test_a_crash_kills_the_environment_mid_invocation(emulator):
@@ -118,18 +121,29 @@ def test_a_crash_kills_the_environment_mid_invocation(emulator):
     assert emulator.usage()["functions"]["sleep"]["errors"] == 1
 
 
-def test_a_straggler_runs_the_same_work_slower(emulator):
-    # Warm the environment, then the same CPU work unpaced and paced 4x.
-    assert invoke(emulator, "spin", {"ms": 50}).status == 200
-    start = time.monotonic()
-    assert invoke(emulator, "spin", {"ms": 300}).status == 200
-    plain = time.monotonic() - start
+def test_a_straggler_is_paced_with_sigstop_and_finishes(emulator):
+    # The paced invocation's process is seen stopped (state T) while it works, and it still
+    # answers correctly. (Pacing is observed directly: wall-time ratios are not tested on a
+    # shared 2-core machine.)
+    assert invoke(emulator, "spin", {"ms": 20}).status == 200
+    pid = emulator.environments("spin")[0]["pid"]
     put_faults(emulator, {"rules": [{"kind": "straggler", "function": "spin", "schedule": [1], "factor": 4}]})
-    start = time.monotonic()
-    slowed = invoke(emulator, "spin", {"ms": 300})
-    paced = time.monotonic() - start
-    assert slowed.status == 200 and "x-amz-function-error" not in slowed.headers
-    assert paced > 2.5 * plain and paced > 0.9, (plain, paced)
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("answer", invoke(emulator, "spin", {"ms": 600})))
+    worker.start()
+    states = set()
+    while worker.is_alive():
+        with contextlib.suppress(OSError):
+            text = open(f"/proc/{pid}/stat").read()
+            states.add(text[text.rindex(")") + 2])
+        time.sleep(0.005)
+    worker.join()
+    assert result["answer"].status == 200 and "x-amz-function-error" not in result["answer"].headers
+    assert "T" in states, states
+    # Not stopped after the invocation: the pacing ends with it.
+    time.sleep(0.2)
+    text = open(f"/proc/{pid}/stat").read()
+    assert text[text.rindex(")") + 2] != "T"
     assert emulator.usage()["faults"]["straggler"] == {"spin": 1}
 
 

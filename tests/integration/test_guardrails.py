@@ -95,3 +95,62 @@ def test_allow_lets_the_chain_pass_the_limit(runaway):
     emulator.lambda_client().put_function_concurrency(FunctionName="runaway", ReservedConcurrentExecutions=0)
     assert all(line.endswith(" 202") or line.endswith(" 429") for line in lines(log))
     assert emulator.usage()["recursion_stopped"] == {}
+
+
+# ---- budgets: --max-cost and --max-wall on training commands -----------------------------------
+
+import subprocess  # noqa: E402
+
+from conftest import BIN_DIR, BUILD_DIR  # noqa: E402
+
+TRAINER = str(BIN_DIR / "stratus-trainer")
+PRODUCT_CODE = BUILD_DIR / "functions" / "stratus"
+
+
+def trainer(*args, timeout=240):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"})
+    return subprocess.run([TRAINER, *[str(a) for a in args]], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def training_emulator(start_emulator):
+    common = {"code_dir": str(PRODUCT_CODE), "memory_mb": 1769, "timeout_s": 60}
+    return start_emulator(default_config(functions=[
+        {"name": "model_averaging", "handler": "model_averaging", "recursive_loop": "Allow", **common},
+        {"name": "gradient", "handler": "gradient", **common}]))
+
+
+@pytest.mark.parametrize("orchestration", ["functions", "driver"])
+def test_a_run_past_max_cost_is_stopped_and_says_why(training_emulator, tmp_path, orchestration):
+    report = tmp_path / "report.json"
+    completed = trainer("casea", "--workers", 4, "--merge-tree", "1,4", "--rounds", 50, "--samples", 4000,
+                        "--poll-ms", 50, "--target", training_emulator.url, "--bucket", "budget",
+                        "--orchestration", orchestration, "--run-id", f"costly-{orchestration}",
+                        "--max-cost", "0.0000001", "--report", report)
+    assert completed.returncode != 0
+    assert "--max-cost 1e-07 USD exceeded" in completed.stderr and "run stopped" in completed.stderr, completed.stderr
+    stopped = json.loads(report.read_text())
+    assert stopped["stopped_by"] == "--max-cost" and "--max-cost" in stopped["stop_reason"]
+    assert 1 <= len(stopped["rounds"]) < 50
+    # The stop flag is set: no function keeps the run going.
+    s3 = training_emulator.s3_client()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="budget", Prefix=f"runs/costly-{orchestration}/")["Contents"]]
+    assert f"runs/costly-{orchestration}/stop" in keys, keys
+    time.sleep(1.0)
+    invocations = training_emulator.usage()["functions"]["model_averaging"]["invocations"]
+    time.sleep(1.0)
+    assert training_emulator.usage()["functions"]["model_averaging"]["invocations"] == invocations
+
+
+def test_linreg_past_max_wall_and_max_cost_exits_naming_the_limit(training_emulator):
+    problem = ["--samples", 2000, "--features", 4, "--workers", 2, "--epochs", 100000, "--target",
+               training_emulator.url]
+    walled = trainer("linreg", *problem, "--max-wall", "1")
+    assert walled.returncode != 0 and "--max-wall 1 s exceeded" in walled.stderr, walled.stderr
+    costly = trainer("linreg", *problem, "--max-cost", "0.0000001")
+    assert costly.returncode != 0 and "--max-cost 1e-07 USD exceeded" in costly.stderr
+    assert "after epoch" in costly.stderr
+    refused = trainer("linreg", *problem, "--max-cost", "-1")
+    assert refused.returncode != 0 and "--max-cost" in refused.stderr

@@ -1,20 +1,23 @@
 // The fault schedule: decisions depend only on (seed, rule, matching requests so far), schedules
 // hit exactly the positions they name, and malformed plans are refused naming the field.
 
+#include "stratus/emulator/faults/fault_plan.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "stratus/emulator/faults/fault_plan.hpp"
 
 namespace stratus::emulator {
 namespace {
 
 using nlohmann::json;
 
-FaultPlan plan_of(const char* text) { return parse_fault_plan(json::parse(text)); }
+FaultPlan plan_of(const char* text) {
+  return parse_fault_plan(json::parse(text));
+}
 
-std::vector<std::uint64_t> positions(FaultSchedule& schedule, FaultKind kind, const std::string& target, int n) {
+std::vector<std::uint64_t> positions(FaultSchedule& schedule, FaultKind kind,
+                                     const std::string& target, int n) {
   std::vector<std::uint64_t> hit;
   for (int i = 1; i <= n; ++i) {
     if (schedule.decide(kind, target)) hit.push_back(static_cast<std::uint64_t>(i));
@@ -23,7 +26,8 @@ std::vector<std::uint64_t> positions(FaultSchedule& schedule, FaultKind kind, co
 }
 
 TEST(FaultSchedule, SameSeedSameRequestsSameFaults) {
-  const char* text = R"({"seed": 7, "rules": [{"kind": "crash", "function": "worker", "probability": 0.3}]})";
+  const char* text =
+      R"({"seed": 7, "rules": [{"kind": "crash", "function": "worker", "probability": 0.3}]})";
   FaultSchedule a(plan_of(text));
   FaultSchedule b(plan_of(text));
   auto hits_a = positions(a, FaultKind::Crash, "worker", 200);
@@ -41,7 +45,8 @@ TEST(FaultSchedule, DifferentSeedsDiffer) {
 }
 
 TEST(FaultSchedule, OtherTrafficDoesNotShiftARulesPositions) {
-  const char* text = R"({"seed": 3, "rules": [{"kind": "drop_event", "function": "worker", "probability": 0.4}]})";
+  const char* text =
+      R"({"seed": 3, "rules": [{"kind": "drop_event", "function": "worker", "probability": 0.4}]})";
   FaultSchedule quiet(plan_of(text));
   FaultSchedule busy(plan_of(text));
   std::vector<std::uint64_t> q, b;
@@ -55,12 +60,14 @@ TEST(FaultSchedule, OtherTrafficDoesNotShiftARulesPositions) {
 }
 
 TEST(FaultSchedule, ExactScheduleHitsTheNamedInvocations) {
-  FaultSchedule s(plan_of(R"({"rules": [{"kind": "crash", "function": "worker", "schedule": [5, 3]}]})"));
+  FaultSchedule s(
+      plan_of(R"({"rules": [{"kind": "crash", "function": "worker", "schedule": [5, 3]}]})"));
   EXPECT_EQ(positions(s, FaultKind::Crash, "worker", 10), (std::vector<std::uint64_t>{3, 5}));
 }
 
 TEST(FaultSchedule, MaxCountCapsInjections) {
-  FaultSchedule s(plan_of(R"({"rules": [{"kind": "throttle", "function": "*", "probability": 1, "max_count": 2}]})"));
+  FaultSchedule s(plan_of(
+      R"({"rules": [{"kind": "throttle", "function": "*", "probability": 1, "max_count": 2}]})"));
   EXPECT_EQ(positions(s, FaultKind::Throttle, "any", 5), (std::vector<std::uint64_t>{1, 2}));
 }
 
@@ -107,7 +114,8 @@ void expect_refused(const char* text, const std::string& needle) {
     parse_fault_plan(json::parse(text));
     ADD_FAILURE() << "accepted: " << text;
   } catch (const FaultPlanError& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what() << " (wanted " << needle << ")";
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+        << e.what() << " (wanted " << needle << ")";
   }
 }
 
@@ -118,24 +126,39 @@ TEST(FaultPlanValidation, RefusesMalformedPlansNamingTheField) {
   expect_refused(R"({"seed": -1, "rules": []})", "seed: must be a non-negative integer");
   expect_refused(R"({"rules": [], "sed": 1})", "faults.sed: unknown field");
   expect_refused(R"({"rules": [{"probability": 0.5}]})", "rules[0].kind: is required");
-  expect_refused(R"({"rules": [{"kind": "explode", "probability": 0.5}]})", "rules[0].kind: must be one of");
-  expect_refused(R"({"rules": [{"kind": "crash"}]})", "needs exactly one of 'probability' and 'schedule'");
-  expect_refused(R"({"rules": [{"kind": "crash", "probability": 0.5, "schedule": [1]}]})", "exactly one");
-  expect_refused(R"({"rules": [{"kind": "crash", "probability": 1.5}]})", "rules[0].probability: must be between");
-  expect_refused(R"({"rules": [{"kind": "crash", "schedule": [1, 0]}]})", "rules[0].schedule[1]: must be a positive");
-  expect_refused(R"({"rules": [{"kind": "crash", "schedule": []}]})", "rules[0].schedule: must be a non-empty");
-  expect_refused(R"({"rules": [{"kind": "straggler", "probability": 1}]})", "rules[0].factor: is required");
-  expect_refused(R"({"rules": [{"kind": "straggler", "probability": 1, "factor": 1}]})", "greater than 1");
-  expect_refused(R"({"rules": [{"kind": "invoke_latency", "probability": 1}]})", "latency_ms: is required");
-  expect_refused(R"({"rules": [{"kind": "s3_latency", "probability": 1, "latency_ms": -3}]})", "latency_ms: must be between");
+  expect_refused(R"({"rules": [{"kind": "explode", "probability": 0.5}]})",
+                 "rules[0].kind: must be one of");
+  expect_refused(R"({"rules": [{"kind": "crash"}]})",
+                 "needs exactly one of 'probability' and 'schedule'");
+  expect_refused(R"({"rules": [{"kind": "crash", "probability": 0.5, "schedule": [1]}]})",
+                 "exactly one");
+  expect_refused(R"({"rules": [{"kind": "crash", "probability": 1.5}]})",
+                 "rules[0].probability: must be between");
+  expect_refused(R"({"rules": [{"kind": "crash", "schedule": [1, 0]}]})",
+                 "rules[0].schedule[1]: must be a positive");
+  expect_refused(R"({"rules": [{"kind": "crash", "schedule": []}]})",
+                 "rules[0].schedule: must be a non-empty");
+  expect_refused(R"({"rules": [{"kind": "straggler", "probability": 1}]})",
+                 "rules[0].factor: is required");
+  expect_refused(R"({"rules": [{"kind": "straggler", "probability": 1, "factor": 1}]})",
+                 "greater than 1");
+  expect_refused(R"({"rules": [{"kind": "invoke_latency", "probability": 1}]})",
+                 "latency_ms: is required");
+  expect_refused(R"({"rules": [{"kind": "s3_latency", "probability": 1, "latency_ms": -3}]})",
+                 "latency_ms: must be between");
   expect_refused(R"({"rules": [{"kind": "s3_slow_down", "function": "f", "probability": 1}]})",
                  "rules[0].function: is not a field of a s3_slow_down rule");
-  expect_refused(R"({"rules": [{"kind": "crash", "bucket": "b", "probability": 1}]})", "rules[0].bucket: is not a field");
-  expect_refused(R"({"rules": [{"kind": "crash", "probability": 1, "factor": 2}]})", "rules[0].factor: is not a field");
-  expect_refused(R"({"rules": [{"kind": "crash", "function": "", "probability": 1}]})", "rules[0].function: must be");
-  expect_refused(R"({"rules": [{"kind": "crash", "probability": 1, "crash_after_min_ms": 50, "crash_after_max_ms": 10}]})",
-                 "must not exceed");
-  expect_refused(R"({"rules": [{"kind": "crash", "probability": 1, "max_count": 0}]})", "max_count: must be a positive");
+  expect_refused(R"({"rules": [{"kind": "crash", "bucket": "b", "probability": 1}]})",
+                 "rules[0].bucket: is not a field");
+  expect_refused(R"({"rules": [{"kind": "crash", "probability": 1, "factor": 2}]})",
+                 "rules[0].factor: is not a field");
+  expect_refused(R"({"rules": [{"kind": "crash", "function": "", "probability": 1}]})",
+                 "rules[0].function: must be");
+  expect_refused(
+      R"({"rules": [{"kind": "crash", "probability": 1, "crash_after_min_ms": 50, "crash_after_max_ms": 10}]})",
+      "must not exceed");
+  expect_refused(R"({"rules": [{"kind": "crash", "probability": 1, "max_count": 0}]})",
+                 "max_count: must be a positive");
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 #include "stratus/emulator/faults/fault_injector.hpp"
 
-#include <chrono>
-#include <memory>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
+#include <chrono>
+#include <memory>
 
 namespace stratus::emulator {
 
@@ -42,14 +42,18 @@ std::string prometheus_label(const std::string& s) {
 
 }  // namespace
 
-FaultInjector::FaultInjector(boost::asio::io_context& io, FaultPlan plan) : io_(io), schedule_(std::move(plan)) {
+FaultInjector::FaultInjector(boost::asio::io_context& io, FaultPlan plan)
+    : io_(io), schedule_(std::move(plan)) {
   if (active()) {
-    spdlog::warn("fault injection on: {} rules, seed {}", schedule_.plan().rules.size(), schedule_.plan().seed);
+    spdlog::warn("fault injection on: {} rules, seed {}", schedule_.plan().rules.size(),
+                 schedule_.plan().seed);
   }
 }
 
-std::optional<InjectedFault> FaultInjector::decide(std::initializer_list<FaultKind> kinds, const std::string& target,
-                                                   const std::string& request_id, const std::string& key) {
+std::optional<InjectedFault> FaultInjector::decide(std::initializer_list<FaultKind> kinds,
+                                                   const std::string& target,
+                                                   const std::string& request_id,
+                                                   const std::string& key) {
   if (!active()) return std::nullopt;
   auto d = schedule_.decide(kinds, target, key);
   if (!d) return std::nullopt;
@@ -58,8 +62,8 @@ std::optional<InjectedFault> FaultInjector::decide(std::initializer_list<FaultKi
   ++counts_[{fault_kind_name(kind), target}];
   ++total_;
   std::string where = key.empty() ? target : target + "/" + key;
-  spdlog::warn("fault injected: {} on {} (request {}, rule {}, match {})", fault_kind_name(kind), where, request_id,
-               d->rule, d->match);
+  spdlog::warn("fault injected: {} on {} (request {}, rule {}, match {})", fault_kind_name(kind),
+               where, request_id, d->rule, d->match);
   remember({{"time", utc_now_iso()},
             {"kind", fault_kind_name(kind)},
             {"target", where},
@@ -69,9 +73,10 @@ std::optional<InjectedFault> FaultInjector::decide(std::initializer_list<FaultKi
   return fault;
 }
 
-void FaultInjector::note(const InjectedFault& fault, const std::string& target, const std::string& request_id,
-                         const std::string& detail) {
-  spdlog::warn("fault {} on {} (request {}): {}", fault_kind_name(fault.kind), target, request_id, detail);
+void FaultInjector::note(const InjectedFault& fault, const std::string& target,
+                         const std::string& request_id, const std::string& detail) {
+  spdlog::warn("fault {} on {} (request {}): {}", fault_kind_name(fault.kind), target, request_id,
+               detail);
   remember({{"time", utc_now_iso()},
             {"kind", fault_kind_name(fault.kind)},
             {"target", target},

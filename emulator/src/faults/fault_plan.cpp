@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace stratus::emulator {
 
@@ -12,15 +11,24 @@ using nlohmann::json;
 
 const char* fault_kind_name(FaultKind kind) {
   switch (kind) {
-    case FaultKind::DropEvent: return "drop_event";
-    case FaultKind::DuplicateEvent: return "duplicate_event";
-    case FaultKind::Crash: return "crash";
-    case FaultKind::Straggler: return "straggler";
-    case FaultKind::InvokeLatency: return "invoke_latency";
-    case FaultKind::Throttle: return "throttle";
-    case FaultKind::S3Latency: return "s3_latency";
-    case FaultKind::S3SlowDown: return "s3_slow_down";
-    case FaultKind::S3InternalError: return "s3_internal_error";
+    case FaultKind::DropEvent:
+      return "drop_event";
+    case FaultKind::DuplicateEvent:
+      return "duplicate_event";
+    case FaultKind::Crash:
+      return "crash";
+    case FaultKind::Straggler:
+      return "straggler";
+    case FaultKind::InvokeLatency:
+      return "invoke_latency";
+    case FaultKind::Throttle:
+      return "throttle";
+    case FaultKind::S3Latency:
+      return "s3_latency";
+    case FaultKind::S3SlowDown:
+      return "s3_slow_down";
+    case FaultKind::S3InternalError:
+      return "s3_internal_error";
   }
   return "unknown";
 }
@@ -33,7 +41,8 @@ std::optional<FaultKind> parse_fault_kind(std::string_view name) {
 }
 
 bool is_s3_fault(FaultKind kind) {
-  return kind == FaultKind::S3Latency || kind == FaultKind::S3SlowDown || kind == FaultKind::S3InternalError;
+  return kind == FaultKind::S3Latency || kind == FaultKind::S3SlowDown ||
+         kind == FaultKind::S3InternalError;
 }
 
 namespace {
@@ -59,7 +68,8 @@ double number_in(const json& v, const std::string& where, double min, double max
 }
 
 std::uint64_t positive_integer(const json& v, const std::string& where) {
-  if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0) fail(where, "must be a positive integer");
+  if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0)
+    fail(where, "must be a positive integer");
   return v.get<std::uint64_t>();
 }
 
@@ -77,7 +87,8 @@ FaultRule parse_rule(const json& r, const std::string& where) {
   if (kind == r.end()) fail(where + ".kind", "is required");
   if (!kind->is_string() || !parse_fault_kind(kind->get<std::string>())) {
     std::string names;
-    for (FaultKind k : kAllFaultKinds) names += std::string(names.empty() ? "" : ", ") + fault_kind_name(k);
+    for (FaultKind k : kAllFaultKinds)
+      names += std::string(names.empty() ? "" : ", ") + fault_kind_name(k);
     fail(where + ".kind", "must be one of " + names + ", got " + kind->dump());
   }
   rule.kind = *parse_fault_kind(kind->get<std::string>());
@@ -89,36 +100,45 @@ FaultRule parse_rule(const json& r, const std::string& where) {
   } else {
     allowed.insert("function");
   }
-  if (rule.kind == FaultKind::InvokeLatency || rule.kind == FaultKind::S3Latency) allowed.insert("latency_ms");
+  if (rule.kind == FaultKind::InvokeLatency || rule.kind == FaultKind::S3Latency)
+    allowed.insert("latency_ms");
   if (rule.kind == FaultKind::Straggler) allowed.insert("factor");
   if (rule.kind == FaultKind::Crash) allowed.insert({"crash_after_min_ms", "crash_after_max_ms"});
   for (const auto& [key, _] : r.items()) {
-    if (!allowed.count(key)) fail(where + "." + key, std::string("is not a field of a ") + fault_kind_name(rule.kind) + " rule");
+    if (!allowed.count(key))
+      fail(where + "." + key,
+           std::string("is not a field of a ") + fault_kind_name(rule.kind) + " rule");
   }
 
   if (auto f = r.find("function"); f != r.end()) rule.function = name_in(*f, where + ".function");
   if (auto b = r.find("bucket"); b != r.end()) rule.bucket = name_in(*b, where + ".bucket");
   if (auto k = r.find("key_prefix"); k != r.end()) {
-    if (!k->is_string() || k->get<std::string>().size() > 1024) fail(where + ".key_prefix", "must be a string");
+    if (!k->is_string() || k->get<std::string>().size() > 1024)
+      fail(where + ".key_prefix", "must be a string");
     rule.key_prefix = k->get<std::string>();
   }
 
   auto p = r.find("probability");
   auto s = r.find("schedule");
-  if ((p == r.end()) == (s == r.end())) fail(where, "needs exactly one of 'probability' and 'schedule'");
+  if ((p == r.end()) == (s == r.end()))
+    fail(where, "needs exactly one of 'probability' and 'schedule'");
   if (p != r.end()) rule.probability = number_in(*p, where + ".probability", 0, 1);
   if (s != r.end()) {
     if (!s->is_array() || s->empty() || s->size() > kMaxScheduleEntries) {
-      fail(where + ".schedule", "must be a non-empty array of at most " + std::to_string(kMaxScheduleEntries) +
+      fail(where + ".schedule", "must be a non-empty array of at most " +
+                                    std::to_string(kMaxScheduleEntries) +
                                     " positive integers (1-based positions of matching requests)");
     }
     for (std::size_t i = 0; i < s->size(); ++i) {
-      rule.schedule.push_back(positive_integer((*s)[i], where + ".schedule[" + std::to_string(i) + "]"));
+      rule.schedule.push_back(
+          positive_integer((*s)[i], where + ".schedule[" + std::to_string(i) + "]"));
     }
     std::sort(rule.schedule.begin(), rule.schedule.end());
-    rule.schedule.erase(std::unique(rule.schedule.begin(), rule.schedule.end()), rule.schedule.end());
+    rule.schedule.erase(std::unique(rule.schedule.begin(), rule.schedule.end()),
+                        rule.schedule.end());
   }
-  if (auto m = r.find("max_count"); m != r.end()) rule.max_count = positive_integer(*m, where + ".max_count");
+  if (auto m = r.find("max_count"); m != r.end())
+    rule.max_count = positive_integer(*m, where + ".max_count");
 
   if (rule.kind == FaultKind::InvokeLatency || rule.kind == FaultKind::S3Latency) {
     auto l = r.find("latency_ms");
@@ -151,7 +171,8 @@ FaultPlan parse_fault_plan(const json& doc) {
   if (!doc.is_object()) fail("faults", "must be a JSON object {\"seed\": N, \"rules\": [...]}");
   FaultPlan plan;
   for (const auto& [key, _] : doc.items()) {
-    if (key != "seed" && key != "rules") fail("faults." + key, "unknown field (expected 'seed' and 'rules')");
+    if (key != "seed" && key != "rules")
+      fail("faults." + key, "unknown field (expected 'seed' and 'rules')");
   }
   if (auto seed = doc.find("seed"); seed != doc.end()) {
     if (!seed->is_number_unsigned()) fail("seed", "must be a non-negative integer");
@@ -180,7 +201,8 @@ json fault_plan_json(const FaultPlan& plan) {
     if (r.probability) j["probability"] = *r.probability;
     if (!r.schedule.empty()) j["schedule"] = r.schedule;
     if (r.max_count) j["max_count"] = *r.max_count;
-    if (r.kind == FaultKind::InvokeLatency || r.kind == FaultKind::S3Latency) j["latency_ms"] = r.latency_ms;
+    if (r.kind == FaultKind::InvokeLatency || r.kind == FaultKind::S3Latency)
+      j["latency_ms"] = r.latency_ms;
     if (r.kind == FaultKind::Straggler) j["factor"] = r.factor;
     if (r.kind == FaultKind::Crash) {
       j["crash_after_min_ms"] = r.crash_after_min_ms;
@@ -191,7 +213,8 @@ json fault_plan_json(const FaultPlan& plan) {
   return {{"seed", plan.seed}, {"rules", rules}};
 }
 
-double fault_draw(std::uint64_t seed, std::uint64_t rule, std::uint64_t match, std::uint64_t stream) {
+double fault_draw(std::uint64_t seed, std::uint64_t rule, std::uint64_t match,
+                  std::uint64_t stream) {
   auto mix = [](std::uint64_t z) {
     z += 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -208,7 +231,8 @@ double fault_draw(std::uint64_t seed, std::uint64_t rule, std::uint64_t match, s
 FaultSchedule::FaultSchedule(FaultPlan plan)
     : plan_(std::move(plan)), matched_(plan_.rules.size(), 0), injected_(plan_.rules.size(), 0) {}
 
-std::optional<FaultDecision> FaultSchedule::decide(std::initializer_list<FaultKind> kinds, const std::string& target,
+std::optional<FaultDecision> FaultSchedule::decide(std::initializer_list<FaultKind> kinds,
+                                                   const std::string& target,
                                                    const std::string& key) {
   std::optional<FaultDecision> chosen;
   for (std::size_t i = 0; i < plan_.rules.size(); ++i) {

@@ -4,15 +4,14 @@
 // kind and target for /stratus/v1/usage and /metrics; the most recent kept for GET
 // /stratus/v1/faults). Runs on the daemon's io_context thread, like everything it hooks into.
 
+#include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <nlohmann/json.hpp>
 
 #include "stratus/emulator/faults/fault_plan.hpp"
 
@@ -20,10 +19,10 @@ namespace stratus::emulator {
 
 struct InjectedFault {
   FaultKind kind;
-  FaultRule rule;            // a copy: the plan may be replaced while the fault plays out
+  FaultRule rule;  // a copy: the plan may be replaced while the fault plays out
   std::size_t rule_index = 0;
   std::uint64_t match = 0;
-  double uniform = 0;        // the seeded draw for the fault's own randomness
+  double uniform = 0;  // the seeded draw for the fault's own randomness
 };
 
 class FaultInjector {
@@ -33,10 +32,11 @@ class FaultInjector {
   // Whether `kind` strikes this request; when it does, the fault is logged and counted here.
   // `target` is the function (Lambda faults) or bucket (S3 faults), `key` the S3 key.
   // A group of kinds: at most one of them strikes (FaultSchedule::decide).
-  std::optional<InjectedFault> decide(std::initializer_list<FaultKind> kinds, const std::string& target,
-                                      const std::string& request_id, const std::string& key = {});
-  std::optional<InjectedFault> decide(FaultKind kind, const std::string& target, const std::string& request_id,
-                                      const std::string& key = {}) {
+  std::optional<InjectedFault> decide(std::initializer_list<FaultKind> kinds,
+                                      const std::string& target, const std::string& request_id,
+                                      const std::string& key = {});
+  std::optional<InjectedFault> decide(FaultKind kind, const std::string& target,
+                                      const std::string& request_id, const std::string& key = {}) {
     return decide({kind}, target, request_id, key);
   }
   // Records a fault's follow-up (e.g. the moment a crash's SIGKILL is sent) in the recent log.

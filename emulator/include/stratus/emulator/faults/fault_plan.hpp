@@ -10,12 +10,11 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace stratus::emulator {
 
@@ -31,9 +30,9 @@ enum class FaultKind {
   S3InternalError  // the S3 request is refused with 500 InternalError
 };
 inline constexpr FaultKind kAllFaultKinds[] = {
-    FaultKind::DropEvent,     FaultKind::DuplicateEvent, FaultKind::Crash,
-    FaultKind::Straggler,     FaultKind::InvokeLatency,  FaultKind::Throttle,
-    FaultKind::S3Latency,     FaultKind::S3SlowDown,     FaultKind::S3InternalError};
+    FaultKind::DropEvent, FaultKind::DuplicateEvent, FaultKind::Crash,
+    FaultKind::Straggler, FaultKind::InvokeLatency,  FaultKind::Throttle,
+    FaultKind::S3Latency, FaultKind::S3SlowDown,     FaultKind::S3InternalError};
 
 // "drop_event", "duplicate_event", "crash", "straggler", "invoke_latency", "throttle",
 // "s3_latency", "s3_slow_down", "s3_internal_error".
@@ -77,9 +76,9 @@ nlohmann::json fault_plan_json(const FaultPlan& plan);
 
 // What one matching request is to suffer.
 struct FaultDecision {
-  std::size_t rule = 0;       // index in the plan
-  std::uint64_t match = 0;    // the rule's 1-based count of matching requests, this one included
-  double uniform = 0;         // a seeded draw in [0, 1) for the fault's own randomness (crash point)
+  std::size_t rule = 0;     // index in the plan
+  std::uint64_t match = 0;  // the rule's 1-based count of matching requests, this one included
+  double uniform = 0;       // a seeded draw in [0, 1) for the fault's own randomness (crash point)
   const FaultRule* spec = nullptr;
 };
 
@@ -95,9 +94,10 @@ class FaultSchedule {
   // first that fires: one request suffers at most one fault of a group (a throttled invoke is not
   // also delayed), and every rule's count is the number of requests it matched, fired or not.
   // For Lambda faults `target` is the function name; for S3 faults the bucket and `key`.
-  std::optional<FaultDecision> decide(std::initializer_list<FaultKind> kinds, const std::string& target,
-                                      const std::string& key = {});
-  std::optional<FaultDecision> decide(FaultKind kind, const std::string& target, const std::string& key = {}) {
+  std::optional<FaultDecision> decide(std::initializer_list<FaultKind> kinds,
+                                      const std::string& target, const std::string& key = {});
+  std::optional<FaultDecision> decide(FaultKind kind, const std::string& target,
+                                      const std::string& key = {}) {
     return decide({kind}, target, key);
   }
 
@@ -108,6 +108,7 @@ class FaultSchedule {
 };
 
 // The seeded draw in [0, 1): splitmix64 over (seed, rule, match, stream).
-double fault_draw(std::uint64_t seed, std::uint64_t rule, std::uint64_t match, std::uint64_t stream);
+double fault_draw(std::uint64_t seed, std::uint64_t rule, std::uint64_t match,
+                  std::uint64_t stream);
 
 }  // namespace stratus::emulator
