@@ -200,8 +200,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                                                    {"stop_reason", e.what()},
                                                    {"rounds", rounds}}
                                           .dump(2)
-                                   << "
-";
+                                   << "\n";
     }
     throw;
   }
