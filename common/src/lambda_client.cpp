@@ -250,6 +250,7 @@ void LambdaClient::invoke_async(const std::string& function, std::string payload
   request.target = impl_->target(path);
   request.headers.add("Content-Type", "application/json");
   request.headers.add("X-Amz-Invocation-Type", invocation_type_name(options.type));
+  if (!options.trace_header.empty()) request.headers.add("X-Amzn-Trace-Id", options.trace_header);
   if (options.log_tail && options.type == InvocationType::RequestResponse) {
     request.headers.add("X-Amz-Log-Type", "Tail");
   }
@@ -315,6 +316,12 @@ FunctionState LambdaClient::set_memory_size(const std::string& name, int memory_
 void LambdaClient::put_function_concurrency(const std::string& name, int reserved) {
   json body = {{"ReservedConcurrentExecutions", reserved}};
   impl_->management("PUT", "/2017-10-31/functions/" + uri_encode(name, false) + "/concurrency",
+                    body.dump());
+}
+
+void LambdaClient::put_function_recursion_config(const std::string& name, const std::string& recursive_loop) {
+  json body = {{"RecursiveLoop", recursive_loop}};
+  impl_->management("PUT", "/2024-08-31/functions/" + uri_encode(name, false) + "/recursion-config",
                     body.dump());
 }
 

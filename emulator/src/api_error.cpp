@@ -21,6 +21,7 @@ LambdaErrorInfo describe(LambdaError error) {
     case LambdaError::AccessDenied: return {403, "AccessDeniedException"};
     case LambdaError::UnknownOperation: return {404, "UnknownOperationException"};
     case LambdaError::PreconditionFailed: return {412, "PreconditionFailedException"};
+    case LambdaError::RecursiveInvocation: return {400, "RecursiveInvocationException"};
     case LambdaError::Service: return {500, "ServiceException"};
   }
   return {500, "ServiceException"};

@@ -113,6 +113,10 @@ FunctionSpec read_function(ObjectReader& r, const std::filesystem::path& base_di
   r.read("memory_mb", f.memory_mb, kMinMemoryMb, kMaxMemoryMb);
   r.read("timeout_s", f.timeout_s, 1, kMaxTimeoutS);
   r.read("ephemeral_storage_mb", f.ephemeral_storage_mb, kMinEphemeralStorageMb, kMaxEphemeralStorageMb);
+  r.read("recursive_loop", f.recursive_loop);
+  if (f.recursive_loop != "Terminate" && f.recursive_loop != "Allow") {
+    r.fail("recursive_loop", "must be \"Terminate\" or \"Allow\"");
+  }
   if (const json* v = r.get("reserved_concurrency"); v && !v->is_null()) {
     if (!v->is_number_integer() || v->get<long long>() < 0 || v->get<long long>() > 1000000) {
       r.fail("reserved_concurrency", "must be null or a non-negative integer");
@@ -255,6 +259,14 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
       config.functions.push_back(std::move(spec));
     }
   }
+  if (const json* faults = root.get("faults")) {
+    try {
+      config.faults = parse_fault_plan(*faults);
+    } catch (const FaultPlanError& e) {
+      throw ConfigError(std::string("config field 'faults': ") + e.what());
+    }
+  }
+  root.read("recursion_limit", config.recursion_limit, 1, 1000);
   root.reject_unknown();
 }
 

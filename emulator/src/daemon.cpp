@@ -10,6 +10,7 @@
 #include "stratus/emulator/async_destinations.hpp"
 #include "stratus/emulator/atomic_file.hpp"
 #include "stratus/emulator/event_journal.hpp"
+#include "stratus/emulator/faults/fault_injector.hpp"
 #include "stratus/emulator/front_door.hpp"
 #include "stratus/emulator/function_registry.hpp"
 #include "stratus/emulator/lambda_api.hpp"
@@ -32,6 +33,7 @@ struct Daemon::Parts {
         limiter(ResourceLimiter::probe(true)),
         sandbox(Sandbox::probe(config.sandbox, config.data_dir)),
         journal(io, config.data_dir / "async", config.async_journal),
+        faults(io, config.faults),
         scheduler(io, config, *limiter, *sandbox, metering, journal),
         api(config, registry, scheduler, metering),
         store(io, config.data_dir / "s3", s3::StoreOptions{config.s3.fsync}),
@@ -52,6 +54,7 @@ struct Daemon::Parts {
   std::unique_ptr<ResourceLimiter> limiter;
   std::unique_ptr<Sandbox> sandbox;
   EventJournal journal;
+  FaultInjector faults;
   Scheduler scheduler;
   LambdaApi api;
   s3::ObjectStore store;
@@ -165,6 +168,9 @@ void Daemon::run() {
   std::string endpoint = "http://" + host + ":" + std::to_string(p.front->port());
   p.scheduler.set_front_endpoint(endpoint);
   p.scheduler.set_destinations(&p.destinations);
+  p.scheduler.set_faults(&p.faults);
+  p.api.set_faults(&p.faults);
+  p.s3_api.set_faults(&p.faults);
 
   p.store.load();
   p.registry.load_persisted();

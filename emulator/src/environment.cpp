@@ -1,5 +1,7 @@
 #include "stratus/emulator/environment.hpp"
 
+#include "stratus/emulator/faults/fault_injector.hpp"
+
 #include <signal.h>
 
 #include <cmath>
@@ -73,7 +75,8 @@ Environment::Environment(EnvironmentContext& context, FunctionConfigPtr function
       function_(std::move(function)),
       provisioned_(provisioned),
       id_(make_hex_id(32)),
-      timer_(context.io) {}
+      timer_(context.io),
+      fault_timer_(context.io) {}
 
 Environment::~Environment() {
   if (runtime_server_) runtime_server_->stop();
@@ -281,8 +284,10 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
   response.headers.add("Lambda-Runtime-Invoked-Function-Arn",
                        function_arn(ctx_.config.region, ctx_.config.account_id, f.name));
-  response.headers.add("Lambda-Runtime-Trace-Id", "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24) +
-                                                      ";Parent=" + make_hex_id(16) + ";Sampled=0");
+  response.headers.add("Lambda-Runtime-Trace-Id",
+                       !current_->trace_id.empty() ? current_->trace_id
+                                                   : "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24) +
+                                                         ";Parent=" + make_hex_id(16) + ";Sampled=0");
   if (!current_->client_context.empty()) {
     response.headers.add("Lambda-Runtime-Client-Context", current_->client_context);
   }
@@ -299,11 +304,69 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
     auto self = weak.lock();
     if (self && self->current_ && self->current_id_ == id) self->on_timeout();
   });
+  if (ctx_.faults) arm_injected_faults();
+}
+
+void Environment::arm_injected_faults() {
+  const std::string& name = function_->name;
+  std::weak_ptr<Environment> weak = weak_from_this();
+  std::string id = current_id_;
+  auto fault = ctx_.faults->decide({FaultKind::Crash, FaultKind::Straggler}, name, id);
+  if (!fault) return;
+  if (fault->kind == FaultKind::Straggler) return pace_straggler(id, fault->rule.factor, true);
+  if (auto crash = fault) {
+    double at_ms = crash->rule.crash_after_min_ms +
+                   crash->uniform * (crash->rule.crash_after_max_ms - crash->rule.crash_after_min_ms);
+    fault_timer_.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(at_ms * 1000)));
+    fault_timer_.async_wait([weak, id, crash = *crash, at_ms](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->current_ || self->current_id_ != id) return;
+      char detail[96];
+      std::snprintf(detail, sizeof detail, "SIGKILL to environment %s, %.1f ms into the invocation",
+                    self->id_.c_str(), at_ms);
+      self->ctx_.faults->note(crash, self->function_->name, id, detail);
+      self->log_line(utc_date("%Y-%m-%dT%H:%M:%SZ") + " " + id + " stratus: injected crash (SIGKILL)");
+      self->terminate(SIGKILL);
+    });
+  }
+}
+
+// One pacing period runs the process for period/factor and stops it for the rest, so the
+// invocation's wall time grows by `factor` while its CPU time stays what it was.
+void Environment::pace_straggler(std::string id, double factor, bool running) {
+  constexpr double kPeriodMs = 50;
+  if (!current_ || current_id_ != id || state_ == EnvironmentState::Dead) return stop_pacing();
+  double run_ms = kPeriodMs / factor;
+  double phase_ms = running ? run_ms : kPeriodMs - run_ms;
+  if (running && paced_stopped_) {
+    process_.signal_group(SIGCONT);
+    paced_stopped_ = false;
+  } else if (!running) {
+    process_.signal_group(SIGSTOP);
+    paced_stopped_ = true;
+  }
+  std::weak_ptr<Environment> weak = weak_from_this();
+  fault_timer_.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(phase_ms * 1000)));
+  fault_timer_.async_wait([weak, id = std::move(id), factor, running](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (ec) return self->stop_pacing();
+    self->pace_straggler(id, factor, !running);
+  });
+}
+
+void Environment::stop_pacing() {
+  if (paced_stopped_) {
+    process_.signal_group(SIGCONT);
+    paced_stopped_ = false;
+  }
 }
 
 void Environment::finish_invocation(InvocationOutcome outcome, bool timed_out) {
   drain_output();
   timer_.cancel();
+  fault_timer_.cancel();
+  stop_pacing();
   auto invocation = std::move(current_);
   current_ = nullptr;
 
@@ -360,6 +423,7 @@ void Environment::on_init_timeout() {
 void Environment::terminate(int signo) {
   retiring_ = true;
   process_.signal_group(signo);
+  stop_pacing();  // a stopped process would not act on SIGTERM
 }
 
 void Environment::fail_bound_or_current(const std::string& error_type, const std::string& message,

@@ -10,9 +10,10 @@ namespace {
 
 // The first path segments of Lambda's APIs (by API version) and of the emulator's own endpoints.
 bool is_lambda_path(std::string_view path) {
-  static constexpr std::array<std::string_view, 10> prefixes = {
+  static constexpr std::array<std::string_view, 11> prefixes = {
       "/2015-03-31/", "/2014-11-13/", "/2016-08-19/", "/2017-03-31/", "/2017-10-31/",
-      "/2018-10-31/", "/2019-09-25/", "/2019-09-30/", "/2020-04-22/", "/2021-10-31/"};
+      "/2018-10-31/", "/2019-09-25/", "/2019-09-30/", "/2020-04-22/", "/2021-10-31/",
+      "/2024-08-31/"};
   for (auto p : prefixes) {
     if (path.substr(0, p.size()) == p) return true;
   }

@@ -35,6 +35,7 @@ json to_persisted(const FunctionConfig& f) {
             {"code_dir", f.code->dir().filename().string()}, {"code_sha256", f.code->sha256()},
             {"code_size", f.code->size()}};
   j["reserved_concurrency"] = f.reserved_concurrency ? json(*f.reserved_concurrency) : json(nullptr);
+  j["recursive_loop"] = f.recursive_loop;
   if (f.event_invoke_config) {
     const auto& e = *f.event_invoke_config;
     j["event_invoke_config"] = {{"maximum_retry_attempts", e.maximum_retry_attempts},
@@ -62,6 +63,7 @@ FunctionConfig from_persisted(const json& j, const fs::path& function_dir) {
   f.revision_id = j.at("revision_id").get<std::string>();
   f.environment_revision = f.revision_id;
   if (!j.at("reserved_concurrency").is_null()) f.reserved_concurrency = j["reserved_concurrency"].get<int>();
+  f.recursive_loop = j.value("recursive_loop", std::string("Terminate"));  // absent before it existed
   if (auto it = j.find("event_invoke_config"); it != j.end()) {
     EventInvokeConfig e;
     e.maximum_retry_attempts = it->at("maximum_retry_attempts").get<int>();
@@ -130,6 +132,7 @@ void FunctionRegistry::add_from_spec(const FunctionSpec& spec) {
   f.ephemeral_storage_mb = spec.ephemeral_storage_mb;
   f.environment = spec.environment;
   f.reserved_concurrency = spec.reserved_concurrency;
+  f.recursive_loop = spec.recursive_loop;
   f.provisioned = spec.provisioned;
   f.role = "arn:aws:iam::" + account_ + ":role/stratus";
   f.last_modified = lambda_timestamp_now();

@@ -10,6 +10,8 @@
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/api_error.hpp"
 #include "stratus/emulator/async_destinations.hpp"
+#include "stratus/emulator/faults/fault_injector.hpp"
+#include "stratus/emulator/recursion_chain.hpp"
 
 namespace stratus::emulator {
 
@@ -208,7 +210,8 @@ namespace {
 
 bool is_emulator_endpoint(Operation op) {
   return op == Operation::Health || op == Operation::Usage || op == Operation::Metrics ||
-         op == Operation::Environments;
+         op == Operation::Environments || op == Operation::GetFaults || op == Operation::PutFaults ||
+         op == Operation::DeleteFaults;
 }
 
 }  // namespace
@@ -249,6 +252,7 @@ void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
       default: {
         HttpResponse response = manage(route, request, request_id);
         if (route.operation != Operation::Metrics && route.operation != Operation::Usage &&
+            route.operation != Operation::GetFaults &&
             route.operation != Operation::Health && route.operation != Operation::Environments) {
           spdlog::info("{} {} -> {}", operation_name(route.operation), route.function, response.status);
         }
@@ -316,18 +320,42 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
   }
   if (type == "DryRun") return respond(empty_response(204, request_id));
 
+  // The chain this invoke continues (0 from outside any function), and the guard on it.
+  const std::string incoming_trace = request.headers.get("X-Amzn-Trace-Id");
+  const int hops = lineage_hops(incoming_trace);
+  if (hops >= config_.recursion_limit && function->recursive_loop != "Allow") {
+    ++recursion_stops_[function->name];
+    spdlog::warn("recursive loop stopped: invoke {} of '{}' would be hop {} of its chain (limit {}, trace {})",
+                 request_id, function->name, hops + 1, config_.recursion_limit, incoming_trace);
+    throw ApiException(LambdaError::RecursiveInvocation,
+                       "Lambda has detected that the function " + function->name +
+                           " is being invoked in a recursive loop (chain of " + std::to_string(hops + 1) +
+                           " invocations, limit " + std::to_string(config_.recursion_limit) +
+                           "); set its recursion config to Allow if this is by design.");
+  }
+
   auto invocation = std::make_shared<Invocation>();
   invocation->request_id = request_id;
   invocation->function_name = function->name;
   invocation->payload = std::move(request.body);
   invocation->client_context = std::move(client_context);
+  invocation->trace_id = chain_trace_header(incoming_trace, hops + 1);
 
+  auto fault = faults_ ? faults_->decide({FaultKind::Throttle, FaultKind::InvokeLatency}, function->name, request_id)
+                       : std::nullopt;
+  if (fault && fault->kind == FaultKind::Throttle) {
+    throw ApiException(LambdaError::TooManyRequests, "Rate Exceeded. (injected fault)",
+                       "ConcurrentInvocationLimitExceeded");
+  }
+  const double latency_ms = fault ? fault->rule.latency_ms : 0;
   if (type == "Event") {
     // 202 only once the event is on disk (the journal's group commit).
-    scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
-      respond(durable ? empty_response(202, request_id) : journal_failure_response(request_id));
-    });
-    return;
+    auto start = [this, invocation, respond, request_id]() mutable {
+      scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
+        respond(durable ? empty_response(202, request_id) : journal_failure_response(request_id));
+      });
+    };
+    return start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
   }
   invocation->want_log_tail = log_type == "Tail";
   invocation->on_complete = [respond, request_id](InvocationOutcome outcome) {
@@ -341,7 +369,23 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     response.body = std::move(outcome.payload);
     respond(std::move(response));
   };
-  scheduler_.invoke(std::move(invocation));
+  auto start = [this, invocation]() mutable { scheduler_.invoke(std::move(invocation)); };
+  start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
+}
+
+void LambdaApi::start_after_injected_latency(double latency_ms, const std::string& request_id,
+                                             HttpResponder& respond, std::function<void()> start) {
+  if (latency_ms <= 0) return start();
+  // Later, on the io thread: refusals (throttles, a deleted function) are answered from here.
+  faults_->after(latency_ms, [start = std::move(start), respond, request_id]() mutable {
+    try {
+      start();
+    } catch (const ApiException& e) {
+      respond(make_error_response(e.error(), e.message(), request_id, e.reason()));
+    } catch (const std::exception& e) {
+      respond(make_error_response(LambdaError::Service, std::string("Internal error: ") + e.what(), request_id));
+    }
+  });
 }
 
 void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
@@ -363,7 +407,15 @@ void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
 HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const std::string& request_id) {
   switch (route.operation) {
     case Operation::Health: return json_response(200, {{"status", "ok"}}, request_id);
-    case Operation::Usage: return json_response(200, metering_.usage_json(), request_id);
+    case Operation::Usage: {
+      json usage = metering_.usage_json();
+      if (faults_) usage["faults"] = faults_->counts_json();
+      usage["recursion_stopped"] = recursion_stops_;
+      return json_response(200, usage, request_id);
+    }
+    case Operation::GetFaults:
+    case Operation::PutFaults:
+    case Operation::DeleteFaults: return faults_admin(route, request, request_id);
     case Operation::Environments: return json_response(200, scheduler_.environments_json(), request_id);
     case Operation::Metrics: {
       HttpResponse response;
@@ -375,6 +427,7 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
                        "\n# HELP stratus_queued_events Async events waiting\n"
                        "# TYPE stratus_queued_events gauge\nstratus_queued_events " +
                        std::to_string(scheduler_.queued_events()) + "\n";
+      if (faults_) response.body += faults_->prometheus_text();
       return response;
     }
     case Operation::CreateFunction: {
@@ -416,6 +469,21 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
       updated.reserved_concurrency.reset();
       scheduler_.upsert_function(registry_.replace(std::move(updated), false));
       return empty_response(204, request_id);
+    }
+    case Operation::GetFunctionRecursionConfig:
+      return json_response(200, {{"RecursiveLoop", function->recursive_loop}}, request_id);
+    case Operation::PutFunctionRecursionConfig: {
+      json body = parse_body(request);
+      auto loop = body.find("RecursiveLoop");
+      if (loop == body.end() || !loop->is_string() || (*loop != "Terminate" && *loop != "Allow")) {
+        invalid("1 validation error detected: Value at 'recursiveLoop' failed to satisfy constraint: Member must "
+                "satisfy enum value set: [Allow, Terminate]");
+      }
+      FunctionConfig updated = *function;
+      updated.recursive_loop = loop->get<std::string>();
+      auto stored = registry_.replace(std::move(updated), false);
+      scheduler_.upsert_function(stored);
+      return json_response(200, {{"RecursiveLoop", stored->recursive_loop}}, request_id);
     }
     case Operation::PutFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, false);
     case Operation::CreateFunctionUrlConfig:
@@ -615,6 +683,26 @@ HttpResponse LambdaApi::account_settings() {
                 {{"TotalCodeSize", registry_.total_code_size()},
                  {"FunctionCount", registry_.list().size()}}}};
   return json_response(200, body, make_request_id());
+}
+
+HttpResponse LambdaApi::faults_admin(const Route& route, const HttpRequest& request, const std::string& request_id) {
+  if (!faults_) throw ApiException(LambdaError::Service, "Fault injection is not available in this daemon.");
+  if (route.operation == Operation::PutFaults) {
+    json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded()) {
+      throw ApiException(LambdaError::InvalidRequestContent,
+                         "Could not parse request body into json: a fault plan is {\"seed\": N, \"rules\": [...]}");
+    }
+    try {
+      faults_->replace(parse_fault_plan(body));
+    } catch (const FaultPlanError& e) {
+      invalid(std::string("Invalid fault plan: ") + e.what());
+    }
+  } else if (route.operation == Operation::DeleteFaults) {
+    faults_->replace(FaultPlan{});
+    return empty_response(204, request_id);
+  }
+  return json_response(200, faults_->state_json(), request_id);
 }
 
 }  // namespace stratus::emulator

@@ -36,6 +36,11 @@ const char* operation_name(Operation op) {
     case Operation::UpdateFunctionUrlConfig: return "UpdateFunctionUrlConfig";
     case Operation::DeleteFunctionUrlConfig: return "DeleteFunctionUrlConfig";
     case Operation::ListFunctionUrlConfigs: return "ListFunctionUrlConfigs";
+    case Operation::GetFaults: return "GetFaults";
+    case Operation::PutFaults: return "PutFaults";
+    case Operation::DeleteFaults: return "DeleteFaults";
+    case Operation::PutFunctionRecursionConfig: return "PutFunctionRecursionConfig";
+    case Operation::GetFunctionRecursionConfig: return "GetFunctionRecursionConfig";
     case Operation::Unknown: return "Unknown";
     case Operation::BadRequest: return "BadRequest";
   }
@@ -85,6 +90,8 @@ constexpr std::array kFunctionRoutes = {
     FunctionRoute{"2021-10-31", "PUT", "url", Operation::UpdateFunctionUrlConfig},
     FunctionRoute{"2021-10-31", "DELETE", "url", Operation::DeleteFunctionUrlConfig},
     FunctionRoute{"2021-10-31", "GET", "urls", Operation::ListFunctionUrlConfigs},
+    FunctionRoute{"2024-08-31", "PUT", "recursion-config", Operation::PutFunctionRecursionConfig},
+    FunctionRoute{"2024-08-31", "GET", "recursion-config", Operation::GetFunctionRecursionConfig},
 };
 
 }  // namespace
@@ -106,6 +113,12 @@ Route route_request(std::string_view method, std::string_view target) {
   }
   if (method == "GET" && segments.size() == 1 && segments[0] == "metrics") {
     route.operation = Operation::Metrics;
+    return route;
+  }
+  if (segments.size() == 3 && segments[0] == "stratus" && segments[1] == "v1" && segments[2] == "faults") {
+    if (method == "GET") route.operation = Operation::GetFaults;
+    if (method == "PUT") route.operation = Operation::PutFaults;
+    if (method == "DELETE") route.operation = Operation::DeleteFaults;
     return route;
   }
   if (segments.size() == 3 && segments[0] == "stratus" && segments[1] == "v1" && method == "GET") {

@@ -13,6 +13,7 @@
 #include "stratus/emulator/api_error.hpp"
 #include "stratus/emulator/async_destinations.hpp"
 #include "stratus/emulator/destination_record.hpp"
+#include "stratus/emulator/faults/fault_injector.hpp"
 
 namespace stratus::emulator {
 
@@ -211,7 +212,32 @@ void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation,
   journal_.append_accepted(record, [this, invocation = std::move(invocation),
                                     accepted = std::move(accepted)](bool durable) mutable {
     if (accepted) accepted(durable);
-    if (durable) queue_event(std::move(invocation));
+    if (!durable) return;
+    if (faults_) {
+      const std::string& name = invocation->function_name;
+      auto fault = faults_->decide({FaultKind::DropEvent, FaultKind::DuplicateEvent}, name, invocation->request_id);
+      if (fault && fault->kind == FaultKind::DropEvent) {
+        // Accepted (the client has its 202) and never run: the paper's missed event.
+        journal_.append_finished(invocation->request_id);
+        return;
+      }
+      if (fault) {  // DuplicateEvent
+        // At-least-once delivery: a second copy with the same request id runs on its own.
+        auto twin = std::make_shared<Invocation>();
+        twin->request_id = invocation->request_id;
+        twin->function_name = invocation->function_name;
+        twin->client_context = invocation->client_context;
+        twin->payload = invocation->payload;
+        twin->trace_id = invocation->trace_id;
+        twin->is_event = true;
+        twin->received = invocation->received;
+        twin->received_wall = invocation->received_wall;
+        queue_event(std::move(invocation));
+        queue_event(std::move(twin));
+        return;
+      }
+    }
+    queue_event(std::move(invocation));
   });
 }
 

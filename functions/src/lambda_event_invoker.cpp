@@ -1,5 +1,6 @@
 #include "stratus/functions/lambda_event_invoker.hpp"
 
+#include <cstdlib>
 #include <thread>
 
 namespace stratus::functions {
@@ -13,6 +14,8 @@ void LambdaEventInvoker::invoke_event(const std::string& function, std::string p
   aws::InvokeOptions options;
   options.type = aws::InvocationType::Event;
   options.deadline = std::chrono::seconds(30);
+  // The chain continues through this invoke: forwarded as Lambda's SDKs do, for loop detection.
+  if (const char* trace = std::getenv("_X_AMZN_TRACE_ID")) options.trace_header = trace;
   constexpr int kAttempts = 3;
   for (int attempt = 1;; ++attempt) {
     aws::InvokeResult result = client_->invoke(function, payload, options);

@@ -11,7 +11,7 @@ const std::vector<FunctionSpec>& product_functions() {
       {"gradient_z", "gradient_z", 1769, 60, "Stratus linreg: shard gradient, stratus-tensor/1"},
       {"shard_stats", "shard_stats", 1769, 60, "Stratus: reads a staged shard back and checks it"},
       // The paper's workers: 1536 MB and the 300 s timeout they re-invoke themselves under.
-      {"model_averaging", "model_averaging", 1536, 300, "Stratus CLOUD 2018 Case A/B: model-averaging worker"},
+      {"model_averaging", "model_averaging", 1536, 300, "Stratus CLOUD 2018 Case A/B: model-averaging worker", true},
       // One slice of one layer per call: small, single-threaded, S3-bound.
       {"layer", "layer", 1024, 60, "Stratus layers as functions: one layer slice's forward or backward step"},
       // One image at a time behind a function URL: latency, not throughput, matters.

@@ -25,7 +25,7 @@ CASE_A = ["--workers", 8, "--merge-tree", "1,2,8", "--rounds", 3, "--samples", 8
 
 def worker_function(timeout_s=60, memory_mb=1536):
     return {"name": FUNCTION, "handler": FUNCTION, "code_dir": str(PRODUCT_CODE), "memory_mb": memory_mb,
-            "timeout_s": timeout_s}
+            "timeout_s": timeout_s, "recursive_loop": "Allow"}
 
 
 def trainer_env():

@@ -106,6 +106,11 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
                  "driver: retries of a worker whose invocation failed")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
+  app.add_option("--max-cost", o.budget.max_cost_usd,
+                 "stop the run (stop flag set, non-zero exit) once its billed cost passes this many USD")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-wall", o.budget.max_wall_s, "stop the run (stop flag set, non-zero exit) after this many seconds")
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-in-flight", o.fan_out.max_in_flight, "driver: concurrent invocations")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
@@ -216,7 +221,30 @@ int run_case(CaseCommand& c, std::string_view architecture) {
       std::fflush(stdout);
     }
   };
-  ModelAveragingResult result = run_model_averaging(o, services, on_start, on_round);
+  std::vector<RoundRow> rows_so_far;
+  auto record_round = [&](const RoundRow& r) {
+    rows_so_far.push_back(r);
+    on_round(r);
+  };
+  o.budget.started = std::chrono::steady_clock::now();
+  ModelAveragingResult result;
+  try {
+    result = run_model_averaging(o, services, on_start, record_round);
+  } catch (const BudgetExceeded& e) {
+    // The report says why the run ended, with the rounds it finished.
+    if (!c.report_file.empty()) {
+      ordered_json rounds = ordered_json::array();
+      for (const RoundRow& r : rows_so_far) rounds.push_back(row_json(r));
+      std::ofstream(c.report_file) << ordered_json{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
+                                                   {"target", c.target},
+                                                   {"stopped_by", e.limit()},
+                                                   {"stop_reason", e.what()},
+                                                   {"rounds", rounds}}
+                                          .dump(2)
+                                   << "\n";
+    }
+    throw;
+  }
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
   if (table) {
     std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n",

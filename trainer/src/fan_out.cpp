@@ -68,6 +68,7 @@ class Run {
         outcomes_(tasks.size()),
         done_(tasks.size(), false),
         failures_(tasks.size(), 0),
+        throttled_(tasks.size(), 0),
         calls_(tasks.size(), 0),
         random_(0x5eed ^ tasks.size()) {
     limit_ = std::max(1, std::min(options.max_in_flight, invoker.concurrency()));
@@ -196,6 +197,11 @@ class Run {
       if (t.timed_out) ++telemetry_.timeouts;
       return failed(t.error.empty() ? "no answer" : t.error, milliseconds(0));
     }
+    if (t.status == 429 && counts_as_failure && throttled_[task] < options_.throttle_retries) {
+      ++telemetry_.throttles;
+      ++throttled_[task];
+      return schedule_retry(task, throttled_[task], t.retry_after.value_or(milliseconds(0)));
+    }
     if (t.status == 429 || t.status >= 500) {
       if (t.status == 429) ++telemetry_.throttles;
       return failed(t.error.empty() ? "HTTP " + std::to_string(t.status) : t.error,
@@ -236,11 +242,15 @@ class Run {
                  " times; last: " + problem;
       return;
     }
+    schedule_retry(task, failures_[task], at_least);
+  }
+
+  void schedule_retry(std::size_t task, int failures, milliseconds at_least) {
     ++telemetry_.retries;
     // Full jitter over a cap that doubles with each failure of this task.
     const double cap = std::min(static_cast<double>(options_.backoff_max.count()),
                                 static_cast<double>(options_.backoff_base.count()) *
-                                    std::pow(2.0, std::min(failures_[task] - 1, 30)));
+                                    std::pow(2.0, std::min(failures - 1, 30)));
     std::uniform_real_distribution<double> jitter(0.0, std::max(cap, 0.0));
     const milliseconds delay =
         std::max(milliseconds(static_cast<long long>(jitter(random_))), at_least);
@@ -255,6 +265,7 @@ class Run {
   std::vector<TaskOutcome> outcomes_;
   std::vector<bool> done_;
   std::vector<int> failures_;
+  std::vector<int> throttled_;  // 429s per task, within options_.throttle_retries
   std::vector<int> calls_;
   std::vector<Attempt> attempts_;
   std::deque<Retry> pending_;

@@ -20,6 +20,7 @@
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
 #include "stratus/trainer/linreg.hpp"
+#include "stratus/trainer/run_budget.hpp"
 #include "stratus/trainer/stage.hpp"
 #include "stratus/trainer/target.hpp"
 
@@ -42,6 +43,7 @@ struct LinregCommand {
   int max_in_flight = 64;
   double call_timeout_s = 120;
   int retries = 2;
+  RunBudget budget;  // --max-cost / --max-wall
   std::string region;
   std::string profile;
   std::string report_file;
@@ -129,6 +131,8 @@ int run_linreg(const LinregCommand& c) {
   observer.on_epoch = [&](const EpochRecord& r) {
     total_cost += r.telemetry.cost_usd;
     if (r.telemetry.modeled.count("cost-usd")) total_modeled_cost += r.telemetry.modeled.at("cost-usd");
+    // Past a limit the run stops here (no further step is sent); the message names the limit.
+    if (r.epoch < c.train.epochs) c.budget.check(total_cost, "after epoch " + std::to_string(r.epoch));
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (c.json_lines) {
       std::cout << to_json(r).dump() << "\n" << std::flush;
@@ -304,6 +308,10 @@ int main(int argc, char** argv) {
   linreg->add_option("--payload", c.payload, "json or zlib")->check(CLI::IsMember({"json", "zlib"}))->capture_default_str();
   auto* data = linreg->add_option("--data", c.data_file, "CSV file: features..., target (header optional)")
                    ->check(CLI::ExistingFile);
+  linreg->add_option("--max-cost", c.budget.max_cost_usd, "stop (non-zero exit) once the billed cost passes this many USD")
+      ->check(CLI::PositiveNumber);
+  linreg->add_option("--max-wall", c.budget.max_wall_s, "stop (non-zero exit) after this many seconds")
+      ->check(CLI::PositiveNumber);
   linreg->add_option("--samples", c.samples, "synthetic rows")->check(CLI::PositiveNumber)->excludes(data)->capture_default_str();
   linreg->add_option("--features", c.features, "synthetic features")->check(CLI::PositiveNumber)->excludes(data)->capture_default_str();
   linreg->add_option("--noise", c.noise, "synthetic noise standard deviation")->check(CLI::NonNegativeNumber)->excludes(data)->capture_default_str();

@@ -8,6 +8,7 @@
 #include "stratus/common/base64.hpp"
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
+#include "stratus/emulator/faults/fault_injector.hpp"
 #include "stratus/emulator/s3/object_upload.hpp"
 #include "stratus/emulator/s3/s3_names.hpp"
 #include "stratus/emulator/s3/s3_response.hpp"
@@ -152,6 +153,36 @@ HttpResponse S3Api::error_response(const S3Exception& error, const std::string& 
 }
 
 void S3Api::handle(HttpRequest request, HttpResponder respond) {
+  if (faults_ && faults_->active()) {
+    S3Route route = route_for(request);
+    const std::string request_id = make_request_id();
+    const std::string& bucket = route.bucket;
+    auto fault = faults_->decide({FaultKind::S3SlowDown, FaultKind::S3InternalError, FaultKind::S3Latency}, bucket,
+                                 request_id, route.key);
+    std::optional<S3Exception> injected;
+    if (fault && fault->kind == FaultKind::S3SlowDown) {
+      injected.emplace(S3ErrorCode::SlowDown, "Please reduce your request rate. (injected fault)");
+    } else if (fault && fault->kind == FaultKind::S3InternalError) {
+      injected.emplace(S3ErrorCode::InternalError,
+                       "We encountered an internal error. Please try again. (injected fault)");
+    }
+    if (injected) {
+      std::string bucket_metered = bucket.empty() || bucket_name_problem(bucket) ? "" : bucket;
+      metering_.record_s3(bucket_metered, is_s3_write_class(route.operation), 0, 0);
+      return respond(error_response(*injected, resource_of(route), request_id, request.method == "HEAD"));
+    }
+    if (fault) {  // S3Latency
+      auto held = std::make_shared<HttpRequest>(std::move(request));
+      faults_->after(fault->rule.latency_ms, [this, held, respond]() mutable {
+        handle_now(std::move(*held), std::move(respond));
+      });
+      return;
+    }
+  }
+  handle_now(std::move(request), std::move(respond));
+}
+
+void S3Api::handle_now(HttpRequest request, HttpResponder respond) {
   const std::string request_id = make_request_id();
   S3Route route = route_for(request);
   const bool head = request.method == "HEAD";

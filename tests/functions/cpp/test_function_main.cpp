@@ -2,6 +2,7 @@
 // (slow, crashing, failing, chatty, memory-hungry, large responses, ...). See docs/CONTRACTS.md,
 // "Test functions".
 
+#include <ctime>
 #include <unistd.h>
 
 #include <algorithm>
@@ -164,6 +165,23 @@ InvocationResponse s3_transfer(const InvocationRequest& request) {
   return json_success({{"put_bytes", bytes}, {"got_bytes", read}});
 }
 
+// Burns `ms` milliseconds of the process's own CPU time: a straggler (a paced process) takes
+// longer in wall time for the same CPU work, which a sleep would not show.
+InvocationResponse spin_cpu(const InvocationRequest& request) {
+  const std::int64_t ms = non_negative_parameter(payload_object(request), "ms");
+  auto cpu_ms = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6;
+  };
+  const double start = cpu_ms();
+  volatile std::uint64_t sink = 0;
+  while (cpu_ms() - start < static_cast<double>(ms)) {
+    for (int i = 0; i < 10000; ++i) sink = sink + static_cast<std::uint64_t>(i);
+  }
+  return json_success({{"ms", ms}});
+}
+
 }  // namespace
 
 int main() {
@@ -182,5 +200,6 @@ int main() {
       {"big", big_response},
       {"spin", spin},
       {"s3_transfer", s3_transfer},
+      {"spin_ms", spin_cpu},
   });
 }

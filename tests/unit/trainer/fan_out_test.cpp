@@ -346,6 +346,27 @@ TEST(FanOut, RetriesThrottlesAndServerErrorsHonouringRetryAfter) {
   EXPECT_EQ(telemetry.invocations, 1);  // a throttled or failed request ran no function
 }
 
+TEST(FanOut, ThrottlesDrawOnTheirOwnBudgetNotTheFailureRetries) {
+  // Four 429s in a row exceed `retries` (2) but not `throttle_retries`: the call never ran, so the
+  // task is sent again until it does.
+  const InvocationResult throttled = http(429, "TooManyRequestsException");
+  std::vector<InvocationResult> script(4, throttled);
+  script.push_back(http(200));
+  ScriptedInvoker invoker(std::move(script));
+  FanOutTelemetry telemetry;
+  FanOutOptions options = fast_options();
+  options.retries = 2;
+  options.throttle_retries = 4;
+  auto outcomes = FanOut(invoker, options).run(tasks_for("f", 1), key_decoder(), telemetry);
+  EXPECT_EQ(outcomes[0].attempts, 5);
+  EXPECT_EQ(telemetry.throttles, 4);
+  // One more than the throttle budget fails the task, naming the throttle.
+  ScriptedInvoker always(std::vector<InvocationResult>(8, throttled));
+  options.throttle_retries = 2;
+  FanOutTelemetry t2;
+  EXPECT_THROW(FanOut(always, options).run(tasks_for("f", 1), key_decoder(), t2), std::exception);
+}
+
 TEST(FanOut, RefusalsThatCannotImproveFailAtOnce) {
   for (int status : {400, 403, 404, 413}) {
     ScriptedInvoker invoker({http(status, "SomeException"), http(200)});

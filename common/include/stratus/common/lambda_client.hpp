@@ -55,6 +55,9 @@ struct InvokeOptions {
   bool log_tail = false;  // X-Amz-Log-Type: Tail (RequestResponse only): the log's last 4 KB
   std::string qualifier;  // version or alias; empty: $LATEST
   std::chrono::milliseconds deadline{120000};
+  // X-Amzn-Trace-Id: a function forwards its own (_X_AMZN_TRACE_ID) so that Lambda's recursive
+  // loop detection sees the chain; empty sends none.
+  std::string trace_header;
 };
 
 struct InvokeResult {
@@ -148,6 +151,8 @@ class LambdaClient {
   // emergency stop. DeleteFunctionConcurrency removes the reservation.
   void put_function_concurrency(const std::string& name, int reserved);
   void delete_function_concurrency(const std::string& name);
+  // PutFunctionRecursionConfig: "Terminate" or "Allow".
+  void put_function_recursion_config(const std::string& name, const std::string& recursive_loop);
   // nullopt when the function does not exist.
   std::optional<FunctionState> get_function_configuration(const std::string& name);
   void delete_function(const std::string& name);

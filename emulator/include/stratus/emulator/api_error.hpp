@@ -25,6 +25,7 @@ enum class LambdaError {
   AccessDenied,            // 403
   UnknownOperation,        // 404 (no such route)
   PreconditionFailed,      // 412 (RevisionId mismatch)
+  RecursiveInvocation,     // 400 (a chain of invocations past the recursion limit)
   Service,                 // 500
 };
 

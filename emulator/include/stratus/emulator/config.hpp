@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "stratus/emulator/faults/fault_plan.hpp"
 #include "stratus/emulator/sandbox.hpp"
 
 namespace stratus::emulator {
@@ -43,6 +44,7 @@ struct FunctionSpec {
   std::string runtime = "provided.al2023";
   std::string architecture = "x86_64";
   std::string description;
+  std::string recursive_loop = "Terminate";  // or "Allow" (PutFunctionRecursionConfig)
 };
 
 // Credentials the emulator hands to the functions it starts (so SDK clients inside them can sign
@@ -112,6 +114,11 @@ struct EmulatorConfig {
   TimeModelMode time_model = TimeModelMode::Aws;
   S3Profile s3_profile;
   std::vector<FunctionSpec> functions;
+  // Faults to inject from the start (the "faults" object; the admin API replaces it at run time).
+  FaultPlan faults;
+  // Recursive loop detection: a chain of invocations through the trace header longer than this
+  // is stopped for functions whose recursion config is Terminate (Lambda stops after ~16).
+  int recursion_limit = 16;
 };
 
 // Applies the JSON document on top of `config`. Relative paths resolve against `base_dir`.

@@ -52,6 +52,7 @@ struct EnvironmentContext {
   Metering& metering;
   EnvironmentHost& host;
   std::string front_endpoint;  // the daemon's own URL, exported as AWS_ENDPOINT_URL
+  class FaultInjector* faults = nullptr;  // crashes and stragglers; may stay null
 };
 
 class Environment : public HttpHandler, public std::enable_shared_from_this<Environment> {
@@ -104,6 +105,11 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   void fail_bound_or_current(const std::string& error_type, const std::string& message,
                              bool during_init);
   void on_timeout();
+  // Injected faults (faults/): a SIGKILL at a drawn point of the invocation, or pacing its
+  // process with SIGSTOP/SIGCONT so that it runs `factor` times slower.
+  void arm_injected_faults();
+  void pace_straggler(std::string id, double factor, bool running);
+  void stop_pacing();
   void on_init_timeout();
   HttpResponse runtime_error_response(int status, const std::string& type, const std::string& message);
   // With a uid of its own, only this environment's processes may use its Runtime API (other
@@ -132,6 +138,8 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   std::array<char, 16384> output_buffer_{};
   LogStream log_;
   boost::asio::steady_timer timer_;  // init timeout, then each invocation's timeout
+  boost::asio::steady_timer fault_timer_;  // an injected crash's moment, or a straggler's pace
+  bool paced_stopped_ = false;             // the process group is SIGSTOPped by the pacing
 
   SteadyClock::time_point spawned_at_;
   SteadyClock::time_point idle_since_;

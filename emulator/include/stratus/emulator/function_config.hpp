@@ -59,6 +59,9 @@ struct FunctionConfig {
   std::optional<int> reserved_concurrency;
   int provisioned = 0;
   std::optional<EventInvokeConfig> event_invoke_config;
+  // PutFunctionRecursionConfig: "Terminate" (default) stops chains past the recursion limit,
+  // "Allow" lets them run (the function bounds its own chains).
+  std::string recursive_loop = "Terminate";
   std::shared_ptr<CodeBundle> code;
   std::string last_modified;  // Lambda's format: 2026-11-20T23:12:47.000+0000
   std::string revision_id;

@@ -26,6 +26,8 @@ struct Invocation {
   std::string client_context;  // decoded JSON, empty when none
   bool want_log_tail = false;
   bool is_event = false;
+  // The X-Amzn-Trace-Id the caller sent (carries the recursion chain's Lineage), empty when none.
+  std::string trace_id;
 
   SteadyClock::time_point received = SteadyClock::now();
   std::chrono::system_clock::time_point received_wall = std::chrono::system_clock::now();

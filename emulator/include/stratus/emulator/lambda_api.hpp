@@ -30,7 +30,12 @@ class LambdaApi : public HttpHandler {
   HttpResponse reject_oversized(const HttpRequestHead& head) override;
   void handle(HttpRequest request, HttpResponder respond) override;
 
+  // Fault injection (invoke latency, 429 throttles) and its admin API; may stay null.
+  void set_faults(class FaultInjector* faults) { faults_ = faults; }
+
  private:
+  // GET/PUT/DELETE /stratus/v1/faults.
+  HttpResponse faults_admin(const Route& route, const HttpRequest& request, const std::string& request_id);
   // Throws ApiException (403, AWS's error types) unless the request carries a valid SigV4
   // signature from an accepted key.
   void check_signature(const HttpRequest& request) const;
@@ -38,6 +43,9 @@ class LambdaApi : public HttpHandler {
               HttpResponder& respond);
   void invoke_async_legacy(const Route& route, HttpRequest& request, const std::string& request_id,
                            HttpResponder& respond);
+  // Runs `start` now, or after an injected invoke latency (answering its refusals itself then).
+  void start_after_injected_latency(double latency_ms, const std::string& request_id,
+                                    HttpResponder& respond, std::function<void()> start);
   HttpResponse manage(const Route& route, HttpRequest& request, const std::string& request_id);
   FunctionConfigPtr find_function(const std::string& raw, const std::string& query_qualifier) const;
 
@@ -63,6 +71,8 @@ class LambdaApi : public HttpHandler {
   Metering& metering_;
   JsonValidator json_validator_;
   FunctionUrls function_urls_;
+  class FaultInjector* faults_ = nullptr;
+  std::map<std::string, std::uint64_t> recursion_stops_;  // per function, for /stratus/v1/usage
 };
 
 }  // namespace stratus::emulator

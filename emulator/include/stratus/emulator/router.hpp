@@ -36,6 +36,11 @@ enum class Operation {
   UpdateFunctionUrlConfig,
   DeleteFunctionUrlConfig,
   ListFunctionUrlConfigs,
+  GetFaults,
+  PutFaults,
+  DeleteFaults,
+  PutFunctionRecursionConfig,
+  GetFunctionRecursionConfig,
   Unknown,     // no such path
   BadRequest,  // the path or query could not be decoded
 };

@@ -47,6 +47,11 @@ class Scheduler : public EnvironmentHost {
   void set_front_endpoint(std::string url) { context_.front_endpoint = std::move(url); }
   // Where records of finished async invocations go (besides the on-failure file); may stay null.
   void set_destinations(class AsyncDestinations* destinations) { destinations_ = destinations; }
+  // Fault injection (dropped and duplicated events; crashes and stragglers in environments).
+  void set_faults(class FaultInjector* faults) {
+    faults_ = faults;
+    context_.faults = faults;
+  }
 
   // Registers a new or changed function: idle environments of an older revision are retired,
   // provisioned ones are started.
@@ -119,6 +124,7 @@ class Scheduler : public EnvironmentHost {
   EnvironmentContext context_;
   EventJournal& journal_;
   class AsyncDestinations* destinations_ = nullptr;
+  class FaultInjector* faults_ = nullptr;
   std::map<std::string, Pool> pools_;
   std::unordered_map<pid_t, std::weak_ptr<Environment>> by_pid_;
 

@@ -15,6 +15,9 @@ struct FunctionSpec {
   int memory_mb = 128;
   int timeout_s = 3;
   std::string description;
+  // Invokes itself (and its tree) by design, bounding its own chains (rounds, stop flag): deploy
+  // sets its recursion config to Allow so loop detection does not cut a long run.
+  bool recursive_by_design = false;
 };
 
 const std::vector<FunctionSpec>& product_functions();

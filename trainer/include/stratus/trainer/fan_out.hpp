@@ -26,6 +26,9 @@ struct FanOutOptions {
   int max_in_flight = 64;
   std::chrono::milliseconds call_deadline{std::chrono::seconds(120)};  // per attempt
   int retries = 2;  // re-sends of one task after a retryable failure
+  // Re-sends of one task after 429s, on top of `retries`: a throttled call never ran, so (as the
+  // AWS SDKs do) throttles draw on their own, larger budget, with the same backoff.
+  int throttle_retries = 10;
   std::chrono::milliseconds backoff_base{100};
   std::chrono::milliseconds backoff_max{5000};
   LambdaPrices prices;

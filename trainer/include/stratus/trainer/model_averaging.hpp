@@ -22,6 +22,7 @@
 #include "stratus/ml/model_state.hpp"
 #include "stratus/ml/object_store.hpp"
 #include "stratus/trainer/fan_out.hpp"
+#include "stratus/trainer/run_budget.hpp"
 #include "stratus/trainer/invoker.hpp"
 
 namespace stratus::trainer {
@@ -67,6 +68,7 @@ struct ModelAveragingOptions {
   // Polled while the run goes on; true ends it (functions: with the stop flag set, so no
   // function keeps the run going): Ctrl-C.
   std::function<bool()> interrupted;
+  RunBudget budget;  // --max-cost / --max-wall: checked after each round and while waiting
   FanOutOptions fan_out;  // driver
   CaseData data;
 };

@@ -13,6 +13,10 @@
 #include "stratus/emulator/s3/s3_error.hpp"
 #include "stratus/emulator/s3/s3_router.hpp"
 
+namespace stratus::emulator {
+class FaultInjector;
+}
+
 namespace stratus::emulator::s3 {
 
 // Request bodies that are XML documents (DeleteObjects, CompleteMultipartUpload, CreateBucket).
@@ -26,6 +30,8 @@ class S3Api : public HttpHandler {
   HttpResponse reject_oversized(const HttpRequestHead& head) override;
   std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& head) override;
   void handle(HttpRequest request, HttpResponder respond) override;
+  // Fault injection: added latency, 503 SlowDown, 500 InternalError; may stay null.
+  void set_faults(stratus::emulator::FaultInjector* faults) { faults_ = faults; }
 
   // Builds S3's XML error response (no body for HEAD requests, as S3 does).
   static HttpResponse error_response(const S3Exception& error, const std::string& resource,
@@ -68,6 +74,8 @@ class S3Api : public HttpHandler {
   const EmulatorConfig& config_;
   ObjectStore& store_;
   Metering& metering_;
+  stratus::emulator::FaultInjector* faults_ = nullptr;
+  void handle_now(HttpRequest request, HttpResponder respond);
 };
 
 }  // namespace stratus::emulator::s3
