@@ -208,6 +208,7 @@ nlohmann::ordered_json to_json(const RunConfig& c) {
           {"function", c.function},
           {"poll_ms", c.poll_ms},
           {"reserve_ms", c.reserve_ms},
+          {"rounds_per_invocation", c.rounds_per_invocation},
           {"shuffle", c.shuffle},
           {"shuffle_seed", c.shuffle_seed}};
 }
@@ -249,6 +250,9 @@ RunConfig run_config_from_json(const json& j) {
   c.function = string_field(j, "function", 64, where);
   c.poll_ms = u32_field(j, "poll_ms", 1, 60'000, where);
   c.reserve_ms = u32_field(j, "reserve_ms", 0, 900'000, where);
+  // Absent in run configs written before it existed.
+  if (j.contains("rounds_per_invocation"))
+    c.rounds_per_invocation = u32_field(j, "rounds_per_invocation", 0, 1'000'000, where);
   c.shuffle = bool_field(j, "shuffle", where);
   c.shuffle_seed =
       unsigned_field(j, "shuffle_seed", 0, std::numeric_limits<std::uint64_t>::max(), where);

@@ -320,6 +320,7 @@ std::string Worker::work() {
 
   const std::vector<TreeNode> merges = tree_.merges_on(request_.worker);
   bool first = true;
+  std::uint32_t rounds_done_here = 0;
   while (round_ < config_.rounds) {
     const auto round_started = first ? started_ : Clock::now();
     RoundTrace trace;
@@ -333,6 +334,8 @@ std::string Worker::work() {
     last_stop_check_ = Clock::now();
     if (stop_requested()) return answer(WorkOutcome::stopped);
     if (!first && !still_owner()) return answer(WorkOutcome::superseded);
+    if (config_.rounds_per_invocation > 0 && rounds_done_here >= config_.rounds_per_invocation)
+      return reinvoke(trace, round_started);
     if (store_.exists(config_.bucket, layout_.model(round_ + 1))) {
       // The round is over already: this invocation resumes a worker whose part of it was done
       // (say, it died after writing its leaf). The trainer counts on a complete trace of every
@@ -382,6 +385,7 @@ std::string Worker::work() {
     trace.complete = true;
     put_trace(trace, round_started);
     ++round_;
+    ++rounds_done_here;
     first = false;
   }
   return answer(WorkOutcome::finished);

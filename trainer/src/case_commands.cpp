@@ -89,6 +89,11 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
                  "a worker re-invokes itself when less than this (plus its slowest step) is left")
       ->check(CLI::Range(0, 900000))
       ->capture_default_str();
+  app.add_option("--rounds-per-invocation", o.rounds_per_invocation,
+                 "functions: a worker re-invokes itself after this many rounds, as the paper's "
+                 "rounditer (0: only when its time runs short)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   app.add_option("--stall-timeout", c.stall_timeout_s,
                  "functions: fail (and stop the run) when no round ends for this many seconds")
       ->check(CLI::Range(1, 1000000))

@@ -164,6 +164,7 @@ void Run::start() {
   config_.function = options_.function;
   config_.poll_ms = options_.poll_ms;
   config_.reserve_ms = options_.reserve_ms;
+  config_.rounds_per_invocation = options_.rounds_per_invocation;
   config_.shuffle = options_.shuffle;
   config_.shuffle_seed = options_.seed;
   validate(config_);

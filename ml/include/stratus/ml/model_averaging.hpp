@@ -67,6 +67,10 @@ struct RunConfig {
   std::string function = "model_averaging";  // the function workers run as (self re-invocation)
   std::uint32_t poll_ms = 200;               // S3 polling interval while waiting for a key
   std::uint32_t reserve_ms = 1000;  // re-invoke when less than this (+ the slowest step) remains
+  // The paper's `rounditer`: an invocation re-invokes itself after this many rounds whatever time
+  // it has left (0: only when its time runs short). Makes the hand-over a function of the run,
+  // not of how fast the host happens to be.
+  std::uint32_t rounds_per_invocation = 0;
   // The paper trains each shard's consecutive slices in order, every round the same. With
   // `shuffle`, round t's minibatches come from shard_rows_shuffled(shard, shuffle_seed, t, worker).
   bool shuffle = false;

@@ -60,6 +60,7 @@ struct ModelAveragingOptions {
   bool shuffle = false;        // reshuffle each worker's shard every round (seeded by seed)
   std::uint32_t poll_ms = 100;
   std::uint32_t reserve_ms = 1500;
+  std::uint32_t rounds_per_invocation = 0;  // the paper's rounditer; 0 = by time left only
   std::chrono::seconds stall_timeout{600};  // functions: give up when no round ends for this long
   // functions: when a round has not ended for this long, every worker with no running invocation
   // (its Event was lost, or its chain died after Lambda's retries) is invoked again at its next
