@@ -112,7 +112,7 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
   app.add_option("--max-cost", o.budget.max_cost_usd,
-                 "stop the run (stop flag set, non-zero exit) once its billed cost passes this many USD")
+                 "stop the run (stop flag set, non-zero exit) once its cost passes this many USD (modeled on the emulator, billed on AWS)")
       ->check(CLI::PositiveNumber);
   app.add_option("--max-wall", o.budget.max_wall_s, "stop the run (stop flag set, non-zero exit) after this many seconds")
       ->check(CLI::PositiveNumber);

@@ -132,7 +132,7 @@ int run_linreg(const LinregCommand& c) {
     total_cost += r.telemetry.cost_usd;
     if (r.telemetry.modeled.count("cost-usd")) total_modeled_cost += r.telemetry.modeled.at("cost-usd");
     // Past a limit the run stops here (no further step is sent); the message names the limit.
-    if (r.epoch < c.train.epochs) c.budget.check(total_cost, "after epoch " + std::to_string(r.epoch));
+    if (r.epoch < c.train.epochs) c.budget.check(total_modeled_cost > 0 ? total_modeled_cost : total_cost, "after epoch " + std::to_string(r.epoch));
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (c.json_lines) {
       std::cout << to_json(r).dump() << "\n" << std::flush;
@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
   linreg->add_option("--payload", c.payload, "json or zlib")->check(CLI::IsMember({"json", "zlib"}))->capture_default_str();
   auto* data = linreg->add_option("--data", c.data_file, "CSV file: features..., target (header optional)")
                    ->check(CLI::ExistingFile);
-  linreg->add_option("--max-cost", c.budget.max_cost_usd, "stop (non-zero exit) once the billed cost passes this many USD")
+  linreg->add_option("--max-cost", c.budget.max_cost_usd, "stop (non-zero exit) once the cost passes this many USD (modeled on the emulator, billed on AWS)")
       ->check(CLI::PositiveNumber);
   linreg->add_option("--max-wall", c.budget.max_wall_s, "stop (non-zero exit) after this many seconds")
       ->check(CLI::PositiveNumber);

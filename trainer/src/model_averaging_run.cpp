@@ -76,6 +76,9 @@ class Run {
   double cost_so_far_ = 0;
   std::uint32_t first_round_ = 0;  // > 0 when resumed
   double modeled_cost_so_far_ = 0;
+  // What --max-cost compares: the modeled AWS cost where the target models it (the emulator),
+  // else the billed one (AWS).
+  double budget_cost() const { return modeled_cost_so_far_ > 0 ? modeled_cost_so_far_ : cost_so_far_; }
 };
 
 void Run::start_resumed() {
@@ -253,7 +256,7 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
       throw RunFailed("interrupted: run " + config_.run_id + " stopped (s3://" + options_.bucket +
                       "/" + layout_->stop() + " set)");
     }
-    options_.budget.check(cost_so_far_, "during round " + std::to_string(round + 1));
+    options_.budget.check(budget_cost(), "during round " + std::to_string(round + 1));
     if (options_.revive_after.count() > 0 && Clock::now() - last_revival > options_.revive_after) {
       last_revival = Clock::now();
       revived += revive_lost_workers(round);
@@ -533,7 +536,7 @@ ModelAveragingResult Run::execute(const StartObserver& on_start, const RoundObse
       row.modeled_cost_so_far = modeled_cost_so_far_;
       result_.rounds.push_back(row);
       if (on_round) on_round(row);
-      if (round + 1 < config_.rounds) options_.budget.check(cost_so_far_, "after round " + std::to_string(round + 1));
+      if (round + 1 < config_.rounds) options_.budget.check(budget_cost(), "after round " + std::to_string(round + 1));
     }
   } catch (...) {
     request_stop();
