@@ -16,8 +16,12 @@ std::string_view layer_tensor_name(std::size_t layer, bool bias) {
   static const std::deque<std::string> names = [] {
     std::deque<std::string> all;
     for (std::size_t i = 1; i <= kMlpMaxLayers; ++i) {
-      all.push_back("l" + std::to_string(i) + ".weight");
-      all.push_back("l" + std::to_string(i) + ".bias");
+      // Appended piece by piece: GCC 12 misreads `"l" + std::to_string(i)` as an overlapping
+      // memcpy (-Wrestrict), which -Werror turns into a build failure.
+      std::string prefix(1, 'l');
+      prefix += std::to_string(i);
+      all.push_back(prefix + ".weight");
+      all.push_back(prefix + ".bias");
     }
     return all;
   }();
