@@ -166,7 +166,10 @@ def test_identity_capabilities_and_task_root(sandboxed, tmp_path):
     for target in ("/var/task/new-file", "/var/tmp/x", "/dev/shm/x", f"{tmp_path}/x", "/root/x",
                    "/etc/x"):
         out, rc = run(client, "who", f"touch {target}")
-        assert rc != 0 and ("Read-only" in out or "Permission denied" in out), (target, out)
+        # A path under the host's /tmp (a checkout there) does not exist at all behind the
+        # function's private /tmp: refused all the same.
+        assert rc != 0 and ("Read-only" in out or "Permission denied" in out or
+                            (target.startswith("/tmp/") and "No such file or directory" in out)), (target, out)
 
 
 def test_tmp_is_private_persistent_and_limited(sandboxed, tmp_path):
@@ -238,9 +241,11 @@ def test_data_dir_and_other_functions_are_hidden(start_emulator, tmp_path, tmp_p
     open_up(code, base)
     os.chmod(data / "functions" / "victim" / "function.json", 0o644)
     # The data dir is an empty directory there; what is inside it does not exist.
+    # (Under the host's /tmp, e.g. a checkout there, the path does not exist at all behind the
+    # function's private /tmp: ls complains, and still nothing is listed.)
     for path in (data, code):
         out, rc = run(client, "nosy", f"ls -A {path} | wc -l")
-        assert out.strip().split("\n")[0] == "0", (path, out)
+        assert out.strip().split("\n")[-1] == "0", (path, out)
     for path in (data / "functions", data / "functions" / "victim", data / "s3"):
         out, rc = run(client, "nosy", f"ls -A {path}")
         assert rc != 0 and "No such file or directory" in out, (path, out)
