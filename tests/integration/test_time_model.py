@@ -8,6 +8,7 @@ import concurrent.futures
 import json
 import sys
 import statistics
+import subprocess
 
 from conftest import code_dir_with_cpp_bootstrap, cpp_function, default_config
 
