@@ -6,6 +6,7 @@ headers, the log tail, /stratus/v1/usage and /metrics; time_model "off" turns th
 import base64
 import concurrent.futures
 import json
+import os
 import sys
 import statistics
 import subprocess
@@ -51,17 +52,20 @@ def alone_reference(emulator, function):
 
 
 def _quietest_alone_run(emulator, function):
+    # The quietest of the runs for the measured figure; the median of their modeled figures, so
+    # one run that caught its sibling idle does not set the reference.
     best = None
-    for _ in range(30):
+    modeled_runs = []
+    for attempt in range(30):
         result = spin(emulator, function)
         measured = measured_duration(result)
-        modeled = float(result.headers["x-stratus-modeled-duration-ms"])
+        modeled_runs.append(float(result.headers["x-stratus-modeled-duration-ms"]))
         work = float(result.headers["x-stratus-modeled-cpu-ms"])  # CPU time / share
         if best is None or measured < best[0]:
-            best = (measured, modeled, measured <= work * 1.05 + 2)
-        if best[2]:
+            best = (measured, measured <= work * 1.05 + 2)
+        if best[1] and attempt >= 4:
             break
-    return best
+    return best[0], statistics.median(modeled_runs), best[1]
 
 
 def test_cpu_bound_modeled_duration_ignores_oversubscription(start_emulator, tmp_path):
@@ -81,11 +85,14 @@ def test_cpu_bound_modeled_duration_ignores_oversubscription(start_emulator, tmp
               alone_modeled, "concurrent measured median", statistics.median(measured),
               "concurrent modeled", min(modeled), "-", max(modeled))
         # The host really was oversubscribed: 16 one-vCPU (or 0.29) functions on 2 cores.
-        assert statistics.median(measured) > 2.5 * alone_modeled, (function, measured, alone_modeled)
-        # Against the alone-measured duration when some run found the host quiet; when other work
-        # kept it busy the whole time, against the alone run's own modeled duration (then only the
-        # invariance to oversubscription is checked).
-        reference = alone if quiet else alone_modeled
+        # (16 x 0.29 vCPU is only 2.3x what 2 cores give, so the bar is set by the share.)
+        share = min(1.0, (1769 if function == "spin1769" else 512) / 1769)
+        expected_slowdown = CONCURRENT * share / (os.cpu_count() or 2)
+        assert statistics.median(measured) > 0.8 * expected_slowdown * alone_modeled, (function, measured, alone_modeled)
+        # Against the alone run's own modeled duration: the alone-measured one is not a stable
+        # reference here, as CPU time for the same work moves by up to ~25% with what runs on the
+        # other vCPU (a hyperthread sibling); bench/time_model/validate.py records that comparison.
+        reference = alone_modeled
         # The concurrent runs' modeled duration (their median) within 10%; every single one within
         # 20%: 16 environments thrashing two cores' caches (and the parallel test suite around them)
         # inflate a few runs' CPU time itself.
