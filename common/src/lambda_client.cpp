@@ -330,6 +330,19 @@ void LambdaClient::delete_function_concurrency(const std::string& name) {
                     {});
 }
 
+std::optional<int> LambdaClient::get_function_concurrency(const std::string& name) {
+  HttpResult result = impl_->management(
+      "GET", "/2019-09-30/functions/" + uri_encode(name, false) + "/concurrency", {});
+  json body = json::parse(result.body, nullptr, false);
+  if (!body.is_object())
+    throw LambdaError("GetFunctionConcurrency: not a JSON object", 0, "MalformedResponse");
+  const auto it = body.find("ReservedConcurrentExecutions");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer())
+    throw LambdaError("GetFunctionConcurrency: not an integer", 0, "MalformedResponse");
+  return it->get<int>();
+}
+
 std::optional<FunctionState> LambdaClient::get_function_configuration(const std::string& name) {
   HttpResult result = impl_->management("GET", Impl::function_path(name) + "/configuration", {});
   if (result.status == 404) return std::nullopt;

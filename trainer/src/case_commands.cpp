@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "stratus/common/lambda_client.hpp"
 #include "stratus/ml/architectures.hpp"
 #include "stratus/trainer/local_lambda.hpp"
 #include "stratus/trainer/target.hpp"
@@ -295,18 +296,118 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   return 0;
 }
 
+// The reserved concurrency of the run's function before `stop` set it to 0, put back on every
+// way out (timeout, Ctrl-C, a failure in the wait): the kill switch must never stay on.
+struct KillSwitch {
+  aws::LambdaClient* lambda = nullptr;
+  std::string function;
+  std::optional<int> previous;
+  bool engaged = false;
+  bool restored = false;
+  std::string restore_error;
+  std::vector<std::string>* log = nullptr;
+
+  void engage() {
+    previous = lambda->get_function_concurrency(function);
+    log->push_back("function " + function + ": reserved concurrency was " +
+                   (previous ? std::to_string(*previous) : std::string("unreserved")));
+    lambda->put_function_concurrency(function, 0);
+    engaged = true;
+    log->push_back("function " + function +
+                   ": reserved concurrency set to 0 (no new invocation starts)");
+  }
+  void restore() noexcept {
+    if (!engaged || restored) return;
+    try {
+      if (previous) {
+        lambda->put_function_concurrency(function, *previous);
+        log->push_back("function " + function + ": reserved concurrency restored to " +
+                       std::to_string(*previous));
+      } else {
+        lambda->delete_function_concurrency(function);
+        log->push_back("function " + function + ": reservation removed again (it had none)");
+      }
+      restored = true;
+    } catch (const std::exception& e) {
+      restore_error = e.what();
+      log->push_back("function " + function + ": FAILED to restore its reserved concurrency: " +
+                     restore_error);
+    }
+  }
+  ~KillSwitch() { restore(); }
+};
+
 int run_stop(StopCommand& c) {
   TargetOptions target_options;
   target_options.target = c.target;
   target_options.region = c.region;
   target_options.profile = c.profile;
   Target target = make_target(target_options);
-  const StopSummary summary =
-      stop_run(*target.store, c.bucket, c.run_id, std::chrono::seconds(c.timeout_s));
-  std::printf(
-      "run %s: stop flag set; %zu invocation(s) were running, %zu still are (waited %.1f s)\n",
-      c.run_id.c_str(), summary.running_at_stop, summary.still_running, summary.waited_s);
-  return summary.still_running == 0 ? 0 : 1;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  std::vector<std::string> log;
+  std::optional<aws::LambdaClient> lambda;
+  KillSwitch kill_switch;
+  kill_switch.log = &log;
+  if (target.remote) {
+    // The function the run's workers run as, from the run's own config.
+    const auto config_text =
+        target.store->get(c.bucket, ml::averaging::RunLayout(c.run_id).config());
+    if (config_text) {
+      kill_switch.function =
+          ml::averaging::run_config_from_json(nlohmann::json::parse(*config_text)).function;
+      lambda.emplace(target.remote->lambda);
+      kill_switch.lambda = &*lambda;
+    }
+  }
+  StopSummary summary;
+  try {
+    summary = stop_run(
+        *target.store, c.bucket, c.run_id, std::chrono::seconds(c.timeout_s),
+        [&] {
+          log.push_back("run " + c.run_id + ": stop flag set");
+          if (kill_switch.lambda) kill_switch.engage();
+          else log.push_back("target local: no reserved concurrency to set (in-process functions)");
+        },
+        [] { return interrupt_requested.load(); });
+  } catch (...) {
+    kill_switch.restore();
+    for (const auto& line : log) std::fprintf(stderr, "%s\n", line.c_str());
+    throw;
+  }
+  if (summary.interrupted) log.push_back("interrupted: restoring before the wait ended");
+  else if (summary.still_running != 0) log.push_back("wait timed out: restoring anyway");
+  kill_switch.restore();
+  const bool ok = summary.still_running == 0 && !summary.interrupted &&
+                  kill_switch.restore_error.empty();
+  if (c.json) {
+    nlohmann::ordered_json out = {
+        {"run_id", c.run_id},
+        {"stop_flag_set", true},
+        {"function", kill_switch.lambda ? nlohmann::ordered_json(kill_switch.function)
+                                        : nlohmann::ordered_json(nullptr)},
+        {"previous_reserved_concurrency",
+         kill_switch.previous ? nlohmann::ordered_json(*kill_switch.previous)
+                              : nlohmann::ordered_json(nullptr)},
+        {"concurrency_set_to_zero", kill_switch.engaged},
+        {"concurrency_restored", kill_switch.restored},
+        {"restore_error", kill_switch.restore_error.empty()
+                              ? nlohmann::ordered_json(nullptr)
+                              : nlohmann::ordered_json(kill_switch.restore_error)},
+        {"running_at_stop", summary.running_at_stop},
+        {"still_running", summary.still_running},
+        {"waited_s", summary.waited_s},
+        {"interrupted", summary.interrupted},
+        {"timed_out", !summary.interrupted && summary.still_running != 0}};
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    for (const auto& line : log) std::printf("%s\n", line.c_str());
+    // The line scripts (and the tests) have read since the first `stop`.
+    std::printf(
+        "run %s: stop flag set; %zu invocation(s) were running, %zu still are (waited %.1f s)\n",
+        c.run_id.c_str(), summary.running_at_stop, summary.still_running, summary.waited_s);
+  }
+  return ok ? 0 : 1;
 }
 
 }  // namespace
@@ -367,6 +468,7 @@ void add_case_commands(CLI::App& app, CaseCommands& commands) {
   s.app->add_option("--timeout", s.timeout_s, "seconds to wait for running functions")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  s.app->add_flag("--json", s.json, "print a machine-readable summary");
 }
 
 std::optional<int> run_case_commands(CaseCommands& commands) {

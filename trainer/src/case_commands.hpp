@@ -38,6 +38,7 @@ struct StopCommand {
   std::string region;
   std::string profile;
   std::uint32_t timeout_s = 900;
+  bool json = false;  // a machine-readable summary instead of the lines
 };
 
 struct CaseCommands {

@@ -14,12 +14,14 @@ using namespace ml::averaging;
 using Clock = std::chrono::steady_clock;
 
 StopSummary stop_run(ml::ObjectStore& store, const std::string& bucket, const std::string& run_id,
-                     std::chrono::seconds timeout) {
+                     std::chrono::seconds timeout, const std::function<void()>& before_wait,
+                     const std::function<bool()>& interrupted) {
   const RunLayout layout(run_id);
   if (!store.exists(bucket, layout.config())) {
     throw std::invalid_argument("there is no run " + run_id + " in s3://" + bucket + "/");
   }
   store.put(bucket, layout.stop(), "stopped by stratus-trainer stop\n");
+  if (before_wait) before_wait();
   const auto started = Clock::now();
   auto running = [&] {
     std::size_t live = 0;
@@ -42,6 +44,10 @@ StopSummary stop_run(ml::ObjectStore& store, const std::string& bucket, const st
   // only after writing its marker, so "none running" must hold for a while to count.
   int quiet_checks = 0;
   while (quiet_checks < 5 && Clock::now() - started < timeout) {
+    if (interrupted && interrupted()) {
+      summary.interrupted = true;
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     summary.still_running = running();
     quiet_checks = summary.still_running == 0 ? quiet_checks + 1 : 0;

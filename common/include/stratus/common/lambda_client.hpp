@@ -151,6 +151,8 @@ class LambdaClient {
   // emergency stop. DeleteFunctionConcurrency removes the reservation.
   void put_function_concurrency(const std::string& name, int reserved);
   void delete_function_concurrency(const std::string& name);
+  // GetFunctionConcurrency: the reserved concurrency, nullopt when there is none.
+  std::optional<int> get_function_concurrency(const std::string& name);
   // PutFunctionRecursionConfig: "Terminate" or "Allow".
   void put_function_recursion_config(const std::string& name, const std::string& recursive_loop);
   // nullopt when the function does not exist.

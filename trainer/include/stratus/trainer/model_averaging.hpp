@@ -151,8 +151,12 @@ struct StopSummary {
   std::size_t running_at_stop = 0;
   std::size_t still_running = 0;
   double waited_s = 0;
+  bool interrupted = false;  // `interrupted` said so before none was running
 };
+// `before_wait` runs after the flag is set and before the wait (the AWS kill switch goes there);
+// `interrupted` ends the wait early.
 StopSummary stop_run(ml::ObjectStore& store, const std::string& bucket, const std::string& run_id,
-                     std::chrono::seconds timeout);
+                     std::chrono::seconds timeout, const std::function<void()>& before_wait = {},
+                     const std::function<bool()>& interrupted = {});
 
 }  // namespace stratus::trainer
