@@ -9,37 +9,17 @@
 #include <stdexcept>
 #include <vector>
 
+#include "stratus/common/xml_escape.hpp"
+
 namespace stratus::trainer {
 
 namespace {
 
 using nlohmann::json;
 
-std::string escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+// Text and attribute values in the page: XML's escaping is also HTML's (and SVG's), control
+// characters included.
+std::string escape(std::string_view text) { return xml_escape(text); }
 
 std::string number(double value, const char* format = "%.6g") {
   char buf[64];
