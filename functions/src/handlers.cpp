@@ -46,6 +46,7 @@ HandlerTable product_handlers() {
       {"layer", layer_handler},
       {"predict", predict_handler},
       {"augment", augment_handler},
+      {"hyperparameter_trial", hyperparameter_trial_handler},
   };
 }
 

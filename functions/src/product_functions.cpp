@@ -17,6 +17,9 @@ const std::vector<FunctionSpec>& product_functions() {
       // One image at a time behind a function URL: latency, not throughput, matters.
       {"predict", "predict", 1769, 30, "Stratus: classifies an image with a model from S3 (top-k JSON)"},
       {"augment", "augment", 1769, 300, "Stratus: writes K seeded augmented variants of S3 images"},
+      // Case C: one MNIST trial per call, single-threaded (one vCPU); past the paper's 300 s it
+      // checkpoints and re-invokes itself, so deploy allows its recursion.
+      {"hyperparameter_trial", "hyperparameter_trial", 1769, 300, "Stratus CLOUD 2018 Case C: one hyperparameter-search trial", true},
   };
   return functions;
 }

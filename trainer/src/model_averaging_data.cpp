@@ -16,34 +16,6 @@ Shard as_shard(const LabeledData& data) {
   return Shard{data.features, data.labels};
 }
 
-// Stages `data` as `shards` contiguous shards unless the store holds that very dataset already (a
-// manifest with the same name, provenance, count and shard count: the workers check every shard's
-// digest against it, so a tampered object cannot slip through).
-ml::StagedDataset stage_into(ml::ObjectStore& store, const std::string& bucket,
-                             const LabeledData& data, const std::string& name,
-                             std::uint32_t shards) {
-  const std::string prefix = "datasets/" + name;
-  StagePlan plan = plan_stage(data, name, shards, prefix);
-  store.ensure_bucket(bucket);
-  if (const auto existing = store.get(bucket, plan.manifest_key())) {
-    try {
-      const DatasetManifest m = parse_manifest(*existing);
-      if (m.dataset == name && m.count == data.count() && m.generator == data.generator &&
-          m.sources == data.sources && m.shards.size() == shards) {
-        return ml::open_staged_dataset(store, bucket, plan.manifest_key());
-      }
-    } catch (const DatasetError&) {
-      // Not a manifest we can use: stage over it.
-    }
-  }
-  for (std::size_t i = 0; i < plan.shard_count(); ++i) {
-    StagedShard shard = plan.encode_shard(i);
-    store.put(bucket, shard.object_key, shard.bytes);
-  }
-  store.put(bucket, plan.manifest_key(), plan.manifest_text());
-  return ml::open_staged_dataset(store, bucket, plan.manifest_key());
-}
-
 // s3://bucket/key -> (bucket, key)
 std::pair<std::string, std::string> split_s3_url(const std::string& url) {
   if (url.rfind("s3://", 0) != 0)
@@ -95,6 +67,35 @@ std::string staged_at(const ml::StagedDataset& dataset) {
 }
 
 }  // namespace
+
+// Stages `data` as `shards` contiguous shards unless the store holds that very dataset already (a
+// manifest with the same name, provenance, count and shard count: the workers check every shard's
+// digest against it, so a tampered object cannot slip through).
+ml::StagedDataset stage_into(ml::ObjectStore& store, const std::string& bucket,
+                             const LabeledData& data, const std::string& name,
+                             std::uint32_t shards) {
+  const std::string prefix = "datasets/" + name;
+  StagePlan plan = plan_stage(data, name, shards, prefix);
+  store.ensure_bucket(bucket);
+  if (const auto existing = store.get(bucket, plan.manifest_key())) {
+    try {
+      const DatasetManifest m = parse_manifest(*existing);
+      if (m.dataset == name && m.count == data.count() && m.generator == data.generator &&
+          m.sources == data.sources && m.shards.size() == shards) {
+        return ml::open_staged_dataset(store, bucket, plan.manifest_key());
+      }
+    } catch (const DatasetError&) {
+      // Not a manifest we can use: stage over it.
+    }
+  }
+  for (std::size_t i = 0; i < plan.shard_count(); ++i) {
+    StagedShard shard = plan.encode_shard(i);
+    store.put(bucket, shard.object_key, shard.bytes);
+  }
+  store.put(bucket, plan.manifest_key(), plan.manifest_text());
+  return ml::open_staged_dataset(store, bucket, plan.manifest_key());
+}
+
 
 PreparedData prepare_data(const ModelAveragingOptions& o, ml::ObjectStore& store) {
   PreparedData prepared;

@@ -6,6 +6,7 @@
 
 #include "stratus/common/shard_codec.hpp"
 #include "stratus/ml/shard_reader.hpp"
+#include "stratus/trainer/labeled_data.hpp"
 #include "stratus/trainer/model_averaging.hpp"
 
 namespace stratus::trainer {
@@ -16,6 +17,12 @@ struct PreparedData {
   std::string description;  // "Case A: 8000 samples generated (seed 1), staged at s3://..."
   std::string evaluation_description;  // "training data (8000 samples)"
 };
+
+// Stages `data` as `shards` contiguous shards under datasets/<name>/ unless the store holds that
+// very dataset already (same name, provenance, count and shard count). Case C stages with it too.
+ml::StagedDataset stage_into(ml::ObjectStore& store, const std::string& bucket,
+                             const LabeledData& data, const std::string& name,
+                             std::uint32_t shards);
 
 PreparedData prepare_data(const ModelAveragingOptions& options, ml::ObjectStore& store);
 // A run being resumed: its staged dataset, and the evaluation set (Case B: the test batch of

@@ -65,6 +65,10 @@ std::string predict_handler(std::string_view payload, HandlerContext& context);
 // its images as PNG (stratus/ml/augment_protocol.hpp).
 std::string augment_handler(std::string_view payload, HandlerContext& context);
 
+// One segment of a CLOUD 2018 Case C trial (stratus/ml/hyperparameter_search.hpp): trains, then
+// writes the result, or checkpoints and Event-invokes itself for the rest.
+std::string hyperparameter_trial_handler(std::string_view payload, HandlerContext& context);
+
 HandlerTable product_handlers();
 
 }  // namespace stratus::functions
