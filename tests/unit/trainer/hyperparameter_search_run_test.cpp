@@ -198,3 +198,27 @@ TEST(HyperparameterSearchDriver, RanksTrialsRetriesAFailingOneAndReportsIt) {
     EXPECT_EQ(again.trials[i].result->invocations, 1u);
   }
 }
+
+TEST(HyperparameterTrialFunction, ATimeBudgetCheckpointsWhenTheInvocationRunsShort) {
+  Staged s;
+  hs::TrialConfig trial = hs::sample_trial(11, 1, {}, 1, 120);
+  RecordingEvents events;
+  hs::RunConfig run = run_config("timed", 0);  // no batch budget: time alone decides
+  run.reserve_ms = 1000;
+  // Less time left than the reserve: each invocation trains its one guaranteed minibatch only.
+  hs::TrialEnvironment env{s.store, events, [] { return std::chrono::milliseconds(500); }, {}};
+  const hs::Answer first = hs::decode_answer(hs::serve_trial_request(hs::encode_request({run, trial, std::nullopt}), env));
+  ASSERT_EQ(first.status, hs::Status::Continued);
+  EXPECT_EQ(first.epoch * trial.batch_count + first.batch, 1u);
+  ASSERT_EQ(events.events.size(), 1u);
+  // Plenty of time: the next invocation finishes the trial, with the uninterrupted bytes.
+  hs::TrialEnvironment roomy{s.store, events, [] { return std::chrono::milliseconds(600000); }, {}};
+  const std::string next = events.events.front().second;
+  events.events.clear();
+  const hs::Answer done = hs::decode_answer(hs::serve_trial_request(next, roomy));
+  ASSERT_EQ(done.status, hs::Status::Done);
+  EXPECT_EQ(done.result->invocations, 2u);
+  const hs::Answer whole =
+      hs::decode_answer(hs::serve_trial_request(hs::encode_request({run_config("timed-whole", 0), trial, std::nullopt}), roomy));
+  EXPECT_EQ(done.result->model_sha256, whole.result->model_sha256);
+}
