@@ -333,9 +333,14 @@ int main(int argc, char** argv) {
 
   StageCommand st;
   auto* stage = app.add_subcommand("stage", "cut a dataset into shards and write them with a manifest to S3");
-  stage->add_option("--dataset", st.request.dataset, "mnist, cifar10, casea or csv")
+  stage->add_option("--dataset", st.request.dataset, "mnist, cifar10, casea, csv or images")
       ->required()
-      ->check(CLI::IsMember({"mnist", "cifar10", "casea", "csv"}));
+      ->check(CLI::IsMember({"mnist", "cifar10", "casea", "csv", "images"}));
+  stage->add_option("--images", st.request.images,
+                    "images: s3://BUCKET/PREFIX/ holding PREFIX/<class>/<image>.png|jpg (e.g. augment's output)");
+  stage->add_option("--image-size", st.request.image_size, "images: resized to N x N RGB")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   stage->add_option("--source", st.request.source,
                     "mnist: directory with the IDX .gz files; cifar10: cifar-10-batches-bin; csv: the file")
       ->check(CLI::ExistingPath);

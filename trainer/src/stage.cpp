@@ -5,6 +5,7 @@
 
 #include "stratus/common/s3_client.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
+#include "stratus/trainer/image_stage.hpp"
 #include "stratus/trainer/stage_plan.hpp"
 #include "stratus/trainer/target.hpp"
 
@@ -37,6 +38,16 @@ aws::S3ClientOptions client_options(const StageRequest& r) {
   return resolve_remote({r.target, r.region, r.profile, 0, 64}).s3;
 }
 
+// --images s3://bucket/prefix/ -> (bucket, prefix)
+std::pair<std::string, std::string> images_location(const std::string& url) {
+  if (!url.starts_with("s3://")) throw std::invalid_argument("--dataset images needs --images s3://BUCKET/PREFIX/");
+  const std::string rest = url.substr(5);
+  const auto slash = rest.find('/');
+  if (rest.empty() || slash == 0) throw std::invalid_argument("--images must be s3://BUCKET/PREFIX/");
+  if (slash == std::string::npos) return {rest, ""};
+  return {rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
 }  // namespace
 
 StageSummary run_stage(const StageRequest& request, const StageProgress& progress) {
@@ -44,9 +55,19 @@ StageSummary run_stage(const StageRequest& request, const StageProgress& progres
   if (request.bucket.empty()) throw std::invalid_argument("--bucket is required");
   if (request.shards == 0) throw std::invalid_argument("--shards must be at least 1");
   aws::S3Client client(client_options(request));
-  LabeledData data = read_source(request);
+  std::optional<ImageFolder> folder;
+  std::string images_source, classes_text;
+  if (request.dataset == "images") {
+    const auto [bucket, prefix] = images_location(request.images);
+    images_source = "s3://" + bucket + "/" + prefix;
+    Target target = make_target({request.target, request.region, request.profile, 0, 16});
+    folder = read_image_folder(*target.store, bucket, prefix, request.image_size);
+    classes_text = class_names_json(*folder, images_source);
+  }
+  LabeledData data = folder ? std::move(folder->data) : read_source(request);
   std::string name = request.name.empty() ? request.dataset + "-" + request.split : request.name;
   if (request.dataset == "casea" && request.name.empty()) name = "casea";
+  if (request.dataset == "images" && request.name.empty()) name = "images";
   std::string prefix = request.prefix.empty() ? "datasets/" + name : request.prefix;
   StageOptions options;
   options.compression_level = request.compression_level;
@@ -84,6 +105,13 @@ StageSummary run_stage(const StageRequest& request, const StageProgress& progres
   put.content_type = "application/json";
   client.put(request.bucket, plan.manifest_key(), manifest, put);
   summary.manifest_key = plan.manifest_key();
+  if (folder) {
+    // The label names, beside the manifest (image_stage.hpp).
+    const std::string& classes = classes_text;
+    const std::string key = plan.manifest_key().substr(0, plan.manifest_key().rfind('/') + 1) + "classes.json";
+    client.put(request.bucket, key, classes, put);
+    summary.bytes_uploaded += classes.size();
+  }
   summary.bytes_uploaded += manifest.size();
   if (progress) progress(plan.shard_count(), plan.shard_count(), plan.manifest_key(), "manifest written", manifest.size());
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

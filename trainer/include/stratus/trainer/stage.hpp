@@ -10,7 +10,7 @@
 namespace stratus::trainer {
 
 struct StageRequest {
-  std::string dataset;           // mnist | cifar10 | casea | csv
+  std::string dataset;           // mnist | cifar10 | casea | csv | images
   std::string source;            // directory or file (not for casea)
   std::string split = "train";   // train | test (mnist, cifar10)
   std::string name;              // dataset name in the manifest; default "<dataset>-<split>"
@@ -25,6 +25,10 @@ struct StageRequest {
   std::uint64_t seed = 1;
   bool csv_classes = false;      // csv labels are int32 classes instead of float32 targets
   int compression_level = 1;
+  // images: s3://bucket/prefix/ of one directory per class (image_stage.hpp), read through the
+  // target's S3, resized to image_size x image_size.
+  std::string images;
+  std::uint32_t image_size = 32;
 };
 
 struct StageSummary {
