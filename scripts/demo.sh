@@ -155,6 +155,33 @@ print(f"models {'bit-identical' if same else 'DIFFERENT'}; final accuracy {funct
 sys.exit(0 if same else 1)
 PY
 
+section "CLOUD 2018 Case C through the emulator: random hyperparameter search, one function per trial"
+# Small MNIST-format (IDX) files, generated; 6 trials of 3 epochs, each invocation training at most
+# 30 minibatches before it checkpoints to S3 and re-invokes itself (Event invoke, recursion Allow).
+python - "${work_dir}/mnist" <<'PY'
+import sys
+sys.path.insert(0, "tests/integration")
+from mnist_files import write_mnist
+write_mnist(sys.argv[1], train=600, test=200, seed=7)
+PY
+for split in train test; do
+  "${trainer_bin}" stage --dataset mnist --source "${work_dir}/mnist" --split "${split}" --bucket demo-data \
+    --shards 2 --target "${endpoint}" --quiet
+done
+"${trainer_bin}" casec --target "${endpoint}" --dataset s3://demo-data/datasets/mnist-train/manifest.json \
+  --trials 6 --epochs 3 --max-batch-count 60 --batches-per-invocation 30 --seed 1 --bucket demo-runs \
+  --report "${work_dir}/casec-emulator.json"
+"${trainer_bin}" casec --target local --data "${work_dir}/mnist" --trials 6 --epochs 3 --max-batch-count 60 \
+  --seed 1 --report "${work_dir}/casec-local.json" --quiet
+python - "${work_dir}" <<'PY'
+import json, sys
+runs = [json.load(open(f"{sys.argv[1]}/casec-{name}.json")) for name in ("emulator", "local")]
+emulator, local = ({t["trial"]: (t["test_accuracy"], t["model_sha256"]) for t in r["trials"]} for r in runs)
+print(f"{runs[0]['checkpoints']} checkpoints + self re-invocations on the emulator, none in-process; "
+      f"every trial {'bit-identical' if emulator == local else 'DIFFERENT'} to the in-process search")
+sys.exit(0 if emulator == local else 1)
+PY
+
 section "GET ${endpoint}/stratus/v1/usage"
 curl -fsS "${endpoint}/stratus/v1/usage" | python -m json.tool
 
