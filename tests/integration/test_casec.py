@@ -130,3 +130,23 @@ def test_crashed_trials_are_retried_and_a_hopeless_one_reported(emulator, local,
     expected = {t: r for t, r in results(local).items() if t != 0}
     assert results(report) == expected
     assert report["best"]["trial"] != 0
+
+
+def test_a_lost_continuation_is_resumed_from_its_checkpoint(emulator, local, tmp_path):
+    # The emulator loses the first and third Event invocations (the paper's "missed events"): those
+    # chains stop; the driver sees no new checkpoint within --stall-timeout, invokes the trial again
+    # from its newest checkpoint, and the search ends with the same results as in-process.
+    plan = {"seed": 2, "rules": [{"kind": "drop_event", "function": FUNCTION, "schedule": [1, 3]}]}
+    assert emulator.request("PUT", "/stratus/v1/faults", json.dumps(plan)).status == 200
+    try:
+        report_file = tmp_path / "lost.json"
+        trainer("casec", "--dataset", "s3://data/datasets/mnist-train/manifest.json", *SEARCH,
+                "--max-concurrency", 4, "--batches-per-invocation", 25, "--stall-timeout", 1.5, "--bucket", "casec",
+                "--run-id", "lost", "--target", emulator.url, "--report", report_file)
+    finally:
+        emulator.request("DELETE", "/stratus/v1/faults")
+    report = json.loads(report_file.read_text())
+    assert sum(emulator.usage().get("faults", {}).get("drop_event", {}).values()) >= 2
+    assert sum(t["stalls"] for t in report["trials"]) >= 2 and report["failed"] == 0
+    assert all("no progress" in e for t in report["trials"] for e in t["errors"])
+    assert results(report) == results(local)
