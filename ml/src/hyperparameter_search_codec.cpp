@@ -64,7 +64,8 @@ const json& field(const json& doc, const char* name) {
 template <typename T>
 T unsigned_field(const json& doc, const char* name, std::uint64_t max) {
   const json& v = field(doc, name);
-  if (!v.is_number_unsigned()) refuse(std::string("\"") + name + "\" must be a non-negative integer");
+  if (!v.is_number_unsigned())
+    refuse(std::string("\"") + name + "\" must be a non-negative integer");
   const std::uint64_t n = v.get<std::uint64_t>();
   if (n > max) refuse(std::string("\"") + name + "\" must be at most " + std::to_string(max));
   return static_cast<T>(n);
@@ -103,8 +104,12 @@ void check_protocol(const json& doc) {
 }
 
 ordered_json trial_json(const TrialConfig& t) {
-  return {{"trial", t.trial},           {"hidden", t.hidden},         {"learning_rate", t.learning_rate},
-          {"batch_count", t.batch_count}, {"batch_size", t.batch_size}, {"epochs", t.epochs},
+  return {{"trial", t.trial},
+          {"hidden", t.hidden},
+          {"learning_rate", t.learning_rate},
+          {"batch_count", t.batch_count},
+          {"batch_size", t.batch_size},
+          {"epochs", t.epochs},
           {"init_seed", t.init_seed}};
 }
 
@@ -125,9 +130,11 @@ TrialConfig trial_from(const json& doc) {
   }
   t.learning_rate = number_field(doc, "learning_rate");
   t.batch_count = unsigned_field<std::uint32_t>(doc, "batch_count", kMaxBatchCount);
-  t.batch_size = unsigned_field<std::uint32_t>(doc, "batch_size", std::numeric_limits<std::uint32_t>::max());
+  t.batch_size =
+      unsigned_field<std::uint32_t>(doc, "batch_size", std::numeric_limits<std::uint32_t>::max());
   t.epochs = unsigned_field<std::uint32_t>(doc, "epochs", kMaxEpochs);
-  t.init_seed = unsigned_field<std::uint64_t>(doc, "init_seed", std::numeric_limits<std::uint64_t>::max());
+  t.init_seed =
+      unsigned_field<std::uint64_t>(doc, "init_seed", std::numeric_limits<std::uint64_t>::max());
   validate(t);
   return t;
 }
@@ -206,7 +213,8 @@ void put_u32(std::string& out, std::uint32_t v) {
 
 std::uint32_t get_u32(std::string_view in, std::size_t at) {
   std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
   return v;
 }
 
@@ -215,7 +223,8 @@ std::uint32_t get_u32(std::string_view in, std::size_t at) {
 void validate(const SearchSpace& s) {
   if (s.min_hidden_layers < 1 || s.min_hidden_layers > s.max_hidden_layers ||
       s.max_hidden_layers > kMaxHiddenLayers) {
-    refuse("hidden layer counts must satisfy 1 <= min <= max <= " + std::to_string(kMaxHiddenLayers));
+    refuse("hidden layer counts must satisfy 1 <= min <= max <= " +
+           std::to_string(kMaxHiddenLayers));
   }
   if (s.min_width < 1 || s.min_width > s.max_width || s.max_width > kMaxWidth) {
     refuse("widths must satisfy 1 <= min <= max <= " + std::to_string(kMaxWidth));
@@ -236,14 +245,17 @@ void validate(const TrialConfig& t) {
     refuse("\"hidden\" must have 1.." + std::to_string(kMaxHiddenLayers) + " layers");
   }
   for (std::uint32_t w : t.hidden) {
-    if (w == 0 || w > kMaxWidth) refuse("\"hidden\" widths must be in 1.." + std::to_string(kMaxWidth));
+    if (w == 0 || w > kMaxWidth)
+      refuse("\"hidden\" widths must be in 1.." + std::to_string(kMaxWidth));
   }
   if (!std::isfinite(t.learning_rate) || t.learning_rate <= 0 || t.learning_rate > 1e3) {
     refuse("\"learning_rate\" must be in (0, 1000]");
   }
-  if (t.batch_count == 0 || t.batch_count > kMaxBatchCount) refuse("\"batch_count\" is out of range");
+  if (t.batch_count == 0 || t.batch_count > kMaxBatchCount)
+    refuse("\"batch_count\" is out of range");
   if (t.batch_size == 0) refuse("\"batch_size\" must be positive");
-  if (t.epochs == 0 || t.epochs > kMaxEpochs) refuse("\"epochs\" must be in 1.." + std::to_string(kMaxEpochs));
+  if (t.epochs == 0 || t.epochs > kMaxEpochs)
+    refuse("\"epochs\" must be in 1.." + std::to_string(kMaxEpochs));
 }
 
 void validate(const RunConfig& r) {
@@ -267,7 +279,9 @@ std::string trial_architecture(const TrialConfig& trial, std::uint32_t inputs) {
 std::string encode_request(const Request& request) {
   validate(request.run);
   validate(request.trial);
-  ordered_json doc = {{"protocol", kProtocol}, {"run", run_json(request.run)}, {"trial", trial_json(request.trial)}};
+  ordered_json doc = {{"protocol", kProtocol},
+                      {"run", run_json(request.run)},
+                      {"trial", trial_json(request.trial)}};
   if (request.segment) doc["segment"] = *request.segment;
   return doc.dump();
 }
@@ -278,7 +292,8 @@ Request decode_request(std::string_view payload) {
   Request r;
   r.run = run_from(field(doc, "run"));
   r.trial = trial_from(field(doc, "trial"));
-  if (doc.contains("segment")) r.segment = unsigned_field<std::uint32_t>(doc, "segment", kMaxSegments);
+  if (doc.contains("segment"))
+    r.segment = unsigned_field<std::uint32_t>(doc, "segment", kMaxSegments);
   return r;
 }
 
@@ -292,17 +307,21 @@ TrialResult decode_result(std::string_view text) {
 
 std::string_view status_name(Status status) {
   switch (status) {
-    case Status::Done: return "done";
-    case Status::Continued: return "continued";
-    case Status::Stale: return "stale";
+    case Status::Done:
+      return "done";
+    case Status::Continued:
+      return "continued";
+    case Status::Stale:
+      return "stale";
   }
   return "?";
 }
 
 std::string encode_answer(const Answer& a) {
-  ordered_json doc = {{"protocol", kProtocol}, {"run_id", a.run_id},  {"trial", a.trial},
-                      {"status", status_name(a.status)}, {"segment", a.segment}, {"epoch", a.epoch},
-                      {"batch", a.batch},         {"replayed", a.replayed}};
+  ordered_json doc = {{"protocol", kProtocol}, {"run_id", a.run_id},
+                      {"trial", a.trial},      {"status", status_name(a.status)},
+                      {"segment", a.segment},  {"epoch", a.epoch},
+                      {"batch", a.batch},      {"replayed", a.replayed}};
   if (a.result) doc["result"] = result_json(*a.result);
   return doc.dump();
 }
@@ -358,7 +377,8 @@ std::optional<std::uint32_t> checkpoint_segment(std::string_view key) {
   const auto slash = key.rfind('/');
   const std::string_view name = slash == std::string_view::npos ? key : key.substr(slash + 1);
   constexpr std::string_view head = "checkpoint-", tail = ".bin";
-  if (name.size() != head.size() + 5 + tail.size() || !name.starts_with(head) || !name.ends_with(tail)) {
+  if (name.size() != head.size() + 5 + tail.size() || !name.starts_with(head) ||
+      !name.ends_with(tail)) {
     return std::nullopt;
   }
   std::uint32_t n = 0;
@@ -370,14 +390,14 @@ std::optional<std::uint32_t> checkpoint_segment(std::string_view key) {
 }
 
 std::string encode_checkpoint(const TrainingState& s, std::uint32_t trial) {
-  const std::string header = ordered_json{{"trial", trial},
-                                          {"segment", s.segment},
-                                          {"epoch", s.epoch},
-                                          {"batch", s.batch},
-                                          {"epoch_loss_sum", s.epoch_loss_sum},
-                                          {"last_epoch_loss", s.last_epoch_loss},
-                                          {"train_ms", s.train_ms}}
-                                 .dump();
+  const std::string header = ordered_json{
+      {"trial", trial},
+      {"segment", s.segment},
+      {"epoch", s.epoch},
+      {"batch", s.batch},
+      {"epoch_loss_sum", s.epoch_loss_sum},
+      {"last_epoch_loss", s.last_epoch_loss},
+      {"train_ms", s.train_ms}}.dump();
   std::string out(kCheckpointMagic, 4);
   out.push_back(1);
   out.append(3, '\0');
@@ -387,8 +407,10 @@ std::string encode_checkpoint(const TrainingState& s, std::uint32_t trial) {
   return out;
 }
 
-TrainingState decode_checkpoint(std::string_view bytes, const TrialConfig& trial, std::uint32_t inputs) {
-  if (bytes.size() < kCheckpointHeaderBytes || std::memcmp(bytes.data(), kCheckpointMagic, 4) != 0) {
+TrainingState decode_checkpoint(std::string_view bytes, const TrialConfig& trial,
+                                std::uint32_t inputs) {
+  if (bytes.size() < kCheckpointHeaderBytes ||
+      std::memcmp(bytes.data(), kCheckpointMagic, 4) != 0) {
     refuse("checkpoint: not a stratus-trial-checkpoint/1 object (bad magic)");
   }
   if (bytes[4] != 1 || bytes[5] != 0 || bytes[6] != 0 || bytes[7] != 0) {
@@ -398,7 +420,8 @@ TrainingState decode_checkpoint(std::string_view bytes, const TrialConfig& trial
   if (length > kMaxCheckpointHeader || length > bytes.size() - kCheckpointHeaderBytes) {
     refuse("checkpoint: header length out of range");
   }
-  const json header = parse_object(bytes.substr(kCheckpointHeaderBytes, length), "checkpoint header");
+  const json header =
+      parse_object(bytes.substr(kCheckpointHeaderBytes, length), "checkpoint header");
   TrainingState s;
   if (unsigned_field<std::uint32_t>(header, "trial", kMaxTrials - 1) != trial.trial) {
     refuse("checkpoint: it belongs to another trial");

@@ -15,8 +15,8 @@ namespace {
 std::uint64_t uniform_int(SplitMix64& random, std::uint64_t lo, std::uint64_t hi) {
   const std::uint64_t span = hi - lo + 1;
   if (span == 0) return random.next();  // the whole 64-bit range
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
-                              std::numeric_limits<std::uint64_t>::max() % span;
+  const std::uint64_t limit =
+      std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % span;
   std::uint64_t draw = random.next();
   while (draw >= limit) draw = random.next();
   return lo + draw % span;
@@ -40,29 +40,32 @@ TrialConfig sample_trial(std::uint64_t seed, std::uint32_t trial, const SearchSp
   t.trial = trial;
   const auto layers = uniform_int(random, space.min_hidden_layers, space.max_hidden_layers);
   for (std::uint64_t l = 0; l < layers; ++l) {
-    t.hidden.push_back(static_cast<std::uint32_t>(uniform_int(random, space.min_width, space.max_width)));
+    t.hidden.push_back(
+        static_cast<std::uint32_t>(uniform_int(random, space.min_width, space.max_width)));
   }
   t.learning_rate = random.uniform(space.min_learning_rate, space.max_learning_rate);
   const std::uint64_t drawn = uniform_int(random, space.min_batch_count, space.max_batch_count);
   // The paper's 60,000 rows admit every count up to 1000; a smaller set caps it at one row a batch.
   t.batch_count = static_cast<std::uint32_t>(std::min<std::uint64_t>(drawn, train_rows));
-  t.batch_size = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(train_rows / t.batch_count, std::numeric_limits<std::uint32_t>::max()));
+  t.batch_size = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      train_rows / t.batch_count, std::numeric_limits<std::uint32_t>::max()));
   t.epochs = epochs;
   t.init_seed = random.next();
   validate(t);
   return t;
 }
 
-std::vector<TrialConfig> sample_trials(std::uint64_t seed, std::uint32_t trials, const SearchSpace& space,
-                                       std::uint32_t epochs, std::uint64_t train_rows) {
+std::vector<TrialConfig> sample_trials(std::uint64_t seed, std::uint32_t trials,
+                                       const SearchSpace& space, std::uint32_t epochs,
+                                       std::uint64_t train_rows) {
   if (trials == 0 || trials > kMaxTrials) {
     throw ProtocolError(std::string(kProtocol) + ": the number of trials must be in 1.." +
                         std::to_string(kMaxTrials));
   }
   std::vector<TrialConfig> all;
   all.reserve(trials);
-  for (std::uint32_t i = 0; i < trials; ++i) all.push_back(sample_trial(seed, i, space, epochs, train_rows));
+  for (std::uint32_t i = 0; i < trials; ++i)
+    all.push_back(sample_trial(seed, i, space, epochs, train_rows));
   return all;
 }
 

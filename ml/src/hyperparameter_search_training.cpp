@@ -26,7 +26,8 @@ constexpr std::size_t kTestChunkRows = 1000;
 // The widths from the input to the 10 logits.
 std::vector<std::size_t> widths_of(const ModelState& model) {
   const auto widths = mlp_widths(model.architecture);
-  if (!widths || widths->back() != kClasses) refuse("the model is not an mlp/1 network with 10 outputs");
+  if (!widths || widths->back() != kClasses)
+    refuse("the model is not an mlp/1 network with 10 outputs");
   return {widths->begin(), widths->end()};
 }
 
@@ -41,7 +42,8 @@ void forward(const ModelState& model, const std::vector<std::size_t>& widths, co
     activations[l].resize(rows * widths[l]);
     dense_forward({rows, widths[l - 1], widths[l]}, input, model.tensors[2 * (l - 1)].values.data(),
                   model.tensors[2 * (l - 1) + 1].values.data(), activations[l].data());
-    if (l < layers) relu_forward(activations[l].size(), activations[l].data(), activations[l].data());
+    if (l < layers)
+      relu_forward(activations[l].size(), activations[l].data(), activations[l].data());
     input = activations[l].data();
   }
 }
@@ -61,15 +63,18 @@ TrialData trial_data(const Shard& shard) {
   data.x.resize(n);
   if (shard.features.dtype == DType::uint8) {
     // The paper's scaling: (x - 127.5) / 255, pixels in [-0.5, 0.5].
-    for (std::size_t i = 0; i < n; ++i) data.x[i] = (static_cast<float>(shard.features.u8[i]) - 127.5f) / 255.0f;
+    for (std::size_t i = 0; i < n; ++i)
+      data.x[i] = (static_cast<float>(shard.features.u8[i]) - 127.5f) / 255.0f;
   } else if (shard.features.dtype == DType::float32) {
-    std::copy(shard.features.f32.begin(), shard.features.f32.begin() + static_cast<std::ptrdiff_t>(n), data.x.begin());
+    std::copy(shard.features.f32.begin(),
+              shard.features.f32.begin() + static_cast<std::ptrdiff_t>(n), data.x.begin());
   } else {
     refuse("features must be uint8 images or float32");
   }
   data.y.assign(shard.labels.i32.begin(), shard.labels.i32.end());
   for (std::int32_t label : data.y) {
-    if (label < 0 || label >= static_cast<std::int32_t>(kClasses)) refuse("labels must be classes 0..9");
+    if (label < 0 || label >= static_cast<std::int32_t>(kClasses))
+      refuse("labels must be classes 0..9");
   }
   return data;
 }
@@ -109,7 +114,8 @@ std::uint64_t train_segment(TrainingState& state, const TrialConfig& trial, cons
   std::vector<std::vector<float>> act;
   std::vector<float> dlogits(bs * kClasses), dy, dx;
   std::vector<std::vector<float>> grads(state.model.tensors.size());
-  for (std::size_t i = 0; i < grads.size(); ++i) grads[i].resize(state.model.tensors[i].values.size());
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    grads[i].resize(state.model.tensors[i].values.size());
   const float inverse_batch = 1.0f / static_cast<float>(bs);
 
   std::uint64_t trained = 0;
@@ -119,14 +125,14 @@ std::uint64_t train_segment(TrainingState& state, const TrialConfig& trial, cons
     const std::size_t first = static_cast<std::size_t>(state.batch) * bs;
     const float* x = train.x.data() + first * train.inputs;
     forward(state.model, widths, x, bs, act);
-    const double loss_sum =
-        softmax_cross_entropy(bs, kClasses, act[layers].data(), train.y.data() + first, dlogits.data());
+    const double loss_sum = softmax_cross_entropy(bs, kClasses, act[layers].data(),
+                                                  train.y.data() + first, dlogits.data());
     // TF's sparse_softmax_cross_entropy averages over the batch: so does its gradient.
     const double loss = loss_sum / static_cast<double>(bs);
     if (!std::isfinite(loss)) {
-      throw TrainingDivergedError("trial " + std::to_string(trial.trial) + ": the loss became " +
-                                  std::to_string(loss) + " at epoch " + std::to_string(state.epoch) +
-                                  ", batch " + std::to_string(state.batch));
+      throw TrainingDivergedError(
+          "trial " + std::to_string(trial.trial) + ": the loss became " + std::to_string(loss) +
+          " at epoch " + std::to_string(state.epoch) + ", batch " + std::to_string(state.batch));
     }
     for (float& g : dlogits) g *= inverse_batch;
     dy = dlogits;
@@ -134,18 +140,22 @@ std::uint64_t train_segment(TrainingState& state, const TrialConfig& trial, cons
       const float* input = l == 1 ? x : act[l - 1].data();
       const bool need_dx = l > 1;
       if (need_dx) dx.resize(bs * widths[l - 1]);
-      dense_backward({bs, widths[l - 1], widths[l]}, input, state.model.tensors[2 * (l - 1)].values.data(), dy.data(),
-                     need_dx ? dx.data() : nullptr, grads[2 * (l - 1)].data(), grads[2 * (l - 1) + 1].data());
+      dense_backward({bs, widths[l - 1], widths[l]}, input,
+                     state.model.tensors[2 * (l - 1)].values.data(), dy.data(),
+                     need_dx ? dx.data() : nullptr, grads[2 * (l - 1)].data(),
+                     grads[2 * (l - 1) + 1].data());
       if (need_dx) {
         relu_backward(dx.size(), act[l - 1].data(), dx.data(), dx.data());
         dy.swap(dx);
       }
     }
-    for (std::size_t i = 0; i < grads.size(); ++i) sgd_step(state.model.tensors[i].values, grads[i], lr);
+    for (std::size_t i = 0; i < grads.size(); ++i)
+      sgd_step(state.model.tensors[i].values, grads[i], lr);
     for (const NamedTensor& t : state.model.tensors) {
       for (float v : t.values) {
         if (!std::isfinite(v)) {
-          throw TrainingDivergedError("trial " + std::to_string(trial.trial) + ": a weight became non-finite at epoch " +
+          throw TrainingDivergedError("trial " + std::to_string(trial.trial) +
+                                      ": a weight became non-finite at epoch " +
                                       std::to_string(state.epoch));
         }
       }
@@ -158,7 +168,9 @@ std::uint64_t train_segment(TrainingState& state, const TrialConfig& trial, cons
       state.batch = 0;
       ++state.epoch;
     }
-    state.train_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    state.train_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
   }
   return trained;
 }
@@ -169,7 +181,8 @@ TestScore test_accuracy(const ModelState& model, const TrialData& test) {
   TestScore score;
   std::vector<std::vector<float>> act;
   for (std::uint64_t first = 0; first < test.rows; first += kTestChunkRows) {
-    const std::size_t rows = static_cast<std::size_t>(std::min<std::uint64_t>(kTestChunkRows, test.rows - first));
+    const std::size_t rows =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kTestChunkRows, test.rows - first));
     forward(model, widths, test.x.data() + first * test.inputs, rows, act);
     const std::vector<float>& logits = act.back();
     for (std::size_t r = 0; r < rows; ++r) {

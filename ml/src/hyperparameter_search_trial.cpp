@@ -62,7 +62,8 @@ std::shared_ptr<const TrialData> load_dataset(ObjectStore& store, const DatasetR
     all.features.shape[0] += part.features.shape[0];
     all.labels.shape[0] += part.labels.shape[0];
     all.features.u8.insert(all.features.u8.end(), part.features.u8.begin(), part.features.u8.end());
-    all.features.f32.insert(all.features.f32.end(), part.features.f32.begin(), part.features.f32.end());
+    all.features.f32.insert(all.features.f32.end(), part.features.f32.begin(),
+                            part.features.f32.end());
     all.labels.i32.insert(all.labels.i32.end(), part.labels.i32.begin(), part.labels.i32.end());
   }
   auto data = std::make_shared<const TrialData>(trial_data(all));
@@ -70,10 +71,13 @@ std::shared_ptr<const TrialData> load_dataset(ObjectStore& store, const DatasetR
   return data;
 }
 
-std::optional<std::uint32_t> newest_checkpoint(ObjectStore& store, const RunConfig& run, std::uint32_t trial) {
+std::optional<std::uint32_t> newest_checkpoint(ObjectStore& store, const RunConfig& run,
+                                               std::uint32_t trial) {
   std::optional<std::uint32_t> newest;
-  for (const std::string& key : store.list(run.bucket, trial_prefix(run.run_id, trial) + "checkpoint-")) {
-    if (const auto segment = checkpoint_segment(key)) newest = std::max(newest.value_or(0), *segment);
+  for (const std::string& key :
+       store.list(run.bucket, trial_prefix(run.run_id, trial) + "checkpoint-")) {
+    if (const auto segment = checkpoint_segment(key))
+      newest = std::max(newest.value_or(0), *segment);
   }
   return newest;
 }
@@ -91,7 +95,8 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
   // A finished trial answers with its result, whatever segment was asked for (a late duplicate).
   if (const auto stored = env.store.get(run.bucket, result_key(run.run_id, trial.trial))) {
     TrialResult result = decode_result(*stored);
-    if (result.trial != trial) refuse("trial " + std::to_string(trial.trial) + " has a result for another configuration");
+    if (result.trial != trial)
+      refuse("trial " + std::to_string(trial.trial) + " has a result for another configuration");
     answer.status = Status::Done;
     answer.replayed = true;
     answer.segment = result.invocations;
@@ -109,10 +114,12 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
     return encode_answer(answer);
   }
   if (request.segment && *request.segment > newest) {
-    refuse("trial " + std::to_string(trial.trial) + ": no checkpoint for segment " + std::to_string(*request.segment));
+    refuse("trial " + std::to_string(trial.trial) + ": no checkpoint for segment " +
+           std::to_string(*request.segment));
   }
   const std::uint32_t segment = request.segment.value_or(newest);
-  if (segment >= kMaxSegments) refuse("trial " + std::to_string(trial.trial) + " reached the segment limit");
+  if (segment >= kMaxSegments)
+    refuse("trial " + std::to_string(trial.trial) + " reached the segment limit");
 
   const std::shared_ptr<const TrialData> train = load_dataset(env.store, run.train, env.cache_dir);
   if (static_cast<std::uint64_t>(trial.batch_count) * trial.batch_size > train->rows) {
@@ -124,10 +131,14 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
     state = initial_state(trial, train->inputs);
   } else {
     const auto bytes = env.store.get(run.bucket, checkpoint_key(run.run_id, trial.trial, segment));
-    if (!bytes) refuse("trial " + std::to_string(trial.trial) + ": checkpoint " + std::to_string(segment) + " vanished");
+    if (!bytes)
+      refuse("trial " + std::to_string(trial.trial) + ": checkpoint " + std::to_string(segment) +
+             " vanished");
     if (bytes->size() > kMaxObjectBytes) refuse("checkpoint is too large");
     state = decode_checkpoint(*bytes, trial, train->inputs);
-    if (state.segment != segment) refuse("checkpoint " + std::to_string(segment) + " says it is segment " + std::to_string(state.segment));
+    if (state.segment != segment)
+      refuse("checkpoint " + std::to_string(segment) + " says it is segment " +
+             std::to_string(state.segment));
   }
 
   // The budget: a batch count (testable, deterministic) and the invocation's time, keeping room
@@ -137,10 +148,12 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
   double slowest_ms = 0;
   const auto keep_going = [&] {
     const auto now = std::chrono::steady_clock::now();
-    slowest_ms = std::max(slowest_ms, std::chrono::duration<double, std::milli>(now - last).count());
+    slowest_ms =
+        std::max(slowest_ms, std::chrono::duration<double, std::milli>(now - last).count());
     last = now;
     ++trained;
-    if (run.max_batches_per_invocation != 0 && trained >= run.max_batches_per_invocation) return false;
+    if (run.max_batches_per_invocation != 0 && trained >= run.max_batches_per_invocation)
+      return false;
     return static_cast<double>(env.remaining().count()) > run.reserve_ms + 2 * slowest_ms;
   };
   train_segment(state, trial, *train, keep_going);
@@ -153,7 +166,9 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
     result.architecture = state.model.architecture;
     result.test_correct = score.correct;
     result.test_samples = score.samples;
-    result.test_accuracy = score.samples ? static_cast<double>(score.correct) / static_cast<double>(score.samples) : 0.0;
+    result.test_accuracy =
+        score.samples ? static_cast<double>(score.correct) / static_cast<double>(score.samples)
+                      : 0.0;
     result.final_train_loss = state.last_epoch_loss;
     result.model_sha256 = model_sha256(state.model);
     result.model_key = model_key(run.run_id, trial.trial);
@@ -162,7 +177,8 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
     // The model first: a result always names a model that is there.
     env.store.put(run.bucket, result.model_key, encode_model(state.model));
     env.store.put(run.bucket, result_key(run.run_id, trial.trial), encode_result(result));
-    for (const std::string& key : env.store.list(run.bucket, trial_prefix(run.run_id, trial.trial) + "checkpoint-")) {
+    for (const std::string& key :
+         env.store.list(run.bucket, trial_prefix(run.run_id, trial.trial) + "checkpoint-")) {
       env.store.remove(run.bucket, key);
     }
     answer.status = Status::Done;
@@ -174,7 +190,8 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
 
   // Out of budget: checkpoint, then hand the rest to a fresh invocation of this function.
   state.segment = segment + 1;
-  env.store.put(run.bucket, checkpoint_key(run.run_id, trial.trial, state.segment), encode_checkpoint(state, trial.trial));
+  env.store.put(run.bucket, checkpoint_key(run.run_id, trial.trial, state.segment),
+                encode_checkpoint(state, trial.trial));
   if (segment > 0) env.store.remove(run.bucket, checkpoint_key(run.run_id, trial.trial, segment));
   env.events.invoke_event(run.function, encode_request({run, trial, state.segment}));
   answer.status = Status::Continued;

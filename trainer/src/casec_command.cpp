@@ -55,7 +55,8 @@ std::pair<std::string, std::string> parse_s3_url(const std::string& url, const c
   if (!url.starts_with("s3://")) throw std::invalid_argument(usage);
   const std::string rest = url.substr(5);
   const auto slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) throw std::invalid_argument(usage);
+  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size())
+    throw std::invalid_argument(usage);
   return {rest.substr(0, slash), rest.substr(slash + 1)};
 }
 
@@ -65,7 +66,8 @@ std::string test_url_for(const CasecCommand& c) {
   if (!c.test_dataset.empty()) return c.test_dataset;
   const auto at = c.dataset.rfind("-train/");
   if (at == std::string::npos) {
-    throw std::invalid_argument("--dataset " + c.dataset + ": give the test set with --test-dataset s3://B/.../manifest.json");
+    throw std::invalid_argument("--dataset " + c.dataset +
+                                ": give the test set with --test-dataset s3://B/.../manifest.json");
   }
   return c.dataset.substr(0, at) + "-test/" + c.dataset.substr(at + 7);
 }
@@ -110,8 +112,9 @@ int function_timeout_s(const CasecCommand& c, const Target& target) {
     aws::LambdaClient lambda(target.remote->lambda);
     const auto state = lambda.get_function_configuration(c.function);
     if (!state) {
-      throw std::invalid_argument("function '" + c.function + "' is not deployed at " + target.remote->label +
-                                  " (run `stratus-trainer deploy --target " + c.target + "`)");
+      throw std::invalid_argument("function '" + c.function + "' is not deployed at " +
+                                  target.remote->label + " (run `stratus-trainer deploy --target " +
+                                  c.target + "`)");
     }
     timeout = state->timeout_s;
   }
@@ -155,12 +158,14 @@ ordered_json outcome_json(const TrialOutcome& o) {
 
 int run(CasecCommand& c) {
   if (c.dataset.empty() == c.data_dir.empty()) {
-    throw std::invalid_argument("casec needs exactly one of --dataset s3://B/.../manifest.json and --data MNIST_DIR");
+    throw std::invalid_argument(
+        "casec needs exactly one of --dataset s3://B/.../manifest.json and --data MNIST_DIR");
   }
   hs::validate(c.space);
   Target target = make_target({c.target, c.region, c.profile, 0});
   const SearchData data = prepare(c, *target.store);
-  const std::vector<hs::TrialConfig> trials = hs::sample_trials(c.seed, c.trials, c.space, c.epochs, data.train_rows);
+  const std::vector<hs::TrialConfig> trials =
+      hs::sample_trials(c.seed, c.trials, c.space, c.epochs, data.train_rows);
 
   SearchOptions o;
   hs::RunConfig& run = o.run;
@@ -178,32 +183,37 @@ int run(CasecCommand& c) {
   run.reserve_ms = c.reserve_ms;
   hs::validate(run);
   const int timeout_s = function_timeout_s(c, target);
-  // Not capped by the invoker's own concurrency: a chained trial holds no call, and calls beyond it wait
-  // in its queue well inside their deadline (a trial's timeout plus 30 s).
+  // Not capped by the invoker's own concurrency: a chained trial holds no call, and calls beyond it
+  // wait in its queue well inside their deadline (a trial's timeout plus 30 s).
   o.max_concurrency = c.max_concurrency;
   o.retries = c.retries;
   o.call_deadline = std::chrono::seconds(timeout_s + 30);
   o.poll_interval = std::chrono::milliseconds(static_cast<long long>(c.poll_s * 1000));
-  o.stall_timeout = std::chrono::milliseconds(
-      static_cast<long long>((c.stall_timeout_s > 0 ? c.stall_timeout_s : 2.0 * timeout_s + 30) * 1000));
+  o.stall_timeout = std::chrono::milliseconds(static_cast<long long>(
+      (c.stall_timeout_s > 0 ? c.stall_timeout_s : 2.0 * timeout_s + 30) * 1000));
 
   const bool table = !c.quiet && !c.json_lines;
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   if (table) {
-    std::cout << "casec run " << run.run_id << ": " << c.trials << " trials of random search (seed " << c.seed
-              << "), " << c.epochs << " epochs each, at most " << o.max_concurrency << " at once\n"
-              << "  data: " << data.description << "; " << data.train_rows << " training, " << data.test_rows
-              << " test images\n"
-              << "  backend: " << target.invoker->describe() << ", function " << c.function << " (timeout "
-              << timeout_s << " s"
-              << (c.batches_per_invocation ? ", at most " + std::to_string(c.batches_per_invocation) + " minibatches per invocation" : std::string())
+    std::cout << "casec run " << run.run_id << ": " << c.trials << " trials of random search (seed "
+              << c.seed << "), " << c.epochs << " epochs each, at most " << o.max_concurrency
+              << " at once\n"
+              << "  data: " << data.description << "; " << data.train_rows << " training, "
+              << data.test_rows << " test images\n"
+              << "  backend: " << target.invoker->describe() << ", function " << c.function
+              << " (timeout " << timeout_s << " s"
+              << (c.batches_per_invocation
+                      ? ", at most " + std::to_string(c.batches_per_invocation) +
+                            " minibatches per invocation"
+                      : std::string())
               << ")\n";
     std::fflush(stdout);
   }
   SearchObserver observer;
   auto progress_line = [&](const SearchProgress& p) {
     char line[160];
-    std::snprintf(line, sizeof line, "progress: %zu done, %zu running, %zu failed, %zu queued (of %u)", p.done,
+    std::snprintf(line, sizeof line,
+                  "progress: %zu done, %zu running, %zu failed, %zu queued (of %u)", p.done,
                   p.running, p.failed, p.queued, c.trials);
     return std::string(line);
   };
@@ -221,13 +231,15 @@ int run(CasecCommand& c) {
     if (c.quiet) return;
     char line[256];
     if (t.result) {
-      std::snprintf(line, sizeof line, "trial %u done: accuracy %.4f (hidden %s, lr %.5f, %u batches of %u), %u invocation(s), %d attempt(s)",
+      std::snprintf(line, sizeof line,
+                    "trial %u done: accuracy %.4f (hidden %s, lr %.5f, %u batches of %u), %u "
+                    "invocation(s), %d attempt(s)",
                     t.config.trial, t.result->test_accuracy, hidden_text(t.config.hidden).c_str(),
-                    t.config.learning_rate, t.config.batch_count, t.config.batch_size, t.result->invocations,
-                    t.attempts);
+                    t.config.learning_rate, t.config.batch_count, t.config.batch_size,
+                    t.result->invocations, t.attempts);
     } else {
-      std::snprintf(line, sizeof line, "trial %u FAILED after %d attempt(s): %s", t.config.trial, t.attempts,
-                    t.errors.empty() ? "?" : t.errors.back().c_str());
+      std::snprintf(line, sizeof line, "trial %u FAILED after %d attempt(s): %s", t.config.trial,
+                    t.attempts, t.errors.empty() ? "?" : t.errors.back().c_str());
     }
     std::fprintf(stderr, "%s%s; %s\n", tty ? "\r\033[K" : "", line, progress_line(p).c_str());
   };
@@ -242,41 +254,54 @@ int run(CasecCommand& c) {
     if (t.result) checkpoints += t.result->invocations - 1;
   }
   if (table) {
-    std::printf("%4s %5s %9s %-12s %9s %7s %6s %6s %11s %8s %9s  %s\n", "rank", "trial", "accuracy", "hidden", "lr",
-                "batches", "batch", "epochs", "invocations", "attempts", "train_s", "status");
+    std::printf("%4s %5s %9s %-12s %9s %7s %6s %6s %11s %8s %9s  %s\n", "rank", "trial", "accuracy",
+                "hidden", "lr", "batches", "batch", "epochs", "invocations", "attempts", "train_s",
+                "status");
     std::size_t rank = 0;
     for (std::size_t i : order) {
       const TrialOutcome& t = result.trials[i];
       const std::string hidden = hidden_text(t.config.hidden);
       if (t.result) {
-        std::printf("%4zu %5u %9.4f %-12s %9.5f %7u %6u %6u %11u %8d %9.2f  done\n", ++rank, t.config.trial,
-                    t.result->test_accuracy, hidden.c_str(), t.config.learning_rate, t.config.batch_count,
-                    t.config.batch_size, t.config.epochs, t.result->invocations, t.attempts, t.result->train_ms / 1000);
+        std::printf("%4zu %5u %9.4f %-12s %9.5f %7u %6u %6u %11u %8d %9.2f  done\n", ++rank,
+                    t.config.trial, t.result->test_accuracy, hidden.c_str(), t.config.learning_rate,
+                    t.config.batch_count, t.config.batch_size, t.config.epochs,
+                    t.result->invocations, t.attempts, t.result->train_ms / 1000);
       } else {
-        std::printf("%4s %5u %9s %-12s %9.5f %7u %6u %6u %11s %8d %9s  FAILED: %s\n", "-", t.config.trial, "-",
-                    hidden.c_str(), t.config.learning_rate, t.config.batch_count, t.config.batch_size,
-                    t.config.epochs, "-", t.attempts, "-", t.errors.empty() ? "?" : t.errors.back().c_str());
+        std::printf("%4s %5u %9s %-12s %9.5f %7u %6u %6u %11s %8d %9s  FAILED: %s\n", "-",
+                    t.config.trial, "-", hidden.c_str(), t.config.learning_rate,
+                    t.config.batch_count, t.config.batch_size, t.config.epochs, "-", t.attempts,
+                    "-", t.errors.empty() ? "?" : t.errors.back().c_str());
       }
     }
     if (result.best) {
       const TrialOutcome& b = result.trials[*result.best];
-      std::printf("best: trial %u, test accuracy %.4f (%llu/%llu): hidden %s, lr %.6f, %u batches of %u, %u epochs; "
-                  "model s3://%s/%s\n",
-                  b.config.trial, b.result->test_accuracy, static_cast<unsigned long long>(b.result->test_correct),
-                  static_cast<unsigned long long>(b.result->test_samples), hidden_text(b.config.hidden).c_str(),
-                  b.config.learning_rate, b.config.batch_count, b.config.batch_size, b.config.epochs,
-                  run.bucket.c_str(), b.result->model_key.c_str());
+      std::printf(
+          "best: trial %u, test accuracy %.4f (%llu/%llu): hidden %s, lr %.6f, %u batches of %u, "
+          "%u epochs; "
+          "model s3://%s/%s\n",
+          b.config.trial, b.result->test_accuracy,
+          static_cast<unsigned long long>(b.result->test_correct),
+          static_cast<unsigned long long>(b.result->test_samples),
+          hidden_text(b.config.hidden).c_str(), b.config.learning_rate, b.config.batch_count,
+          b.config.batch_size, b.config.epochs, run.bucket.c_str(), b.result->model_key.c_str());
     }
-    std::printf("summary: %zu trials, %zu done, %zu failed, %zu retried, %zu checkpoints (self re-invocations), "
-                "%d invocations by the driver, %.2f s\n",
-                result.trials.size(), result.trials.size() - failed, failed, retried, checkpoints,
-                result.invocations, result.wall_ms / 1000);
+    std::printf(
+        "summary: %zu trials, %zu done, %zu failed, %zu retried, %zu checkpoints (self "
+        "re-invocations), "
+        "%d invocations by the driver, %.2f s\n",
+        result.trials.size(), result.trials.size() - failed, failed, retried, checkpoints,
+        result.invocations, result.wall_ms / 1000);
   }
   ordered_json trials_json = ordered_json::array();
   for (std::size_t i : order) trials_json.push_back(outcome_json(result.trials[i]));
-  ordered_json best = result.best ? outcome_json(result.trials[*result.best]) : ordered_json(nullptr);
+  ordered_json best =
+      result.best ? outcome_json(result.trials[*result.best]) : ordered_json(nullptr);
   if (c.json_lines) {
-    std::cout << ordered_json{{"best", best}, {"failed", failed}, {"checkpoints", checkpoints}, {"wall_ms", result.wall_ms}}.dump()
+    std::cout << ordered_json{{"best", best},
+                              {"failed", failed},
+                              {"checkpoints", checkpoints},
+                              {"wall_ms", result.wall_ms}}
+                     .dump()
               << "\n";
   }
   if (!c.report_file.empty()) {
@@ -286,7 +311,10 @@ int run(CasecCommand& c) {
                            {"target", c.target},
                            {"seed", c.seed},
                            {"epochs", c.epochs},
-                           {"data", {{"source", data.description}, {"train_rows", data.train_rows}, {"test_rows", data.test_rows}}},
+                           {"data",
+                            {{"source", data.description},
+                             {"train_rows", data.train_rows},
+                             {"test_rows", data.test_rows}}},
                            {"function_timeout_s", timeout_s},
                            {"max_batches_per_invocation", c.batches_per_invocation},
                            {"trials", trials_json},
@@ -315,50 +343,75 @@ int run(CasecCommand& c) {
 
 CasecCommandHandle::CasecCommandHandle(CLI::App& app) : command_(std::make_unique<CasecCommand>()) {
   CasecCommand& c = *command_;
-  c.app = app.add_subcommand("casec",
-                             "CLOUD 2018 Case C: random hyperparameter search over MLPs on MNIST, one function per trial");
+  c.app = app.add_subcommand(
+      "casec",
+      "CLOUD 2018 Case C: random hyperparameter search over MLPs on MNIST, one function per trial");
   CLI::App& a = *c.app;
-  a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")->capture_default_str();
+  a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
+      ->capture_default_str();
   a.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
   a.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
-  auto* dataset = a.add_option("--dataset", c.dataset, "the staged training set, s3://B/.../manifest.json");
+  auto* dataset =
+      a.add_option("--dataset", c.dataset, "the staged training set, s3://B/.../manifest.json");
   a.add_option("--test-dataset", c.test_dataset,
                "the staged test set (default: the --dataset key with -train/ replaced by -test/)")
       ->needs(dataset);
-  a.add_option("--data", c.data_dir, "MNIST directory (train-/t10k- IDX files, .gz or not), staged into --bucket")
+  a.add_option("--data", c.data_dir,
+               "MNIST directory (train-/t10k- IDX files, .gz or not), staged into --bucket")
       ->check(CLI::ExistingDirectory)
       ->excludes(dataset);
-  a.add_option("--shards", c.shards, "with --data: shards per split")->check(CLI::Range(1, 1000))->capture_default_str();
-  a.add_option("--trials", c.trials, "configurations drawn")->check(CLI::Range(1u, hs::kMaxTrials))->capture_default_str();
-  a.add_option("--epochs", c.epochs, "epochs per trial (the paper: 50)")->check(CLI::Range(1u, hs::kMaxEpochs))->capture_default_str();
-  a.add_option("--max-concurrency", c.max_concurrency, "trials running at once")->check(CLI::Range(1, 10000))->capture_default_str();
-  a.add_option("--seed", c.seed, "seed of the configurations (and of each trial's initial weights)")->capture_default_str();
-  a.add_option("--retries", c.retries, "re-invocations of a failed trial before it is reported failed")
+  a.add_option("--shards", c.shards, "with --data: shards per split")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  a.add_option("--trials", c.trials, "configurations drawn")
+      ->check(CLI::Range(1u, hs::kMaxTrials))
+      ->capture_default_str();
+  a.add_option("--epochs", c.epochs, "epochs per trial (the paper: 50)")
+      ->check(CLI::Range(1u, hs::kMaxEpochs))
+      ->capture_default_str();
+  a.add_option("--max-concurrency", c.max_concurrency, "trials running at once")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  a.add_option("--seed", c.seed, "seed of the configurations (and of each trial's initial weights)")
+      ->capture_default_str();
+  a.add_option("--retries", c.retries,
+               "re-invocations of a failed trial before it is reported failed")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
   a.add_option("--batches-per-invocation", c.batches_per_invocation,
-               "checkpoint and re-invoke after this many minibatches (0: only when the function's time runs out)")
+               "checkpoint and re-invoke after this many minibatches (0: only when the function's "
+               "time runs out)")
       ->capture_default_str();
-  a.add_option("--reserve-ms", c.reserve_ms, "time kept free at the end of an invocation to checkpoint")
+  a.add_option("--reserve-ms", c.reserve_ms,
+               "time kept free at the end of an invocation to checkpoint")
       ->check(CLI::Range(0u, 900000u))
       ->capture_default_str();
   a.add_option("--stall-timeout", c.stall_timeout_s,
-               "seconds a chained trial may go without a new checkpoint before it is retried (default: 2 x timeout + 30)")
+               "seconds a chained trial may go without a new checkpoint before it is retried "
+               "(default: 2 x timeout + 30)")
       ->check(CLI::PositiveNumber);
-  a.add_option("--poll", c.poll_s, "seconds between looks at chained trials in S3")->check(CLI::Range(0.01, 60.0))->capture_default_str();
+  a.add_option("--poll", c.poll_s, "seconds between looks at chained trials in S3")
+      ->check(CLI::Range(0.01, 60.0))
+      ->capture_default_str();
   a.add_option("--function", c.function, "the trial function's name")->capture_default_str();
-  a.add_option("--run-id", c.run_id, "run id (default: casec-<seed>-<time>); state under s3://BUCKET/runs/<id>/");
-  a.add_option("--bucket", c.bucket, "bucket for the run's state (created when missing)")->capture_default_str();
+  a.add_option("--run-id", c.run_id,
+               "run id (default: casec-<seed>-<time>); state under s3://BUCKET/runs/<id>/");
+  a.add_option("--bucket", c.bucket, "bucket for the run's state (created when missing)")
+      ->capture_default_str();
   a.add_option("--min-hidden-layers", c.space.min_hidden_layers)->capture_default_str();
   a.add_option("--max-hidden-layers", c.space.max_hidden_layers)->capture_default_str();
   a.add_option("--min-width", c.space.min_width)->capture_default_str();
   a.add_option("--max-width", c.space.max_width)->capture_default_str();
   a.add_option("--min-lr", c.space.min_learning_rate)->capture_default_str();
   a.add_option("--max-lr", c.space.max_learning_rate)->capture_default_str();
-  a.add_option("--min-batch-count", c.space.min_batch_count, "batches per epoch, at least")->capture_default_str();
-  a.add_option("--max-batch-count", c.space.max_batch_count, "batches per epoch, at most")->capture_default_str();
-  a.add_option("--report", c.report_file, "write every trial, the best and the run's figures as JSON");
-  a.add_flag("--json", c.json_lines, "one JSON object per finished trial on stdout, then the best, instead of the table");
+  a.add_option("--min-batch-count", c.space.min_batch_count, "batches per epoch, at least")
+      ->capture_default_str();
+  a.add_option("--max-batch-count", c.space.max_batch_count, "batches per epoch, at most")
+      ->capture_default_str();
+  a.add_option("--report", c.report_file,
+               "write every trial, the best and the run's figures as JSON");
+  a.add_flag("--json", c.json_lines,
+             "one JSON object per finished trial on stdout, then the best, instead of the table");
   a.add_flag("-q,--quiet", c.quiet, "no table, no progress");
 }
 

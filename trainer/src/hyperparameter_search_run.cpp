@@ -1,8 +1,6 @@
 // The Case C search driver (hyperparameter_search.hpp): trial states, the synchronous first
 // invocations, following chained trials through S3, retries, the best result.
 
-#include "stratus/trainer/hyperparameter_search.hpp"
-
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -10,6 +8,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "stratus/trainer/hyperparameter_search.hpp"
 
 namespace stratus::trainer {
 namespace hs = ml::hyperparameter_search;
@@ -28,10 +28,12 @@ std::string describe_failure(const InvocationResult& r) {
   if (!r.telemetry.error.empty()) return r.telemetry.error;
   const nlohmann::json doc = nlohmann::json::parse(r.payload, nullptr, false);
   if (doc.is_object() && doc.contains("errorMessage")) {
-    return doc.value("errorType", std::string("Error")) + ": " + doc.value("errorMessage", std::string());
+    return doc.value("errorType", std::string("Error")) + ": " +
+           doc.value("errorMessage", std::string());
   }
   return "HTTP " + std::to_string(r.telemetry.status) +
-         (r.telemetry.function_error.empty() ? "" : " function error " + r.telemetry.function_error);
+         (r.telemetry.function_error.empty() ? ""
+                                             : " function error " + r.telemetry.function_error);
 }
 
 class Search {
@@ -53,7 +55,8 @@ class Search {
     std::size_t next_queued = 0;
     report_progress();
     while (finished_ < outcomes_.size()) {
-      while (next_queued < outcomes_.size() && running_ < static_cast<std::size_t>(options_.max_concurrency)) {
+      while (next_queued < outcomes_.size() &&
+             running_ < static_cast<std::size_t>(options_.max_concurrency)) {
         ++running_;
         tracking_[next_queued].first_start = Clock::now();
         start(next_queued++);
@@ -83,7 +86,8 @@ class Search {
     for (std::size_t i = 0; i < result.trials.size(); ++i) {
       const auto& r = result.trials[i].result;
       if (!r) continue;
-      if (!result.best || r->test_accuracy > result.trials[*result.best].result->test_accuracy) result.best = i;
+      if (!result.best || r->test_accuracy > result.trials[*result.best].result->test_accuracy)
+        result.best = i;
     }
     return result;
   }
@@ -163,10 +167,12 @@ class Search {
     std::map<std::size_t, bool> has_result;
     for (std::size_t i = 0; i < outcomes_.size(); ++i) {
       if (outcomes_[i].state != TrialState::Chained) continue;
-      const std::string prefix = hs::trial_prefix(options_.run.run_id, static_cast<std::uint32_t>(i));
+      const std::string prefix =
+          hs::trial_prefix(options_.run.run_id, static_cast<std::uint32_t>(i));
       const auto from = std::lower_bound(keys.begin(), keys.end(), prefix);
       for (auto it = from; it != keys.end() && it->starts_with(prefix); ++it) {
-        if (*it == hs::result_key(options_.run.run_id, static_cast<std::uint32_t>(i))) has_result[i] = true;
+        if (*it == hs::result_key(options_.run.run_id, static_cast<std::uint32_t>(i)))
+          has_result[i] = true;
         if (const auto s = hs::checkpoint_segment(*it)) newest[i] = std::max(newest[i], *s);
       }
     }
@@ -176,10 +182,13 @@ class Search {
       Tracking& t = tracking_[i];
       if (has_result[i]) {
         try {
-          const auto text = store_.get(options_.run.bucket, hs::result_key(options_.run.run_id, static_cast<std::uint32_t>(i)));
+          const auto text =
+              store_.get(options_.run.bucket,
+                         hs::result_key(options_.run.run_id, static_cast<std::uint32_t>(i)));
           if (text) {
             hs::TrialResult result = hs::decode_result(*text);
-            if (result.trial != outcomes_[i].config) throw ml::ProtocolError("the stored result is for another configuration");
+            if (result.trial != outcomes_[i].config)
+              throw ml::ProtocolError("the stored result is for another configuration");
             finish(i, std::move(result));
             continue;
           }
@@ -196,7 +205,9 @@ class Search {
       } else if (now - t.last_progress > options_.stall_timeout) {
         ++outcomes_[i].stalls;
         fail_attempt(i, "the chain made no progress for " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options_.stall_timeout).count()) +
+                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                               options_.stall_timeout)
+                                               .count()) +
                             " s after segment " + std::to_string(t.segment));
       }
     }
@@ -211,7 +222,9 @@ class Search {
       return;
     }
     outcome.state = TrialState::Failed;
-    outcome.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - tracking_[trial].first_start).count();
+    outcome.wall_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - tracking_[trial].first_start)
+            .count();
     ++tracking_[trial].generation;
     --running_;
     ++finished_;
@@ -223,7 +236,9 @@ class Search {
     TrialOutcome& outcome = outcomes_[trial];
     outcome.state = TrialState::Done;
     outcome.result = std::move(result);
-    outcome.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - tracking_[trial].first_start).count();
+    outcome.wall_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - tracking_[trial].first_start)
+            .count();
     ++tracking_[trial].generation;
     --running_;
     ++finished_;
@@ -259,19 +274,23 @@ class Search {
 }  // namespace
 
 SearchResult run_search(Invoker& invoker, ml::ObjectStore& store, const SearchOptions& options,
-                        const std::vector<hs::TrialConfig>& trials, const SearchObserver& observer) {
+                        const std::vector<hs::TrialConfig>& trials,
+                        const SearchObserver& observer) {
   hs::validate(options.run);
   if (trials.empty()) throw std::invalid_argument("casec: no trials to run");
-  if (options.max_concurrency < 1) throw std::invalid_argument("--max-concurrency must be at least 1");
+  if (options.max_concurrency < 1)
+    throw std::invalid_argument("--max-concurrency must be at least 1");
   if (options.retries < 0) throw std::invalid_argument("--retries must be at least 0");
   for (std::size_t i = 0; i < trials.size(); ++i) {
-    if (trials[i].trial != i) throw std::invalid_argument("casec: trial configurations must be numbered 0..n-1");
+    if (trials[i].trial != i)
+      throw std::invalid_argument("casec: trial configurations must be numbered 0..n-1");
   }
   store.ensure_bucket(options.run.bucket);
   SearchResult result = Search(invoker, store, options, trials, observer).run();
   nlohmann::ordered_json best = {{"protocol", hs::kProtocol}, {"run_id", options.run.run_id}};
   if (result.best) {
-    best["best"] = nlohmann::ordered_json::parse(hs::encode_result(*result.trials[*result.best].result));
+    best["best"] =
+        nlohmann::ordered_json::parse(hs::encode_result(*result.trials[*result.best].result));
   } else {
     best["best"] = nullptr;
   }

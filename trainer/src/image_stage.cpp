@@ -14,7 +14,8 @@ namespace stratus::trainer {
 namespace {
 
 bool is_image_key(std::string key) {
-  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return key.ends_with(".png") || key.ends_with(".jpg") || key.ends_with(".jpeg");
 }
 
@@ -42,11 +43,13 @@ ImageFolder read_image_folder(ml::ObjectStore& store, const std::string& bucket,
     const std::string rest = key.substr(prefix.size());
     const auto slash = rest.find('/');
     if (slash == std::string::npos || slash == 0) {
-      throw DatasetError("s3://" + bucket + "/" + key + ": images must sit in one directory per class, " + where +
+      throw DatasetError("s3://" + bucket + "/" + key +
+                         ": images must sit in one directory per class, " + where +
                          "<class>/<image>");
     }
     images.emplace_back(key, rest.substr(0, slash));
-    if (images.size() > kMaxFolderImages) throw DatasetError(where + ": more than 1,000,000 images");
+    if (images.size() > kMaxFolderImages)
+      throw DatasetError(where + ": more than 1,000,000 images");
   }
   if (images.empty()) throw DatasetError(where + ": no PNG or JPEG images under this prefix");
 
@@ -55,17 +58,21 @@ ImageFolder read_image_folder(ml::ObjectStore& store, const std::string& bucket,
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   if (names.size() > kMaxImageClasses) {
-    throw DatasetError(where + ": " + std::to_string(names.size()) + " class directories; the CNN has " +
-                       std::to_string(kMaxImageClasses) + " outputs");
+    throw DatasetError(where + ": " + std::to_string(names.size()) +
+                       " class directories; the CNN has " + std::to_string(kMaxImageClasses) +
+                       " outputs");
   }
-  const bool digits = std::all_of(names.begin(), names.end(), [](const std::string& n) { return digit_name(n) >= 0; });
+  const bool digits = std::all_of(names.begin(), names.end(),
+                                  [](const std::string& n) { return digit_name(n) >= 0; });
   std::map<std::string, std::int32_t> label_of;
   if (digits) {
     for (const std::string& n : names) label_of[n] = digit_name(n);
     folder.class_names.assign(static_cast<std::size_t>(digit_name(names.back())) + 1, "");
-    for (const std::string& n : names) folder.class_names[static_cast<std::size_t>(digit_name(n))] = n;
+    for (const std::string& n : names)
+      folder.class_names[static_cast<std::size_t>(digit_name(n))] = n;
   } else {
-    for (std::size_t i = 0; i < names.size(); ++i) label_of[names[i]] = static_cast<std::int32_t>(i);
+    for (std::size_t i = 0; i < names.size(); ++i)
+      label_of[names[i]] = static_cast<std::int32_t>(i);
     folder.class_names = names;
   }
 
@@ -96,7 +103,8 @@ ImageFolder read_image_folder(ml::ObjectStore& store, const std::string& bucket,
   const std::uint64_t count = labels.size();
   folder.data.features = Tensor::of_u8({count, 3, size, size}, std::move(pixels));
   folder.data.labels = Tensor::of_i32({count}, std::move(labels));
-  folder.data.generator = "images " + where + " size=" + std::to_string(size) + " count=" + std::to_string(count) +
+  folder.data.generator = "images " + where + " size=" + std::to_string(size) +
+                          " count=" + std::to_string(count) +
                           " sha256=" + aws::to_hex(provenance.digest());
   for (const auto& [name, label] : label_of) folder.data.classes.push_back(label);
   std::sort(folder.data.classes.begin(), folder.data.classes.end());
@@ -105,7 +113,8 @@ ImageFolder read_image_folder(ml::ObjectStore& store, const std::string& bucket,
 }
 
 std::string class_names_json(const ImageFolder& folder, const std::string& source) {
-  return nlohmann::ordered_json{{"classes", folder.class_names}, {"images", folder.data.count()}, {"source", source}}
+  return nlohmann::ordered_json{
+             {"classes", folder.class_names}, {"images", folder.data.count()}, {"source", source}}
              .dump(2) +
          "\n";
 }

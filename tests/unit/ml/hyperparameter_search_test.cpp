@@ -158,7 +158,8 @@ TEST(HyperparameterCodec, RequestsAnswersAndResultsRoundTrip) {
     EXPECT_EQ(decoded.result.has_value(), status == hs::Status::Done);
   }
   EXPECT_EQ(hs::checkpoint_key("r", 3, 12), "runs/r/trials/00003/checkpoint-00012.bin");
-  EXPECT_EQ(hs::checkpoint_segment("runs/r/trials/00003/checkpoint-00012.bin"), std::optional<std::uint32_t>(12));
+  EXPECT_EQ(hs::checkpoint_segment("runs/r/trials/00003/checkpoint-00012.bin"),
+            std::optional<std::uint32_t>(12));
   EXPECT_FALSE(hs::checkpoint_segment("runs/r/trials/00003/checkpoint-0001x.bin"));
   EXPECT_FALSE(hs::checkpoint_segment("runs/r/trials/00003/result.json"));
   EXPECT_EQ(hs::trial_architecture(small_trial(), 784), "mlp/1:784-7-5-10");
@@ -194,16 +195,21 @@ TEST(HyperparameterCodec, HostileRequestsAreRefusedWithTheirField) {
   for (const auto& [from, to] : cases) {
     EXPECT_THROW(hs::decode_request(mutate(from, to)), ProtocolError) << to;
   }
-  for (const std::string& text : std::vector<std::string>{"", "[]", "{", "null", "{\"protocol\":\"stratus-hyperparameter-search/1\"}",
-                                 std::string(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(good.size() / 2))}) {
+  for (const std::string& text : std::vector<std::string>{
+           "", "[]", "{", "null", "{\"protocol\":\"stratus-hyperparameter-search/1\"}",
+           std::string(good.begin(),
+                       good.begin() + static_cast<std::ptrdiff_t>(good.size() / 2))}) {
     EXPECT_THROW(hs::decode_request(text), ProtocolError) << text;
   }
-  EXPECT_THROW(hs::decode_answer("{\"protocol\":\"stratus-hyperparameter-search/1\",\"run_id\":\"r\",\"trial\":0,"
-                                 "\"status\":\"maybe\",\"segment\":0,\"epoch\":0,\"batch\":0,\"replayed\":false}"),
-               ProtocolError);
+  EXPECT_THROW(
+      hs::decode_answer(
+          "{\"protocol\":\"stratus-hyperparameter-search/1\",\"run_id\":\"r\",\"trial\":0,"
+          "\"status\":\"maybe\",\"segment\":0,\"epoch\":0,\"batch\":0,\"replayed\":false}"),
+      ProtocolError);
   // A "done" answer must carry its result, for its own trial.
-  EXPECT_THROW(hs::decode_answer("{\"protocol\":\"stratus-hyperparameter-search/1\",\"run_id\":\"r\",\"trial\":0,"
-                                 "\"status\":\"done\",\"segment\":0,\"epoch\":0,\"batch\":0,\"replayed\":false}"),
+  EXPECT_THROW(hs::decode_answer(
+                   "{\"protocol\":\"stratus-hyperparameter-search/1\",\"run_id\":\"r\",\"trial\":0,"
+                   "\"status\":\"done\",\"segment\":0,\"epoch\":0,\"batch\":0,\"replayed\":false}"),
                ProtocolError);
 }
 
@@ -223,7 +229,9 @@ TEST(HyperparameterCheckpoint, RoundTripsAndRefusesHostileBytes) {
   EXPECT_EQ(back.last_epoch_loss, state.last_epoch_loss);
   // Every truncation, wrong magic, a lying header length, another trial, another architecture.
   for (std::size_t n = 0; n < bytes.size(); n += 1 + n / 8) {
-    EXPECT_THROW(hs::decode_checkpoint(std::string_view(bytes).substr(0, n), trial, 20), ProtocolError) << n;
+    EXPECT_THROW(hs::decode_checkpoint(std::string_view(bytes).substr(0, n), trial, 20),
+                 ProtocolError)
+        << n;
   }
   std::string bad = bytes;
   bad[0] = 'X';
@@ -256,8 +264,10 @@ TEST(HyperparameterTraining, ResumingFromAnyCheckpointGivesTheUninterruptedBytes
     std::uint32_t segments = 0;
     while (state.epoch < trial.epochs) {
       std::uint64_t calls = 0;
-      const std::uint64_t trained = hs::train_segment(state, trial, data, [&] { return ++calls < budget; });
-      EXPECT_EQ(trained, std::min<std::uint64_t>(budget, all - std::min<std::uint64_t>(all, segments * budget)));
+      const std::uint64_t trained =
+          hs::train_segment(state, trial, data, [&] { return ++calls < budget; });
+      EXPECT_EQ(trained, std::min<std::uint64_t>(
+                             budget, all - std::min<std::uint64_t>(all, segments * budget)));
       ++segments;
       state.segment = segments;
       state = hs::decode_checkpoint(hs::encode_checkpoint(state, trial.trial), trial, 20);
@@ -281,8 +291,9 @@ namespace {
 
 // Independent double-precision mean softmax cross entropy of `rows` rows of `d` through an MLP
 // (ReLU hidden, linear output) held as [in,out] weights and biases.
-double reference_loss(const std::vector<std::vector<double>>& tensors, const std::vector<std::size_t>& widths,
-                      const hs::TrialData& d, std::size_t first, std::size_t rows) {
+double reference_loss(const std::vector<std::vector<double>>& tensors,
+                      const std::vector<std::size_t>& widths, const hs::TrialData& d,
+                      std::size_t first, std::size_t rows) {
   double total = 0;
   for (std::size_t r = first; r < first + rows; ++r) {
     std::vector<double> a(d.x.begin() + static_cast<std::ptrdiff_t>(r * d.inputs),
@@ -291,7 +302,8 @@ double reference_loss(const std::vector<std::vector<double>>& tensors, const std
       std::vector<double> z(widths[l]);
       for (std::size_t o = 0; o < widths[l]; ++o) {
         double s = tensors[2 * (l - 1) + 1][o];
-        for (std::size_t i = 0; i < widths[l - 1]; ++i) s += a[i] * tensors[2 * (l - 1)][i * widths[l] + o];
+        for (std::size_t i = 0; i < widths[l - 1]; ++i)
+          s += a[i] * tensors[2 * (l - 1)][i * widths[l] + o];
         z[o] = l + 1 < widths.size() ? std::max(0.0, s) : s;
       }
       a = std::move(z);
@@ -321,7 +333,8 @@ TEST(HyperparameterTraining, OneStepIsSgdOnTheBatchMeanLossAgainstCentralDiffere
   double worst = 0;
   for (std::size_t t = 0; t < before.size(); ++t) {
     for (std::size_t i = 0; i < before[t].size(); i += 1 + before[t].size() / 7) {
-      const double step = (before[t][i] - static_cast<double>(state.model.tensors[t].values[i])) / lr;
+      const double step =
+          (before[t][i] - static_cast<double>(state.model.tensors[t].values[i])) / lr;
       auto plus = before, minus = before;
       const double h = 1e-5;
       plus[t][i] += h;

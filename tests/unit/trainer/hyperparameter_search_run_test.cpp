@@ -4,8 +4,6 @@
 // in-process Lambda (sorted ranking, best trial, a trial that fails every attempt retried a
 // bounded number of times and reported while the others finish).
 
-#include "stratus/trainer/hyperparameter_search.hpp"
-
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -13,6 +11,7 @@
 
 #include "stratus/ml/memory_object_store.hpp"
 #include "stratus/ml/split_mix64.hpp"
+#include "stratus/trainer/hyperparameter_search.hpp"
 #include "stratus/trainer/local_lambda.hpp"
 #include "stratus/trainer/stage_plan.hpp"
 
@@ -30,8 +29,9 @@ trainer::LabeledData images(std::size_t count, std::uint64_t seed) {
     const auto label = static_cast<std::int32_t>(random.next() % 10);
     labels.push_back(label);
     for (std::size_t p = 0; p < 6 * 5; ++p) {
-      pixels.push_back(static_cast<std::uint8_t>(p / 3 == static_cast<std::size_t>(label) ? 200 + random.next() % 50
-                                                                                           : random.next() % 60));
+      pixels.push_back(static_cast<std::uint8_t>(p / 3 == static_cast<std::size_t>(label)
+                                                     ? 200 + random.next() % 50
+                                                     : random.next() % 60));
     }
   }
   trainer::LabeledData d;
@@ -88,13 +88,15 @@ hs::Answer serve(Staged& s, RecordingEvents& events, const std::string& payload)
 
 }  // namespace
 
-TEST(HyperparameterTrialFunction, ASegmentChainGivesTheUninterruptedResultAndIgnoresStaleDeliveries) {
+TEST(HyperparameterTrialFunction,
+     ASegmentChainGivesTheUninterruptedResultAndIgnoresStaleDeliveries) {
   Staged s;
   const hs::TrialConfig trial = hs::sample_trial(11, 0, {}, 4, 120);
   RecordingEvents events;
 
   // Uninterrupted: one invocation, no event.
-  const hs::Answer whole = serve(s, events, hs::encode_request({run_config("whole", 0), trial, std::nullopt}));
+  const hs::Answer whole =
+      serve(s, events, hs::encode_request({run_config("whole", 0), trial, std::nullopt}));
   ASSERT_EQ(whole.status, hs::Status::Done);
   EXPECT_TRUE(events.events.empty());
   EXPECT_EQ(whole.result->invocations, 1u);
@@ -115,7 +117,8 @@ TEST(HyperparameterTrialFunction, ASegmentChainGivesTheUninterruptedResultAndIgn
     // The same event again (at-least-once delivery): it ran already, so it does nothing.
     const std::size_t pending = events.events.size();
     const hs::Answer again = serve(s, events, payload);
-    EXPECT_TRUE(again.status == hs::Status::Stale || (again.status == hs::Status::Done && again.replayed));
+    EXPECT_TRUE(again.status == hs::Status::Stale ||
+                (again.status == hs::Status::Done && again.replayed));
     stale += again.status == hs::Status::Stale ? 1 : 0;
     EXPECT_EQ(events.events.size(), pending);
   }
@@ -139,11 +142,13 @@ TEST(HyperparameterTrialFunction, ASegmentChainGivesTheUninterruptedResultAndIgn
   EXPECT_TRUE(events.events.empty());
 
   // A segment beyond the newest checkpoint cannot be served.
-  EXPECT_THROW(serve(s, events, hs::encode_request({run_config("fresh", 5), trial, 3u})), ml::ProtocolError);
+  EXPECT_THROW(serve(s, events, hs::encode_request({run_config("fresh", 5), trial, 3u})),
+               ml::ProtocolError);
   // A configuration that does not fit the data is refused (batch_count x batch_size > rows).
   hs::TrialConfig too_big = trial;
   too_big.batch_size = 1000;
-  EXPECT_THROW(serve(s, events, hs::encode_request({run_config("big", 0), too_big, std::nullopt})), ml::ProtocolError);
+  EXPECT_THROW(serve(s, events, hs::encode_request({run_config("big", 0), too_big, std::nullopt})),
+               ml::ProtocolError);
 }
 
 TEST(HyperparameterSearchDriver, RanksTrialsRetriesAFailingOneAndReportsIt) {
@@ -160,7 +165,9 @@ TEST(HyperparameterSearchDriver, RanksTrialsRetriesAFailingOneAndReportsIt) {
   options.poll_interval = std::chrono::milliseconds(5);
   std::size_t reported = 0, most_running = 0;
   SearchObserver observer;
-  observer.on_progress = [&](const SearchProgress& p) { most_running = std::max(most_running, p.running); };
+  observer.on_progress = [&](const SearchProgress& p) {
+    most_running = std::max(most_running, p.running);
+  };
   observer.on_trial = [&](const TrialOutcome&, const SearchProgress&) { ++reported; };
   const SearchResult result = run_search(invoker, store->store, options, trials, observer);
   lambda.drain_events();
@@ -181,7 +188,8 @@ TEST(HyperparameterSearchDriver, RanksTrialsRetriesAFailingOneAndReportsIt) {
   const std::vector<std::size_t> order = ranking(result);
   EXPECT_EQ(order.back(), 3u);
   for (std::size_t k = 1; k + 1 < order.size(); ++k) {
-    EXPECT_GE(result.trials[order[k - 1]].result->test_accuracy, result.trials[order[k]].result->test_accuracy);
+    EXPECT_GE(result.trials[order[k - 1]].result->test_accuracy,
+              result.trials[order[k]].result->test_accuracy);
   }
   ASSERT_TRUE(result.best);
   EXPECT_EQ(*result.best, order.front());
@@ -207,7 +215,8 @@ TEST(HyperparameterTrialFunction, ATimeBudgetCheckpointsWhenTheInvocationRunsSho
   run.reserve_ms = 1000;
   // Less time left than the reserve: each invocation trains its one guaranteed minibatch only.
   hs::TrialEnvironment env{s.store, events, [] { return std::chrono::milliseconds(500); }, {}};
-  const hs::Answer first = hs::decode_answer(hs::serve_trial_request(hs::encode_request({run, trial, std::nullopt}), env));
+  const hs::Answer first = hs::decode_answer(
+      hs::serve_trial_request(hs::encode_request({run, trial, std::nullopt}), env));
   ASSERT_EQ(first.status, hs::Status::Continued);
   EXPECT_EQ(first.epoch * trial.batch_count + first.batch, 1u);
   ASSERT_EQ(events.events.size(), 1u);
@@ -218,7 +227,7 @@ TEST(HyperparameterTrialFunction, ATimeBudgetCheckpointsWhenTheInvocationRunsSho
   const hs::Answer done = hs::decode_answer(hs::serve_trial_request(next, roomy));
   ASSERT_EQ(done.status, hs::Status::Done);
   EXPECT_EQ(done.result->invocations, 2u);
-  const hs::Answer whole =
-      hs::decode_answer(hs::serve_trial_request(hs::encode_request({run_config("timed-whole", 0), trial, std::nullopt}), roomy));
+  const hs::Answer whole = hs::decode_answer(hs::serve_trial_request(
+      hs::encode_request({run_config("timed-whole", 0), trial, std::nullopt}), roomy));
   EXPECT_EQ(done.result->model_sha256, whole.result->model_sha256);
 }

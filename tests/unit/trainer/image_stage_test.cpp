@@ -14,7 +14,8 @@ using namespace stratus::trainer;
 
 namespace {
 
-std::string png(std::uint8_t r, std::uint8_t g, std::uint8_t b, std::uint32_t w = 4, std::uint32_t h = 4) {
+std::string png(std::uint8_t r, std::uint8_t g, std::uint8_t b, std::uint32_t w = 4,
+                std::uint32_t h = 4) {
   ml::Image image{w, h, {}};
   for (std::uint32_t i = 0; i < w * h; ++i) image.rgb.insert(image.rgb.end(), {r, g, b});
   return ml::encode_png(image);
@@ -37,8 +38,8 @@ TEST(ImageFolder, NamedClassesInSortedOrderAndPlanesLikeCifar) {
   // S3 order: aug/cat/deeper/z.PNG, aug/cat/y.png, aug/dog/x-aug-000.png.
   EXPECT_EQ(folder.data.labels.i32, (std::vector<std::int32_t>{0, 0, 1}));
   const auto& px = folder.data.features.u8;
-  EXPECT_EQ(px[64 * 3 + 0], 200);       // image 1, R plane
-  EXPECT_EQ(px[64 * 3 + 64], 100);      // G plane
+  EXPECT_EQ(px[64 * 3 + 0], 200);        // image 1, R plane
+  EXPECT_EQ(px[64 * 3 + 64], 100);       // G plane
   EXPECT_EQ(px[64 * 3 + 128 + 63], 50);  // B plane, last pixel
   EXPECT_EQ(folder.data.classes, (std::vector<std::int32_t>{0, 1}));
   EXPECT_NE(folder.data.generator.find("count=3"), std::string::npos);
@@ -80,7 +81,8 @@ TEST(ImageFolder, HostileFoldersAreRefusedWithTheObjectNamed) {
   }
   store.put("b", "wrong/cat/a.png", "GIF89a....");
   EXPECT_THROW(read_image_folder(store, "b", "wrong/"), DatasetError);
-  for (int c = 0; c < 11; ++c) store.put("b", "many/class" + std::to_string(c) + "/a.png", png(1, 1, 1));
+  for (int c = 0; c < 11; ++c)
+    store.put("b", "many/class" + std::to_string(c) + "/a.png", png(1, 1, 1));
   EXPECT_THROW(read_image_folder(store, "b", "many/"), DatasetError);
   EXPECT_THROW(read_image_folder(store, "b", "many/", 0), std::invalid_argument);
 }

@@ -136,9 +136,9 @@ struct TrialResult {
   std::uint64_t test_samples = 0;
   double final_train_loss = 0;  // mean minibatch loss of the last epoch
   std::string model_sha256;
-  std::string model_key;           // runs/<run>/trials/<i>/model.bin
-  std::uint32_t invocations = 0;   // segments of the chain that trained (checkpoints + 1)
-  double train_ms = 0;             // training time summed over the chain (not deterministic)
+  std::string model_key;          // runs/<run>/trials/<i>/model.bin
+  std::uint32_t invocations = 0;  // segments of the chain that trained (checkpoints + 1)
+  double train_ms = 0;            // training time summed over the chain (not deterministic)
 };
 std::string encode_result(const TrialResult& result);
 TrialResult decode_result(std::string_view text);
@@ -173,8 +173,8 @@ struct TrainingState {
   std::uint32_t segment = 0;  // invocations done so far
   std::uint32_t epoch = 0;    // next minibatch: (epoch, batch)
   std::uint32_t batch = 0;
-  double epoch_loss_sum = 0;     // summed minibatch losses of the current epoch so far
-  double last_epoch_loss = 0;    // mean minibatch loss of the previous epoch
+  double epoch_loss_sum = 0;   // summed minibatch losses of the current epoch so far
+  double last_epoch_loss = 0;  // mean minibatch loss of the previous epoch
   double train_ms = 0;
   // Done once epoch == the trial's epochs (batch 0).
 };
@@ -218,7 +218,7 @@ struct TrialEnvironment {
   ObjectStore& store;
   EventInvoker& events;
   std::function<std::chrono::milliseconds()> remaining;  // time left in this invocation
-  std::filesystem::path cache_dir;                        // empty: no shard cache
+  std::filesystem::path cache_dir;                       // empty: no shard cache
 };
 // Decodes and serves one request; returns the answer payload. Throws ProtocolError for requests
 // and objects it refuses; store and invoke failures propagate (the invocation fails and is

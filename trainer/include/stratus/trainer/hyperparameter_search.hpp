@@ -37,9 +37,9 @@ struct TrialOutcome {
   ml::hyperparameter_search::TrialConfig config;
   TrialState state = TrialState::Queued;
   std::optional<ml::hyperparameter_search::TrialResult> result;
-  int attempts = 0;   // synchronous invocations made (the first and the retries)
+  int attempts = 0;  // synchronous invocations made (the first and the retries)
   int throttles = 0;
-  int stalls = 0;     // chains given up for making no progress
+  int stalls = 0;                   // chains given up for making no progress
   std::vector<std::string> errors;  // why each failed attempt failed, in order
   double wall_ms = 0;               // first invocation to result, as the driver saw it
   InvocationTelemetry last_telemetry;
