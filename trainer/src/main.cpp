@@ -16,6 +16,7 @@
 #include "layers_command.hpp"
 #include "predict_command.hpp"
 #include "augment_command.hpp"
+#include "tuning_commands.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -379,6 +380,7 @@ int main(int argc, char** argv) {
   LayersCommandHandle layers_command(app);
   PredictCommandHandle predict_command(app);
   AugmentCommandHandle augment_command(app);
+  TuningCommands tuning_commands(app);
   CLI11_PARSE(app, argc, argv);
   if (report_command->parsed()) return 0;  // ran in its callback
   try {
@@ -386,6 +388,7 @@ int main(int argc, char** argv) {
     if (const auto code = layers_command.run_if_parsed()) return *code;
     if (const auto code = predict_command.run_if_parsed()) return *code;
     if (const auto code = augment_command.run_if_parsed()) return *code;
+    if (const auto code = tuning_commands.run_if_parsed()) return *code;
     if (stage->parsed()) return run_stage_command(st);
     if (deploy->parsed()) return run_deploy_command(dc);
     return run_linreg(c);
