@@ -125,9 +125,10 @@ std::string scatter_chart(const std::string& id, const std::string& title, const
     y_lo = std::min(y_lo, p.y), y_hi = std::max(y_hi, p.y);
   }
   // A margin of 5% each side so no point sits on an axis; a single value gets a unit span.
+  // Times and costs are never negative: a margin does not take the axis below 0.
   auto widen = [](double& lo, double& hi) {
     const double span = hi > lo ? hi - lo : std::max(std::abs(hi), 1e-12);
-    lo -= span * 0.05;
+    lo = lo >= 0 ? std::max(0.0, lo - span * 0.05) : lo - span * 0.05;
     hi += span * 0.05;
   };
   widen(x_lo, x_hi);
@@ -170,6 +171,10 @@ std::string scatter_chart(const std::string& id, const std::string& title, const
            number(px(p.x)) + "\" cy=\"" + number(py(p.y)) + "\" r=\"" + (p.highlighted ? "6" : "4") +
            "\" fill=\"" + (p.highlighted ? "#d62728" : "#1f77b4") + "\"><title>" + escape(p.label) +
            ": " + number(p.x) + ", " + number(p.y) + "</title></circle>\n";
+    if (p.highlighted) {
+      svg += "<text class=\"front-label\" x=\"" + number(px(p.x) + 8) + "\" y=\"" + number(py(p.y) - 6) +
+             "\">" + escape(p.label) + "</text>\n";
+    }
   }
   svg += "<circle cx=\"" + number(kLeft + 10) + "\" cy=\"" + number(kTop - 6) +
          "\" r=\"5\" fill=\"#d62728\"/><text x=\"" + number(kLeft + 20) + "\" y=\"" +
@@ -188,7 +193,7 @@ std::string html_page_start(const std::string& title) {
       "</title>\n<style>\n"
       "body{font-family:sans-serif;margin:24px;color:#222;max-width:900px}\n"
       "svg.chart{display:block;margin:16px 0;background:#fff;border:1px solid #ddd}\n"
-      "svg text{font-size:12px;font-family:sans-serif;fill:#333}\nsvg "
+      "svg text{font-size:12px;font-family:sans-serif;fill:#333}\nsvg text.front-label{font-size:10px}\nsvg "
       "text.title{font-size:15px;font-weight:bold}\n"
       ".axis{stroke:#333;stroke-width:1}\n.grid{stroke:#eee;stroke-width:1}\n"
       "table{border-collapse:collapse;font-size:13px}\ntd,th{border:1px solid #ccc;padding:3px "

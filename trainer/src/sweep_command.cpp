@@ -111,9 +111,9 @@ int run_sweep(SweepCommand& c) {
   if (c.run.json_lines) {
     std::cout << ordered_json{{"pareto_front", front_json}, {"points", grid}}.dump() << "\n";
   } else if (table) {
-    std::printf("\n%8s %8s %14s %14s  %s\n", "memory", "workers", "run_ms", "cost_usd", "pareto");
+    std::printf("\n%8s %8s %14s %16s  %s\n", "memory", "workers", "run_ms", "cost_usd", "pareto");
     for (std::size_t i = 0; i < points.size(); ++i)
-      std::printf("%8d %8d %14.2f %14.10f  %s\n", points[i].memory_mb, points[i].workers, points[i].time_ms,
+      std::printf("%8d %8d %14.2f %16.10g  %s\n", points[i].memory_mb, points[i].workers, points[i].time_ms,
                   points[i].cost_usd, front[i] ? "*" : "");
     std::printf("pareto front (no other configuration is both faster and cheaper): %s\n",
                 front_json.dump().c_str());

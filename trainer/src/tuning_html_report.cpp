@@ -1,5 +1,6 @@
 #include "stratus/trainer/tuning_html_report.hpp"
 
+#include <optional>
 #include <stdexcept>
 
 #include "stratus/trainer/svg_chart.hpp"
@@ -36,7 +37,8 @@ std::string cell(const char* field, const std::string& text) {
 }
 
 std::string definition(const char* term, const std::string& id, const std::string& text) {
-  return std::string("<dt>") + term + "</dt><dd id=\"" + id + "\">" + escape(text) + "</dd>\n";
+  return std::string("<dt>") + term + "</dt><dd id=\"" + id + "\"><code>" + escape(text) +
+         "</code></dd>\n";
 }
 
 }  // namespace
@@ -69,6 +71,22 @@ std::string render_optimizer_html(const json& report) {
             cell("changed_function", text_at(step, "changed_function")) +
             cell("converged", step.value("converged", false) ? "yes" : "no") + "</tr>\n";
   }
+  // Where the two functions stand after the last step (the loser's last update included).
+  if (auto final_settings = report.find("final_settings");
+      final_settings != report.end() && final_settings->is_object() && report.contains("functions") &&
+      report["functions"].is_array() && report["functions"].size() == 2) {
+    const json& names = report["functions"];
+    auto setting = [&](std::size_t i) -> std::optional<double> {
+      auto it = final_settings->find(names[i].is_string() ? names[i].get<std::string>() : "");
+      if (it == final_settings->end() || !it->is_number()) return std::nullopt;
+      return it->get<double>();
+    };
+    if (setting(0) && setting(1)) {
+      xs.push_back(xs.back() + 1);
+      a_setting.values.push_back(setting(0));
+      b_setting.values.push_back(setting(1));
+    }
+  }
   std::string html = html_page_start("Stratus cost optimizer: " + text_at(report, "objective") +
                                      " over " + knob);
   html += "<h1>Cost optimizer (CLOUD 2018 monitor): " + escape(text_at(report, "objective")) +
@@ -85,8 +103,10 @@ std::string render_optimizer_html(const json& report) {
   html += "</dl>\n<p>Each step runs both configurations (A and B, two functions), compares their "
           "trimmed-median metric, and gives the losing one the new setting; it stops when they "
           "agree.</p>\n";
-  html += line_chart("chart-trajectory", "Trajectory: the two configurations per step",
+  html += line_chart("chart-trajectory",
+                     "Trajectory: the two configurations per step (last point: after the last step)",
                      knob + " (" + unit + ")", "step", xs, {a_setting, b_setting});
+  xs.resize(a_metric.values.size());
   html += line_chart("chart-metric",
                      "Metric per step (" + text_at(report, "objective") +
                          (text_at(report, "objective") == "cost" ? ": lower wins)" : ": higher wins)"),
