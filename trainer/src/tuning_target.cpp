@@ -6,6 +6,7 @@
 
 #include "stratus/functions/product_functions.hpp"
 #include "stratus/trainer/deploy.hpp"
+#include "stratus/trainer/emulator_s3_profile.hpp"
 #include "stratus/trainer/local_lambda.hpp"
 
 namespace stratus::trainer {
@@ -104,6 +105,11 @@ ModelAveragingResult TuningTarget::run(const ModelAveragingOptions& options) {
   RunServices services{*target_.store, target_.events.get(), target_.invoker.get(), target_.label};
   if (target_.kind == TargetKind::Local)
     services.event_concurrency = LocalLambdaOptions{}.event_threads;
+  if (!s3_profile_fetched_) {
+    s3_profile_ = emulator_s3_profile(target_);
+    s3_profile_fetched_ = true;
+  }
+  if (s3_profile_) services.s3_profile = *s3_profile_;
   o.budget.started = std::chrono::steady_clock::now();
   return run_model_averaging(o, services);
 }

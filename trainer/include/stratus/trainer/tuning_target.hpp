@@ -56,6 +56,8 @@ class TuningTarget {
   Options options_;
   Target target_;
   std::optional<aws::LambdaClient> lambda_;
+  std::optional<S3TimeProfile> s3_profile_;  // the emulator's, asked once
+  bool s3_profile_fetched_ = false;
 };
 
 }  // namespace stratus::trainer
