@@ -103,3 +103,31 @@ TEST(OptimizerLoop, StepBudgetAndBadStarts) {
   EXPECT_EQ(same.steps[0].changed_slot, -1);
   EXPECT_EQ(applies, 2);  // the two starting settings only
 }
+
+TEST(OptimizerLoop, ReplaysTheEmulatorTraceInBenchResults) {
+  // The per-iteration modeled times recorded by `optimize casea --objective cost --workers 100`
+  // on the emulator (bench/RESULTS.md): replayed, the loop takes the same two steps.
+  const std::map<std::pair<int, int>, std::vector<double>> recorded = {
+      {{1, 512}, {2.2094241296583688, 2.210135196345556, 2.205609968857118}},
+      {{1, 1536}, {2.164387113097405, 2.169919235254254, 2.165299638479905}},
+      {{2, 512}, {2.210217185073056, 2.213564165136181, 2.206944638034384}},
+      {{2, 1024}, {2.1721789304018446, 2.173516056346962, 2.170775296483173}}};
+  int step = 0;
+  OptimizerLoopOptions options;
+  auto result = run_optimizer_loop(
+      options,
+      [&](int slot, int setting) {
+        if (slot == 0) ++step;
+        return recorded.at({step, setting});
+      },
+      [](int, int) {});
+  ASSERT_EQ(result.steps.size(), 2u);
+  EXPECT_DOUBLE_EQ(result.steps[0].rule.slope, 2.1451444732912988);
+  EXPECT_EQ(result.steps[0].rule.change, -512);
+  EXPECT_EQ(result.steps[0].rule.new_setting, 1024);
+  EXPECT_EQ(result.steps[0].changed_slot, 1);
+  EXPECT_DOUBLE_EQ(result.steps[1].rule.slope, 2.134605954931962);
+  EXPECT_EQ(result.steps[1].rule.new_setting, 512);
+  EXPECT_TRUE(result.converged);
+  EXPECT_EQ(result.best_setting, 512);
+}
