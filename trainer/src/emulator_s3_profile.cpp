@@ -8,7 +8,8 @@ namespace stratus::trainer {
 
 namespace {
 
-std::optional<std::pair<double, double>> transfer(const nlohmann::json& profile, const char* which) {
+std::optional<std::pair<double, double>> transfer(const nlohmann::json& profile,
+                                                  const char* which) {
   auto it = profile.find(which);
   if (it == profile.end() || !it->is_object()) return std::nullopt;
   auto latency = it->find("first_byte_ms");
@@ -45,7 +46,8 @@ std::optional<S3TimeProfile> emulator_s3_profile(const Target& target) {
     HttpRequest request;
     request.method = "GET";
     request.target = endpoint.path + "/stratus/v1/usage";
-    const HttpResult result = http_request_blocking(endpoint, std::move(request), std::chrono::seconds(10));
+    const HttpResult result =
+        http_request_blocking(endpoint, std::move(request), std::chrono::seconds(10));
     if (!result.ok()) return std::nullopt;
     const auto usage = nlohmann::json::parse(result.body, nullptr, false);
     return parse_s3_profile(usage);

@@ -31,10 +31,11 @@ OptimizerLoopResult run_optimizer_loop(
   for (int n = 1; n <= options.max_steps; ++n) {
     OptimizerLoopStep step;
     step.step = n;
-    for (int slot = 0; slot < 2; ++slot) step.slot[slot] = {setting[slot], measure(slot, setting[slot])};
-    step.rule = optimizer_step(options.objective, options.knob, rule, setting[0],
-                               step.slot[0].iteration_s, setting[1], step.slot[1].iteration_s,
-                               previous_slope);
+    for (int slot = 0; slot < 2; ++slot)
+      step.slot[slot] = {setting[slot], measure(slot, setting[slot])};
+    step.rule =
+        optimizer_step(options.objective, options.knob, rule, setting[0], step.slot[0].iteration_s,
+                       setting[1], step.slot[1].iteration_s, previous_slope);
     result.best_setting = step.rule.best_setting;
     if (setting[0] != setting[1]) {
       // The loser (the slot at other_setting) takes the new setting, also when that makes the

@@ -12,7 +12,9 @@ namespace stratus::trainer::svg {
 
 // Text and attribute values in the page: XML's escaping is also HTML's (and SVG's), control
 // characters included.
-std::string escape(std::string_view text) { return xml_escape(text); }
+std::string escape(std::string_view text) {
+  return xml_escape(text);
+}
 
 std::string number(double value, const char* format) {
   char buf[64];
@@ -104,8 +106,9 @@ std::string line_chart(const std::string& id, const std::string& title, const st
   return svg;
 }
 
-std::string scatter_chart(const std::string& id, const std::string& title, const std::string& x_label,
-                          const std::string& y_label, const std::vector<ScatterPoint>& points,
+std::string scatter_chart(const std::string& id, const std::string& title,
+                          const std::string& x_label, const std::string& y_label,
+                          const std::vector<ScatterPoint>& points,
                           const std::string& highlight_name) {
   constexpr double kWidth = 760, kHeight = 360, kLeft = 95, kRight = 20, kTop = 40, kBottom = 50;
   std::string svg =
@@ -133,7 +136,9 @@ std::string scatter_chart(const std::string& id, const std::string& title, const
   };
   widen(x_lo, x_hi);
   widen(y_lo, y_hi);
-  auto px = [&](double x) { return kLeft + (x - x_lo) / (x_hi - x_lo) * (kWidth - kLeft - kRight); };
+  auto px = [&](double x) {
+    return kLeft + (x - x_lo) / (x_hi - x_lo) * (kWidth - kLeft - kRight);
+  };
   auto py = [&](double y) {
     return kHeight - kBottom - (y - y_lo) / (y_hi - y_lo) * (kHeight - kTop - kBottom);
   };
@@ -163,17 +168,20 @@ std::string scatter_chart(const std::string& id, const std::string& title, const
   if (!front.empty()) {
     std::string line;
     for (const ScatterPoint* p : front) line += number(px(p->x)) + "," + number(py(p->y)) + " ";
-    svg += "<polyline class=\"front-line\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\" "
-           "stroke-dasharray=\"5 3\" points=\"" + line + "\"/>\n";
+    svg +=
+        "<polyline class=\"front-line\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\" "
+        "stroke-dasharray=\"5 3\" points=\"" +
+        line + "\"/>\n";
   }
   for (const ScatterPoint& p : points) {
     svg += std::string("<circle class=\"") + (p.highlighted ? "front" : "point") + "\" cx=\"" +
-           number(px(p.x)) + "\" cy=\"" + number(py(p.y)) + "\" r=\"" + (p.highlighted ? "6" : "4") +
-           "\" fill=\"" + (p.highlighted ? "#d62728" : "#1f77b4") + "\"><title>" + escape(p.label) +
-           ": " + number(p.x) + ", " + number(p.y) + "</title></circle>\n";
+           number(px(p.x)) + "\" cy=\"" + number(py(p.y)) + "\" r=\"" +
+           (p.highlighted ? "6" : "4") + "\" fill=\"" + (p.highlighted ? "#d62728" : "#1f77b4") +
+           "\"><title>" + escape(p.label) + ": " + number(p.x) + ", " + number(p.y) +
+           "</title></circle>\n";
     if (p.highlighted) {
-      svg += "<text class=\"front-label\" x=\"" + number(px(p.x) + 8) + "\" y=\"" + number(py(p.y) - 6) +
-             "\">" + escape(p.label) + "</text>\n";
+      svg += "<text class=\"front-label\" x=\"" + number(px(p.x) + 8) + "\" y=\"" +
+             number(py(p.y) - 6) + "\">" + escape(p.label) + "</text>\n";
     }
   }
   svg += "<circle cx=\"" + number(kLeft + 10) + "\" cy=\"" + number(kTop - 6) +
@@ -187,22 +195,25 @@ std::string scatter_chart(const std::string& id, const std::string& title, const
 }
 
 std::string html_page_start(const std::string& title) {
-  return
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-      escape(title) +
-      "</title>\n<style>\n"
-      "body{font-family:sans-serif;margin:24px;color:#222;max-width:900px}\n"
-      "svg.chart{display:block;margin:16px 0;background:#fff;border:1px solid #ddd}\n"
-      "svg text{font-size:12px;font-family:sans-serif;fill:#333}\nsvg text.front-label{font-size:10px}\nsvg "
-      "text.title{font-size:15px;font-weight:bold}\n"
-      ".axis{stroke:#333;stroke-width:1}\n.grid{stroke:#eee;stroke-width:1}\n"
-      "table{border-collapse:collapse;font-size:13px}\ntd,th{border:1px solid #ccc;padding:3px "
-      "8px;text-align:right}\ntr.front td{font-weight:bold}\n"
-      "dt{font-weight:bold;float:left;width:11em}\ndd{margin-left:12em}\ncode{word-break:break-all}"
-      "\n</style>\n</head>\n<body>\n";
+  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+         escape(title) +
+         "</title>\n<style>\n"
+         "body{font-family:sans-serif;margin:24px;color:#222;max-width:900px}\n"
+         "svg.chart{display:block;margin:16px 0;background:#fff;border:1px solid #ddd}\n"
+         "svg text{font-size:12px;font-family:sans-serif;fill:#333}\nsvg "
+         "text.front-label{font-size:10px}\nsvg "
+         "text.title{font-size:15px;font-weight:bold}\n"
+         ".axis{stroke:#333;stroke-width:1}\n.grid{stroke:#eee;stroke-width:1}\n"
+         "table{border-collapse:collapse;font-size:13px}\ntd,th{border:1px solid #ccc;padding:3px "
+         "8px;text-align:right}\ntr.front td{font-weight:bold}\n"
+         "dt{font-weight:bold;float:left;width:11em}\ndd{margin-left:12em}\ncode{word-break:break-"
+         "all}"
+         "\n</style>\n</head>\n<body>\n";
 }
 
-std::string html_page_end() { return "</body>\n</html>\n"; }
+std::string html_page_end() {
+  return "</body>\n</html>\n";
+}
 
 void write_html_file(const std::string& html, const std::filesystem::path& out) {
   const std::filesystem::path temporary = out.string() + ".tmp";

@@ -39,9 +39,9 @@ struct GridPoint {
 };
 
 ordered_json point_json(const GridPoint& p, std::uint32_t rounds) {
-  return {{"memory_mb", p.memory_mb}, {"workers", p.workers},   {"run_id", p.run_id},
-          {"time_ms", p.time_ms},     {"round_ms", p.time_ms / rounds},
-          {"cost_usd", p.cost_usd},   {"final_accuracy", p.accuracy}};
+  return {{"memory_mb", p.memory_mb},    {"workers", p.workers},           {"run_id", p.run_id},
+          {"time_ms", p.time_ms},        {"round_ms", p.time_ms / rounds}, {"cost_usd", p.cost_usd},
+          {"final_accuracy", p.accuracy}};
 }
 
 int run_sweep(SweepCommand& c) {
@@ -54,17 +54,19 @@ int run_sweep(SweepCommand& c) {
         "(in-process functions have neither)");
   }
   const bool modeled = target.kind() == TargetKind::Url;
-  const char* clock = modeled ? "modeled AWS time and cost (emulator)"
-                              : "measured wall time and billed cost (AWS)";
+  const char* clock =
+      modeled ? "modeled AWS time and cost (emulator)" : "measured wall time and billed cost (AWS)";
   const bool table = !c.run.quiet && !c.run.json_lines;
   if (table) {
-    std::printf("sweep casea: memory %s MB x workers %s = %zu runs of %u rounds (%u x %u), orchestration %s,\n"
-                "  function %s on %s; time and cost: %s\n",
-                c.memory.c_str(), c.workers.c_str(), memories.size() * worker_counts.size(), c.run.rounds,
-                c.run.batches, c.run.batch_size, c.run.orchestration.c_str(), c.function.c_str(),
-                target.label().c_str(), clock);
-    std::printf("%8s %8s %14s %12s %14s %9s\n", "memory", "workers", "run_ms", "round_ms", "cost_usd",
-                "accuracy");
+    std::printf(
+        "sweep casea: memory %s MB x workers %s = %zu runs of %u rounds (%u x %u), orchestration "
+        "%s,\n"
+        "  function %s on %s; time and cost: %s\n",
+        c.memory.c_str(), c.workers.c_str(), memories.size() * worker_counts.size(), c.run.rounds,
+        c.run.batches, c.run.batch_size, c.run.orchestration.c_str(), c.function.c_str(),
+        target.label().c_str(), clock);
+    std::printf("%8s %8s %14s %12s %14s %9s\n", "memory", "workers", "run_ms", "round_ms",
+                "cost_usd", "accuracy");
     std::fflush(stdout);
   }
   target.deploy_worker(c.function, memories.front());
@@ -78,8 +80,9 @@ int run_sweep(SweepCommand& c) {
       for (const RoundRow& r : result.rounds) {
         if (modeled) {
           if (!r.modeled_ms || !r.modeled_cost_usd) {
-            throw std::runtime_error("run " + result.run_id + " round " + std::to_string(r.round) +
-                                     " has no modeled AWS figures (is the emulator's time_model off?)");
+            throw std::runtime_error(
+                "run " + result.run_id + " round " + std::to_string(r.round) +
+                " has no modeled AWS figures (is the emulator's time_model off?)");
           }
           p.time_ms += *r.modeled_ms;
           p.cost_usd += *r.modeled_cost_usd;
@@ -106,15 +109,16 @@ int run_sweep(SweepCommand& c) {
     ordered_json entry = point_json(points[i], c.run.rounds);
     entry["pareto"] = static_cast<bool>(front[i]);
     grid.push_back(entry);
-    if (front[i]) front_json.push_back({{"memory_mb", points[i].memory_mb}, {"workers", points[i].workers}});
+    if (front[i])
+      front_json.push_back({{"memory_mb", points[i].memory_mb}, {"workers", points[i].workers}});
   }
   if (c.run.json_lines) {
     std::cout << ordered_json{{"pareto_front", front_json}, {"points", grid}}.dump() << "\n";
   } else if (table) {
     std::printf("\n%8s %8s %14s %16s  %s\n", "memory", "workers", "run_ms", "cost_usd", "pareto");
     for (std::size_t i = 0; i < points.size(); ++i)
-      std::printf("%8d %8d %14.2f %16.10g  %s\n", points[i].memory_mb, points[i].workers, points[i].time_ms,
-                  points[i].cost_usd, front[i] ? "*" : "");
+      std::printf("%8d %8d %14.2f %16.10g  %s\n", points[i].memory_mb, points[i].workers,
+                  points[i].time_ms, points[i].cost_usd, front[i] ? "*" : "");
     std::printf("pareto front (no other configuration is both faster and cheaper): %s\n",
                 front_json.dump().c_str());
   }
@@ -132,7 +136,8 @@ int run_sweep(SweepCommand& c) {
                            {"workers", worker_counts},
                            {"points", grid},
                            {"pareto_front", front_json}};
-    if (!c.run.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.run.html_file);
+    if (!c.run.html_file.empty())
+      write_html_report(nlohmann::json::parse(report.dump()), c.run.html_file);
     if (!c.run.report_file.empty()) write_text_file(c.run.report_file, report.dump(2) + "\n");
   }
   return 0;
@@ -142,9 +147,9 @@ int run_sweep(SweepCommand& c) {
 
 SweepCommandHandle::SweepCommandHandle(CLI::App& app) : command_(std::make_unique<SweepCommand>()) {
   SweepCommand& c = *command_;
-  c.app = app.add_subcommand(
-      "sweep",
-      "what-if grid: Case A time and cost at every memory size x worker count, Pareto front marked");
+  c.app = app.add_subcommand("sweep",
+                             "what-if grid: Case A time and cost at every memory size x worker "
+                             "count, Pareto front marked");
   c.app->add_option("workload", c.workload, "what to train: casea")
       ->required()
       ->check(CLI::IsMember({"casea"}));

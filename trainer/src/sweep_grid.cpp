@@ -42,7 +42,8 @@ std::vector<int> parse_grid_values(const std::string& spec, const std::string& w
   const bool range = spec.find(':') != std::string::npos;
   if (range) {
     const auto parts = split(spec, ':');
-    if (parts.size() != 3) throw std::invalid_argument(what + " must be LOW:HIGH:STEP or a comma list");
+    if (parts.size() != 3)
+      throw std::invalid_argument(what + " must be LOW:HIGH:STEP or a comma list");
     const int low = parse_int(parts[0], what), high = parse_int(parts[1], what),
               step = parse_int(parts[2], what);
     if (step <= 0) throw std::invalid_argument(what + ": STEP must be positive");

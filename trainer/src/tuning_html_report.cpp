@@ -73,8 +73,9 @@ std::string render_optimizer_html(const json& report) {
   }
   // Where the two functions stand after the last step (the loser's last update included).
   if (auto final_settings = report.find("final_settings");
-      final_settings != report.end() && final_settings->is_object() && report.contains("functions") &&
-      report["functions"].is_array() && report["functions"].size() == 2) {
+      final_settings != report.end() && final_settings->is_object() &&
+      report.contains("functions") && report["functions"].is_array() &&
+      report["functions"].size() == 2) {
     const json& names = report["functions"];
     auto setting = [&](std::size_t i) -> std::optional<double> {
       auto it = final_settings->find(names[i].is_string() ? names[i].get<std::string>() : "");
@@ -87,8 +88,8 @@ std::string render_optimizer_html(const json& report) {
       b_setting.values.push_back(setting(1));
     }
   }
-  std::string html = html_page_start("Stratus cost optimizer: " + text_at(report, "objective") +
-                                     " over " + knob);
+  std::string html =
+      html_page_start("Stratus cost optimizer: " + text_at(report, "objective") + " over " + knob);
   html += "<h1>Cost optimizer (CLOUD 2018 monitor): " + escape(text_at(report, "objective")) +
           ", varying " + escape(knob) + "</h1>\n<dl>\n";
   html += definition("target", "target", text_at(report, "target"));
@@ -100,19 +101,22 @@ std::string render_optimizer_html(const json& report) {
                      (report.value("converged", false) ? std::string("converged at ")
                                                        : std::string("step budget spent; best ")) +
                          text_at(report, "best_setting") + " " + unit);
-  html += "</dl>\n<p>Each step runs both configurations (A and B, two functions), compares their "
-          "trimmed-median metric, and gives the losing one the new setting; it stops when they "
-          "agree.</p>\n";
-  html += line_chart("chart-trajectory",
-                     "Trajectory: the two configurations per step (last point: after the last step)",
-                     knob + " (" + unit + ")", "step", xs, {a_setting, b_setting});
+  html +=
+      "</dl>\n<p>Each step runs both configurations (A and B, two functions), compares their "
+      "trimmed-median metric, and gives the losing one the new setting; it stops when they "
+      "agree.</p>\n";
+  html +=
+      line_chart("chart-trajectory",
+                 "Trajectory: the two configurations per step (last point: after the last step)",
+                 knob + " (" + unit + ")", "step", xs, {a_setting, b_setting});
   xs.resize(a_metric.values.size());
-  html += line_chart("chart-metric",
-                     "Metric per step (" + text_at(report, "objective") +
-                         (text_at(report, "objective") == "cost" ? ": lower wins)" : ": higher wins)"),
-                     "metric", "step", xs, {a_metric, b_metric});
-  html += "<table id=\"steps\">\n<tr><th>step</th><th>A " + escape(unit) + "</th><th>A metric</th><th>B " +
-          escape(unit) +
+  html +=
+      line_chart("chart-metric",
+                 "Metric per step (" + text_at(report, "objective") +
+                     (text_at(report, "objective") == "cost" ? ": lower wins)" : ": higher wins)"),
+                 "metric", "step", xs, {a_metric, b_metric});
+  html += "<table id=\"steps\">\n<tr><th>step</th><th>A " + escape(unit) +
+          "</th><th>A metric</th><th>B " + escape(unit) +
           "</th><th>B metric</th><th>slope</th><th>change</th><th>new setting</th><th>changed "
           "function</th><th>agree</th></tr>\n" +
           rows + "</table>\n" + html_page_end();
@@ -127,11 +131,12 @@ std::string render_sweep_html(const json& report) {
     const double memory = number_at(p, "memory_mb"), workers = number_at(p, "workers");
     const double ms = number_at(p, "time_ms"), cost = number_at(p, "cost_usd");
     const bool front = p.value("pareto", false);
-    scatter.push_back({ms / 1000.0, cost,
-                       number(memory) + " MB, " + number(workers) + " workers", front});
+    scatter.push_back(
+        {ms / 1000.0, cost, number(memory) + " MB, " + number(workers) + " workers", front});
     rows += std::string("<tr") + (front ? " class=\"front\"" : "") + ">" +
             cell("memory_mb", number(memory)) + cell("workers", number(workers)) +
-            cell("time_ms", number(ms, "%.10g")) + cell("round_ms", number(number_at(p, "round_ms"), "%.10g")) +
+            cell("time_ms", number(ms, "%.10g")) +
+            cell("round_ms", number(number_at(p, "round_ms"), "%.10g")) +
             cell("cost_usd", number(cost, "%.10g")) + cell("pareto", front ? "*" : "") + "</tr>\n";
   }
   std::string html = html_page_start("Stratus sweep: Case A time and cost");
@@ -139,13 +144,16 @@ std::string render_sweep_html(const json& report) {
   html += definition("target", "target", text_at(report, "target"));
   html += definition("time and cost", "clock", text_at(report, "clock"));
   html += definition("configuration", "configuration", text_at(report, "configuration"));
-  html += "</dl>\n<p>Every point is a real short Case A run; the Pareto front (marked *) holds the "
-          "configurations no other one beats on both time and cost.</p>\n";
-  html += scatter_chart("chart-pareto", "Run time vs cost, Pareto front", "run time (s)", "cost (USD)",
-                        scatter, "Pareto front");
-  html += "<table id=\"grid\">\n<tr><th>memory "
-          "MB</th><th>workers</th><th>run ms</th><th>ms per round</th><th>cost USD</th><th>Pareto</th></tr>\n" +
-          rows + "</table>\n" + html_page_end();
+  html +=
+      "</dl>\n<p>Every point is a real short Case A run; the Pareto front (marked *) holds the "
+      "configurations no other one beats on both time and cost.</p>\n";
+  html += scatter_chart("chart-pareto", "Run time vs cost, Pareto front", "run time (s)",
+                        "cost (USD)", scatter, "Pareto front");
+  html +=
+      "<table id=\"grid\">\n<tr><th>memory "
+      "MB</th><th>workers</th><th>run ms</th><th>ms per round</th><th>cost "
+      "USD</th><th>Pareto</th></tr>\n" +
+      rows + "</table>\n" + html_page_end();
   return html;
 }
 

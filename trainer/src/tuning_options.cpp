@@ -12,13 +12,16 @@ namespace stratus::trainer {
 namespace {
 
 std::atomic<bool> interrupt_requested{false};
-extern "C" void on_tuning_interrupt(int) { interrupt_requested = true; }
+extern "C" void on_tuning_interrupt(int) {
+  interrupt_requested = true;
+}
 
 }  // namespace
 
 void add_short_case_a_options(CLI::App& app, ShortCaseA& c, std::uint32_t default_rounds) {
   c.rounds = default_rounds;
-  app.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
+  app.add_option("--target", c.target,
+                 "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
       ->capture_default_str();
   app.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
   app.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
@@ -43,7 +46,8 @@ void add_short_case_a_options(CLI::App& app, ShortCaseA& c, std::uint32_t defaul
                  "functions (the paper's: workers merge through S3) or driver")
       ->check(CLI::IsMember({"functions", "driver"}))
       ->capture_default_str();
-  app.add_option("--bucket", c.bucket, "S3 bucket for the runs' state and data")->capture_default_str();
+  app.add_option("--bucket", c.bucket, "S3 bucket for the runs' state and data")
+      ->capture_default_str();
   app.add_option("--poll-ms", c.poll_ms, "S3 polling interval of waiting workers and the trainer")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
@@ -55,7 +59,8 @@ void add_short_case_a_options(CLI::App& app, ShortCaseA& c, std::uint32_t defaul
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--report", c.report_file, "write every step and the result as JSON");
-  app.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
+  app.add_option("--html", c.html_file,
+                 "write the report as a self-contained HTML page with plots");
   app.add_flag("--json", c.json_lines, "one JSON object per line on stdout instead of the table");
   app.add_flag("-q,--quiet", c.quiet, "no table");
 }
@@ -86,7 +91,8 @@ ModelAveragingOptions case_a_options(const ShortCaseA& c, std::uint32_t workers,
   o.orchestration = c.orchestration == "driver" ? ml::averaging::Orchestration::driver
                                                 : ml::averaging::Orchestration::functions;
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
-  o.fan_out.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  o.fan_out.call_deadline =
+      std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
   std::signal(SIGINT, on_tuning_interrupt);
   std::signal(SIGTERM, on_tuning_interrupt);
   o.interrupted = [] { return interrupt_requested.load(); };
@@ -94,8 +100,8 @@ ModelAveragingOptions case_a_options(const ShortCaseA& c, std::uint32_t workers,
 }
 
 nlohmann::json case_a_configuration(const ShortCaseA& c) {
-  return {{"rounds", c.rounds},   {"batches", c.batches},         {"batch_size", c.batch_size},
-          {"samples", c.samples}, {"seed", c.seed},               {"orchestration", c.orchestration},
+  return {{"rounds", c.rounds},   {"batches", c.batches}, {"batch_size", c.batch_size},
+          {"samples", c.samples}, {"seed", c.seed},       {"orchestration", c.orchestration},
           {"bucket", c.bucket},   {"poll_ms", c.poll_ms}};
 }
 

@@ -31,9 +31,12 @@ std::string read_package(const std::filesystem::path& file) {
 
 const char* to_string(IterationClock clock) {
   switch (clock) {
-    case IterationClock::modeled: return "modeled AWS time (emulator)";
-    case IterationClock::billed: return "billed time (AWS REPORT figures)";
-    case IterationClock::measured: return "measured wall time (in-process)";
+    case IterationClock::modeled:
+      return "modeled AWS time (emulator)";
+    case IterationClock::billed:
+      return "billed time (AWS REPORT figures)";
+    case IterationClock::measured:
+      return "measured wall time (in-process)";
   }
   return "?";
 }
@@ -49,9 +52,12 @@ TuningTarget::TuningTarget(const Options& options)
 
 IterationClock TuningTarget::clock() const {
   switch (target_.kind) {
-    case TargetKind::Url: return IterationClock::modeled;
-    case TargetKind::Aws: return IterationClock::billed;
-    case TargetKind::Local: return IterationClock::measured;
+    case TargetKind::Url:
+      return IterationClock::modeled;
+    case TargetKind::Aws:
+      return IterationClock::billed;
+    case TargetKind::Local:
+      return IterationClock::measured;
   }
   return IterationClock::measured;
 }

@@ -39,8 +39,9 @@ TEST(OptimizerLoop, CostTrajectoryReplaysTheStepRuleAndAgrees) {
   for (const auto& step : result.steps) {
     EXPECT_EQ(step.slot[0].setting, settings[0]);
     EXPECT_EQ(step.slot[1].setting, settings[1]);
-    const auto expected = optimizer_step(Objective::cost, Knob::memory, settings[0], trace(settings[0]),
-                                         settings[1], trace(settings[1]), previous);
+    const auto expected =
+        optimizer_step(Objective::cost, Knob::memory, settings[0], trace(settings[0]), settings[1],
+                       trace(settings[1]), previous);
     EXPECT_EQ(step.rule.new_setting, expected.new_setting);
     EXPECT_EQ(step.rule.change, expected.change);
     settings[step.changed_slot] = expected.new_setting;
@@ -88,7 +89,8 @@ TEST(OptimizerLoop, StepBudgetAndBadStarts) {
   EXPECT_EQ(result.steps.size(), 1u);
   EXPECT_FALSE(result.converged);
   options.start[0] = 100;
-  EXPECT_THROW(run_optimizer_loop(options, [](int, int s) { return trace(s); }, [](int, int) {}),
+  EXPECT_THROW(run_optimizer_loop(
+                   options, [](int, int s) { return trace(s); }, [](int, int) {}),
                std::invalid_argument);
   options.start[0] = 512;
   options.max_steps = 0;
@@ -97,7 +99,8 @@ TEST(OptimizerLoop, StepBudgetAndBadStarts) {
   options.max_steps = 5;
   options.start[1] = 512;
   int applies = 0;
-  auto same = run_optimizer_loop(options, [](int, int s) { return trace(s); }, [&](int, int) { ++applies; });
+  auto same = run_optimizer_loop(
+      options, [](int, int s) { return trace(s); }, [&](int, int) { ++applies; });
   EXPECT_TRUE(same.converged);
   EXPECT_EQ(same.steps.size(), 1u);
   EXPECT_EQ(same.steps[0].changed_slot, -1);

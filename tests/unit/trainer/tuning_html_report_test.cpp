@@ -16,7 +16,10 @@ std::size_t count(const std::string& text, const std::string& what) {
 }
 
 json slot(const char* function, int setting, double metric) {
-  return {{"function", function}, {"setting", setting}, {"metric", metric}, {"iteration_s", {0.5, 0.4}}};
+  return {{"function", function},
+          {"setting", setting},
+          {"metric", metric},
+          {"iteration_s", {0.5, 0.4}}};
 }
 
 }  // namespace
@@ -32,10 +35,20 @@ TEST(TuningHtmlReport, OptimizerPageHasTrajectoryMetricsAndSteps) {
                  {"converged", true},
                  {"best_setting", 512},
                  {"steps",
-                  {{{"step", 1}, {"slots", {slot("a", 512, 200.5), slot("b", 1536, 600.25)}}, {"slope", 0.39},
-                    {"change", -128}, {"new_setting", 1408}, {"changed_function", "b"}, {"converged", false}},
-                   {{"step", 2}, {"slots", {slot("a", 512, 201), slot("b", 1408, 550)}}, {"slope", 0.38},
-                    {"change", -512}, {"new_setting", 896}, {"changed_function", "b"}, {"converged", false}}}}};
+                  {{{"step", 1},
+                    {"slots", {slot("a", 512, 200.5), slot("b", 1536, 600.25)}},
+                    {"slope", 0.39},
+                    {"change", -128},
+                    {"new_setting", 1408},
+                    {"changed_function", "b"},
+                    {"converged", false}},
+                   {{"step", 2},
+                    {"slots", {slot("a", 512, 201), slot("b", 1408, 550)}},
+                    {"slope", 0.38},
+                    {"change", -512},
+                    {"new_setting", 896},
+                    {"changed_function", "b"},
+                    {"converged", false}}}}};
   // render_html_report sends it here (so `stratus-trainer report` renders it too).
   const std::string html = render_html_report(report);
   EXPECT_EQ(html, render_optimizer_html(report));
@@ -58,10 +71,15 @@ TEST(TuningHtmlReport, SweepPageMarksTheFront) {
   json points = json::array();
   const double data[][4] = {{256, 2, 4000, 1e-5}, {512, 2, 2500, 2e-5}, {1024, 2, 2600, 3e-5}};
   for (const auto& d : data) {
-    points.push_back({{"memory_mb", d[0]}, {"workers", d[1]}, {"time_ms", d[2]}, {"round_ms", d[2] / 2},
-                      {"cost_usd", d[3]}, {"pareto", d[0] != 1024}});
+    points.push_back({{"memory_mb", d[0]},
+                      {"workers", d[1]},
+                      {"time_ms", d[2]},
+                      {"round_ms", d[2] / 2},
+                      {"cost_usd", d[3]},
+                      {"pareto", d[0] != 1024}});
   }
-  const json report = {{"workload", "sweep"}, {"target", "t"}, {"clock", "modeled"}, {"points", points}};
+  const json report = {
+      {"workload", "sweep"}, {"target", "t"}, {"clock", "modeled"}, {"points", points}};
   const std::string html = render_html_report(report);
   EXPECT_NE(html.find("id=\"chart-pareto\""), std::string::npos);
   EXPECT_EQ(count(html, "<circle class=\"front\""), 2u);
@@ -69,5 +87,6 @@ TEST(TuningHtmlReport, SweepPageMarksTheFront) {
   EXPECT_EQ(count(html, "class=\"front-line\""), 1u);
   EXPECT_EQ(count(html, "<td data-field=\"pareto\">*</td>"), 2u);
   EXPECT_NE(html.find("<td data-field=\"cost_usd\">3e-05</td>"), std::string::npos);
-  EXPECT_THROW(render_sweep_html(json{{"workload", "sweep"}, {"points", json::array()}}), std::invalid_argument);
+  EXPECT_THROW(render_sweep_html(json{{"workload", "sweep"}, {"points", json::array()}}),
+               std::invalid_argument);
 }

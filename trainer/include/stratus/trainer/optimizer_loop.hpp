@@ -27,9 +27,9 @@ struct SlotMeasurement {
 };
 
 struct OptimizerLoopStep {
-  int step = 0;         // 1, 2, ...
+  int step = 0;  // 1, 2, ...
   SlotMeasurement slot[2];
-  OptimizerStep rule;   // the step rule's answer on these measurements
+  OptimizerStep rule;     // the step rule's answer on these measurements
   int changed_slot = -1;  // the slot that got rule.new_setting; -1 when the two were equal
 };
 

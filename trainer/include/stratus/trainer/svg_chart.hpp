@@ -38,8 +38,9 @@ struct ScatterPoint {
   std::string label;
   bool highlighted = false;
 };
-std::string scatter_chart(const std::string& id, const std::string& title, const std::string& x_label,
-                          const std::string& y_label, const std::vector<ScatterPoint>& points,
+std::string scatter_chart(const std::string& id, const std::string& title,
+                          const std::string& x_label, const std::string& y_label,
+                          const std::vector<ScatterPoint>& points,
                           const std::string& highlight_name);
 
 // The page up to <body> (title escaped), and its end.
