@@ -131,9 +131,16 @@ nlohmann::json Metering::usage_json() const {
                          {"bytes_in", s3_total.bytes_in},
                          {"bytes_out", s3_total.bytes_out},
                          {"cost_usd", s3_total.cost_usd}}}};
+  // The profile S3 requests are modeled with, so a client composing modeled times of work the
+  // emulator does not see whole (the trainer's functions orchestration) uses the same one.
+  const S3Profile& profile = s3_attribution_.profile();
+  nlohmann::json s3_profile = {
+      {"read", {{"first_byte_ms", profile.read.first_byte_ms}, {"mb_per_s", profile.read.mb_per_s}}},
+      {"write", {{"first_byte_ms", profile.write.first_byte_ms}, {"mb_per_s", profile.write.mb_per_s}}}};
   return {{"functions", functions},
           {"totals", to_json(total)},
           {"s3", s3},
+          {"s3_profile", s3_profile},
           {"total_cost_usd", total.cost_usd + s3_total.cost_usd}};
 }
 

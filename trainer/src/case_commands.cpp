@@ -14,6 +14,7 @@
 
 #include "stratus/common/lambda_client.hpp"
 #include "stratus/ml/architectures.hpp"
+#include "stratus/trainer/emulator_s3_profile.hpp"
 #include "stratus/trainer/local_lambda.hpp"
 #include "stratus/trainer/target.hpp"
 
@@ -189,6 +190,8 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   RunServices services{*target.store, target.events.get(), target.invoker.get(), target.label};
   if (target.kind == TargetKind::Local)
     services.event_concurrency = LocalLambdaOptions{}.event_threads;
+  if (o.orchestration == ml::averaging::Orchestration::functions)
+    if (auto profile = emulator_s3_profile(target)) services.s3_profile = *profile;
 
   const bool table = !c.quiet && !c.json_lines;
   auto on_start = [&](const ModelAveragingResult& run) {

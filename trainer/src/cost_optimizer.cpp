@@ -19,6 +19,8 @@ double configuration_metric(Objective objective, double memory_mb,
   std::vector<double> values;
   for (std::size_t i = skip; i < iteration_s.size(); ++i) {
     const double t = iteration_s[i];
+    if (!std::isfinite(t) || t <= 0)
+      throw std::invalid_argument("cost optimizer: an iteration time is not a positive number");
     values.push_back(objective == Objective::cost ? memory_mb * t : 1.0 / (memory_mb * t * t));
   }
   std::sort(values.begin(), values.end());
@@ -34,7 +36,16 @@ OptimizerStep optimizer_step(Objective objective, Knob knob, int setting_a,
                              const std::vector<double>& times_a, int setting_b,
                              const std::vector<double>& times_b,
                              std::optional<double> previous_slope) {
-  const KnobRule rule = rule_for(knob);
+  return optimizer_step(objective, knob, rule_for(knob), setting_a, times_a, setting_b, times_b,
+                        previous_slope);
+}
+
+OptimizerStep optimizer_step(Objective objective, Knob knob, const KnobRule& rule, int setting_a,
+                             const std::vector<double>& times_a, int setting_b,
+                             const std::vector<double>& times_b,
+                             std::optional<double> previous_slope) {
+  if (rule.quantum <= 0 || rule.clip < rule.quantum || rule.lowest > rule.highest)
+    throw std::invalid_argument("cost optimizer: the knob's quantum, clip or range is invalid");
   OptimizerStep s;
   // Memory scales the bill; a worker count does not change one iteration's memory, so the metric
   // uses memory only for the memory knob (the paper's cost per iteration is memory x time).
@@ -55,9 +66,14 @@ OptimizerStep optimizer_step(Objective objective, Knob knob, int setting_a,
   s.slope = (s.best_metric - s.other_metric) / double(s.best_setting - s.other_setting);
   double raw = -rule.gain * s.slope;
   if (previous_slope) raw += 12.0 * (s.slope - *previous_slope);
+  // The paper's rule descends (the loser moves towards lower metrics). Perf-per-cost is to be
+  // maximised, so it descends on the negated metric: the same rule with the sign flipped. With
+  // only the comparison fixed, the loser would move away from the winner.
+  if (objective == Objective::perf_per_cost) raw = -raw;
   // Away from zero to a multiple of the quantum, then clip; a zero raw change stays zero.
-  int change = raw == 0 ? 0 : int(std::ceil(std::abs(raw) / rule.quantum)) * rule.quantum;
-  change = std::min(change, rule.clip);
+  // (Rounded in double: a huge slope must clip, not overflow an int.)
+  const double rounded = std::ceil(std::abs(raw) / rule.quantum) * rule.quantum;
+  int change = rounded >= rule.clip ? rule.clip : static_cast<int>(rounded);
   s.change = raw < 0 ? -change : change;
   s.new_setting = std::clamp(s.other_setting + s.change, rule.lowest, rule.highest);
   s.converged = s.new_setting == s.best_setting;

@@ -9,114 +9,15 @@
 #include <stdexcept>
 #include <vector>
 
-#include "stratus/common/xml_escape.hpp"
+#include "stratus/trainer/svg_chart.hpp"
+#include "stratus/trainer/tuning_html_report.hpp"
 
 namespace stratus::trainer {
 
 namespace {
 
 using nlohmann::json;
-
-// Text and attribute values in the page: XML's escaping is also HTML's (and SVG's), control
-// characters included.
-std::string escape(std::string_view text) { return xml_escape(text); }
-
-std::string number(double value, const char* format = "%.6g") {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, value);
-  return buf;
-}
-
-struct Series {
-  std::string name;
-  std::string color;
-  std::vector<std::optional<double>> values;
-  bool dashed = false;
-};
-
-bool has_values(const Series& s) {
-  return std::any_of(s.values.begin(), s.values.end(), [](const auto& v) { return v.has_value(); });
-}
-
-// A line chart with axes, ticks, a legend and a <title> tooltip on every point.
-std::string line_chart(const std::string& id, const std::string& title, const std::string& y_label,
-                       const std::string& x_label, const std::vector<double>& xs,
-                       const std::vector<Series>& all_series) {
-  std::vector<Series> series;
-  for (const Series& s : all_series)
-    if (has_values(s)) series.push_back(s);
-  constexpr double kWidth = 760, kHeight = 300, kLeft = 95, kRight = 20, kTop = 40, kBottom = 50;
-  double lo = INFINITY, hi = -INFINITY;
-  for (const Series& s : series)
-    for (const auto& v : s.values)
-      if (v) lo = std::min(lo, *v), hi = std::max(hi, *v);
-  std::string svg =
-      "<svg id=\"" + id + "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-      number(kWidth) + "\" height=\"" + number(kHeight) + "\" viewBox=\"0 0 " + number(kWidth) +
-      " " + number(kHeight) + "\" role=\"img\" aria-label=\"" + escape(title) + "\">\n";
-  svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" class=\"title\">" +
-         escape(title) + "</text>\n";
-  if (series.empty() || xs.empty()) {
-    svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"" + number(kHeight / 2) +
-           "\" text-anchor=\"middle\">no data</text>\n</svg>\n";
-    return svg;
-  }
-  lo = std::min(lo, 0.0);
-  if (hi <= lo) hi = lo + 1;
-  hi += (hi - lo) * 0.05;
-  const double x_min = xs.front(), x_max = xs.size() > 1 ? xs.back() : xs.front() + 1;
-  auto px = [&](double x) {
-    return kLeft + (x - x_min) / (x_max - x_min) * (kWidth - kLeft - kRight);
-  };
-  auto py = [&](double y) {
-    return kHeight - kBottom - (y - lo) / (hi - lo) * (kHeight - kTop - kBottom);
-  };
-  // Axes and ticks.
-  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kHeight - kBottom) + "\" x2=\"" +
-         number(kWidth - kRight) + "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
-  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kTop) + "\" x2=\"" + number(kLeft) +
-         "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
-  for (int i = 0; i <= 4; ++i) {
-    const double y = lo + (hi - lo) * i / 4;
-    svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(py(y)) + "\" x2=\"" +
-           number(kWidth - kRight) + "\" y2=\"" + number(py(y)) + "\" class=\"grid\"/>\n";
-    svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(py(y) + 4) +
-           "\" text-anchor=\"end\">" + number(y, "%.4g") + "</text>\n";
-  }
-  const std::size_t step = std::max<std::size_t>(1, xs.size() / 10);
-  for (std::size_t i = 0; i < xs.size(); i += step) {
-    svg += "<text x=\"" + number(px(xs[i])) + "\" y=\"" + number(kHeight - kBottom + 18) +
-           "\" text-anchor=\"middle\">" + number(xs[i]) + "</text>\n";
-  }
-  svg += "<text x=\"" + number((kLeft + kWidth - kRight) / 2) + "\" y=\"" + number(kHeight - 8) +
-         "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
-  svg += "<text transform=\"translate(14 " + number((kTop + kHeight - kBottom) / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
-  // Lines, points, legend.
-  double legend_x = kLeft + 10;
-  for (const Series& s : series) {
-    std::string points;
-    for (std::size_t i = 0; i < xs.size() && i < s.values.size(); ++i)
-      if (s.values[i]) points += number(px(xs[i])) + "," + number(py(*s.values[i])) + " ";
-    svg += "<polyline class=\"series\" data-series=\"" + escape(s.name) +
-           "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"2\"" +
-           (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + " points=\"" + points + "\"/>\n";
-    for (std::size_t i = 0; i < xs.size() && i < s.values.size(); ++i) {
-      if (!s.values[i]) continue;
-      svg += "<circle cx=\"" + number(px(xs[i])) + "\" cy=\"" + number(py(*s.values[i])) +
-             "\" r=\"3\" fill=\"" + s.color + "\"><title>" + escape(s.name) + " " +
-             escape(x_label) + " " + number(xs[i]) + ": " + number(*s.values[i]) +
-             "</title></circle>\n";
-    }
-    svg += "<rect x=\"" + number(legend_x) + "\" y=\"" + number(kTop - 8) +
-           "\" width=\"12\" height=\"4\" fill=\"" + s.color + "\"/><text x=\"" +
-           number(legend_x + 16) + "\" y=\"" + number(kTop - 3) + "\">" + escape(s.name) +
-           "</text>\n";
-    legend_x += 28 + 7.0 * static_cast<double>(s.name.size());
-  }
-  svg += "</svg>\n";
-  return svg;
-}
+using namespace svg;
 
 std::optional<double> field(const json& row, const char* name) {
   auto it = row.find(name);
@@ -212,6 +113,10 @@ std::string timeline_chart(const json& rows) {
 
 std::string render_html_report(const json& report) {
   if (!report.is_object()) throw std::invalid_argument("the report is not a JSON object");
+  if (auto kind = report.find("workload"); kind != report.end() && kind->is_string()) {
+    if (*kind == "optimize") return render_optimizer_html(report);
+    if (*kind == "sweep") return render_sweep_html(report);
+  }
   const bool epochs = report.contains("epochs");
   const json* rows_ptr = epochs                      ? &report["epochs"]
                          : report.contains("rounds") ? &report["rounds"]
@@ -254,20 +159,7 @@ std::string render_html_report(const json& report) {
     }
   }
 
-  std::string html =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Stratus "
-      "report: " +
-      escape(workload) +
-      "</title>\n<style>\n"
-      "body{font-family:sans-serif;margin:24px;color:#222;max-width:900px}\n"
-      "svg.chart{display:block;margin:16px 0;background:#fff;border:1px solid #ddd}\n"
-      "svg text{font-size:12px;font-family:sans-serif;fill:#333}\nsvg "
-      "text.title{font-size:15px;font-weight:bold}\n"
-      ".axis{stroke:#333;stroke-width:1}\n.grid{stroke:#eee;stroke-width:1}\n"
-      "table{border-collapse:collapse;font-size:13px}\ntd,th{border:1px solid #ccc;padding:3px "
-      "8px;text-align:right}\n"
-      "dt{font-weight:bold;float:left;width:11em}\ndd{margin-left:12em}\ncode{word-break:break-all}"
-      "\n</style>\n</head>\n<body>\n";
+  std::string html = html_page_start("Stratus report: " + workload);
   html += "<h1>" + escape(workload) +
           (report.contains("run_id") ? " run " + escape(report.value("run_id", "")) : "") +
           "</h1>\n<dl>\n";
@@ -308,23 +200,12 @@ std::string render_html_report(const json& report) {
             cell("cost_so_far_usd", cost.values[i], "%.10g") +
             cell("modeled_cost_so_far_usd", modeled_cost.values[i], "%.10g") + "</tr>\n";
   }
-  html += "</table>\n</body>\n</html>\n";
+  html += "</table>\n" + html_page_end();
   return html;
 }
 
 void write_html_report(const json& report, const std::filesystem::path& out) {
-  const std::string html = render_html_report(report);
-  const std::filesystem::path temporary = out.string() + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary);
-    file << html;
-    if (!file) {
-      std::error_code ec;
-      std::filesystem::remove(temporary, ec);
-      throw std::runtime_error("cannot write '" + out.string() + "'");
-    }
-  }
-  std::filesystem::rename(temporary, out);
+  write_html_file(render_html_report(report), out);
 }
 
 }  // namespace stratus::trainer

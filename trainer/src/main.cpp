@@ -17,6 +17,7 @@
 #include "predict_command.hpp"
 #include "augment_command.hpp"
 #include "casec_command.hpp"
+#include "tuning_commands.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -386,6 +387,7 @@ int main(int argc, char** argv) {
   PredictCommandHandle predict_command(app);
   AugmentCommandHandle augment_command(app);
   CasecCommandHandle casec_command(app);
+  TuningCommands tuning_commands(app);
   CLI11_PARSE(app, argc, argv);
   if (report_command->parsed()) return 0;  // ran in its callback
   try {
@@ -394,6 +396,7 @@ int main(int argc, char** argv) {
     if (const auto code = predict_command.run_if_parsed()) return *code;
     if (const auto code = augment_command.run_if_parsed()) return *code;
     if (const auto code = casec_command.run_if_parsed()) return *code;
+    if (const auto code = tuning_commands.run_if_parsed()) return *code;
     if (stage->parsed()) return run_stage_command(st);
     if (deploy->parsed()) return run_deploy_command(dc);
     return run_linreg(c);

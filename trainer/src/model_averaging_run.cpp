@@ -326,7 +326,7 @@ void Run::follow_round(std::uint32_t round, RoundRow& row) {
 // (its CPU time at the function's vCPU share) and writing its result; a merge node after its last
 // child, then reading each child, summing (the merging CPU, spread evenly over the children
 // merged) and writing its output (the root: the round record and the next model). S3 requests
-// follow the emulator's default profile. Only when every worker's trace has the CPU figures and a
+// follow the emulator's s3_profile (RunServices::s3_profile). Only when every worker's trace has the CPU figures and a
 // memory size (not in-process).
 void Run::model_functions_round(std::uint32_t round, const std::vector<RoundTrace>& traces, RoundRow& row) {
   const std::uint32_t workers = config_.workers();
@@ -347,7 +347,7 @@ void Run::model_functions_round(std::uint32_t round, const std::vector<RoundTrac
   const auto model_bytes = store_.get(options_.bucket, layout_->model(round + 1));
   if (!model_bytes) return;
   const std::uint64_t bytes = model_bytes->size();
-  const S3TimeProfile s3;
+  const S3TimeProfile& s3 = services_.s3_profile;
   const double share = single_thread_share(static_cast<int>(memory_mb));
   const double per_child_cpu = children ? merge_cpu / static_cast<double>(children) / share : 0;
   std::vector<double> leaves(workers);

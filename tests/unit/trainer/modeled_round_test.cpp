@@ -6,6 +6,7 @@
 
 #include "stratus/ml/merge_tree.hpp"
 #include "stratus/ml/model_averaging.hpp"
+#include "stratus/trainer/emulator_s3_profile.hpp"
 #include "stratus/trainer/html_report.hpp"
 
 using namespace stratus::trainer;
@@ -121,4 +122,30 @@ TEST(HtmlReport, SelfContainedWithChartsAndTheReportsNumbers) {
   EXPECT_THROW(render_html_report(nlohmann::json::object()), std::invalid_argument);
   EXPECT_THROW(render_html_report(nlohmann::json{{"rounds", {{{"loss", 1}}}}}),
                std::invalid_argument);
+}
+
+TEST(EmulatorS3Profile, ParsesTheUsageDocumentsProfile) {
+  using stratus::trainer::parse_s3_profile;
+  const nlohmann::json usage = {
+      {"s3_profile",
+       {{"read", {{"first_byte_ms", 20.5}, {"mb_per_s", 40}}}, {"write", {{"first_byte_ms", 30}, {"mb_per_s", 10}}}}}};
+  auto profile = parse_s3_profile(usage);
+  ASSERT_TRUE(profile);
+  EXPECT_DOUBLE_EQ(profile->read_first_byte_ms, 20.5);
+  EXPECT_DOUBLE_EQ(profile->read_mb_per_s, 40);
+  EXPECT_DOUBLE_EQ(profile->write_first_byte_ms, 30);
+  EXPECT_DOUBLE_EQ(profile->write_mb_per_s, 10);
+  EXPECT_DOUBLE_EQ(profile->put_ms(1'000'000), 30 + 100);  // 1 MB at 10 MB/s
+  // Missing, partial or impossible profiles leave the default in place.
+  EXPECT_FALSE(parse_s3_profile(nlohmann::json::object()));
+  EXPECT_FALSE(parse_s3_profile(nlohmann::json::array()));
+  nlohmann::json bad = usage;
+  bad["s3_profile"]["write"]["mb_per_s"] = 0;
+  EXPECT_FALSE(parse_s3_profile(bad));
+  bad = usage;
+  bad["s3_profile"]["read"]["first_byte_ms"] = "fast";
+  EXPECT_FALSE(parse_s3_profile(bad));
+  bad = usage;
+  bad["s3_profile"].erase("read");
+  EXPECT_FALSE(parse_s3_profile(bad));
 }

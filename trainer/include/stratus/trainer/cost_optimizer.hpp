@@ -24,7 +24,8 @@ double configuration_metric(Objective objective, double memory_mb,
                             const std::vector<double>& iteration_s);
 
 // True when metric a is the better one. The paper lets the smaller value win in both modes, which
-// is wrong for perf-per-cost (bigger is better); this is the fixed comparison.
+// is wrong for perf-per-cost (bigger is better); this is the fixed comparison. optimizer_step
+// fixes the step's direction with it: perf-per-cost climbs (the rule on the negated metric).
 bool better(Objective objective, double a, double b);
 
 struct OptimizerStep {
@@ -38,6 +39,12 @@ struct OptimizerStep {
 
 // One step: settings a and b with their per-iteration times; previous_slope is empty on the first.
 OptimizerStep optimizer_step(Objective objective, Knob knob, int setting_a,
+                             const std::vector<double>& times_a, int setting_b,
+                             const std::vector<double>& times_b,
+                             std::optional<double> previous_slope);
+// The same with the knob's range, quantum and clip given (a small test grid, a smaller host);
+// the gain and the metric stay the knob's.
+OptimizerStep optimizer_step(Objective objective, Knob knob, const KnobRule& rule, int setting_a,
                              const std::vector<double>& times_a, int setting_b,
                              const std::vector<double>& times_b,
                              std::optional<double> previous_slope);

@@ -24,6 +24,7 @@
 #include "stratus/trainer/fan_out.hpp"
 #include "stratus/trainer/run_budget.hpp"
 #include "stratus/trainer/invoker.hpp"
+#include "stratus/trainer/modeled_round.hpp"
 
 namespace stratus::trainer {
 
@@ -129,6 +130,9 @@ struct RunServices {
   // orchestration keeps every worker alive through the run, waiting for the others, so it needs
   // one per worker.
   std::size_t event_concurrency = SIZE_MAX;
+  // What the functions orchestration's modeled rounds time S3 requests with: the emulator's own
+  // s3_profile where it says (emulator_s3_profile.hpp), else the emulator's default.
+  S3TimeProfile s3_profile{};
 };
 
 class RunFailed : public std::runtime_error {
