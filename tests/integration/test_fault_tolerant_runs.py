@@ -20,6 +20,13 @@ FUNCTION = "model_averaging"
 CASE_A = ["--workers", 4, "--merge-tree", "1,2,4", "--rounds", 2, "--samples", 4000, "--seed", 3,
           "--poll-ms", 50]
 LINREG = ["--samples", 3000, "--features", 6, "--workers", 4, "--epochs", 3, "--seed", 5]
+# Small layers-as-functions network: 6 steps of 3+2+1 slices forward and backward (72 `layer`
+# invocations), every step's batch, parameters, activations and gradients in S3 under runs/.
+LAYERS = ["--layers", "6,5,3,1", "--neurons-per-function", 2, "--samples", 48, "--batch-size", 16,
+          "--epochs", 2, "--seed", 4, "--optimizer", "adam", "--learning-rate", 0.02]
+# Event faults cannot reach the layers workload: the trainer calls every slice request-response.
+LAYER_KINDS = ["crash", "straggler", "invoke_latency", "throttle", "s3_latency", "s3_slow_down",
+               "s3_internal_error"]
 
 # One plan per kind, aimed at the run's function and bucket; schedules where an exact hit matters.
 PLANS = {
@@ -56,7 +63,8 @@ def emulator(tmp_path_factory):
     work = tmp_path_factory.mktemp("fault-runs")
     common = {"code_dir": str(PRODUCT_CODE), "memory_mb": 1769, "timeout_s": 60}
     functions = [{"name": FUNCTION, "handler": FUNCTION, "recursive_loop": "Allow", **common},
-                 {"name": "gradient", "handler": "gradient", **common}]
+                 {"name": "gradient", "handler": "gradient", **common},
+                 {"name": "layer", "handler": "layer", **common}]
     emu = Emulator(work / "emu", default_config(functions=functions)).start()
     yield emu
     emu.stop()
@@ -67,7 +75,71 @@ def baselines(tmp_path_factory):
     work = tmp_path_factory.mktemp("baselines")
     casea = run(work, "casea", "casea", *CASE_A, "--target", "local", "--orchestration", "driver")
     linreg = run(work, "linreg", "linreg", *LINREG, "--target", "local")
-    return {"casea": casea, "linreg": linreg}
+    layers = run(work, "layers", "layers", *LAYERS, "--target", "local")
+    return {"casea": casea, "linreg": linreg, "layers": layers}
+
+
+# How the run may deal with each kind (the report's "handled"), by where the fault struck: calls the
+# trainer made request-response (driver, linreg, layers), or the functions orchestration's events.
+SYNC_HANDLING = {
+    "crash": {"retried by the trainer's fan-out", "the invocation ended before the kill"},
+    "straggler": {"waited for"},
+    "invoke_latency": {"waited for"},
+    "throttle": {"retried after back-off by the trainer's fan-out"},
+    "s3_latency": {"waited for"},
+    "s3_slow_down": {"retried with back-off by the S3 client"},
+    "s3_internal_error": {"retried with back-off by the S3 client"},
+}
+EVENT_HANDLING = dict(SYNC_HANDLING, **{
+    "drop_event": {"re-sent by the trainer's stall detection (--revive-after)"},
+    "duplicate_event": {"ran twice; results keyed by (run, round, worker): the second run changed nothing"},
+    "crash": {"retried by Lambda's async retry (the event runs again)", "the invocation ended before the kill"},
+    "straggler": {"waited for (an Event invocation)"},
+    "invoke_latency": {"waited for"},
+    "throttle": {"retried after back-off by the caller's Event invoke"},
+})
+
+
+def recorded(emulator, report, functions, bucket=None):
+    """The emulator's record of the faults it injected in the report's window on the run's
+    functions and bucket: (kind, request id) pairs."""
+    window = report["faults"]["window"]
+    out = []
+    for entry in emulator.get_json("/stratus/v1/faults")["recent"]:
+        if "detail" in entry or not window["from"] <= entry["time"] <= window["to"]:
+            continue
+        target = entry["target"]
+        if target in functions or (bucket and target.split("/", 1)[0] == bucket):
+            out.append((entry["kind"], entry["request_id"]))
+    return sorted(out)
+
+
+def check_fault_list(emulator, report, kind, injected_during, functions, bucket=None, events=False):
+    """The report lists exactly the faults the emulator recorded for the run, each with its request
+    id and an expected way it was handled; by_kind sums to the list."""
+    faults = report["faults"]
+    assert faults["record"], faults
+    listed = sorted((f["kind"], f["request_id"]) for f in faults["list"])
+    assert listed == recorded(emulator, report, functions, bucket), faults
+    assert all(f["request_id"] for f in faults["list"])
+    assert faults["injected"] == len(listed)
+    # Request-response runs leave nothing behind: every fault the emulator counted during the run
+    # is on its list. The functions orchestration's last S3 requests may trail the trainer's end.
+    if events:
+        assert len(listed) <= injected_during
+    else:
+        assert len(listed) == injected_during, (len(listed), injected_during, faults)
+    assert sum(k["count"] for k in faults["by_kind"].values()) == len(listed)
+    expected = (EVENT_HANDLING if events else SYNC_HANDLING)[kind]
+    for f in faults["list"]:
+        assert f["kind"] == kind
+        assert any(f["handled"].startswith(e) for e in expected), (f, expected)
+    if kind == "throttle" and not events:
+        assert faults["trainer"]["throttled"] == len(listed)
+    if kind == "crash" and not events:
+        fired = [f for f in faults["list"] if "detail" in f]
+        assert faults["trainer"]["function_errors"] + faults["trainer"]["timed_out"] >= len(fired)
+    return len(listed)
 
 
 def set_plan(emulator, kind, seed):
@@ -82,17 +154,43 @@ def injected(emulator, kind):
 @pytest.mark.parametrize("kind", list(PLANS))
 def test_case_a_and_linreg_survive(emulator, baselines, tmp_path, kind):
     url = emulator.url
+    bucket = f"runs-{kind}".replace("_", "-")
     before = injected(emulator, kind)
     set_plan(emulator, kind, seed=11)
-    functions = run(tmp_path, "functions", "casea", *CASE_A, "--target", url, "--bucket", f"runs-{kind}".replace("_", "-"),
+    listed = {}
+    mark = injected(emulator, kind)
+    functions = run(tmp_path, "functions", "casea", *CASE_A, "--target", url, "--bucket", bucket,
                     "--revive-after", 3)
     assert functions["model_sha256"] == baselines["casea"]["model_sha256"], kind
+    listed["functions"] = check_fault_list(emulator, functions, kind, injected(emulator, kind) - mark,
+                                           {FUNCTION}, bucket, events=True)
+    mark = injected(emulator, kind)
     driver = run(tmp_path, "driver", "casea", *CASE_A, "--target", url, "--orchestration", "driver",
-                 "--bucket", f"runs-{kind}".replace("_", "-"))
+                 "--bucket", bucket)
     assert driver["model_sha256"] == baselines["casea"]["model_sha256"], kind
+    listed["driver"] = check_fault_list(emulator, driver, kind, injected(emulator, kind) - mark, {FUNCTION}, bucket)
+    mark = injected(emulator, kind)
     linreg = run(tmp_path, "linreg", "linreg", *LINREG, "--target", url)
     assert linreg["weights"] == baselines["linreg"]["weights"] and linreg["bias"] == baselines["linreg"]["bias"]
+    listed["linreg"] = check_fault_list(emulator, linreg, kind, injected(emulator, kind) - mark, {"gradient"})
     emulator.request("DELETE", "/stratus/v1/faults")
     # The faults happened (S3 faults only strike the Case A runs' S3 traffic).
     assert injected(emulator, kind) > before, emulator.get_json("/stratus/v1/faults")
-    print(f"{kind}: {injected(emulator, kind) - before} injected")
+    print(f"{kind}: {injected(emulator, kind) - before} injected; listed by the reports: {listed}")
+
+
+@pytest.mark.parametrize("kind", LAYER_KINDS)
+def test_layers_survive(emulator, baselines, tmp_path, kind):
+    before = injected(emulator, kind)
+    bucket = f"layers-{kind}".replace("_", "-")
+    emulator.request("PUT", "/stratus/v1/faults", json.dumps({"seed": 13, "rules": [PLANS[kind]]}))
+    try:
+        report = run(tmp_path, "layers", "layers", *LAYERS, "--target", emulator.url,
+                     "--bucket", bucket, "--run-id", f"faults-{kind}".replace("_", "-"))
+    finally:
+        emulator.request("DELETE", "/stratus/v1/faults")
+    assert report["model_sha256"] == baselines["layers"]["model_sha256"], kind
+    assert [s["loss"] for s in report["steps"]] == [s["loss"] for s in baselines["layers"]["steps"]]
+    assert injected(emulator, kind) > before, emulator.get_json("/stratus/v1/faults")
+    listed = check_fault_list(emulator, report, kind, injected(emulator, kind) - before, {"layer"}, bucket)
+    print(f"layers {kind}: {injected(emulator, kind) - before} injected, {listed} listed by the report")

@@ -2,6 +2,7 @@
 
 #include "case_commands.hpp"
 
+#include "stratus/trainer/fault_report.hpp"
 #include "stratus/trainer/html_report.hpp"
 
 #include <unistd.h>
@@ -117,6 +118,7 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
       ->check(CLI::PositiveNumber);
   app.add_option("--max-wall", o.budget.max_wall_s, "stop the run (stop flag set, non-zero exit) after this many seconds")
       ->check(CLI::PositiveNumber);
+  c.backup.add_to(app, "driver: ");
   app.add_option("--max-in-flight", o.fan_out.max_in_flight, "driver: concurrent invocations")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
@@ -153,6 +155,7 @@ ordered_json row_json(const RoundRow& r) {
           {"retries", r.retries},
           {"shard_cache_hits", r.shard_cache_hits},
           {"revived", r.revived},
+          {"backups", r.backups},
           {"model_sha256", r.model_sha256},
           {"modeled_ms", r.modeled_ms ? ordered_json(*r.modeled_ms) : ordered_json(nullptr)},
           {"modeled_cost_usd", r.modeled_cost_usd ? ordered_json(*r.modeled_cost_usd) : ordered_json(nullptr)},
@@ -175,6 +178,11 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.interrupted = [] { return interrupt_requested.load(); };
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  c.backup.apply(o.fan_out);
+  FaultScope fault_scope;
+  fault_scope.from = fault_time_now();
+  fault_scope.functions = {o.function};
+  fault_scope.buckets = {o.bucket};
   if (c.threads != 0 && c.target != "local")
     throw std::invalid_argument("--threads is for --target local only");
 
@@ -252,6 +260,14 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     throw;
   }
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
+  fault_scope.to = fault_time_now();
+  std::string no_record;
+  const auto fault_record = fetch_fault_record(target, no_record);
+  TrainerActions actions;
+  actions.calls = std::move(result.calls);
+  actions.events = o.orchestration == ml::averaging::Orchestration::functions;
+  for (const RoundRow& r : result.rounds) actions.revived += r.revived;
+  const ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
   if (table) {
     std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n",
                 result.rounds.back().accuracy, result.rounds.back().loss,
@@ -266,6 +282,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
       std::printf("modeled on AWS: %.1f ms for %zu rounds, cost $%s\n", modeled_total, result.rounds.size(),
                   money(result.rounds.back().modeled_cost_so_far).c_str());
     }
+    for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
   if (!c.report_file.empty() || !c.html_file.empty()) {
     ordered_json rounds = ordered_json::array();
@@ -281,7 +298,8 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                            {"total_cost_usd", result.rounds.back().cost_so_far},
                            {"modeled_total_cost_usd", result.rounds.back().modeled_ms
                                                           ? ordered_json(result.rounds.back().modeled_cost_so_far)
-                                                          : ordered_json(nullptr)}};
+                                                          : ordered_json(nullptr)},
+                           {"faults", faults}};
     if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
     if (!c.report_file.empty()) {
       const std::string temporary = c.report_file + ".tmp";

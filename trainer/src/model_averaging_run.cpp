@@ -479,6 +479,8 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   row.billed_ms = telemetry.billed_ms;
   row.cost_usd = telemetry.cost_usd;
   row.retries = telemetry.retries;
+  row.backups = telemetry.backups;
+  result_.calls.insert(result_.calls.end(), telemetry.calls.begin(), telemetry.calls.end());
   row.shard_cache_hits = static_cast<int>(std::count_if(
       answers.begin(), answers.end(), [](const TrainAnswer& a) { return a.shard_cached; }));
   row.workers.resize(workers);

@@ -98,6 +98,7 @@ struct RoundRow {
   int shard_cache_hits =
       0;            // functions: invocations that found their shard in the environment's cache
   int revived = 0;  // functions: workers the trainer invoked again (see revive_after)
+  int backups = 0;  // driver: straggling workers given a second, identical call
   // Modeled AWS round time and cost (modeled_round.hpp), composed along the round's dependency
   // graph; nullopt where the target reports no modeled figures (AWS itself, in-process).
   std::optional<double> modeled_ms;
@@ -116,6 +117,8 @@ struct ModelAveragingResult {
   ml::ModelState model;
   std::string model_sha256;
   nlohmann::ordered_json configuration;
+  // driver: every worker call of the run, with its request id (the report's fault list).
+  std::vector<CallRecord> calls;
 };
 
 // What the run talks to: the store for run state and data (always), the Event invoker (functions
