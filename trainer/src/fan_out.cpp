@@ -31,6 +31,7 @@ struct Mailbox {
 struct Attempt {
   std::size_t task = 0;
   int number = 0;  // 1 for the task's first call
+  bool backup = false;
   Clock::time_point started;
   Clock::time_point deadline;
   bool open = true;  // neither answered nor given up
@@ -104,11 +105,11 @@ class Run {
     }
   }
 
-  void launch(std::size_t task) {
+  void launch(std::size_t task, bool backup = false) {
     const std::size_t id = attempts_.size();
     const auto now = Clock::now();
     ++calls_[task];
-    attempts_.push_back({task, calls_[task], now,
+    attempts_.push_back({task, calls_[task], backup, now,
                          now + options_.call_deadline + grace_for(options_.call_deadline), true});
     ++in_flight_;
     ++open_[task];
@@ -208,7 +209,7 @@ class Run {
       note.attempt = calls_[a.task] + 1;
       note.latency_ms = std::chrono::duration<double, std::milli>(now - a.started).count();
       telemetry_.calls.push_back(std::move(note));
-      launch(a.task);
+      launch(a.task, true);
     }
   }
 
@@ -225,6 +226,7 @@ class Run {
     r.function = tasks_[a.task].function;
     r.task = tasks_[a.task].label;
     r.attempt = a.number;
+    r.backup = a.backup;
     r.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - a.started).count();
     telemetry_.calls.push_back(std::move(r));
   }

@@ -144,7 +144,7 @@ ordered_json fault_report(const std::optional<json>& record, const std::string& 
       default: break;
     }
     if (counter) trainer[counter] = trainer[counter].get<int>() + 1;
-    if (c.attempt > 1) trainer["retried"] = trainer["retried"].get<int>() + 1;
+    if (c.attempt > 1 && !c.backup) trainer["retried"] = trainer["retried"].get<int>() + 1;
   }
   const int backups = trainer["backups"].get<int>();
 

@@ -66,6 +66,7 @@ struct CallRecord {
   std::string function;
   std::string task;  // the task's label
   int attempt = 0;   // 1 for the first call of its task
+  bool backup = false;  // the call was a straggler's backup (not a retry: nothing had failed)
   double latency_ms = 0;
 };
 
