@@ -50,12 +50,27 @@ def trainer_env():
     return env
 
 
-def run(tmp_path, name, command, *args, timeout=240):
+def run(tmp_path, name, command, *args, timeout=240, html=False):
     report = tmp_path / f"{name}.json"
-    completed = subprocess.run([TRAINER, command, *[str(a) for a in args], "--report", str(report)],
+    extra = ["--html", str(tmp_path / f"{name}.html")] if html else []
+    completed = subprocess.run([TRAINER, command, *[str(a) for a in args], "--report", str(report), *extra],
                                capture_output=True, text=True, env=trainer_env(), timeout=timeout)
     assert completed.returncode == 0, completed.stderr[-4000:] + completed.stdout[-2000:]
-    return json.loads(report.read_text())
+    result = json.loads(report.read_text())
+    # The table ends with the fault list: the total, then a line per kind and handling.
+    faults = result["faults"]
+    if faults["record"]:
+        assert f"faults: {faults['injected']} injected during the run" in completed.stdout, completed.stdout
+        for kind, entry in faults["by_kind"].items():
+            for how, n in entry["handled"].items():
+                assert any(line.split()[:2] == [kind, str(n)] and line.endswith(how)
+                           for line in completed.stdout.splitlines()), (kind, how, completed.stdout)
+    if html:
+        page = (tmp_path / f"{name}.html").read_text()
+        assert '<table id="faults-by-kind">' in page or not faults["list"]
+        for f in faults["list"]:
+            assert f["request_id"] in page
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +158,8 @@ def check_fault_list(emulator, report, kind, injected_during, functions, bucket=
     if kind == "crash" and not events:
         fired = [f for f in faults["list"] if "detail" in f]
         assert faults["trainer"]["function_errors"] + faults["trainer"]["timed_out"] >= len(fired)
+    print(f"  {report['workload']} {report.get('configuration', {}).get('orchestration', '')}: "
+          f"{json.dumps(faults['by_kind'])} trainer {json.dumps(faults['trainer'])}")
     return len(listed)
 
 
@@ -164,17 +181,19 @@ def test_case_a_and_linreg_survive(emulator, baselines, tmp_path, kind):
     listed = {}
     mark = injected(emulator, kind)
     functions = run(tmp_path, "functions", "casea", *CASE_A, "--target", url, "--bucket", bucket,
-                    "--revive-after", 3)
+                    "--revive-after", 3, html=True)
     assert functions["model_sha256"] == baselines["casea"]["model_sha256"], kind
     listed["functions"] = check_fault_list(emulator, functions, kind, injected(emulator, kind) - mark,
                                            {FUNCTION}, bucket, events=True)
+    set_plan(emulator, kind, seed=11)  # a fresh plan per run: each meets its schedule's faults
     mark = injected(emulator, kind)
     driver = run(tmp_path, "driver", "casea", *CASE_A, "--target", url, "--orchestration", "driver",
                  "--bucket", bucket)
     assert driver["model_sha256"] == baselines["casea"]["model_sha256"], kind
     listed["driver"] = check_fault_list(emulator, driver, kind, injected(emulator, kind) - mark, {FUNCTION}, bucket)
+    set_plan(emulator, kind, seed=11)
     mark = injected(emulator, kind)
-    linreg = run(tmp_path, "linreg", "linreg", *LINREG, "--target", url)
+    linreg = run(tmp_path, "linreg", "linreg", *LINREG, "--target", url, html=True)
     assert linreg["weights"] == baselines["linreg"]["weights"] and linreg["bias"] == baselines["linreg"]["bias"]
     listed["linreg"] = check_fault_list(emulator, linreg, kind, injected(emulator, kind) - mark, {"gradient"})
     emulator.request("DELETE", "/stratus/v1/faults")
@@ -190,7 +209,7 @@ def test_layers_survive(emulator, baselines, tmp_path, kind):
     emulator.request("PUT", "/stratus/v1/faults", json.dumps({"seed": 13, "rules": [PLANS[kind]]}))
     try:
         report = run(tmp_path, "layers", "layers", *LAYERS, "--target", emulator.url,
-                     "--bucket", bucket, "--run-id", f"faults-{kind}".replace("_", "-"))
+                     "--bucket", bucket, "--run-id", f"faults-{kind}".replace("_", "-"), html=True)
     finally:
         emulator.request("DELETE", "/stratus/v1/faults")
     assert report["model_sha256"] == baselines["layers"]["model_sha256"], kind
