@@ -238,3 +238,23 @@ def test_driver_backs_up_stragglers_and_the_first_answer_wins(emulator, baseline
     assert check_fault_list(emulator, driver, "straggler", injected(emulator, "straggler") - mark,
                             {FUNCTION}, "runs-backup", backup=True) == 2
     assert all(f["handled"].startswith("backed up") for f in faults["list"]), faults["list"]
+
+
+def test_layers_back_up_stragglers_and_the_first_answer_wins(emulator, baselines, tmp_path):
+    """The same for the layers workload: a backed-up slice's twin computes the same objects (the
+    straggler, finishing later, writes identical bytes or finds them written), so the model stays
+    bit-identical."""
+    plan = {"kind": "straggler", "function": "layer", "schedule": [5, 30], "factor": 100}
+    emulator.request("PUT", "/stratus/v1/faults", json.dumps({"seed": 19, "rules": [plan]}))
+    mark = injected(emulator, "straggler")
+    try:
+        report = run(tmp_path, "layers-backup", "layers", *LAYERS, "--target", emulator.url,
+                     "--bucket", "layers-backup", "--run-id", "faults-backup", "--backup-after-median", 3,
+                     "--backup-after", 5, html=True)
+    finally:
+        emulator.request("DELETE", "/stratus/v1/faults")
+    assert report["model_sha256"] == baselines["layers"]["model_sha256"]
+    faults = report["faults"]
+    assert sum(s["backups"] for s in report["steps"]) == faults["trainer"]["backups"] >= 2
+    assert check_fault_list(emulator, report, "straggler", injected(emulator, "straggler") - mark,
+                            {"layer"}, "layers-backup", backup=True) == 2
