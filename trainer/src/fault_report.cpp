@@ -35,8 +35,8 @@ bool in_scope(const json& entry, const FaultScope& scope,
 }
 
 // The trainer's calls answered with this request id (a request id names one call).
-std::vector<const CallRecord*> calls_for(const std::string& request_id,
-                                         const std::multimap<std::string, const CallRecord*>& calls) {
+std::vector<const CallRecord*> calls_for(
+    const std::string& request_id, const std::multimap<std::string, const CallRecord*>& calls) {
   std::vector<const CallRecord*> out;
   if (request_id.empty()) return out;
   for (auto [it, end] = calls.equal_range(request_id); it != end; ++it) out.push_back(it->second);
@@ -60,7 +60,8 @@ std::string how_handled(const json& fault, bool fired, const std::vector<const C
   const CallRecord* answered = with_fate(seen, {CallFate::answered});
   const CallRecord* late = with_fate(seen, {CallFate::duplicate_ignored});
   if (kind == "throttle") {
-    if (with_fate(seen, {CallFate::throttled})) return "retried after back-off by the trainer's fan-out";
+    if (with_fate(seen, {CallFate::throttled}))
+      return "retried after back-off by the trainer's fan-out";
     if (actions.events) return "retried after back-off by the caller's Event invoke";
     return "not seen by the trainer";
   }
@@ -69,8 +70,9 @@ std::string how_handled(const json& fault, bool fired, const std::vector<const C
     if (late) return "backed up: a second call answered first, this late answer was ignored";
     if (kind == "straggler" && backups > 0)
       return "backed up: a second call answered first, this one was not waited for";
-    if (actions.events) return kind == "straggler" ? "waited for (an Event invocation)"
-                                                   : "waited for (the Event was accepted late)";
+    if (actions.events)
+      return kind == "straggler" ? "waited for (an Event invocation)"
+                                 : "waited for (the Event was accepted late)";
     return "not seen by the trainer";
   }
   if (kind == "crash") {
@@ -87,7 +89,8 @@ std::string how_handled(const json& fault, bool fired, const std::vector<const C
   if (kind == "duplicate_event") {
     return "ran twice; results keyed by (run, round, worker): the second run changed nothing";
   }
-  if (kind == "s3_slow_down" || kind == "s3_internal_error") return "retried with back-off by the S3 client";
+  if (kind == "s3_slow_down" || kind == "s3_internal_error")
+    return "retried with back-off by the S3 client";
   if (kind == "s3_latency") return "waited for";
   return "unknown fault kind";
 }
@@ -108,7 +111,8 @@ std::optional<json> fetch_fault_record(const Target& target, std::string& why) {
   HttpRequest request;
   request.method = "GET";
   request.target = endpoint.path + "/stratus/v1/faults";
-  const HttpResult answer = http_request_blocking(endpoint, std::move(request), std::chrono::seconds(10));
+  const HttpResult answer =
+      http_request_blocking(endpoint, std::move(request), std::chrono::seconds(10));
   if (!answer.ok()) {
     why = "the target has no fault record (GET /stratus/v1/faults: " + answer.describe() + ")";
     return std::nullopt;
@@ -124,9 +128,15 @@ std::optional<json> fetch_fault_record(const Target& target, std::string& why) {
 ordered_json fault_report(const std::optional<json>& record, const std::string& why,
                           const FaultScope& scope, const TrainerActions& actions) {
   std::multimap<std::string, const CallRecord*> calls;
-  ordered_json trainer = {{"calls", 0}, {"retried", 0}, {"throttled", 0}, {"function_errors", 0},
-                          {"timed_out", 0}, {"duplicates_ignored", 0}, {"backups", 0},
-                          {"revived", actions.revived}, {"replayed", actions.replayed}};
+  ordered_json trainer = {{"calls", 0},
+                          {"retried", 0},
+                          {"throttled", 0},
+                          {"function_errors", 0},
+                          {"timed_out", 0},
+                          {"duplicates_ignored", 0},
+                          {"backups", 0},
+                          {"revived", actions.revived},
+                          {"replayed", actions.replayed}};
   for (const CallRecord& c : actions.calls) {
     if (!c.request_id.empty()) calls.emplace(c.request_id, &c);
     if (c.fate == CallFate::backup_launched) {
@@ -136,12 +146,21 @@ ordered_json fault_report(const std::optional<json>& record, const std::string& 
     trainer["calls"] = trainer["calls"].get<int>() + 1;
     const char* counter = nullptr;
     switch (c.fate) {
-      case CallFate::throttled: counter = "throttled"; break;
-      case CallFate::function_error: counter = "function_errors"; break;
+      case CallFate::throttled:
+        counter = "throttled";
+        break;
+      case CallFate::function_error:
+        counter = "function_errors";
+        break;
       case CallFate::timed_out:
-      case CallFate::no_answer: counter = "timed_out"; break;
-      case CallFate::duplicate_ignored: counter = "duplicates_ignored"; break;
-      default: break;
+      case CallFate::no_answer:
+        counter = "timed_out";
+        break;
+      case CallFate::duplicate_ignored:
+        counter = "duplicates_ignored";
+        break;
+      default:
+        break;
     }
     if (counter) trainer[counter] = trainer[counter].get<int>() + 1;
     if (c.attempt > 1 && !c.backup) trainer["retried"] = trainer["retried"].get<int>() + 1;
@@ -149,7 +168,8 @@ ordered_json fault_report(const std::optional<json>& record, const std::string& 
   const int backups = trainer["backups"].get<int>();
 
   ordered_json out;
-  out["record"] = record ? ordered_json("emulator (GET /stratus/v1/faults)") : ordered_json(nullptr);
+  out["record"] =
+      record ? ordered_json("emulator (GET /stratus/v1/faults)") : ordered_json(nullptr);
   if (!record) out["record_note"] = why;
   out["window"] = {{"from", scope.from}, {"to", scope.to}};
   ordered_json list = ordered_json::array();
@@ -210,7 +230,8 @@ std::vector<std::string> fault_report_lines(const ordered_json& faults) {
                 t["duplicates_ignored"].get<int>(), t["backups"].get<int>(),
                 t["revived"].get<int>(), t["replayed"].get<int>());
   if (faults["record"].is_null()) {
-    lines.push_back("faults: " + faults.value("record_note", std::string("no record")) + "; " + head);
+    lines.push_back("faults: " + faults.value("record_note", std::string("no record")) + "; " +
+                    head);
     return lines;
   }
   lines.push_back("faults: " + std::to_string(faults["injected"].get<std::size_t>()) +

@@ -11,8 +11,8 @@ using nlohmann::json;
 namespace {
 
 json entry(const char* time, const char* kind, const char* target, const char* id, int match = 1) {
-  return {{"time", time}, {"kind", kind}, {"target", target}, {"request_id", id}, {"rule", 0},
-          {"match", match}};
+  return {{"time", time},     {"kind", kind}, {"target", target},
+          {"request_id", id}, {"rule", 0},    {"match", match}};
 }
 
 CallRecord call(CallFate fate, const char* id, int attempt = 1, double ms = 12) {
@@ -47,21 +47,24 @@ TEST(FaultReport, KeepsTheRunsFaultsAndSaysHowEachWasHandled) {
   json crash = entry("2026-12-01T10:01:00.000Z", "crash", "worker", "c1");
   json crash_note = crash;
   crash_note["detail"] = "SIGKILL to environment e1, 20.0 ms into the invocation";
-  json record = {{"recent", json::array({
-      entry("2026-12-01T09:59:59.999Z", "throttle", "worker", "early"),  // before the run
-      entry("2026-12-01T10:00:01.000Z", "throttle", "worker", "t1"),
-      entry("2026-12-01T10:00:02.000Z", "throttle", "other", "t2"),  // another function
-      crash, crash_note,
-      entry("2026-12-01T10:01:30.000Z", "crash", "worker", "c2", 2),  // ended before the kill
-      entry("2026-12-01T10:02:00.000Z", "s3_slow_down", "runs/runs/r1/model-1.bin", "s1"),
-      entry("2026-12-01T10:02:00.500Z", "s3_slow_down", "elsewhere/x", "s2"),  // another bucket
-      entry("2026-12-01T10:03:00.000Z", "straggler", "worker", "g1"),
-      entry("2026-12-01T10:03:01.000Z", "straggler", "worker", "g2"),  // backed up: never seen
-      entry("2026-12-01T10:05:00.001Z", "throttle", "worker", "late"),  // after the run
-  })}};
+  json record = {
+      {"recent",
+       json::array({
+           entry("2026-12-01T09:59:59.999Z", "throttle", "worker", "early"),  // before the run
+           entry("2026-12-01T10:00:01.000Z", "throttle", "worker", "t1"),
+           entry("2026-12-01T10:00:02.000Z", "throttle", "other", "t2"),  // another function
+           crash, crash_note,
+           entry("2026-12-01T10:01:30.000Z", "crash", "worker", "c2", 2),  // ended before the kill
+           entry("2026-12-01T10:02:00.000Z", "s3_slow_down", "runs/runs/r1/model-1.bin", "s1"),
+           entry("2026-12-01T10:02:00.500Z", "s3_slow_down", "elsewhere/x",
+                 "s2"),  // another bucket
+           entry("2026-12-01T10:03:00.000Z", "straggler", "worker", "g1"),
+           entry("2026-12-01T10:03:01.000Z", "straggler", "worker", "g2"),  // backed up: never seen
+           entry("2026-12-01T10:05:00.001Z", "throttle", "worker", "late"),  // after the run
+       })}};
   TrainerActions actions;
-  actions.calls = {call(CallFate::throttled, "t1"), call(CallFate::answered, "t1b", 2),
-                   call(CallFate::function_error, "c1"), call(CallFate::answered, "c2"),
+  actions.calls = {call(CallFate::throttled, "t1"),        call(CallFate::answered, "t1b", 2),
+                   call(CallFate::function_error, "c1"),   call(CallFate::answered, "c2"),
                    call(CallFate::answered, "g1", 1, 640), call(CallFate::backup_launched, "", 2)};
   const auto report = fault_report(record, "", scope(), actions);
   ASSERT_EQ(report["list"].size(), 6u) << report.dump(2);
@@ -71,7 +74,8 @@ TEST(FaultReport, KeepsTheRunsFaultsAndSaysHowEachWasHandled) {
   EXPECT_EQ(handled(report, "c2"), "the invocation ended before the kill");
   EXPECT_EQ(handled(report, "s1"), "retried with back-off by the S3 client");
   EXPECT_EQ(handled(report, "g1"), "waited for (answered in 640 ms)");
-  EXPECT_EQ(handled(report, "g2"), "backed up: a second call answered first, this one was not waited for");
+  EXPECT_EQ(handled(report, "g2"),
+            "backed up: a second call answered first, this one was not waited for");
   EXPECT_EQ(handled(report, "early"), "(not listed)");
   EXPECT_EQ(handled(report, "t2"), "(not listed)");
   EXPECT_EQ(handled(report, "s2"), "(not listed)");
@@ -95,11 +99,12 @@ TEST(FaultReport, KeepsTheRunsFaultsAndSaysHowEachWasHandled) {
 }
 
 TEST(FaultReport, EventRunsAreHandledByLambdaAndTheTrainersRevivals) {
-  json record = {{"recent", json::array({
-      entry("2026-12-01T10:00:01.000Z", "drop_event", "worker", "d1"),
-      entry("2026-12-01T10:00:02.000Z", "duplicate_event", "worker", "u1"),
-      entry("2026-12-01T10:00:03.000Z", "throttle", "worker", "t1"),
-  })}};
+  json record = {
+      {"recent", json::array({
+                     entry("2026-12-01T10:00:01.000Z", "drop_event", "worker", "d1"),
+                     entry("2026-12-01T10:00:02.000Z", "duplicate_event", "worker", "u1"),
+                     entry("2026-12-01T10:00:03.000Z", "throttle", "worker", "t1"),
+                 })}};
   TrainerActions actions;
   actions.events = true;
   actions.revived = 4;
@@ -114,7 +119,8 @@ TEST(FaultReport, EventRunsAreHandledByLambdaAndTheTrainersRevivals) {
 TEST(FaultReport, WithoutARecordItSaysWhyAndKeepsWhatTheTrainerSaw) {
   TrainerActions actions;
   actions.calls = {call(CallFate::timed_out, ""), call(CallFate::answered, "a", 2)};
-  const auto report = fault_report(std::nullopt, "AWS keeps no record of injected faults", scope(), actions);
+  const auto report =
+      fault_report(std::nullopt, "AWS keeps no record of injected faults", scope(), actions);
   EXPECT_TRUE(report["record"].is_null());
   EXPECT_EQ(report["record_note"], "AWS keeps no record of injected faults");
   EXPECT_EQ(report["injected"], 0);

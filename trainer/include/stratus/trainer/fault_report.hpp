@@ -22,7 +22,7 @@ namespace stratus::trainer {
 
 // Which of the target's faults belong to the run.
 struct FaultScope {
-  std::string from, to;           // UTC, "2026-12-01T14:03:07.123Z" (the emulator's format)
+  std::string from, to;             // UTC, "2026-12-01T14:03:07.123Z" (the emulator's format)
   std::set<std::string> functions;  // Lambda faults: target is the function's name
   std::set<std::string> buckets;    // S3 faults: target is "bucket/key"
 };
@@ -30,8 +30,8 @@ struct FaultScope {
 // What the trainer saw and did during the run.
 struct TrainerActions {
   std::vector<CallRecord> calls;  // every request-response call (FanOutTelemetry::calls)
-  int revived = 0;     // functions orchestration: workers re-sent by stall detection
-  int replayed = 0;    // layers: answers that found their objects written already
+  int revived = 0;                // functions orchestration: workers re-sent by stall detection
+  int replayed = 0;               // layers: answers that found their objects written already
   bool events = false;  // the run's functions ran from Event invokes (Lambda retries those itself)
 };
 
