@@ -17,12 +17,6 @@ std::string text(const json& entry, const char* name) {
   return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::string milliseconds(double ms) {
-  char out[32];
-  std::snprintf(out, sizeof out, "%.0f ms", ms);
-  return out;
-}
-
 bool in_scope(const json& entry, const FaultScope& scope,
               const std::multimap<std::string, const CallRecord*>& calls) {
   const std::string time = text(entry, "time");
@@ -66,7 +60,7 @@ std::string how_handled(const json& fault, bool fired, const std::vector<const C
     return "not seen by the trainer";
   }
   if (kind == "invoke_latency" || kind == "straggler") {
-    if (answered) return "waited for (answered in " + milliseconds(answered->latency_ms) + ")";
+    if (answered) return "waited for";  // the item's answered_ms says how long
     if (late) return "backed up: a second call answered first, this late answer was ignored";
     if (kind == "straggler" && backups > 0)
       return "backed up: a second call answered first, this one was not waited for";
@@ -189,14 +183,17 @@ ordered_json fault_report(const std::optional<json>& record, const std::string& 
       if (!e.is_object() || e.contains("detail") || !in_scope(e, scope, calls)) continue;
       const auto detail = details.find(key_of(e));
       const bool fired = detail != details.end();
-      const std::string handled =
-          how_handled(e, fired, calls_for(text(e, "request_id"), calls), actions, backups);
+      const auto seen = calls_for(text(e, "request_id"), calls);
+      const std::string handled = how_handled(e, fired, seen, actions, backups);
       ordered_json item = {{"time", text(e, "time")},
                            {"kind", text(e, "kind")},
                            {"target", text(e, "target")},
                            {"request_id", text(e, "request_id")},
                            {"handled", handled}};
       if (fired) item["detail"] = detail->second;
+      // How long the trainer waited for the call the fault struck, when it was answered.
+      if (const CallRecord* answered = with_fate(seen, {CallFate::answered}))
+        item["answered_ms"] = answered->latency_ms;
       list.push_back(std::move(item));
       ++by_kind[text(e, "kind")][handled];
     }
