@@ -169,6 +169,10 @@ def test_a_run_past_max_cost_is_stopped_and_says_why(training_emulator, tmp_path
     stopped = json.loads(report.read_text())
     assert stopped["stopped_by"] == "--max-cost" and "--max-cost" in stopped["stop_reason"]
     assert 1 <= len(stopped["rounds"]) < 50
+    # A stopped run's report still has its fault list (none injected here; the driver's calls counted).
+    assert stopped["faults"]["record"] and stopped["faults"]["injected"] == 0, stopped["faults"]
+    if orchestration == "driver":
+        assert stopped["faults"]["trainer"]["calls"] == 4 * len(stopped["rounds"])
     # The stop flag is set: no function keeps the run going.
     s3 = training_emulator.s3_client()
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="budget", Prefix=f"runs/costly-{orchestration}/")["Contents"]]

@@ -241,33 +241,46 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     on_round(r);
   };
   o.budget.started = std::chrono::steady_clock::now();
+  // The faults the target injected during the run, joined with what the trainer saw and did.
+  auto faults_of = [&](const std::vector<RoundRow>& rows) {
+    fault_scope.to = fault_time_now();
+    std::string no_record;
+    const auto fault_record = fetch_fault_record(target, no_record);
+    TrainerActions actions;
+    actions.events = o.orchestration == ml::averaging::Orchestration::functions;
+    for (const RoundRow& r : rows) {
+      actions.calls.insert(actions.calls.end(), r.calls.begin(), r.calls.end());
+      actions.revived += r.revived;
+    }
+    return fault_report(fault_record, no_record, fault_scope, actions);
+  };
   ModelAveragingResult result;
   try {
     result = run_model_averaging(o, services, on_start, record_round);
   } catch (const BudgetExceeded& e) {
-    // The report says why the run ended, with the rounds it finished.
+    // The report says why the run ended, with the rounds it finished and the faults seen.
     if (!c.report_file.empty()) {
       ordered_json rounds = ordered_json::array();
       for (const RoundRow& r : rows_so_far) rounds.push_back(row_json(r));
+      ordered_json faults;
+      try {
+        faults = faults_of(rows_so_far);
+      } catch (const std::exception& error) {
+        faults = {{"error", error.what()}};
+      }
       std::ofstream(c.report_file) << ordered_json{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
                                                    {"target", c.target},
                                                    {"stopped_by", e.limit()},
                                                    {"stop_reason", e.what()},
-                                                   {"rounds", rounds}}
+                                                   {"rounds", rounds},
+                                                   {"faults", faults}}
                                           .dump(2)
                                    << "\n";
     }
     throw;
   }
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
-  fault_scope.to = fault_time_now();
-  std::string no_record;
-  const auto fault_record = fetch_fault_record(target, no_record);
-  TrainerActions actions;
-  actions.calls = std::move(result.calls);
-  actions.events = o.orchestration == ml::averaging::Orchestration::functions;
-  for (const RoundRow& r : result.rounds) actions.revived += r.revived;
-  const ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
+  const ordered_json faults = faults_of(result.rounds);
   if (table) {
     std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n",
                 result.rounds.back().accuracy, result.rounds.back().loss,

@@ -480,9 +480,9 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   row.cost_usd = telemetry.cost_usd;
   row.retries = telemetry.retries;
   row.backups = telemetry.backups;
-  result_.calls.insert(result_.calls.end(), telemetry.calls.begin(), telemetry.calls.end());
   row.shard_cache_hits = static_cast<int>(std::count_if(
       answers.begin(), answers.end(), [](const TrainAnswer& a) { return a.shard_cached; }));
+  row.calls = std::move(telemetry.calls);
   row.workers.resize(workers);
   for (std::uint32_t w = 0; w < workers; ++w) {
     row.workers[w].worker = w;

@@ -105,6 +105,8 @@ struct RoundRow {
   std::optional<double> modeled_cost_usd;
   double modeled_cost_so_far = 0;
   std::vector<WorkerSpan> workers;  // by worker index
+  // driver: the round's worker calls, with their request ids (the report's fault list).
+  std::vector<CallRecord> calls;
   std::string model_sha256;  // of the round's global model
 };
 
@@ -117,8 +119,6 @@ struct ModelAveragingResult {
   ml::ModelState model;
   std::string model_sha256;
   nlohmann::ordered_json configuration;
-  // driver: every worker call of the run, with its request id (the report's fault list).
-  std::vector<CallRecord> calls;
 };
 
 // What the run talks to: the store for run state and data (always), the Event invoker (functions
