@@ -97,7 +97,8 @@ def baselines(tmp_path_factory):
 # How the run may deal with each kind (the report's "handled"), by where the fault struck: calls the
 # trainer made request-response (driver, linreg, layers), or the functions orchestration's events.
 SYNC_HANDLING = {
-    "crash": {"retried by the trainer's fan-out", "the invocation ended before the kill"},
+    "crash": {"retried by the trainer's fan-out", "the invocation ended before the kill",
+              "answered anyway (the kill came as the invocation ended)"},
     "straggler": {"waited for"},
     "invoke_latency": {"waited for"},
     "throttle": {"retried after back-off by the trainer's fan-out"},

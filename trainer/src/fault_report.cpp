@@ -73,6 +73,8 @@ std::string how_handled(const json& fault, bool fired, const std::vector<const C
     if (!fired) return "the invocation ended before the kill";
     if (with_fate(seen, {CallFate::function_error, CallFate::no_answer, CallFate::timed_out}))
       return "retried by the trainer's fan-out";
+    // The SIGKILL raced the invocation's end: its answer was already on the way.
+    if (answered) return "answered anyway (the kill came as the invocation ended)";
     if (actions.events) return "retried by Lambda's async retry (the event runs again)";
     return "not seen by the trainer";
   }

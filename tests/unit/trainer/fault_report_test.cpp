@@ -47,6 +47,8 @@ TEST(FaultReport, KeepsTheRunsFaultsAndSaysHowEachWasHandled) {
   json crash = entry("2026-12-01T10:01:00.000Z", "crash", "worker", "c1");
   json crash_note = crash;
   crash_note["detail"] = "SIGKILL to environment e1, 20.0 ms into the invocation";
+  json late_kill = entry("2026-12-01T10:01:40.000Z", "crash", "worker", "c3", 3);
+  late_kill["detail"] = "SIGKILL to environment e2, 0.5 ms into the invocation";
   json record = {
       {"recent",
        json::array({
@@ -55,6 +57,8 @@ TEST(FaultReport, KeepsTheRunsFaultsAndSaysHowEachWasHandled) {
            entry("2026-12-01T10:00:02.000Z", "throttle", "other", "t2"),  // another function
            crash, crash_note,
            entry("2026-12-01T10:01:30.000Z", "crash", "worker", "c2", 2),  // ended before the kill
+           entry("2026-12-01T10:01:40.000Z", "crash", "worker", "c3", 3),  // killed as it answered
+           late_kill,
            entry("2026-12-01T10:02:00.000Z", "s3_slow_down", "runs/runs/r1/model-1.bin", "s1"),
            entry("2026-12-01T10:02:00.500Z", "s3_slow_down", "elsewhere/x",
                  "s2"),  // another bucket
@@ -65,13 +69,15 @@ TEST(FaultReport, KeepsTheRunsFaultsAndSaysHowEachWasHandled) {
   TrainerActions actions;
   actions.calls = {call(CallFate::throttled, "t1"),        call(CallFate::answered, "t1b", 2),
                    call(CallFate::function_error, "c1"),   call(CallFate::answered, "c2"),
-                   call(CallFate::answered, "g1", 1, 640), call(CallFate::backup_launched, "", 2)};
+                   call(CallFate::answered, "g1", 1, 640), call(CallFate::backup_launched, "", 2),
+                   call(CallFate::answered, "c3")};
   const auto report = fault_report(record, "", scope(), actions);
-  ASSERT_EQ(report["list"].size(), 6u) << report.dump(2);
-  EXPECT_EQ(report["injected"], 6);
+  ASSERT_EQ(report["list"].size(), 7u) << report.dump(2);
+  EXPECT_EQ(report["injected"], 7);
   EXPECT_EQ(handled(report, "t1"), "retried after back-off by the trainer's fan-out");
   EXPECT_EQ(handled(report, "c1"), "retried by the trainer's fan-out");
   EXPECT_EQ(handled(report, "c2"), "the invocation ended before the kill");
+  EXPECT_EQ(handled(report, "c3"), "answered anyway (the kill came as the invocation ended)");
   EXPECT_EQ(handled(report, "s1"), "retried with back-off by the S3 client");
   EXPECT_EQ(handled(report, "g1"), "waited for");
   EXPECT_EQ(handled(report, "g2"),
@@ -83,22 +89,22 @@ TEST(FaultReport, KeepsTheRunsFaultsAndSaysHowEachWasHandled) {
     if (f["request_id"] == "g1") {
       EXPECT_EQ(f["answered_ms"], 640);
     }
-    if (f["request_id"] == "c1") {
-      EXPECT_EQ(f["detail"], crash_note["detail"]);
+    if (f["request_id"] == "c1" || f["request_id"] == "c3") {
+      EXPECT_EQ(f["detail"], (f["request_id"] == "c1" ? crash_note : late_kill)["detail"]);
     } else {
       EXPECT_FALSE(f.contains("detail"));
     }
   }
-  EXPECT_EQ(report["by_kind"]["crash"]["count"], 2);
+  EXPECT_EQ(report["by_kind"]["crash"]["count"], 3);
   EXPECT_EQ(report["by_kind"]["straggler"]["handled"].size(), 2u);
-  EXPECT_EQ(report["trainer"]["calls"], 5);
+  EXPECT_EQ(report["trainer"]["calls"], 6);
   EXPECT_EQ(report["trainer"]["retried"], 1);
   EXPECT_EQ(report["trainer"]["throttled"], 1);
   EXPECT_EQ(report["trainer"]["function_errors"], 1);
   EXPECT_EQ(report["trainer"]["backups"], 1);
   const auto lines = fault_report_lines(report);
-  ASSERT_EQ(lines.size(), 1u + 6u);  // the total, then one line per (kind, handling)
-  EXPECT_NE(lines[0].find("6 injected during the run"), std::string::npos) << lines[0];
+  ASSERT_EQ(lines.size(), 1u + 7u);  // the total, then one line per (kind, handling)
+  EXPECT_NE(lines[0].find("7 injected during the run"), std::string::npos) << lines[0];
 }
 
 TEST(FaultReport, EventRunsAreHandledByLambdaAndTheTrainersRevivals) {
