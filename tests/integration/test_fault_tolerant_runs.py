@@ -160,17 +160,18 @@ def check_fault_list(emulator, report, kind, injected_during, functions, bucket=
         # At least one SIGKILL struck (its note is the fault's detail), and every one was retried.
         fired = [f for f in faults["list"] if "detail" in f]
         assert fired, faults["list"]
-        if not events:
-            assert faults["trainer"]["function_errors"] + faults["trainer"]["timed_out"] >= len(fired)
+        if not events:  # each call a SIGKILL failed was retried (one the kill raced may have answered)
+            retried = [f for f in fired if f["handled"] == "retried by the trainer's fan-out"]
+            assert faults["trainer"]["function_errors"] + faults["trainer"]["timed_out"] >= len(retried)
     print(f"  {report['workload']} {report.get('configuration', {}).get('orchestration', '')}: "
           f"{json.dumps(faults['by_kind'])} trainer {json.dumps(faults['trainer'])}")
     return len(listed)
 
 
 def set_plan(emulator, kind, seed, crash_within_ms=None):
-    """crash_within_ms: the SIGKILL comes within this many ms of the invocation's start. The driver's
-    worker calls take some tens of ms, linreg's and the layers' a few: a later kill would find the
-    invocation ended."""
+    """crash_within_ms: the SIGKILL comes within this many ms of the invocation's start (0: at once).
+    The driver's worker calls take some tens of ms, linreg's and the layers' a few: a later kill
+    would find the invocation ended."""
     rule = PLANS[kind]
     if kind == "crash" and crash_within_ms is not None:
         rule = dict(rule, crash_after_max_ms=crash_within_ms)
@@ -202,7 +203,7 @@ def test_case_a_and_linreg_survive(emulator, baselines, tmp_path, kind):
                  "--bucket", bucket)
     assert driver["model_sha256"] == baselines["casea"]["model_sha256"], kind
     listed["driver"] = check_fault_list(emulator, driver, kind, injected(emulator, kind) - mark, {FUNCTION}, bucket)
-    set_plan(emulator, kind, seed=11, crash_within_ms=1)
+    set_plan(emulator, kind, seed=11, crash_within_ms=0)
     mark = injected(emulator, kind)
     linreg = run(tmp_path, "linreg", "linreg", *LINREG, "--target", url, html=True)
     assert linreg["weights"] == baselines["linreg"]["weights"] and linreg["bias"] == baselines["linreg"]["bias"]
@@ -217,7 +218,7 @@ def test_case_a_and_linreg_survive(emulator, baselines, tmp_path, kind):
 def test_layers_survive(emulator, baselines, tmp_path, kind):
     before = injected(emulator, kind)
     bucket = f"layers-{kind}".replace("_", "-")
-    set_plan(emulator, kind, seed=13, crash_within_ms=1)
+    set_plan(emulator, kind, seed=13, crash_within_ms=0)
     try:
         report = run(tmp_path, "layers", "layers", *LAYERS, "--target", emulator.url,
                      "--bucket", bucket, "--run-id", f"faults-{kind}".replace("_", "-"), html=True)
