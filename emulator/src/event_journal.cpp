@@ -22,7 +22,8 @@ constexpr std::uint32_t kMaxRecordBytes = 64u << 20;  // far above Lambda's 1 MB
 // Compact once the file is this large and mostly finished events.
 constexpr std::uint64_t kCompactMinBytes = 4u << 20;
 
-enum RecordType : std::uint8_t { kAccepted = 1, kFinished = 2, kAttempts = 3 };
+// kAccepted is what journals written before the trace was kept hold; they still replay.
+enum RecordType : std::uint8_t { kAccepted = 1, kFinished = 2, kAttempts = 3, kAcceptedTraced = 4 };
 
 void put_u32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -118,13 +119,14 @@ std::string encode_accepted_record(const JournaledEvent& e) {
   std::string body;
   body.reserve(e.payload.size() + e.request_id.size() + e.function_name.size() +
                e.client_context.size() + 32);
-  body.push_back(static_cast<char>(kAccepted));
+  body.push_back(static_cast<char>(kAcceptedTraced));
   put_u32(body, static_cast<std::uint32_t>(e.attempts));
   put_i64(body, e.received_ms);
   put_str(body, e.request_id);
   put_str(body, e.function_name);
   put_str(body, e.client_context);
   put_str(body, e.payload);
+  put_str(body, e.trace_id);
   return frame(body);
 }
 
@@ -153,7 +155,7 @@ std::size_t replay_records(std::string_view bytes,
     if (crc_of(body) != crc) break;
     BodyReader r(body);
     std::uint8_t type = r.u8();
-    if (type == kAccepted) {
+    if (type == kAccepted || type == kAcceptedTraced) {
       JournaledEvent e;
       e.attempts = static_cast<int>(r.u32());
       e.received_ms = r.i64();
@@ -161,6 +163,7 @@ std::size_t replay_records(std::string_view bytes,
       e.function_name = r.str();
       e.client_context = r.str();
       e.payload = r.str();
+      if (type == kAcceptedTraced) e.trace_id = r.str();
       if (!r.ok() || !r.done()) break;
       if (!live.count(e.request_id)) order.push_back(e.request_id);
       std::string id = e.request_id;

@@ -206,6 +206,7 @@ void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation,
   record.client_context = invocation->client_context;
   record.payload = invocation->payload;
   record.attempts = invocation->attempts;
+  record.trace_id = invocation->trace_id;
   record.received_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            invocation->received_wall.time_since_epoch())
                            .count();
@@ -476,6 +477,7 @@ void Scheduler::restore_pending_events() {
     invocation->client_context = std::move(e.client_context);
     invocation->payload = std::move(e.payload);
     invocation->attempts = e.attempts;
+    invocation->trace_id = std::move(e.trace_id);
     invocation->is_event = true;
     // The age counts from the first acceptance, across restarts.
     invocation->received_wall = std::chrono::system_clock::time_point(std::chrono::milliseconds(e.received_ms));

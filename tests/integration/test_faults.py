@@ -185,8 +185,14 @@ def test_s3_faults_answer_slow_down_internal_error_and_latency(emulator):
     assert internal.value.response["Error"]["Code"] == "InternalError"
     assert internal.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     start = time.monotonic()
-    assert s3.get_object(Bucket="data", Key="runs/x")["Body"].read() == b"1"
+    delayed = s3.get_object(Bucket="data", Key="runs/x")
+    assert delayed["Body"].read() == b"1"
     assert time.monotonic() - start >= 0.4
+    # Each fault is recorded under the request id its client got back (x-amz-request-id).
+    recorded = [(f["kind"], f["request_id"]) for f in emulator.get_json("/stratus/v1/faults")["recent"]]
+    assert recorded == [("s3_slow_down", slow.value.response["ResponseMetadata"]["RequestId"]),
+                        ("s3_internal_error", internal.value.response["ResponseMetadata"]["RequestId"]),
+                        ("s3_latency", delayed["ResponseMetadata"]["RequestId"])]
     # The refused PUT wrote nothing; other keys were never matched.
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="data")["Contents"]] == ["runs/x"]
     faults = emulator.usage()["faults"]

@@ -97,6 +97,41 @@ def test_allow_lets_the_chain_pass_the_limit(runaway):
     assert emulator.usage()["recursion_stopped"] == {}
 
 
+def test_the_chain_is_still_counted_after_a_restart_with_its_event_queued(start_emulator, tmp_path):
+    """The trace header is journaled with the event: an event of a chain at hop 2 that waits in
+    the queue across a daemon restart runs as hop 3 afterwards, so the guard still stops the chain
+    at the limit (5) after 3 more invocations, not 5."""
+    code = tmp_path / "runaway"
+    code.mkdir()
+    (code / "bootstrap").write_text(RUNAWAY)
+    os.chmod(code / "bootstrap", 0o755)
+    config = default_config(functions=[{"name": "runaway", "handler": "x", "code_dir": str(code),
+                                        "timeout_s": 10}], recursion_limit=5)
+    data_dir = tmp_path / "data"
+    first = start_emulator(config, data_dir=data_dir, name="first")
+    # Reserved concurrency 0: the event is accepted (202, journaled) and waits in the queue.
+    first.lambda_client().put_function_concurrency(FunctionName="runaway", ReservedConcurrentExecutions=0)
+    trace = "Root=1-5f000000-000000000000000000000abc;Parent=0000000000000001;Sampled=0;Lineage=1a2b3c4d:2"
+    sent = first.invoke_raw("runaway", b"{}", headers={"X-Amz-Invocation-Type": "Event", "X-Amzn-Trace-Id": trace})
+    assert sent.status == 202
+    first.stop()
+    assert "1 queued events stay in the event journal" in first.logs(), first.logs()
+    log = data_dir / "logs" / "runaway"
+    assert lines(log) == []
+    second = start_emulator(config, data_dir=data_dir, name="second")
+    assert "restored 1 accepted events" in second.logs(), second.logs()
+    second.lambda_client().delete_function_concurrency(FunctionName="runaway")
+    wait_until(lambda: any(line.endswith(" 400") for line in lines(log)), timeout=30,
+               message="the guard to refuse the chain")
+    time.sleep(0.5)
+    chain = lines(log)
+    assert [int(line.split("Lineage=")[1].split(":")[1].split()[0]) for line in chain] == [3, 4, 5], chain
+    assert [line.split()[-1] for line in chain] == ["202", "202", "400"], chain
+    # Still the chain the client started: its Root came through the journal.
+    assert {line.split(";")[0] for line in chain} == {"Root=1-5f000000-000000000000000000000abc"}
+    assert second.usage()["recursion_stopped"] == {"runaway": 1}
+
+
 # ---- budgets: --max-cost and --max-wall on training commands -----------------------------------
 
 import subprocess  # noqa: E402
@@ -134,6 +169,10 @@ def test_a_run_past_max_cost_is_stopped_and_says_why(training_emulator, tmp_path
     stopped = json.loads(report.read_text())
     assert stopped["stopped_by"] == "--max-cost" and "--max-cost" in stopped["stop_reason"]
     assert 1 <= len(stopped["rounds"]) < 50
+    # A stopped run's report still has its fault list (none injected here; the driver's calls counted).
+    assert stopped["faults"]["record"] and stopped["faults"]["injected"] == 0, stopped["faults"]
+    if orchestration == "driver":
+        assert stopped["faults"]["trainer"]["calls"] == 4 * len(stopped["rounds"])
     # The stop flag is set: no function keeps the run going.
     s3 = training_emulator.s3_client()
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="budget", Prefix=f"runs/costly-{orchestration}/")["Contents"]]

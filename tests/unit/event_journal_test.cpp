@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "stratus/common/request_id.hpp"
 
@@ -47,6 +48,37 @@ void append_and_commit(const fs::path& dir, const std::vector<JournaledEvent>& a
 }
 
 }  // namespace
+
+TEST(EventJournal, TheTraceHeaderSurvivesTheJournal) {
+  JournaledEvent traced = event("t");
+  traced.trace_id = "Root=1-00000000-000000000000000000000001;Sampled=0;Lineage=0a1b2c3d:7";
+  const std::string bytes = encode_accepted_record(traced);
+  std::unordered_map<std::string, JournaledEvent> live;
+  std::vector<std::string> order;
+  EXPECT_EQ(replay_records(bytes, live, order), bytes.size());
+  EXPECT_EQ(live.at("t").trace_id, traced.trace_id);
+  EXPECT_EQ(live.at("t").payload, traced.payload);
+}
+
+TEST(EventJournal, AcceptedRecordsWithoutATraceFromOlderJournalsStillReplay) {
+  // The type-1 record older daemons wrote: the type-4 body without its trailing trace string.
+  const std::string current = encode_accepted_record(event("old"));
+  std::string body = current.substr(8, current.size() - 8 - 4);  // drop the empty trace (u32 0)
+  body[0] = 1;
+  std::string framed;
+  auto put_u32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) framed.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put_u32(static_cast<std::uint32_t>(body.size()));
+  put_u32(static_cast<std::uint32_t>(
+      ::crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
+  framed += body;
+  std::unordered_map<std::string, JournaledEvent> live;
+  std::vector<std::string> order;
+  EXPECT_EQ(replay_records(framed, live, order), framed.size());
+  EXPECT_EQ(live.at("old").payload, R"({"n":1})");
+  EXPECT_EQ(live.at("old").trace_id, "");
+}
 
 TEST(EventJournal, RecordsRoundTripInOrderWithRetriesAndFinishes) {
   std::string bytes = encode_accepted_record(event("a", std::string("\0binary\xff", 8))) +

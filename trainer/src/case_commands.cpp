@@ -2,6 +2,7 @@
 
 #include "case_commands.hpp"
 
+#include "stratus/trainer/fault_report.hpp"
 #include "stratus/trainer/html_report.hpp"
 
 #include <unistd.h>
@@ -118,6 +119,7 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
       ->check(CLI::PositiveNumber);
   app.add_option("--max-wall", o.budget.max_wall_s, "stop the run (stop flag set, non-zero exit) after this many seconds")
       ->check(CLI::PositiveNumber);
+  c.backup.add_to(app, "driver: ");
   app.add_option("--max-in-flight", o.fan_out.max_in_flight, "driver: concurrent invocations")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
@@ -154,6 +156,7 @@ ordered_json row_json(const RoundRow& r) {
           {"retries", r.retries},
           {"shard_cache_hits", r.shard_cache_hits},
           {"revived", r.revived},
+          {"backups", r.backups},
           {"model_sha256", r.model_sha256},
           {"modeled_ms", r.modeled_ms ? ordered_json(*r.modeled_ms) : ordered_json(nullptr)},
           {"modeled_cost_usd", r.modeled_cost_usd ? ordered_json(*r.modeled_cost_usd) : ordered_json(nullptr)},
@@ -176,6 +179,11 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.interrupted = [] { return interrupt_requested.load(); };
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  c.backup.apply(o.fan_out);
+  FaultScope fault_scope;
+  fault_scope.from = fault_time_now();
+  fault_scope.functions = {o.function};
+  fault_scope.buckets = {o.bucket};
   if (c.threads != 0 && c.target != "local")
     throw std::invalid_argument("--threads is for --target local only");
 
@@ -236,25 +244,46 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     on_round(r);
   };
   o.budget.started = std::chrono::steady_clock::now();
+  // The faults the target injected during the run, joined with what the trainer saw and did.
+  auto faults_of = [&](const std::vector<RoundRow>& rows) {
+    fault_scope.to = fault_time_now();
+    std::string no_record;
+    const auto fault_record = fetch_fault_record(target, no_record);
+    TrainerActions actions;
+    actions.events = o.orchestration == ml::averaging::Orchestration::functions;
+    for (const RoundRow& r : rows) {
+      actions.calls.insert(actions.calls.end(), r.calls.begin(), r.calls.end());
+      actions.revived += r.revived;
+    }
+    return fault_report(fault_record, no_record, fault_scope, actions);
+  };
   ModelAveragingResult result;
   try {
     result = run_model_averaging(o, services, on_start, record_round);
   } catch (const BudgetExceeded& e) {
-    // The report says why the run ended, with the rounds it finished.
+    // The report says why the run ended, with the rounds it finished and the faults seen.
     if (!c.report_file.empty()) {
       ordered_json rounds = ordered_json::array();
       for (const RoundRow& r : rows_so_far) rounds.push_back(row_json(r));
+      ordered_json faults;
+      try {
+        faults = faults_of(rows_so_far);
+      } catch (const std::exception& error) {
+        faults = {{"error", error.what()}};
+      }
       std::ofstream(c.report_file) << ordered_json{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
                                                    {"target", c.target},
                                                    {"stopped_by", e.limit()},
                                                    {"stop_reason", e.what()},
-                                                   {"rounds", rounds}}
+                                                   {"rounds", rounds},
+                                                   {"faults", faults}}
                                           .dump(2)
                                    << "\n";
     }
     throw;
   }
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
+  const ordered_json faults = faults_of(result.rounds);
   if (table) {
     std::printf("final: accuracy %.4f, loss %.6g, model_sha256 %s, cost $%s\n",
                 result.rounds.back().accuracy, result.rounds.back().loss,
@@ -269,6 +298,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
       std::printf("modeled on AWS: %.1f ms for %zu rounds, cost $%s\n", modeled_total, result.rounds.size(),
                   money(result.rounds.back().modeled_cost_so_far).c_str());
     }
+    for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
   if (!c.report_file.empty() || !c.html_file.empty()) {
     ordered_json rounds = ordered_json::array();
@@ -284,7 +314,8 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                            {"total_cost_usd", result.rounds.back().cost_so_far},
                            {"modeled_total_cost_usd", result.rounds.back().modeled_ms
                                                           ? ordered_json(result.rounds.back().modeled_cost_so_far)
-                                                          : ordered_json(nullptr)}};
+                                                          : ordered_json(nullptr)},
+                           {"faults", faults}};
     if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
     if (!c.report_file.empty()) {
       const std::string temporary = c.report_file + ".tmp";

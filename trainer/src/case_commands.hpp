@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "backup_options.hpp"
 #include "stratus/trainer/model_averaging.hpp"
 
 namespace stratus::trainer {
@@ -22,6 +23,7 @@ struct CaseCommand {
   double call_timeout_s = 900;
   std::uint32_t stall_timeout_s = 600;
   std::uint32_t revive_after_s = 60;
+  BackupFlags backup;  // driver
   std::string initialisation = "paper";
   std::string save_model;
   std::string report_file;

@@ -109,6 +109,61 @@ std::string timeline_chart(const json& rows) {
   return svg;
 }
 
+// The report's "faults" section (fault_report.hpp): per kind how each was handled, then every
+// fault with its request id.
+std::string faults_section(const json& faults) {
+  if (!faults.is_object()) return "";
+  std::string html = "<h2>Faults</h2>\n";
+  if (faults.value("record", json()).is_null()) {
+    html += "<p id=\"faults-record\">" + escape(faults.value("record_note", std::string("no record"))) +
+            "</p>\n";
+  } else {
+    const json window = faults.value("window", json::object());
+    html += "<p id=\"faults-record\">" + escape(std::to_string(faults.value("injected", 0))) +
+            " injected during the run (" + escape(window.value("from", std::string("?"))) + " to " +
+            escape(window.value("to", std::string("?"))) + "), from the emulator's record.</p>\n";
+  }
+  const json trainer = faults.value("trainer", json::object());
+  if (trainer.is_object() && !trainer.empty()) {
+    html += "<p id=\"faults-trainer\">The trainer:";
+    bool first = true;
+    for (const auto& [name, value] : trainer.items()) {
+      html += std::string(first ? " " : ", ") + escape(name) + " " + escape(value.dump());
+      first = false;
+    }
+    html += ".</p>\n";
+  }
+  const json by_kind = faults.value("by_kind", json::object());
+  if (by_kind.is_object() && !by_kind.empty()) {
+    html += "<table id=\"faults-by-kind\">\n<tr><th>kind</th><th>count</th><th>how handled</th></tr>\n";
+    for (const auto& [kind, entry] : by_kind.items()) {
+      const json handled = entry.value("handled", json::object());
+      for (const auto& [how, n] : handled.items()) {
+        html += "<tr><td>" + escape(kind) + "</td><td>" + escape(n.dump()) +
+                "</td><td style=\"text-align:left\">" + escape(how) + "</td></tr>\n";
+      }
+    }
+    html += "</table>\n";
+  }
+  const json list = faults.value("list", json::array());
+  if (list.is_array() && !list.empty()) {
+    html += "<table id=\"faults\">\n<tr><th>time</th><th>kind</th><th>target</th><th>request "
+            "id</th><th>how handled</th></tr>\n";
+    auto cell = [](const json& f, const char* name) {
+      const auto it = f.find(name);
+      return "<td style=\"text-align:left\">" +
+             escape(it != f.end() && it->is_string() ? it->get<std::string>() : std::string()) + "</td>";
+    };
+    for (const json& f : list) {
+      if (!f.is_object()) continue;
+      html += "<tr>" + cell(f, "time") + cell(f, "kind") + cell(f, "target") +
+              cell(f, "request_id") + cell(f, "handled") + "</tr>\n";
+    }
+    html += "</table>\n";
+  }
+  return html;
+}
+
 }  // namespace
 
 std::string render_html_report(const json& report) {
@@ -117,16 +172,21 @@ std::string render_html_report(const json& report) {
     if (*kind == "optimize") return render_optimizer_html(report);
     if (*kind == "sweep") return render_sweep_html(report);
   }
-  const bool epochs = report.contains("epochs");
+  // linreg reports epochs, layers steps (both per-row costs), Case A/B rounds (running totals).
+  const bool epochs = report.contains("epochs") && report["epochs"].is_array();
+  const bool steps = !epochs && !report.contains("rounds") && report.contains("steps");
   const json* rows_ptr = epochs                      ? &report["epochs"]
+                         : steps                     ? &report["steps"]
                          : report.contains("rounds") ? &report["rounds"]
                                                      : nullptr;
   if (!rows_ptr || !rows_ptr->is_array() || rows_ptr->empty())
     throw std::invalid_argument(
-        "the report has no \"rounds\" or \"epochs\" (is it a --report of linreg, casea or caseb?)");
+        "the report has no \"rounds\", \"epochs\" or \"steps\" (is it a --report of linreg, casea, "
+        "caseb or layers?)");
   const json& rows = *rows_ptr;
   const std::string workload = report.value("workload", std::string("training"));
-  const char* x_name = epochs ? "epoch" : "round";
+  const char* x_name = epochs ? "epoch" : steps ? "step" : "round";
+  const bool per_row_cost = epochs || steps;
 
   std::vector<double> xs;
   Series loss{"loss", "#1f77b4", {}}, accuracy{"accuracy", "#2ca02c", {}};
@@ -145,7 +205,7 @@ std::string render_html_report(const json& report) {
     accuracy.values.push_back(field(row, "accuracy"));
     measured.values.push_back(field(row, "wall_ms"));
     modeled.values.push_back(field(row, "modeled_ms"));
-    if (epochs) {
+    if (per_row_cost) {
       cost_sum += field(row, "cost_usd").value_or(0);
       cost.values.push_back(cost_sum);
       auto m = field(row, "modeled_cost_usd");
@@ -179,7 +239,8 @@ std::string render_html_report(const json& report) {
       std::string("Loss") + (has_values(accuracy) ? " and accuracy" : "") + " per " + x_name,
       "value", x_name, xs, {loss, accuracy});
   html += line_chart("chart-time",
-                     std::string(epochs ? "Epoch" : "Round") + " time: measured vs modeled AWS",
+                     std::string(epochs ? "Epoch" : steps ? "Step" : "Round") +
+                         " time: measured vs modeled AWS",
                      "ms", x_name, xs, {measured, modeled});
   html +=
       line_chart("chart-cost", "Cumulative cost (USD)", "USD", x_name, xs, {cost, modeled_cost});
@@ -200,7 +261,9 @@ std::string render_html_report(const json& report) {
             cell("cost_so_far_usd", cost.values[i], "%.10g") +
             cell("modeled_cost_so_far_usd", modeled_cost.values[i], "%.10g") + "</tr>\n";
   }
-  html += "</table>\n" + html_page_end();
+  html += "</table>\n";
+  if (report.contains("faults")) html += faults_section(report["faults"]);
+  html += html_page_end();
   return html;
 }
 

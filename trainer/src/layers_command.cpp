@@ -2,6 +2,8 @@
 
 #include "layers_command.hpp"
 
+#include "backup_options.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +15,8 @@
 
 #include "stratus/ml/shard_reader.hpp"
 #include "stratus/trainer/dataset.hpp"
+#include "stratus/trainer/fault_report.hpp"
+#include "stratus/trainer/html_report.hpp"
 #include "stratus/trainer/layer_parallel.hpp"
 #include "stratus/trainer/target.hpp"
 
@@ -44,6 +48,8 @@ struct LayersCommand {
   double check_epsilon = 0;  // 0: 1e-2 for tanh, 1e-3 for ReLU
   int max_in_flight = 64;
   double call_timeout_s = 60;
+  BackupFlags backup;
+  std::string html_file;
   std::string save_model;
   std::string report_file;
   bool json_lines = false;
@@ -145,6 +151,7 @@ ordered_json step_json(const LayersStep& s) {
           {"cost_usd", s.telemetry.cost_usd},
           {"retries", s.telemetry.retries},
           {"duplicates_ignored", s.telemetry.duplicates_ignored},
+          {"backups", s.telemetry.backups},
           {"replayed", s.replayed}};
 }
 
@@ -177,6 +184,11 @@ int run(LayersCommand& c) {
   o.fan_out.max_in_flight = c.max_in_flight;
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
+  c.backup.apply(o.fan_out);
+  FaultScope fault_scope;
+  fault_scope.from = fault_time_now();
+  fault_scope.functions = {o.function};
+  fault_scope.buckets = {config.bucket};
 
   Target target = make_target({c.target, c.region, c.profile, 0});
   if (o.fan_out.max_in_flight > target.invoker->concurrency()) {
@@ -232,6 +244,19 @@ int run(LayersCommand& c) {
     (void)total;
   };
   const LayersResult result = run_layers(*target.invoker, *target.store, data, o, observer);
+  fault_scope.to = fault_time_now();
+  std::string no_record;
+  const auto fault_record = fetch_fault_record(target, no_record);
+  TrainerActions actions;
+  for (const LayersStep& s : result.steps) {
+    actions.calls.insert(actions.calls.end(), s.telemetry.calls.begin(), s.telemetry.calls.end());
+    actions.replayed += s.replayed;
+  }
+  if (result.gradient_check) {
+    const auto& calls = result.gradient_check->telemetry.calls;
+    actions.calls.insert(actions.calls.end(), calls.begin(), calls.end());
+  }
+  const ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
   const auto& check = result.gradient_check;
   if (check && !c.quiet) {
@@ -251,8 +276,9 @@ int run(LayersCommand& c) {
                 result.steps.back().loss,
                 static_cast<double>(result.steps.back().correct) / result.steps.back().rows,
                 result.model_sha256.c_str(), money(cost).c_str());
+    for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
-  if (!c.report_file.empty()) {
+  if (!c.report_file.empty() || !c.html_file.empty()) {
     ordered_json steps = ordered_json::array();
     for (const LayersStep& s : result.steps) steps.push_back(step_json(s));
     ordered_json report = {{"workload", "layers"},
@@ -265,7 +291,8 @@ int run(LayersCommand& c) {
                            {"data", {{"source", data.source}, {"rows", data.rows}}},
                            {"steps", steps},
                            {"model_sha256", result.model_sha256},
-                           {"total_cost_usd", cost}};
+                           {"total_cost_usd", cost},
+                           {"faults", faults}};
     if (check) {
       ordered_json probes = ordered_json::array();
       for (const auto& p : check->probes) {
@@ -280,13 +307,16 @@ int run(LayersCommand& c) {
                                   {"passed", check->passed},
                                   {"probes", probes}};
     }
-    const std::string temporary = c.report_file + ".tmp";
-    {
-      std::ofstream out(temporary);
-      out << report.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+    if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
+    if (!c.report_file.empty()) {
+      const std::string temporary = c.report_file + ".tmp";
+      {
+        std::ofstream out(temporary);
+        out << report.dump(2) << "\n";
+        if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
+      }
+      std::filesystem::rename(temporary, c.report_file);
     }
-    std::filesystem::rename(temporary, c.report_file);
   }
   return check && !check->passed ? 3 : 0;
 }
@@ -355,6 +385,8 @@ LayersCommandHandle::LayersCommandHandle(CLI::App& app)
   a.add_option("--max-in-flight", c.max_in_flight)
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
+  c.backup.add_to(a, "");
+  a.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
   a.add_option("--call-timeout", c.call_timeout_s, "seconds per invocation")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

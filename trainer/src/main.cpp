@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "backup_options.hpp"
 #include "case_commands.hpp"
 #include "report_command.hpp"
 #include "stratus/trainer/html_report.hpp"
@@ -21,6 +22,7 @@
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
+#include "stratus/trainer/fault_report.hpp"
 #include "stratus/trainer/linreg.hpp"
 #include "stratus/trainer/run_budget.hpp"
 #include "stratus/trainer/stage.hpp"
@@ -45,6 +47,7 @@ struct LinregCommand {
   int max_in_flight = 64;
   double call_timeout_s = 120;
   int retries = 2;
+  BackupFlags backup;
   RunBudget budget;  // --max-cost / --max-wall
   std::string region;
   std::string profile;
@@ -61,6 +64,7 @@ LinregOptions linreg_options(const LinregCommand& c) {
   o.fan_out.max_in_flight = c.max_in_flight;
   o.fan_out.call_deadline = std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
   o.fan_out.retries = c.retries;
+  c.backup.apply(o.fan_out);
   return o;
 }
 
@@ -87,6 +91,7 @@ json to_json(const EpochRecord& r) {
           {"cost_usd", r.telemetry.cost_usd},
           {"retries", r.telemetry.retries},
           {"duplicates_ignored", r.telemetry.duplicates_ignored},
+          {"backups", r.telemetry.backups},
           // Modeled AWS figures (null where the target reports none, e.g. AWS itself: its billed
           // figures above are real).
           {"modeled_ms", r.modeled_ms ? json(*r.modeled_ms) : json(nullptr)},
@@ -104,6 +109,8 @@ int run_linreg(const LinregCommand& c) {
     data = make_synthetic_linear({c.samples, c.features, c.noise, c.seed});
     source = "synthetic (seed " + std::to_string(c.seed) + ", noise " + json(c.noise).dump() + ")";
   }
+  FaultScope fault_scope;
+  fault_scope.from = fault_time_now();
   TargetOptions where{c.target, c.region, c.profile, 0, static_cast<std::size_t>(c.max_in_flight)};
   Target target = make_target(where);
   const LinregOptions options = linreg_options(c);
@@ -147,6 +154,15 @@ int run_linreg(const LinregCommand& c) {
     }
   };
   LinregResult result = train_linreg(data, options, *target.invoker, observer);
+  fault_scope.to = fault_time_now();
+  fault_scope.functions = {options.function.empty() ? std::string(ml::linreg::function_for(options.payload))
+                                                    : options.function};
+  std::string no_record;
+  const auto fault_record = fetch_fault_record(target, no_record);
+  TrainerActions actions;
+  for (const auto& r : result.epochs)
+    actions.calls.insert(actions.calls.end(), r.telemetry.calls.begin(), r.telemetry.calls.end());
+  const nlohmann::ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
 
   double total_ms = 0;
   int invocations = 0;
@@ -174,6 +190,7 @@ int run_linreg(const LinregCommand& c) {
                   modeled_sum_ms / static_cast<double>(result.epochs.size()),
                   format_cost(total_modeled_cost).c_str());
     }
+    for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
   if (!c.report_file.empty() || !c.html_file.empty()) {
     json epochs = json::array();
@@ -192,7 +209,8 @@ int run_linreg(const LinregCommand& c) {
          {{"average_epoch_ms", average_ms}, {"final_loss", final_loss}, {"invocations", invocations},
           {"cold_starts", cold}, {"billed_ms", billed}, {"total_cost_usd", total_cost},
           {"modeled_total_ms", all_modeled ? json(modeled_sum_ms) : json(nullptr)},
-          {"modeled_total_cost_usd", all_modeled ? json(total_modeled_cost) : json(nullptr)}}}};
+          {"modeled_total_cost_usd", all_modeled ? json(total_modeled_cost) : json(nullptr)}}},
+        {"faults", json::parse(faults.dump())}};
     if (!c.html_file.empty()) write_html_report(report, c.html_file);
     if (!c.report_file.empty()) {
       std::ofstream out(c.report_file);
@@ -325,6 +343,7 @@ int main(int argc, char** argv) {
   linreg->add_option("--max-in-flight", c.max_in_flight, "concurrent invocations")->check(CLI::Range(1, 10000))->capture_default_str();
   linreg->add_option("--call-timeout", c.call_timeout_s, "seconds per invocation, retries included")->check(CLI::PositiveNumber)->capture_default_str();
   linreg->add_option("--retries", c.retries, "retries of a shard whose function failed")->check(CLI::Range(0, 100))->capture_default_str();
+  c.backup.add_to(*linreg, "");
   linreg->add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
   linreg->add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
   linreg->add_option("--report", c.report_file, "write every epoch, the weights and the configuration as JSON");

@@ -479,8 +479,10 @@ void Run::drive_round(std::uint32_t round, RoundRow& row) {
   row.billed_ms = telemetry.billed_ms;
   row.cost_usd = telemetry.cost_usd;
   row.retries = telemetry.retries;
+  row.backups = telemetry.backups;
   row.shard_cache_hits = static_cast<int>(std::count_if(
       answers.begin(), answers.end(), [](const TrainAnswer& a) { return a.shard_cached; }));
+  row.calls = std::move(telemetry.calls);
   row.workers.resize(workers);
   for (std::uint32_t w = 0; w < workers; ++w) {
     row.workers[w].worker = w;

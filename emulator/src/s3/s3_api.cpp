@@ -173,8 +173,8 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
     }
     if (fault) {  // S3Latency
       auto held = std::make_shared<HttpRequest>(std::move(request));
-      faults_->after(fault->rule.latency_ms, [this, held, respond]() mutable {
-        handle_now(std::move(*held), std::move(respond));
+      faults_->after(fault->rule.latency_ms, [this, held, respond, request_id]() mutable {
+        handle_now(std::move(*held), std::move(respond), request_id);
       });
       return;
     }
@@ -182,8 +182,8 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
   handle_now(std::move(request), std::move(respond));
 }
 
-void S3Api::handle_now(HttpRequest request, HttpResponder respond) {
-  const std::string request_id = make_request_id();
+void S3Api::handle_now(HttpRequest request, HttpResponder respond, std::string given_id) {
+  const std::string request_id = given_id.empty() ? make_request_id() : std::move(given_id);
   S3Route route = route_for(request);
   const bool head = request.method == "HEAD";
   const std::string resource = resource_of(route);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -43,8 +44,8 @@ AnswerDecoder key_decoder(std::vector<std::string>* answers = nullptr) {
 std::vector<FanOutTask> tasks_for(const std::string& function, int count) {
   std::vector<FanOutTask> tasks;
   for (int i = 0; i < count; ++i) {
-    const std::string key = "t" + std::to_string(i);
-    tasks.push_back({function, key, key, "task " + std::to_string(i)});
+    const std::string key = std::string("t") + std::to_string(i);
+    tasks.push_back({function, key, key, std::string("task ") + std::to_string(i)});
   }
   return tasks;
 }
@@ -417,4 +418,96 @@ TEST(FanOut, SumsReportsCostAndModeledFigures) {
   EXPECT_DOUBLE_EQ(telemetry.cost_usd, 2 * prices.request + 1.0 * 0.018 * prices.gb_second);
   EXPECT_DOUBLE_EQ(telemetry.modeled.at("duration-ms"), 28.0);
   EXPECT_EQ(telemetry.modeled.count("note"), 0u);
+}
+
+TEST(FanOut, AStragglerIsBackedUpAndTheFirstAnswerWins) {
+  CallCounter counter;
+  std::mutex mutex;
+  std::condition_variable released;
+  bool release = false;
+  // Task t1's first call straggles until the test releases it; its backup answers at once.
+  auto straggling = [&](std::string_view payload, functions::HandlerContext&) -> std::string {
+    if (payload == "t1" && counter.next(payload) == 1) {
+      std::unique_lock lock(mutex);
+      released.wait_for(lock, 20s, [&] { return release; });
+    }
+    return answer_for(payload);
+  };
+  Fixture f({{"straggling", function_of(straggling)}});
+  FanOutOptions options = fast_options();
+  options.backup_after = 100ms;
+  FanOutTelemetry telemetry;
+  const auto started = std::chrono::steady_clock::now();
+  auto outcomes =
+      FanOut(f.invoker, options).run(tasks_for("straggling", 3), key_decoder(), telemetry);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);  // did not wait for the straggler
+  EXPECT_EQ(outcomes[1].result.payload, "key:t1");
+  EXPECT_EQ(outcomes[1].attempts, 2);
+  EXPECT_EQ(outcomes[0].attempts, 1);
+  EXPECT_EQ(telemetry.backups, 1);
+  EXPECT_EQ(telemetry.retries, 0);  // a backup is not a retry: nothing failed
+  int launched = 0, answered = 0;
+  for (const CallRecord& c : telemetry.calls) {
+    if (c.fate == CallFate::backup_launched) {
+      ++launched;
+      EXPECT_EQ(c.task, "task 1");
+      EXPECT_EQ(c.attempt, 2);
+      EXPECT_GE(c.latency_ms, 100);
+    }
+    answered += c.fate == CallFate::answered;
+  }
+  EXPECT_EQ(launched, 1);
+  EXPECT_TRUE(std::any_of(telemetry.calls.begin(), telemetry.calls.end(), [](const CallRecord& c) {
+    return c.fate == CallFate::answered && c.backup && c.task == "task 1";
+  }));
+  EXPECT_EQ(answered, 3);
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  released.notify_all();
+}
+
+TEST(FanOut, BackupsByAMultipleOfTheMedianWaitForHalfTheTasks) {
+  CallCounter counter;
+  std::atomic<bool> release{false};
+  // t3's first call is slow (far past 3x the others' median); the rest take ~20 ms.
+  auto slow_one = [&](std::string_view payload, functions::HandlerContext&) -> std::string {
+    if (payload == "t3" && counter.next(payload) == 1) {
+      for (int i = 0; i < 400 && !release; ++i) std::this_thread::sleep_for(10ms);
+    } else {
+      std::this_thread::sleep_for(20ms);
+    }
+    return answer_for(payload);
+  };
+  Fixture f({{"slow_one", function_of(slow_one)}}, 8);
+  FanOutOptions options = fast_options();
+  options.backup_after_median = 3;
+  FanOutTelemetry telemetry;
+  auto outcomes = FanOut(f.invoker, options).run(tasks_for("slow_one", 6), key_decoder(), telemetry);
+  EXPECT_EQ(telemetry.backups, 1);
+  EXPECT_EQ(outcomes[3].attempts, 2);
+  EXPECT_EQ(outcomes[3].result.payload, "key:t3");
+  release = true;
+}
+
+TEST(FanOut, EveryCallIsRecordedWithItsFate) {
+  CallCounter counter;
+  // t0 fails once, then answers; t1 answers at once.
+  auto flaky = [&](std::string_view payload, functions::HandlerContext&) -> std::string {
+    if (payload == "t0" && counter.next(payload) == 1) throw std::runtime_error("boom");
+    return answer_for(payload);
+  };
+  Fixture f({{"flaky", function_of(flaky)}});
+  FanOutTelemetry telemetry;
+  FanOut(f.invoker, fast_options()).run(tasks_for("flaky", 2), key_decoder(), telemetry);
+  std::map<std::string, std::vector<std::pair<CallFate, int>>> by_task;
+  for (const CallRecord& c : telemetry.calls) {
+    EXPECT_EQ(c.function, "flaky");
+    by_task[c.task].push_back({c.fate, c.attempt});
+  }
+  using Fates = std::vector<std::pair<CallFate, int>>;
+  EXPECT_EQ(by_task["task 0"], (Fates{{CallFate::function_error, 1}, {CallFate::answered, 2}}));
+  EXPECT_EQ(by_task["task 1"], (Fates{{CallFate::answered, 1}}));
+  EXPECT_STREQ(call_fate_name(CallFate::backup_launched), "backup_launched");
 }

@@ -14,6 +14,9 @@
 // then fields; strings are u32 length + bytes. A record that is cut short or fails its CRC ends the
 // replay (a crash mid-write): everything before it counts.
 //   1 accepted: u32 attempts, i64 received (Unix ms), id, function, client context, payload
+//     (journals written before the trace header was kept; still replayed)
+//   4 accepted: as 1, then the trace header (its Lineage keeps a recursion chain counted across
+//     restarts)
 //   2 finished: id
 //   3 attempts: u32 attempts, id
 
@@ -39,6 +42,7 @@ struct JournaledEvent {
   std::string payload;
   int attempts = 0;
   std::int64_t received_ms = 0;  // Unix epoch milliseconds, for the maximum event age
+  std::string trace_id;          // X-Amzn-Trace-Id handed to the function (its Lineage count)
 };
 
 // Encoding and decoding, free of files so they are unit-tested on their own.

@@ -8,6 +8,12 @@
 // an attempt given up at its deadline) or for another task is a duplicate, ignored. REPORT lines
 // are summed into the telemetry with their cost. Results come back indexed by task, so workloads
 // reduce in a fixed order whatever order the answers arrived in.
+//
+// Stragglers can be backed up: past `backup_after` (or a multiple of the median latency of the
+// tasks answered so far) a task whose one attempt is still running gets a second, identical call;
+// the first genuine answer wins (both compute the same bytes), the other is ignored. Every call's
+// fate is kept (FanOutTelemetry::calls, with the target's request id) for the run's fault list
+// (fault_report.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -31,7 +37,37 @@ struct FanOutOptions {
   int throttle_retries = 10;
   std::chrono::milliseconds backoff_base{100};
   std::chrono::milliseconds backoff_max{5000};
+  // Backups of stragglers (first answer wins). 0: none. When both are set, the earlier one applies.
+  std::chrono::milliseconds backup_after{0};
+  // A task is backed up once its attempt has run this many times the median latency of the tasks
+  // of the same run() answered so far (at least half of them answered). 0: none.
+  double backup_after_median = 0;
   LambdaPrices prices;
+};
+
+// What happened to one call (one attempt of a task), as the engine saw it.
+enum class CallFate {
+  answered,           // its answer was accepted for its task
+  duplicate_ignored,  // answered after its task was settled (a backup's twin, a late answer)
+  throttled,          // 429: retried after back-off
+  function_error,     // the function failed (a crash is an Unhandled error): retried
+  server_error,       // 5xx: retried
+  unusable_answer,    // the decoder refused it, or it was for another task: retried
+  timed_out,          // no answer within the call deadline: retried
+  no_answer,          // transport failure: retried
+  refused,            // 4xx other than 429: the task failed
+  backup_launched,    // a second call for a straggling task (no request id: it has not answered)
+};
+const char* call_fate_name(CallFate fate);
+
+struct CallRecord {
+  CallFate fate = CallFate::answered;
+  std::string request_id;  // the target's (x-amzn-RequestId); empty when no answer arrived
+  std::string function;
+  std::string task;  // the task's label
+  int attempt = 0;   // 1 for the first call of its task
+  bool backup = false;  // the call was a straggler's backup (not a retry: nothing had failed)
+  double latency_ms = 0;
 };
 
 struct FanOutTask {
@@ -51,6 +87,9 @@ struct FanOutTelemetry {
   int function_errors = 0;
   int throttles = 0;
   int timeouts = 0;
+  int backups = 0;  // straggler backups launched
+  // Every call made, in the order the engine settled them (backups when launched).
+  std::vector<CallRecord> calls;
   // Sums of the numeric modeled figures (InvocationTelemetry::modeled) over the answers.
   std::map<std::string, double> modeled;
 

@@ -99,12 +99,15 @@ struct RoundRow {
   int shard_cache_hits =
       0;            // functions: invocations that found their shard in the environment's cache
   int revived = 0;  // functions: workers the trainer invoked again (see revive_after)
+  int backups = 0;  // driver: straggling workers given a second, identical call
   // Modeled AWS round time and cost (modeled_round.hpp), composed along the round's dependency
   // graph; nullopt where the target reports no modeled figures (AWS itself, in-process).
   std::optional<double> modeled_ms;
   std::optional<double> modeled_cost_usd;
   double modeled_cost_so_far = 0;
   std::vector<WorkerSpan> workers;  // by worker index
+  // driver: the round's worker calls, with their request ids (the report's fault list).
+  std::vector<CallRecord> calls;
   std::string model_sha256;  // of the round's global model
 };
 

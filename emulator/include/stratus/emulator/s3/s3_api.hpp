@@ -75,7 +75,8 @@ class S3Api : public HttpHandler {
   ObjectStore& store_;
   Metering& metering_;
   stratus::emulator::FaultInjector* faults_ = nullptr;
-  void handle_now(HttpRequest request, HttpResponder respond);
+  // `request_id` empty: a new one. A delayed request keeps the id its fault was recorded under.
+  void handle_now(HttpRequest request, HttpResponder respond, std::string request_id = {});
 };
 
 }  // namespace stratus::emulator::s3
