@@ -7,19 +7,19 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/common/request_id.hpp"
-#include "stratus/emulator/async_destinations.hpp"
+#include "stratus/emulator/lambda/async_destinations.hpp"
 #include "stratus/emulator/atomic_file.hpp"
-#include "stratus/emulator/event_journal.hpp"
+#include "stratus/emulator/lambda/event_journal.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
 #include "stratus/emulator/front_door.hpp"
-#include "stratus/emulator/function_registry.hpp"
-#include "stratus/emulator/lambda_api.hpp"
+#include "stratus/emulator/lambda/function_registry.hpp"
+#include "stratus/emulator/lambda/lambda_api.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
 #include "stratus/emulator/sandbox.hpp"
 #include "stratus/emulator/s3/object_store.hpp"
 #include "stratus/emulator/s3/s3_api.hpp"
-#include "stratus/emulator/scheduler.hpp"
+#include "stratus/emulator/lambda/scheduler.hpp"
 
 namespace stratus::emulator {
 

@@ -1,4 +1,4 @@
-#include "stratus/emulator/environment.hpp"
+#include "stratus/emulator/lambda/environment.hpp"
 
 #include "stratus/emulator/faults/fault_injector.hpp"
 

@@ -1,4 +1,4 @@
-#include "stratus/emulator/function_config.hpp"
+#include "stratus/emulator/lambda/function_config.hpp"
 
 #include "stratus/common/utc_time.hpp"
 

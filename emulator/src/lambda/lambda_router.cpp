@@ -1,4 +1,4 @@
-#include "stratus/emulator/router.hpp"
+#include "stratus/emulator/lambda/lambda_router.hpp"
 
 #include <array>
 #include <vector>

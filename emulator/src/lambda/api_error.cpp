@@ -1,4 +1,4 @@
-#include "stratus/emulator/api_error.hpp"
+#include "stratus/emulator/lambda/api_error.hpp"
 
 #include <nlohmann/json.hpp>
 

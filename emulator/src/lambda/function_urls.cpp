@@ -1,6 +1,6 @@
 // Function URL configurations: validation of the API's bodies, the registry, the URL forms.
 
-#include "stratus/emulator/function_urls.hpp"
+#include "stratus/emulator/lambda/function_urls.hpp"
 
 #include <random>
 

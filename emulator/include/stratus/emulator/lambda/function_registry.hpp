@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "stratus/emulator/config.hpp"
-#include "stratus/emulator/function_config.hpp"
+#include "stratus/emulator/lambda/function_config.hpp"
 
 namespace stratus::emulator {
 

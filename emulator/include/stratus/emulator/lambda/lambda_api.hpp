@@ -4,12 +4,12 @@
 
 #include "stratus/common/http_server.hpp"
 #include "stratus/emulator/config.hpp"
-#include "stratus/emulator/function_registry.hpp"
-#include "stratus/emulator/function_urls.hpp"
-#include "stratus/emulator/json_validation.hpp"
+#include "stratus/emulator/lambda/function_registry.hpp"
+#include "stratus/emulator/lambda/function_urls.hpp"
+#include "stratus/emulator/lambda/json_validation.hpp"
 #include "stratus/emulator/metering.hpp"
-#include "stratus/emulator/router.hpp"
-#include "stratus/emulator/scheduler.hpp"
+#include "stratus/emulator/lambda/lambda_router.hpp"
+#include "stratus/emulator/lambda/scheduler.hpp"
 
 namespace stratus::emulator {
 

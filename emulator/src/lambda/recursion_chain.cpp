@@ -1,4 +1,4 @@
-#include "stratus/emulator/recursion_chain.hpp"
+#include "stratus/emulator/lambda/recursion_chain.hpp"
 
 #include <charconv>
 

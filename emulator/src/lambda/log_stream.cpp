@@ -1,4 +1,4 @@
-#include "stratus/emulator/log_stream.hpp"
+#include "stratus/emulator/lambda/log_stream.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "stratus/emulator/invocation.hpp"
+#include "stratus/emulator/lambda/invocation.hpp"
 
 namespace stratus::emulator {
 

@@ -1,4 +1,4 @@
-#include "stratus/emulator/scheduler.hpp"
+#include "stratus/emulator/lambda/scheduler.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "stratus/emulator/api_error.hpp"
-#include "stratus/emulator/async_destinations.hpp"
-#include "stratus/emulator/destination_record.hpp"
+#include "stratus/emulator/lambda/api_error.hpp"
+#include "stratus/emulator/lambda/async_destinations.hpp"
+#include "stratus/emulator/lambda/destination_record.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
 
 namespace stratus::emulator {

@@ -1,4 +1,4 @@
-#include "stratus/emulator/destination_record.hpp"
+#include "stratus/emulator/lambda/destination_record.hpp"
 
 #include "stratus/common/utc_time.hpp"
 

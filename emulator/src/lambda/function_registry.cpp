@@ -1,4 +1,4 @@
-#include "stratus/emulator/function_registry.hpp"
+#include "stratus/emulator/lambda/function_registry.hpp"
 
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
@@ -7,9 +7,9 @@
 
 #include "stratus/common/base64.hpp"
 #include "stratus/common/request_id.hpp"
-#include "stratus/emulator/api_error.hpp"
+#include "stratus/emulator/lambda/api_error.hpp"
 #include "stratus/emulator/atomic_file.hpp"
-#include "stratus/emulator/zip_extract.hpp"
+#include "stratus/emulator/lambda/zip_extract.hpp"
 
 namespace stratus::emulator {
 

@@ -1,4 +1,4 @@
-#include "stratus/emulator/async_destinations.hpp"
+#include "stratus/emulator/lambda/async_destinations.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

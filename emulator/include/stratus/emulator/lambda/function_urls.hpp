@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "stratus/common/http_message.hpp"
-#include "stratus/emulator/invocation.hpp"
+#include "stratus/emulator/lambda/invocation.hpp"
 
 namespace stratus::emulator {
 

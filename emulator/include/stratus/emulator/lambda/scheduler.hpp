@@ -14,8 +14,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "stratus/emulator/environment.hpp"
-#include "stratus/emulator/event_journal.hpp"
+#include "stratus/emulator/lambda/environment.hpp"
+#include "stratus/emulator/lambda/event_journal.hpp"
 
 namespace stratus::emulator {
 

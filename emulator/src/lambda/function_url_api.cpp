@@ -3,9 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "stratus/emulator/api_error.hpp"
-#include "stratus/emulator/function_urls.hpp"
-#include "stratus/emulator/lambda_api.hpp"
+#include "stratus/emulator/lambda/api_error.hpp"
+#include "stratus/emulator/lambda/function_urls.hpp"
+#include "stratus/emulator/lambda/lambda_api.hpp"
 
 namespace stratus::emulator {
 namespace {

@@ -1,4 +1,4 @@
-#include "stratus/emulator/zip_extract.hpp"
+#include "stratus/emulator/lambda/zip_extract.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

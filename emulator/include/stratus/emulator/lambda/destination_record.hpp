@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "stratus/emulator/invocation.hpp"
+#include "stratus/emulator/lambda/invocation.hpp"
 
 namespace stratus::emulator {
 

@@ -1,4 +1,4 @@
-#include "stratus/emulator/lambda_api.hpp"
+#include "stratus/emulator/lambda/lambda_api.hpp"
 
 #include <set>
 
@@ -8,10 +8,10 @@
 #include "stratus/common/base64.hpp"
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
-#include "stratus/emulator/api_error.hpp"
-#include "stratus/emulator/async_destinations.hpp"
+#include "stratus/emulator/lambda/api_error.hpp"
+#include "stratus/emulator/lambda/async_destinations.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
-#include "stratus/emulator/recursion_chain.hpp"
+#include "stratus/emulator/lambda/recursion_chain.hpp"
 
 namespace stratus::emulator {
 

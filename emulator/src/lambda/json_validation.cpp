@@ -1,4 +1,4 @@
-#include "stratus/emulator/json_validation.hpp"
+#include "stratus/emulator/lambda/json_validation.hpp"
 
 #include <nlohmann/json.hpp>
 #include <simdjson.h>

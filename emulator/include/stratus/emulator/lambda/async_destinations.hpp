@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stratus/emulator/config.hpp"
-#include "stratus/emulator/function_config.hpp"
+#include "stratus/emulator/lambda/function_config.hpp"
 
 namespace stratus::emulator {
 
