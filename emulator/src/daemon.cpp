@@ -75,11 +75,10 @@ struct Daemon::Parts {
     invocation->function_name = function;
     invocation->payload = std::move(payload);
     try {
-      scheduler.enqueue_event(std::move(invocation), nullptr);
+      return scheduler.enqueue_event(std::move(invocation), nullptr);
     } catch (const std::exception&) {
       return false;
     }
-    return true;
   }
 
   void wait_children() {

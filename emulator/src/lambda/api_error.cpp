@@ -45,4 +45,16 @@ HttpResponse make_error_response(LambdaError error, const std::string& message,
   return response;
 }
 
+ApiException refusal_error(const PlacementResult& placed, const std::string& function_name) {
+  switch (placed.placement) {
+    case Placement::FunctionNotFound:
+      return ApiException(LambdaError::ResourceNotFound, "Function not found: " + function_name);
+    case Placement::ShuttingDown: return ApiException(LambdaError::Service, "The emulator is shutting down.");
+    case Placement::Throttled:
+      return ApiException(LambdaError::TooManyRequests, "Rate Exceeded.", throttle_reason(placed.throttle));
+    case Placement::Started: break;
+  }
+  return ApiException(LambdaError::Service, "The invocation was started.");
+}
+
 }  // namespace stratus::emulator

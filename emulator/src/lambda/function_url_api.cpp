@@ -4,34 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include "stratus/emulator/lambda/api_error.hpp"
+#include "stratus/emulator/lambda/api_messages.hpp"
 #include "stratus/emulator/lambda/function_urls.hpp"
 #include "stratus/emulator/lambda/lambda_api.hpp"
 
 namespace stratus::emulator {
-namespace {
 
 using nlohmann::json;
-
-HttpResponse json_answer(int status, const json& body, const std::string& request_id) {
-  HttpResponse response;
-  response.status = status;
-  response.headers.add("Content-Type", "application/json");
-  response.headers.add("x-amzn-RequestId", request_id);
-  response.body = body.dump();
-  return response;
-}
-
-json request_body(const HttpRequest& request) {
-  if (request.body.empty()) return json::object();
-  json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    throw ApiException(LambdaError::InvalidRequestContent,
-                       "Could not parse request body into json");
-  }
-  return body;
-}
-
-}  // namespace
 
 HttpResponse LambdaApi::manage_function_url(const Route& route, const FunctionConfig& function,
                                             HttpRequest& request, const std::string& request_id) {
@@ -44,7 +23,7 @@ HttpResponse LambdaApi::manage_function_url(const Route& route, const FunctionCo
   try {
     switch (route.operation) {
       case Operation::CreateFunctionUrlConfig: {
-        auto created = function_urls_.create(function.name, request_body(request));
+        auto created = function_urls_.create(function.name, parse_json_body(request));
         if (!created) {
           throw ApiException(
               LambdaError::ResourceConflict,
@@ -53,30 +32,27 @@ HttpResponse LambdaApi::manage_function_url(const Route& route, const FunctionCo
         }
         json body = function_url_json(*created, arn, host);
         body.erase("LastModifiedTime");  // CreateFunctionUrlConfig's answer has no such member
-        return json_answer(201, body, request_id);
+        return json_response(201, body, request_id);
       }
       case Operation::GetFunctionUrlConfig: {
         auto found = function_urls_.get(function.name);
         if (!found) return not_found();
-        return json_answer(200, function_url_json(*found, arn, host), request_id);
+        return json_response(200, function_url_json(*found, arn, host), request_id);
       }
       case Operation::UpdateFunctionUrlConfig: {
-        auto updated = function_urls_.update(function.name, request_body(request));
+        auto updated = function_urls_.update(function.name, parse_json_body(request));
         if (!updated) return not_found();
-        return json_answer(200, function_url_json(*updated, arn, host), request_id);
+        return json_response(200, function_url_json(*updated, arn, host), request_id);
       }
       case Operation::DeleteFunctionUrlConfig: {
         if (!function_urls_.remove(function.name)) return not_found();
-        HttpResponse response;
-        response.status = 204;
-        response.headers.add("x-amzn-RequestId", request_id);
-        return response;
+        return empty_response(204, request_id);
       }
       case Operation::ListFunctionUrlConfigs: {
         json configs = json::array();
         if (auto found = function_urls_.get(function.name))
           configs.push_back(function_url_json(*found, arn, host));
-        return json_answer(200, {{"FunctionUrlConfigs", configs}}, request_id);
+        return json_response(200, {{"FunctionUrlConfigs", configs}}, request_id);
       }
       default:
         break;

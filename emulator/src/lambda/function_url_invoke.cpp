@@ -280,18 +280,18 @@ void LambdaApi::invoke_function_url(const FunctionUrlTarget& target, HttpRequest
     add_cors(response, cfg, request_copy, false);
     respond(std::move(response));
   };
-  try {
-    scheduler_.invoke(std::move(invocation));
-  } catch (const ApiException& e) {
-    if (e.error() == LambdaError::TooManyRequests) {
+  const PlacementResult placed = scheduler_.invoke(std::move(invocation));
+  switch (placed.placement) {
+    case Placement::Started: return;
+    case Placement::Throttled: {
       HttpResponse throttled = message_response(429, "Rate Exceeded.", request_id);
       add_cors(throttled, *config, request, false);
       return respond(std::move(throttled));
     }
-    if (e.error() == LambdaError::ResourceNotFound)
-      return respond(message_response(404, "Not Found", request_id));
-    return respond(message_response(500, "Internal Server Error", request_id));
+    case Placement::FunctionNotFound: return respond(message_response(404, "Not Found", request_id));
+    case Placement::ShuttingDown: break;
   }
+  respond(message_response(500, "Internal Server Error", request_id));
 }
 
 }  // namespace stratus::emulator

@@ -9,7 +9,9 @@
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/lambda/api_error.hpp"
+#include "stratus/emulator/lambda/api_messages.hpp"
 #include "stratus/emulator/lambda/async_destinations.hpp"
+#include "stratus/emulator/lambda/function_config_validation.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
 #include "stratus/emulator/lambda/recursion_chain.hpp"
 
@@ -18,22 +20,6 @@ namespace stratus::emulator {
 using nlohmann::json;
 
 namespace {
-
-HttpResponse json_response(int status, const json& body, const std::string& request_id) {
-  HttpResponse response;
-  response.status = status;
-  response.headers.add("Content-Type", "application/json");
-  response.headers.add("x-amzn-RequestId", request_id);
-  response.body = body.dump();
-  return response;
-}
-
-HttpResponse empty_response(int status, const std::string& request_id) {
-  HttpResponse response;
-  response.status = status;
-  response.headers.add("x-amzn-RequestId", request_id);
-  return response;
-}
 
 // A 202 promises the event is on disk; when the journal cannot write it, the client is told to retry.
 HttpResponse journal_failure_response(const std::string& request_id) {
@@ -44,15 +30,6 @@ HttpResponse journal_failure_response(const std::string& request_id) {
 
 [[noreturn]] void invalid(const std::string& message) {
   throw ApiException(LambdaError::InvalidParameterValue, message);
-}
-
-json parse_body(const HttpRequest& request) {
-  if (request.body.empty()) return json::object();
-  json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    throw ApiException(LambdaError::InvalidRequestContent, "Could not parse request body into json");
-  }
-  return body;
 }
 
 int int_field(const json& body, const char* name, int min, int max) {
@@ -73,17 +50,6 @@ std::string string_field(const json& body, const char* name) {
   return v.get<std::string>();
 }
 
-// Keys Lambda reserves for itself; a function may not set them.
-const std::set<std::string, std::less<>>& reserved_environment_keys() {
-  static const std::set<std::string, std::less<>> keys = {
-      "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-      "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-      "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-      "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-      "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"};
-  return keys;
-}
-
 std::map<std::string, std::string> read_environment(const json& body) {
   std::map<std::string, std::string> out;
   const json& env = body.at("Environment");
@@ -91,23 +57,9 @@ std::map<std::string, std::string> read_environment(const json& body) {
   auto vars = env.find("Variables");
   if (vars == env.end() || vars->is_null()) return out;
   if (!vars->is_object()) invalid("Environment.Variables must be an object");
-  std::size_t total = 0;
   for (const auto& [key, value] : vars->items()) {
     if (!value.is_string()) invalid("Environment variable '" + key + "' must be a string");
-    bool valid_key = !key.empty() && std::isalpha(static_cast<unsigned char>(key[0]));
-    for (char c : key) valid_key = valid_key && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-    if (!valid_key) invalid("Environment variable name '" + key + "' is not valid");
-    if (reserved_environment_keys().count(key)) {
-      invalid("Lambda was unable to configure your environment variables because the environment "
-              "variables you have provided contains reserved keys that are currently not supported "
-              "for modification. Reserved keys used in this request: " + key);
-    }
-    total += key.size() + value.get<std::string>().size();
     out[key] = value.get<std::string>();
-  }
-  if (total > 4096) {
-    invalid("Lambda was unable to configure your environment variables because the environment "
-            "variables you have provided exceeded the 4KB limit.");
   }
   return out;
 }
@@ -141,8 +93,7 @@ void apply_configuration_fields(FunctionConfig& f, const json& body) {
     if (!storage.is_object() || !storage.contains("Size")) invalid("EphemeralStorage must be {\"Size\": MB}");
     f.ephemeral_storage_mb = int_field(storage, "Size", kMinEphemeralStorageMb, kMaxEphemeralStorageMb);
   }
-  if (f.handler.size() > 128) invalid("Handler must be at most 128 characters");
-  if (f.description.size() > 256) invalid("Description must be at most 256 characters");
+  if (auto problem = check_function_settings(f.handler, f.description, f.environment)) invalid(problem->message);
 }
 
 // {"OnSuccess": {"Destination": ARN}, "OnFailure": {"Destination": ARN}}, either optional; an empty
@@ -181,40 +132,54 @@ LambdaApi::LambdaApi(const EmulatorConfig& config, FunctionRegistry& registry, S
                      Metering& metering)
     : config_(config), registry_(registry), scheduler_(scheduler), metering_(metering) {}
 
-std::uint64_t LambdaApi::body_limit(const HttpRequestHead& head) {
-  if (function_url_target(head)) return kMaxSyncPayloadBytes;
-  Route route = route_request(head.method, head.target);
-  switch (route.operation) {
-    case Operation::Invoke:
-      return iequals(head.headers.get("X-Amz-Invocation-Type"), "Event") ? kMaxEventPayloadBytes
-                                                                           : kMaxSyncPayloadBytes;
-    case Operation::InvokeAsync: return kMaxInvokeAsyncPayloadBytes;
-    case Operation::CreateFunction:
-    case Operation::UpdateFunctionCode: return kMaxCodeUploadRequestBytes;
-    default: return kMaxManagementRequestBytes;
+LambdaRequestRoute route_lambda_request(const HttpRequestHead& head) {
+  LambdaRequestRoute decided;
+  decided.url = function_url_target(head);
+  if (decided.url) {
+    decided.body_limit = kMaxSyncPayloadBytes;
+    return decided;
   }
-}
-
-HttpResponse LambdaApi::reject_oversized(const HttpRequestHead& head) {
-  Route route = route_request(head.method, head.target);
-  std::uint64_t limit = body_limit(head);
-  const char* operation = route.operation == Operation::Invoke ? "Invoke" : operation_name(route.operation);
-  spdlog::info("{} {} refused: body over {} bytes", head.method, head.target, limit);
-  return make_error_response(LambdaError::RequestTooLarge,
-                             "Request must be smaller than " + std::to_string(limit) +
-                                 " bytes for the " + operation + " operation",
-                             make_request_id());
+  decided.api = route_request(head.method, head.target);
+  switch (decided.api.operation) {
+    case Operation::Invoke:
+      decided.body_limit = iequals(head.headers.get("X-Amz-Invocation-Type"), "Event") ? kMaxEventPayloadBytes
+                                                                                       : kMaxSyncPayloadBytes;
+      break;
+    case Operation::InvokeAsync: decided.body_limit = kMaxInvokeAsyncPayloadBytes; break;
+    case Operation::CreateFunction:
+    case Operation::UpdateFunctionCode: decided.body_limit = kMaxCodeUploadRequestBytes; break;
+    default: decided.body_limit = kMaxManagementRequestBytes; break;
+  }
+  return decided;
 }
 
 namespace {
 
-bool is_emulator_endpoint(Operation op) {
-  return op == Operation::Health || op == Operation::Usage || op == Operation::Metrics ||
-         op == Operation::Environments || op == Operation::GetFaults || op == Operation::PutFaults ||
-         op == Operation::DeleteFaults;
+// The route plan() carried, or (for a request handed over directly) one decided now into `storage`.
+const LambdaRequestRoute& route_of(const HttpRequestHead& head, const std::shared_ptr<const HttpRoute>& carried,
+                                   std::optional<LambdaRequestRoute>& storage) {
+  if (const auto* route = carried_route<LambdaRequestRoute>(carried)) return *route;
+  return storage.emplace(route_lambda_request(head));
 }
 
 }  // namespace
+
+HttpRequestPlan LambdaApi::plan(const HttpRequestHead& head) {
+  LambdaRequestRoute decided = route_lambda_request(head);
+  const std::uint64_t limit = decided.body_limit;
+  return {limit, carry_route(std::move(decided))};
+}
+
+HttpResponse LambdaApi::reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) {
+  std::optional<LambdaRequestRoute> storage;
+  const LambdaRequestRoute& decided = route_of(head, plan.route, storage);
+  const Operation op = decided.url ? Operation::Invoke : decided.api.operation;
+  spdlog::info("{} {} refused: body over {} bytes", head.method, head.target, decided.body_limit);
+  return make_error_response(LambdaError::RequestTooLarge,
+                             "Request must be smaller than " + std::to_string(decided.body_limit) +
+                                 " bytes for the " + operation_name(op) + " operation",
+                             make_request_id());
+}
 
 void LambdaApi::check_signature(const HttpRequest& request) const {
   auto lookup = [this](const std::string& key) { return config_.sigv4.secret_for(key); };
@@ -242,10 +207,13 @@ void LambdaApi::check_signature(const HttpRequest& request) const {
 
 void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
   const std::string request_id = make_request_id();
-  if (const auto url = function_url_target(request)) return invoke_function_url(*url, request, request_id, respond);
-  Route route = route_request(request.method, request.target);
+  std::optional<LambdaRequestRoute> storage;
+  const std::shared_ptr<const HttpRoute> carried = request.route;  // keeps the route alive
+  const LambdaRequestRoute& decided = route_of(request, carried, storage);
+  if (decided.url) return invoke_function_url(*decided.url, request, request_id, respond);
+  const Route& route = decided.api;
   try {
-    if (config_.sigv4.enabled && !is_emulator_endpoint(route.operation)) check_signature(request);
+    if (config_.sigv4.enabled && !is_observability_endpoint(route.operation)) check_signature(request);
     switch (route.operation) {
       case Operation::Invoke: return invoke(route, request, request_id, respond);
       case Operation::InvokeAsync: return invoke_async_legacy(route, request, request_id, respond);
@@ -254,17 +222,18 @@ void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
         if (route.operation != Operation::Metrics && route.operation != Operation::Usage &&
             route.operation != Operation::GetFaults &&
             route.operation != Operation::Health && route.operation != Operation::Environments) {
-          spdlog::info("{} {} -> {}", operation_name(route.operation), route.function, response.status);
+          spdlog::info("{} {} -> {} (request {})", operation_name(route.operation), route.function, response.status,
+                       request_id);
         }
         return respond(std::move(response));
       }
     }
   } catch (const ApiException& e) {
-    spdlog::info("{} {} {} refused: {} {}", request.method, request.target, operation_name(route.operation),
-                 describe(e.error()).type, e.message());
+    spdlog::info("{} {} {} refused: {} {} (request {})", request.method, request.target,
+                 operation_name(route.operation), describe(e.error()).type, e.message(), request_id);
     respond(make_error_response(e.error(), e.message(), request_id, e.reason()));
   } catch (const std::exception& e) {
-    spdlog::error("{} {} failed: {}", request.method, request.target, e.what());
+    spdlog::error("{} {} failed: {} (request {})", request.method, request.target, e.what(), request_id);
     respond(make_error_response(LambdaError::Service, std::string("Internal error: ") + e.what(), request_id));
   }
 }
@@ -351,9 +320,11 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
   if (type == "Event") {
     // 202 only once the event is on disk (the journal's group commit).
     auto start = [this, invocation, respond, request_id]() mutable {
-      scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
+      const std::string name = invocation->function_name;
+      const bool queued = scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
         respond(durable ? empty_response(202, request_id) : journal_failure_response(request_id));
       });
+      if (!queued) throw refusal_error({Placement::FunctionNotFound}, name);
     };
     return start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
   }
@@ -369,7 +340,11 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     response.body = std::move(outcome.payload);
     respond(std::move(response));
   };
-  auto start = [this, invocation]() mutable { scheduler_.invoke(std::move(invocation)); };
+  auto start = [this, invocation]() mutable {
+    const std::string name = invocation->function_name;
+    const PlacementResult placed = scheduler_.invoke(std::move(invocation));
+    if (!placed.started()) throw refusal_error(placed, name);
+  };
   start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
 }
 
@@ -398,45 +373,28 @@ void LambdaApi::invoke_async_legacy(const Route& route, HttpRequest& request,
   invocation->request_id = request_id;
   invocation->function_name = function->name;
   invocation->payload = std::move(request.body);
-  scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
+  const std::string name = invocation->function_name;
+  const bool queued = scheduler_.enqueue_event(std::move(invocation), [respond, request_id](bool durable) {
     respond(durable ? json_response(202, {{"Status", 202}}, request_id)
                     : journal_failure_response(request_id));
   });
+  if (!queued) throw refusal_error({Placement::FunctionNotFound}, name);
 }
 
 HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const std::string& request_id) {
   switch (route.operation) {
-    case Operation::Health: return json_response(200, {{"status", "ok"}}, request_id);
-    case Operation::Usage: {
-      json usage = metering_.usage_json();
-      if (faults_) usage["faults"] = faults_->counts_json();
-      usage["recursion_stopped"] = recursion_stops_;
-      return json_response(200, usage, request_id);
-    }
+    case Operation::Health:
+    case Operation::Usage:
+    case Operation::Metrics:
+    case Operation::Environments:
     case Operation::GetFaults:
     case Operation::PutFaults:
-    case Operation::DeleteFaults: return faults_admin(route, request, request_id);
-    case Operation::Environments: return json_response(200, scheduler_.environments_json(), request_id);
-    case Operation::Metrics: {
-      HttpResponse response;
-      response.headers.add("Content-Type", "text/plain; version=0.0.4");
-      response.body = metering_.prometheus_text();
-      response.body += "# HELP stratus_environments Live execution environments\n"
-                       "# TYPE stratus_environments gauge\nstratus_environments " +
-                       std::to_string(scheduler_.environment_count()) +
-                       "\n# HELP stratus_queued_events Async events waiting\n"
-                       "# TYPE stratus_queued_events gauge\nstratus_queued_events " +
-                       std::to_string(scheduler_.queued_events()) + "\n";
-      if (faults_) response.body += faults_->prometheus_text();
-      return response;
-    }
+    case Operation::DeleteFaults: return observe(route, request, request_id);
     case Operation::CreateFunction: {
-      auto response = create_function(request);
-      response.headers.add("x-amzn-RequestId", request_id);
-      return response;
+      return create_function(request, request_id);
     }
-    case Operation::ListFunctions: return list_functions(route);
-    case Operation::GetAccountSettings: return account_settings();
+    case Operation::ListFunctions: return list_functions(route, request_id);
+    case Operation::GetAccountSettings: return account_settings(request_id);
     case Operation::BadRequest: invalid("The request path or query string is malformed");
     case Operation::Unknown:
       throw ApiException(LambdaError::UnknownOperation,
@@ -447,7 +405,7 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
   auto qualifier = route.query.count("Qualifier") ? route.query.at("Qualifier") : std::string();
   auto function = find_function(route.function, qualifier);
   switch (route.operation) {
-    case Operation::GetFunction: return get_function(*function);
+    case Operation::GetFunction: return get_function(*function, request_id);
     case Operation::GetFunctionConfiguration:
       return json_response(200, to_function_configuration(*function, config_.region, config_.account_id),
                            request_id);
@@ -456,9 +414,9 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
       registry_.remove(function->name);
       scheduler_.remove_function(function->name);
       return empty_response(204, request_id);
-    case Operation::UpdateFunctionCode: return update_function_code(*function, request);
-    case Operation::UpdateFunctionConfiguration: return update_function_configuration(*function, request);
-    case Operation::PutFunctionConcurrency: return put_function_concurrency(*function, request);
+    case Operation::UpdateFunctionCode: return update_function_code(*function, request, request_id);
+    case Operation::UpdateFunctionConfiguration: return update_function_configuration(*function, request, request_id);
+    case Operation::PutFunctionConcurrency: return put_function_concurrency(*function, request, request_id);
     case Operation::GetFunctionConcurrency: {
       json body = json::object();
       if (function->reserved_concurrency) body["ReservedConcurrentExecutions"] = *function->reserved_concurrency;
@@ -473,7 +431,7 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
     case Operation::GetFunctionRecursionConfig:
       return json_response(200, {{"RecursiveLoop", function->recursive_loop}}, request_id);
     case Operation::PutFunctionRecursionConfig: {
-      json body = parse_body(request);
+      json body = parse_json_body(request);
       auto loop = body.find("RecursiveLoop");
       if (loop == body.end() || !loop->is_string() || (*loop != "Terminate" && *loop != "Allow")) {
         invalid("1 validation error detected: Value at 'recursiveLoop' failed to satisfy constraint: Member must "
@@ -485,14 +443,14 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
       scheduler_.upsert_function(stored);
       return json_response(200, {{"RecursiveLoop", stored->recursive_loop}}, request_id);
     }
-    case Operation::PutFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, false);
+    case Operation::PutFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, false, request_id);
     case Operation::CreateFunctionUrlConfig:
     case Operation::GetFunctionUrlConfig:
     case Operation::UpdateFunctionUrlConfig:
     case Operation::DeleteFunctionUrlConfig:
     case Operation::ListFunctionUrlConfigs: return manage_function_url(route, *function, request, request_id);
-    case Operation::UpdateFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, true);
-    case Operation::GetFunctionEventInvokeConfig: return event_invoke_config_response(*function);
+    case Operation::UpdateFunctionEventInvokeConfig: return put_event_invoke_config(*function, request, true, request_id);
+    case Operation::GetFunctionEventInvokeConfig: return event_invoke_config_response(*function, request_id);
     case Operation::DeleteFunctionEventInvokeConfig: {
       if (!function->event_invoke_config) {
         throw ApiException(LambdaError::ResourceNotFound,
@@ -508,8 +466,8 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
   throw ApiException(LambdaError::UnknownOperation, "Unsupported operation");
 }
 
-HttpResponse LambdaApi::create_function(const HttpRequest& request) {
-  json body = parse_body(request);
+HttpResponse LambdaApi::create_function(const HttpRequest& request, const std::string& request_id) {
+  json body = parse_json_body(request);
   if (!body.contains("FunctionName")) invalid("FunctionName is required");
   FunctionConfig f;
   f.name = string_field(body, "FunctionName");
@@ -538,14 +496,10 @@ HttpResponse LambdaApi::create_function(const HttpRequest& request) {
   std::string zip = decode_zip(body["Code"]);
   auto created = registry_.create(std::move(f), zip);
   scheduler_.upsert_function(created);
-  HttpResponse response;
-  response.status = 201;
-  response.headers.add("Content-Type", "application/json");
-  response.body = to_function_configuration(*created, config_.region, config_.account_id).dump();
-  return response;
+  return json_response(201, to_function_configuration(*created, config_.region, config_.account_id), request_id);
 }
 
-HttpResponse LambdaApi::list_functions(const Route& route) {
+HttpResponse LambdaApi::list_functions(const Route& route, const std::string& request_id) {
   int max_items = 50;
   if (auto it = route.query.find("MaxItems"); it != route.query.end()) {
     try {
@@ -571,37 +525,39 @@ HttpResponse LambdaApi::list_functions(const Route& route) {
   }
   json body = {{"Functions", functions}};
   if (more) body["NextMarker"] = last;
-  return json_response(200, body, make_request_id());
+  return json_response(200, body, request_id);
 }
 
-HttpResponse LambdaApi::get_function(const FunctionConfig& f) {
+HttpResponse LambdaApi::get_function(const FunctionConfig& f, const std::string& request_id) {
   json body = {{"Configuration", to_function_configuration(f, config_.region, config_.account_id)},
                {"Code", {{"RepositoryType", "S3"}}},
                {"Tags", json::object()}};
   if (f.reserved_concurrency) {
     body["Concurrency"] = {{"ReservedConcurrentExecutions", *f.reserved_concurrency}};
   }
-  return json_response(200, body, make_request_id());
+  return json_response(200, body, request_id);
 }
 
-HttpResponse LambdaApi::update_function_code(const FunctionConfig& f, const HttpRequest& request) {
-  json body = parse_body(request);
+HttpResponse LambdaApi::update_function_code(const FunctionConfig& f, const HttpRequest& request,
+                                              const std::string& request_id) {
+  json body = parse_json_body(request);
   if (body.contains("RevisionId") && body["RevisionId"] != f.revision_id) {
     throw ApiException(LambdaError::PreconditionFailed,
                        "The Revision Id provided does not match the latest Revision Id.");
   }
   std::string zip = decode_zip(body);
   if (body.value("DryRun", false)) {
-    return json_response(200, to_function_configuration(f, config_.region, config_.account_id), make_request_id());
+    return json_response(200, to_function_configuration(f, config_.region, config_.account_id), request_id);
   }
   auto updated = registry_.update_code(f.name, zip);
   scheduler_.upsert_function(updated);
   return json_response(200, to_function_configuration(*updated, config_.region, config_.account_id),
-                       make_request_id());
+                       request_id);
 }
 
-HttpResponse LambdaApi::update_function_configuration(const FunctionConfig& f, const HttpRequest& request) {
-  json body = parse_body(request);
+HttpResponse LambdaApi::update_function_configuration(const FunctionConfig& f, const HttpRequest& request,
+                                                       const std::string& request_id) {
+  json body = parse_json_body(request);
   if (body.contains("RevisionId") && body["RevisionId"] != f.revision_id) {
     throw ApiException(LambdaError::PreconditionFailed,
                        "The Revision Id provided does not match the latest Revision Id.");
@@ -611,11 +567,12 @@ HttpResponse LambdaApi::update_function_configuration(const FunctionConfig& f, c
   auto stored = registry_.replace(std::move(updated), true);
   scheduler_.upsert_function(stored);
   return json_response(200, to_function_configuration(*stored, config_.region, config_.account_id),
-                       make_request_id());
+                       request_id);
 }
 
-HttpResponse LambdaApi::put_function_concurrency(const FunctionConfig& f, const HttpRequest& request) {
-  json body = parse_body(request);
+HttpResponse LambdaApi::put_function_concurrency(const FunctionConfig& f, const HttpRequest& request,
+                                                  const std::string& request_id) {
+  json body = parse_json_body(request);
   if (!body.contains("ReservedConcurrentExecutions")) invalid("ReservedConcurrentExecutions is required");
   int reserved = int_field(body, "ReservedConcurrentExecutions", 0, config_.account_concurrency);
   int others = 0;
@@ -636,12 +593,12 @@ HttpResponse LambdaApi::put_function_concurrency(const FunctionConfig& f, const 
   FunctionConfig updated = f;
   updated.reserved_concurrency = reserved;
   scheduler_.upsert_function(registry_.replace(std::move(updated), false));
-  return json_response(200, {{"ReservedConcurrentExecutions", reserved}}, make_request_id());
+  return json_response(200, {{"ReservedConcurrentExecutions", reserved}}, request_id);
 }
 
 HttpResponse LambdaApi::put_event_invoke_config(const FunctionConfig& f, const HttpRequest& request,
-                                                bool merge) {
-  json body = parse_body(request);
+                                                bool merge, const std::string& request_id) {
+  json body = parse_json_body(request);
   EventInvokeConfig e = merge && f.event_invoke_config ? *f.event_invoke_config : EventInvokeConfig{};
   if (body.contains("MaximumRetryAttempts")) e.maximum_retry_attempts = int_field(body, "MaximumRetryAttempts", 0, 2);
   if (body.contains("MaximumEventAgeInSeconds")) {
@@ -653,10 +610,10 @@ HttpResponse LambdaApi::put_event_invoke_config(const FunctionConfig& f, const H
   updated.event_invoke_config = e;
   auto stored = registry_.replace(std::move(updated), false);
   scheduler_.upsert_function(stored);
-  return event_invoke_config_response(*stored);
+  return event_invoke_config_response(*stored, request_id);
 }
 
-HttpResponse LambdaApi::event_invoke_config_response(const FunctionConfig& f) {
+HttpResponse LambdaApi::event_invoke_config_response(const FunctionConfig& f, const std::string& request_id) {
   if (!f.event_invoke_config) {
     throw ApiException(LambdaError::ResourceNotFound,
                        "The function " + f.name + " doesn't have an EventInvokeConfig");
@@ -667,10 +624,10 @@ HttpResponse LambdaApi::event_invoke_config_response(const FunctionConfig& f) {
                {"MaximumRetryAttempts", e.maximum_retry_attempts},
                {"MaximumEventAgeInSeconds", e.maximum_event_age_s},
                {"DestinationConfig", e.destination_config}};
-  return json_response(200, body, make_request_id());
+  return json_response(200, body, request_id);
 }
 
-HttpResponse LambdaApi::account_settings() {
+HttpResponse LambdaApi::account_settings(const std::string& request_id) {
   int reserved = 0;
   for (const auto& f : registry_.list()) reserved += f->reserved_concurrency.value_or(0);
   json body = {{"AccountLimit",
@@ -682,27 +639,7 @@ HttpResponse LambdaApi::account_settings() {
                {"AccountUsage",
                 {{"TotalCodeSize", registry_.total_code_size()},
                  {"FunctionCount", registry_.list().size()}}}};
-  return json_response(200, body, make_request_id());
-}
-
-HttpResponse LambdaApi::faults_admin(const Route& route, const HttpRequest& request, const std::string& request_id) {
-  if (!faults_) throw ApiException(LambdaError::Service, "Fault injection is not available in this daemon.");
-  if (route.operation == Operation::PutFaults) {
-    json body = json::parse(request.body, nullptr, false);
-    if (body.is_discarded()) {
-      throw ApiException(LambdaError::InvalidRequestContent,
-                         "Could not parse request body into json: a fault plan is {\"seed\": N, \"rules\": [...]}");
-    }
-    try {
-      faults_->replace(parse_fault_plan(body));
-    } catch (const FaultPlanError& e) {
-      invalid(std::string("Invalid fault plan: ") + e.what());
-    }
-  } else if (route.operation == Operation::DeleteFaults) {
-    faults_->replace(FaultPlan{});
-    return empty_response(204, request_id);
-  }
-  return json_response(200, faults_->state_json(), request_id);
+  return json_response(200, body, request_id);
 }
 
 }  // namespace stratus::emulator

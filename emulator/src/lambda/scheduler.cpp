@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/emulator/lambda/api_error.hpp"
+#include "stratus/emulator/lambda/lambda_error_document.hpp"
 #include "stratus/emulator/lambda/async_destinations.hpp"
 #include "stratus/emulator/lambda/destination_record.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
@@ -161,10 +162,8 @@ std::shared_ptr<Environment> Scheduler::spawn(Pool& pool, std::shared_ptr<Invoca
     if (bound) {
       InvocationOutcome outcome;
       outcome.function_error = "Unhandled";
-      outcome.payload = json{{"errorMessage", "RequestId: " + bound->request_id +
-                                                  " Error: Couldn't start the runtime: " + e.what()},
-                             {"errorType", "Runtime.InvalidEntrypoint"}}
-                            .dump();
+      outcome.payload = platform_error_document("Runtime.InvalidEntrypoint", bound->request_id,
+                                                std::string("Couldn't start the runtime: ") + e.what());
       bound->on_complete(std::move(outcome));
     }
     return nullptr;
@@ -173,32 +172,29 @@ std::shared_ptr<Environment> Scheduler::spawn(Pool& pool, std::shared_ptr<Invoca
   return env;
 }
 
-void Scheduler::invoke(std::shared_ptr<Invocation> invocation) {
+PlacementResult Scheduler::invoke(std::shared_ptr<Invocation> invocation) {
   auto it = pools_.find(invocation->function_name);
-  if (it == pools_.end() || !it->second.config) {
-    throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + invocation->function_name);
-  }
-  if (shutting_down_) throw ApiException(LambdaError::Service, "The emulator is shutting down.");
+  if (it == pools_.end() || !it->second.config) return {Placement::FunctionNotFound};
+  if (shutting_down_) return {Placement::ShuttingDown};
   Pool& pool = it->second;
   // The concurrency caps apply before placement: a warm environment is no way around them.
   Throttle throttle = check_capacity(pool, false);
   if (throttle == Throttle::None) {
-    if (place_warm(pool, invocation)) return;
+    if (place_warm(pool, invocation)) return {};
     throttle = check_capacity(pool, true);
   }
   if (throttle != Throttle::None) {
     context_.metering.record_throttle(pool.config->name);
-    throw ApiException(LambdaError::TooManyRequests, "Rate Exceeded.", throttle_reason(throttle));
+    return {Placement::Throttled, throttle};
   }
-  spawn(pool, std::move(invocation), false);
+  spawn(pool, std::move(invocation), false);  // a failed spawn completes the invocation itself
+  return {};
 }
 
-void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation,
+bool Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation,
                               std::function<void(bool durable)> accepted) {
   auto it = pools_.find(invocation->function_name);
-  if (it == pools_.end() || !it->second.config) {
-    throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + invocation->function_name);
-  }
+  if (it == pools_.end() || !it->second.config) return false;
   invocation->is_event = true;
   JournaledEvent record;
   record.request_id = invocation->request_id;
@@ -239,6 +235,7 @@ void Scheduler::enqueue_event(std::shared_ptr<Invocation> invocation,
     }
     queue_event(std::move(invocation));
   });
+  return true;
 }
 
 void Scheduler::queue_event(std::shared_ptr<Invocation> invocation) {
@@ -381,17 +378,14 @@ void Scheduler::on_invocation_returned(std::shared_ptr<Invocation> invocation) {
     it->second.events.push_front(std::move(invocation));
     return dispatch_events(it->second);
   }
-  try {
-    invoke(invocation);
-  } catch (const ApiException& e) {
-    // The client already waits for a 200-style answer; report why it could not run.
-    InvocationOutcome outcome;
-    outcome.function_error = "Unhandled";
-    outcome.payload = json{{"errorMessage", "RequestId: " + invocation->request_id + " Error: " + e.message()},
-                           {"errorType", describe(e.error()).type}}
-                          .dump();
-    invocation->on_complete(std::move(outcome));
-  }
+  const PlacementResult placed = invoke(invocation);
+  if (placed.started()) return;
+  // The client already waits for a 200-style answer; report why it could not run.
+  const ApiException refusal = refusal_error(placed, invocation->function_name);
+  InvocationOutcome outcome;
+  outcome.function_error = "Unhandled";
+  outcome.payload = platform_error_document(describe(refusal.error()).type, invocation->request_id, refusal.message());
+  invocation->on_complete(std::move(outcome));
 }
 
 void Scheduler::reap_children() {

@@ -24,6 +24,21 @@ S3Route route_for(const HttpRequestHead& head) {
   return route_s3(head.method, head.target, head.headers.find("x-amz-copy-source") != nullptr);
 }
 
+// The route plan() carried, or (for a request handed over directly) one decided now into `storage`.
+const S3Route& route_of(const HttpRequestHead& head, const std::shared_ptr<const HttpRoute>& carried,
+                        std::optional<S3Route>& storage) {
+  if (const auto* route = carried_route<S3Route>(carried)) return *route;
+  return storage.emplace(route_for(head));
+}
+
+std::uint64_t body_limit_for(const S3Route& route) {
+  if (is_object_upload(route.operation)) {
+    // aws-chunked framing adds a line per chunk; 1% more than the payload limit is generous.
+    return kMaxPutBytes + kMaxPutBytes / 100 + (1 << 20);
+  }
+  return kMaxXmlRequestBytes;
+}
+
 std::string resource_of(const S3Route& route) {
   if (route.bucket.empty()) return "/";
   return "/" + route.bucket + (route.key.empty() ? "" : "/" + route.key);
@@ -34,26 +49,25 @@ std::string resource_of(const S3Route& route) {
 S3Api::S3Api(const EmulatorConfig& config, ObjectStore& store, Metering& metering)
     : config_(config), store_(store), metering_(metering) {}
 
-std::uint64_t S3Api::body_limit(const HttpRequestHead& head) {
+HttpRequestPlan S3Api::plan(const HttpRequestHead& head) {
   S3Route route = route_for(head);
-  if (is_object_upload(route.operation)) {
-    // aws-chunked framing adds a line per chunk; 1% more than the payload limit is generous.
-    return kMaxPutBytes + kMaxPutBytes / 100 + (1 << 20);
-  }
-  return kMaxXmlRequestBytes;
+  const std::uint64_t limit = body_limit_for(route);
+  return {limit, carry_route(std::move(route))};
 }
 
-HttpResponse S3Api::reject_oversized(const HttpRequestHead& head) {
-  S3Route route = route_for(head);
-  spdlog::info("s3 {} {} refused: body over {} bytes", head.method, head.target, body_limit(head));
+HttpResponse S3Api::reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) {
+  std::optional<S3Route> storage;
+  const S3Route& route = route_of(head, plan.route, storage);
+  spdlog::info("s3 {} {} refused: body over {} bytes", head.method, head.target, body_limit_for(route));
   S3Exception error = is_object_upload(route.operation)
                           ? S3Exception(S3ErrorCode::EntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
                           : S3Exception(S3ErrorCode::MaxMessageLengthExceeded, "Your request was too big.");
   return error_response(error, resource_of(route), make_request_id(), head.method == "HEAD");
 }
 
-std::shared_ptr<HttpBodySink> S3Api::body_sink(const HttpRequestHead& head) {
-  S3Route route = route_for(head);
+std::shared_ptr<HttpBodySink> S3Api::body_sink(const HttpRequestHead& head, const HttpRequestPlan& plan) {
+  std::optional<S3Route> storage;
+  const S3Route& route = route_of(head, plan.route, storage);
   if (!is_object_upload(route.operation)) return nullptr;
   return open_upload(head, route);
 }
@@ -154,7 +168,9 @@ HttpResponse S3Api::error_response(const S3Exception& error, const std::string& 
 
 void S3Api::handle(HttpRequest request, HttpResponder respond) {
   if (faults_ && faults_->active()) {
-    S3Route route = route_for(request);
+    std::optional<S3Route> storage;
+    const std::shared_ptr<const HttpRoute> carried = request.route;
+    const S3Route& route = route_of(request, carried, storage);
     const std::string request_id = make_request_id();
     const std::string& bucket = route.bucket;
     auto fault = faults_->decide({FaultKind::S3SlowDown, FaultKind::S3InternalError, FaultKind::S3Latency}, bucket,
@@ -184,7 +200,9 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
 
 void S3Api::handle_now(HttpRequest request, HttpResponder respond) {
   const std::string request_id = make_request_id();
-  S3Route route = route_for(request);
+  std::optional<S3Route> storage;
+  const std::shared_ptr<const HttpRoute> carried = request.route;  // keeps the route alive
+  const S3Route& route = route_of(request, carried, storage);
   const bool head = request.method == "HEAD";
   const std::string resource = resource_of(route);
   std::uint64_t bytes_in = request.body_sink ? 0 : request.body.size();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "stratus/common/http_message.hpp"
+#include "stratus/emulator/lambda/placement.hpp"
 
 namespace stratus::emulator {
 
@@ -61,5 +62,13 @@ class ApiException : public std::exception {
   std::string message_;
   std::optional<std::string> reason_;
 };
+
+}  // namespace stratus::emulator
+
+namespace stratus::emulator {
+
+// The API's answer to an invocation the scheduler did not start (placement.hpp):
+// ResourceNotFound, Service (shutting down) or TooManyRequests with its Reason.
+ApiException refusal_error(const PlacementResult& placed, const std::string& function_name);
 
 }  // namespace stratus::emulator

@@ -1,7 +1,8 @@
 #pragma once
 // One execution environment: a worker process running the function's bootstrap, plus the Runtime
 // API endpoint (its own loopback port) that this process polls for work. The environment owns the
-// lifecycle of each invocation handed to it: START/END/REPORT lines, timeout, metering.
+// lifecycle of each invocation handed to it: START/END/REPORT lines, timeout, metering. The process
+// lifecycle is in environment.cpp, the Runtime API server in runtime_api.cpp.
 
 #include <memory>
 #include <optional>
@@ -88,12 +89,16 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   // against the function's concurrency.
   bool executing() const { return current_ != nullptr || bound_ != nullptr; }
 
-  // HttpHandler: the Runtime API.
-  std::uint64_t body_limit(const HttpRequestHead& head) override;
-  HttpResponse reject_oversized(const HttpRequestHead& head) override;
+  // Lambda's sync response limit: a larger /response fails the invocation.
+  static constexpr std::uint64_t kMaxResponseBytes = 6291456;
+
+  // HttpHandler: the Runtime API (runtime_api.cpp).
+  HttpRequestPlan plan(const HttpRequestHead& head) override;
+  HttpResponse reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) override;
   void handle(HttpRequest request, HttpResponder respond) override;
 
  private:
+  static double ms_since(SteadyClock::time_point start);
   void read_output();
   void watch_exec_report();
   void read_exec_report_now();

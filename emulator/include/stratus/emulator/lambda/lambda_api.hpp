@@ -21,20 +21,34 @@ inline constexpr std::uint64_t kMaxCodeUploadRequestBytes = 69905067;
 inline constexpr std::uint64_t kMaxManagementRequestBytes = 1048576;
 inline constexpr std::size_t kMaxClientContextBytes = 3583;
 
+// A Lambda request's route, decided once from its head (LambdaApi::plan) and carried with it.
+struct LambdaRequestRoute {
+  std::optional<FunctionUrlTarget> url;  // set for a request to a function URL
+  Route api;                             // otherwise, the API operation
+  std::uint64_t body_limit = 0;          // Lambda's limit for this operation
+};
+LambdaRequestRoute route_lambda_request(const HttpRequestHead& head);
+
+// /healthz, /metrics, /stratus/v1/...: the emulator's own endpoints (observability_api.cpp), which
+// are not signed.
+bool is_observability_endpoint(Operation op);
+
 class LambdaApi : public HttpHandler {
  public:
   LambdaApi(const EmulatorConfig& config, FunctionRegistry& registry, Scheduler& scheduler,
             Metering& metering);
 
-  std::uint64_t body_limit(const HttpRequestHead& head) override;
-  HttpResponse reject_oversized(const HttpRequestHead& head) override;
+  HttpRequestPlan plan(const HttpRequestHead& head) override;
+  HttpResponse reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) override;
   void handle(HttpRequest request, HttpResponder respond) override;
 
   // Fault injection (invoke latency, 429 throttles) and its admin API; may stay null.
   void set_faults(class FaultInjector* faults) { faults_ = faults; }
 
  private:
-  // GET/PUT/DELETE /stratus/v1/faults.
+  // The emulator's own endpoints (observability_api.cpp); faults_admin is GET/PUT/DELETE
+  // /stratus/v1/faults.
+  HttpResponse observe(const Route& route, const HttpRequest& request, const std::string& request_id);
   HttpResponse faults_admin(const Route& route, const HttpRequest& request, const std::string& request_id);
   // Throws ApiException (403, AWS's error types) unless the request carries a valid SigV4
   // signature from an accepted key.
@@ -49,15 +63,19 @@ class LambdaApi : public HttpHandler {
   HttpResponse manage(const Route& route, HttpRequest& request, const std::string& request_id);
   FunctionConfigPtr find_function(const std::string& raw, const std::string& query_qualifier) const;
 
-  HttpResponse create_function(const HttpRequest& request);
-  HttpResponse list_functions(const Route& route);
-  HttpResponse get_function(const FunctionConfig& f);
-  HttpResponse update_function_code(const FunctionConfig& f, const HttpRequest& request);
-  HttpResponse update_function_configuration(const FunctionConfig& f, const HttpRequest& request);
-  HttpResponse put_function_concurrency(const FunctionConfig& f, const HttpRequest& request);
-  HttpResponse put_event_invoke_config(const FunctionConfig& f, const HttpRequest& request, bool merge);
-  HttpResponse event_invoke_config_response(const FunctionConfig& f);
-  HttpResponse account_settings();
+  // Each answers with `request_id`, the id handle() logs for the request.
+  HttpResponse create_function(const HttpRequest& request, const std::string& request_id);
+  HttpResponse list_functions(const Route& route, const std::string& request_id);
+  HttpResponse get_function(const FunctionConfig& f, const std::string& request_id);
+  HttpResponse update_function_code(const FunctionConfig& f, const HttpRequest& request, const std::string& request_id);
+  HttpResponse update_function_configuration(const FunctionConfig& f, const HttpRequest& request,
+                                             const std::string& request_id);
+  HttpResponse put_function_concurrency(const FunctionConfig& f, const HttpRequest& request,
+                                        const std::string& request_id);
+  HttpResponse put_event_invoke_config(const FunctionConfig& f, const HttpRequest& request, bool merge,
+                                       const std::string& request_id);
+  HttpResponse event_invoke_config_response(const FunctionConfig& f, const std::string& request_id);
+  HttpResponse account_settings(const std::string& request_id);
   // Function URLs: the management operations (function_url_api.cpp) and a request to a URL
   // (function_url_invoke.cpp), which authorises itself by the URL's AuthType.
   HttpResponse manage_function_url(const Route& route, const FunctionConfig& function, HttpRequest& request,

@@ -16,12 +16,9 @@
 
 #include "stratus/emulator/lambda/environment.hpp"
 #include "stratus/emulator/lambda/event_journal.hpp"
+#include "stratus/emulator/lambda/placement.hpp"
 
 namespace stratus::emulator {
-
-// Why a synchronous invocation cannot start now, or nullopt when it can.
-enum class Throttle { None, Reserved, Account, ScaleUpRate };
-const char* throttle_reason(Throttle t);
 
 // The capacity arithmetic, kept free of processes so it is unit-tested on its own.
 struct ConcurrencySnapshot {
@@ -59,14 +56,15 @@ class Scheduler : public EnvironmentHost {
   // Stops the function's environments; its queued events go to the on-failure log.
   void remove_function(const std::string& name);
 
-  // Starts a synchronous invocation. Throws ApiException(TooManyRequests) when throttled.
-  void invoke(std::shared_ptr<Invocation> invocation);
+  // Starts a synchronous invocation, or says why it cannot (throttled, with the reason; unknown
+  // function; shutting down), in which case `invocation` has not been taken and never completes.
+  [[nodiscard]] PlacementResult invoke(std::shared_ptr<Invocation> invocation);
   // Accepts an asynchronous (Event) invocation; it is never refused for capacity. `accepted` runs
   // once the event is in the journal (on disk), which is when the client may be told 202, and the
   // event is queued at that moment; or with false when the journal could not write it (the event
-  // is dropped; the client gets an error). Throws ApiException(ResourceNotFound) for an unknown
-  // function.
-  void enqueue_event(std::shared_ptr<Invocation> invocation, std::function<void(bool durable)> accepted);
+  // is dropped; the client gets an error). Returns false for an unknown function (nothing is
+  // journaled and `accepted` never runs).
+  [[nodiscard]] bool enqueue_event(std::shared_ptr<Invocation> invocation, std::function<void(bool durable)> accepted);
 
   // Periodic work: idle reaping, provisioned top-up, due async retries, event age expiry.
   void housekeeping();
