@@ -109,7 +109,7 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
       "AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream_name_,
       // Functions reach the emulator's own S3/Lambda with these (SigV4 needs some credentials).
       "AWS_ACCESS_KEY_ID=" + s3_access_key_,
-      "AWS_SECRET_ACCESS_KEY=stratus-secret",
+      std::string("AWS_SECRET_ACCESS_KEY=") + kFunctionSecretAccessKey,
       "AWS_SESSION_TOKEN=stratus-session",
       "AWS_ENDPOINT_URL=" + ctx_.front_endpoint,
       "AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(runtime_server_->port()),
@@ -182,7 +182,6 @@ void Environment::read_exec_report_now() {
   std::size_t n = exec_report_->read_some(boost::asio::buffer(&err, sizeof err), ec);
   if (ec == boost::asio::error::would_block) return watch_exec_report();
   if (!ec && n == sizeof err) {
-    exec_errno_ = err;
     init_error_ = lambda_error_document("Runtime.InvalidEntrypoint",
                              "Couldn't start " + (function_->code->dir() / "bootstrap").string() + ": " +
                                  std::strerror(err));

@@ -139,7 +139,6 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   std::string verified_peer_;  // the runtime's connection last checked to be this environment's
   std::optional<boost::asio::posix::stream_descriptor> output_;
   std::optional<boost::asio::posix::stream_descriptor> exec_report_;
-  int exec_errno_ = 0;
   std::array<char, 16384> output_buffer_{};
   LogStream log_;
   boost::asio::steady_timer timer_;  // init timeout, then each invocation's timeout
