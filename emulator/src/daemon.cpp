@@ -13,6 +13,7 @@
 #include "stratus/emulator/faults/fault_injector.hpp"
 #include "stratus/emulator/front_door.hpp"
 #include "stratus/emulator/lambda/function_registry.hpp"
+#include "stratus/emulator/blocking_work.hpp"
 #include "stratus/emulator/lambda/lambda_api.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
@@ -36,6 +37,7 @@ struct Daemon::Parts {
         faults(io, config.faults),
         scheduler(io, config, *limiter, *sandbox, metering, journal),
         api(config, registry, scheduler, metering),
+        code_uploads(io, 1),
         store(io, config.data_dir / "s3", s3::StoreOptions{config.s3.fsync}),
         destinations(config, store,
                      [this](const std::string& function, std::string payload) {
@@ -45,7 +47,9 @@ struct Daemon::Parts {
         front_door(api, s3_api),
         signals(io, SIGINT, SIGTERM),
         children(io, SIGCHLD),
-        housekeeping(io) {}
+        housekeeping(io) {
+    api.set_blocking_work(&code_uploads);
+  }
 
   boost::asio::io_context io;
   EmulatorConfig config;
@@ -57,6 +61,7 @@ struct Daemon::Parts {
   FaultInjector faults;
   Scheduler scheduler;
   LambdaApi api;
+  BlockingWork code_uploads;  // after api: joined (on destruction) before api goes
   s3::ObjectStore store;
   AsyncDestinations destinations;
   s3::S3Api s3_api;

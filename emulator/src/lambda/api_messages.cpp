@@ -4,9 +4,9 @@
 
 namespace stratus::emulator {
 
-nlohmann::json parse_json_body(const HttpRequest& request) {
-  if (request.body.empty()) return nlohmann::json::object();
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+nlohmann::json parse_json_body(std::string_view request_body) {
+  if (request_body.empty()) return nlohmann::json::object();
+  nlohmann::json body = nlohmann::json::parse(request_body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     throw ApiException(LambdaError::InvalidRequestContent, "Could not parse request body into json");
   }

@@ -1,13 +1,12 @@
 #include "stratus/emulator/lambda/function_registry.hpp"
 
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
 
 #include "stratus/common/base64.hpp"
+#include "stratus/common/sha256.hpp"
 #include "stratus/common/request_id.hpp"
-#include "stratus/emulator/lambda/api_error.hpp"
 #include "stratus/emulator/atomic_file.hpp"
 #include "stratus/emulator/lambda/zip_extract.hpp"
 
@@ -17,12 +16,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::string sha256_base64(std::string_view bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
 
 json to_persisted(const FunctionConfig& f) {
   json j = {{"name", f.name},           {"runtime", f.runtime},
@@ -164,44 +157,59 @@ std::int64_t FunctionRegistry::total_code_size() const {
   return total;
 }
 
-std::shared_ptr<CodeBundle> FunctionRegistry::install_code(const std::string& name,
-                                                           std::string_view zip_bytes) {
-  fs::create_directories(function_dir(name));
+FunctionRegistry::ExtractedCode FunctionRegistry::extract_code(const std::string& name,
+                                                               std::string_view zip_bytes) const {
+  ExtractedCode code;
+  code.made_function_dir = fs::create_directories(function_dir(name));
   auto dir = function_dir(name) / ("code-" + make_hex_id(16));
   try {
     extract_zip(zip_bytes, dir);
   } catch (const ZipError& e) {
-    throw ApiException(LambdaError::InvalidParameterValue,
-                       std::string("Could not unzip uploaded file. Please check your file, then try "
-                                   "to upload again. (") + e.what() + ")");
+    if (code.made_function_dir) {
+      std::error_code ec;
+      fs::remove(function_dir(name), ec);  // only while empty: another upload may be extracting there
+    }
+    throw FunctionRegistryError(RegistryFailure::UnusableCode, e.what());
   }
-  return std::make_shared<CodeBundle>(dir, true, sha256_base64(zip_bytes),
-                                      static_cast<std::int64_t>(zip_bytes.size()));
+  code.bundle = std::make_shared<CodeBundle>(dir, true, base64_encode(sha256_digest(zip_bytes)),
+                                             static_cast<std::int64_t>(zip_bytes.size()));
+  return code;
 }
+
+namespace {
+
+// Removes code that will not be used, and the function directory made for it while it is empty
+// (another upload of the same name may be extracting there).
+void discard(FunctionRegistry::ExtractedCode& code, const fs::path& function_dir) {
+  code.bundle->retire();
+  code.bundle.reset();  // the last owner: the code directory goes now
+  if (code.made_function_dir) {
+    std::error_code ec;
+    fs::remove(function_dir, ec);
+  }
+}
+
+}  // namespace
 
 void FunctionRegistry::persist(const FunctionConfig& f) {
   if (f.from_config_file) return;  // the config file is their source of truth
   write_file_atomically(function_dir(f.name) / "function.json", to_persisted(f).dump(2));
 }
 
-FunctionConfigPtr FunctionRegistry::create(FunctionConfig draft, std::string_view zip_bytes) {
+FunctionConfigPtr FunctionRegistry::create(FunctionConfig draft, ExtractedCode code) {
   if (functions_.count(draft.name)) {
-    throw ApiException(LambdaError::ResourceConflict,
-                       "Function already exist: " + draft.name);
+    code.made_function_dir = false;  // it is the existing function's
+    discard(code, function_dir(draft.name));
+    throw FunctionRegistryError(RegistryFailure::AlreadyExists, draft.name);
   }
-  bool fresh_dir = !fs::exists(function_dir(draft.name));
-  draft.code = install_code(draft.name, zip_bytes);
+  draft.code = code.bundle;
   draft.last_modified = lambda_timestamp_now();
   draft.revision_id = make_request_id();
   draft.environment_revision = draft.revision_id;
   try {
     persist(draft);
   } catch (...) {
-    draft.code->retire();
-    if (fresh_dir) {
-      std::error_code ec;
-      fs::remove_all(function_dir(draft.name), ec);
-    }
+    discard(code, function_dir(draft.name));
     throw;
   }
   auto ptr = std::make_shared<const FunctionConfig>(std::move(draft));
@@ -209,12 +217,19 @@ FunctionConfigPtr FunctionRegistry::create(FunctionConfig draft, std::string_vie
   return ptr;
 }
 
-FunctionConfigPtr FunctionRegistry::update_code(const std::string& name, std::string_view zip_bytes) {
+FunctionConfigPtr FunctionRegistry::update_code(const std::string& name, ExtractedCode code) {
   auto current = find(name);
   FunctionConfig updated = *current;
   updated.from_config_file = false;  // from now on it is an API-managed function
-  updated.code = install_code(name, zip_bytes);
-  auto result = replace(std::move(updated), true);
+  updated.code = code.bundle;
+  FunctionConfigPtr result;
+  try {
+    result = replace(std::move(updated), true);
+  } catch (...) {
+    code.made_function_dir = false;
+    discard(code, function_dir(name));
+    throw;
+  }
   if (current->code) current->code->retire();
   return result;
 }

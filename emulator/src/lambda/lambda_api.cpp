@@ -6,12 +6,14 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/common/base64.hpp"
+#include "stratus/common/carried_route.hpp"
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/lambda/api_error.hpp"
 #include "stratus/emulator/lambda/api_messages.hpp"
 #include "stratus/emulator/lambda/async_destinations.hpp"
 #include "stratus/emulator/lambda/function_config_validation.hpp"
+#include "stratus/emulator/blocking_work.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
 #include "stratus/emulator/lambda/recursion_chain.hpp"
 
@@ -26,6 +28,19 @@ HttpResponse journal_failure_response(const std::string& request_id) {
   return make_error_response(LambdaError::Service,
                              "The event could not be stored (see the emulator's log); retry the request.",
                              request_id);
+}
+
+// Lambda's answer to a change the registry refused.
+ApiException api_error_for(const FunctionRegistryError& e) {
+  switch (e.failure) {
+    case RegistryFailure::AlreadyExists:
+      return ApiException(LambdaError::ResourceConflict, std::string("Function already exist: ") + e.what());
+    case RegistryFailure::UnusableCode:
+      return ApiException(LambdaError::InvalidParameterValue,
+                          std::string("Could not unzip uploaded file. Please check your file, then try to upload "
+                                      "again. (") + e.what() + ")");
+  }
+  return ApiException(LambdaError::Service, e.what());
 }
 
 [[noreturn]] void invalid(const std::string& message) {
@@ -153,17 +168,6 @@ LambdaRequestRoute route_lambda_request(const HttpRequestHead& head) {
   return decided;
 }
 
-namespace {
-
-// The route plan() carried, or (for a request handed over directly) one decided now into `storage`.
-const LambdaRequestRoute& route_of(const HttpRequestHead& head, const std::shared_ptr<const HttpRoute>& carried,
-                                   std::optional<LambdaRequestRoute>& storage) {
-  if (const auto* route = carried_route<LambdaRequestRoute>(carried)) return *route;
-  return storage.emplace(route_lambda_request(head));
-}
-
-}  // namespace
-
 HttpRequestPlan LambdaApi::plan(const HttpRequestHead& head) {
   LambdaRequestRoute decided = route_lambda_request(head);
   const std::uint64_t limit = decided.body_limit;
@@ -172,7 +176,7 @@ HttpRequestPlan LambdaApi::plan(const HttpRequestHead& head) {
 
 HttpResponse LambdaApi::reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) {
   std::optional<LambdaRequestRoute> storage;
-  const LambdaRequestRoute& decided = route_of(head, plan.route, storage);
+  const LambdaRequestRoute& decided = carried_route_or(plan.route, storage, [&] { return route_lambda_request(head); });
   const Operation op = decided.url ? Operation::Invoke : decided.api.operation;
   spdlog::info("{} {} refused: body over {} bytes", head.method, head.target, decided.body_limit);
   return make_error_response(LambdaError::RequestTooLarge,
@@ -209,7 +213,7 @@ void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
   const std::string request_id = make_request_id();
   std::optional<LambdaRequestRoute> storage;
   const std::shared_ptr<const HttpRoute> carried = request.route;  // keeps the route alive
-  const LambdaRequestRoute& decided = route_of(request, carried, storage);
+  const LambdaRequestRoute& decided = carried_route_or(carried, storage, [&] { return route_lambda_request(request); });
   if (decided.url) return invoke_function_url(*decided.url, request, request_id, respond);
   const Route& route = decided.api;
   try {
@@ -217,6 +221,8 @@ void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
     switch (route.operation) {
       case Operation::Invoke: return invoke(route, request, request_id, respond);
       case Operation::InvokeAsync: return invoke_async_legacy(route, request, request_id, respond);
+      case Operation::CreateFunction: return create_function(request, request_id, respond);
+      case Operation::UpdateFunctionCode: return update_function_code(route, request, request_id, respond);
       default: {
         HttpResponse response = manage(route, request, request_id);
         if (route.operation != Operation::Metrics && route.operation != Operation::Usage &&
@@ -228,14 +234,56 @@ void LambdaApi::handle(HttpRequest request, HttpResponder respond) {
         return respond(std::move(response));
       }
     }
-  } catch (const ApiException& e) {
-    spdlog::info("{} {} {} refused: {} {} (request {})", request.method, request.target,
-                 operation_name(route.operation), describe(e.error()).type, e.message(), request_id);
-    respond(make_error_response(e.error(), e.message(), request_id, e.reason()));
-  } catch (const std::exception& e) {
-    spdlog::error("{} {} failed: {} (request {})", request.method, request.target, e.what(), request_id);
-    respond(make_error_response(LambdaError::Service, std::string("Internal error: ") + e.what(), request_id));
+  } catch (...) {
+    refuse(std::current_exception(), request, route.operation, request_id, respond);
   }
+}
+
+void LambdaApi::refuse(std::exception_ptr error, const HttpRequestHead& head, Operation op,
+                       const std::string& request_id, HttpResponder& respond) const {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ApiException& e) {
+    spdlog::info("{} {} {} refused: {} {} (request {})", head.method, head.target, operation_name(op),
+                 describe(e.error()).type, e.message(), request_id);
+    respond(make_error_response(e.error(), e.message(), request_id, e.reason()));
+  } catch (const FunctionRegistryError& e) {
+    const ApiException refusal = api_error_for(e);
+    spdlog::info("{} {} {} refused: {} {} (request {})", head.method, head.target, operation_name(op),
+                 describe(refusal.error()).type, refusal.message(), request_id);
+    respond(make_error_response(refusal.error(), refusal.message(), request_id));
+  } catch (const std::exception& e) {
+    spdlog::error("{} {} failed: {} (request {})", head.method, head.target, e.what(), request_id);
+    respond(make_error_response(LambdaError::Service, std::string("Internal error: ") + e.what(), request_id));
+  } catch (...) {
+    spdlog::error("{} {} failed: unknown exception (request {})", head.method, head.target, request_id);
+    respond(make_error_response(LambdaError::Service, "Internal error", request_id));
+  }
+}
+
+void LambdaApi::run_upload(HttpRequestHead head, Operation op, std::string request_id, HttpResponder respond,
+                           std::function<void()> work, std::function<HttpResponse()> complete) {
+  auto then = [this, head = std::move(head), op, request_id = std::move(request_id), respond = std::move(respond),
+               complete = std::move(complete)](std::exception_ptr error) mutable {
+    if (!error) {
+      try {
+        HttpResponse response = complete();
+        spdlog::info("{} {} -> {} (request {})", operation_name(op), head.target, response.status, request_id);
+        return respond(std::move(response));
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    refuse(error, head, op, request_id, respond);
+  };
+  if (blocking_work_) return blocking_work_->run(std::move(work), std::move(then));
+  std::exception_ptr error;
+  try {
+    work();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  then(error);
 }
 
 FunctionConfigPtr LambdaApi::find_function(const std::string& raw, const std::string& query_qualifier) const {
@@ -390,9 +438,6 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
     case Operation::GetFaults:
     case Operation::PutFaults:
     case Operation::DeleteFaults: return observe(route, request, request_id);
-    case Operation::CreateFunction: {
-      return create_function(request, request_id);
-    }
     case Operation::ListFunctions: return list_functions(route, request_id);
     case Operation::GetAccountSettings: return account_settings(request_id);
     case Operation::BadRequest: invalid("The request path or query string is malformed");
@@ -414,7 +459,6 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
       registry_.remove(function->name);
       scheduler_.remove_function(function->name);
       return empty_response(204, request_id);
-    case Operation::UpdateFunctionCode: return update_function_code(*function, request, request_id);
     case Operation::UpdateFunctionConfiguration: return update_function_configuration(*function, request, request_id);
     case Operation::PutFunctionConcurrency: return put_function_concurrency(*function, request, request_id);
     case Operation::GetFunctionConcurrency: {
@@ -466,10 +510,20 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
   throw ApiException(LambdaError::UnknownOperation, "Unsupported operation");
 }
 
-HttpResponse LambdaApi::create_function(const HttpRequest& request, const std::string& request_id) {
-  json body = parse_json_body(request);
+namespace {
+
+// A CreateFunction request, read and checked (on a worker thread: the body holds the zip, up to
+// 50 MB of base64): the function it declares and its code.
+struct CreateFunctionRequest {
+  FunctionConfig function;
+  std::string zip;
+};
+
+CreateFunctionRequest read_create_function(std::string_view request_body) {
+  json body = parse_json_body(request_body);
   if (!body.contains("FunctionName")) invalid("FunctionName is required");
-  FunctionConfig f;
+  CreateFunctionRequest out;
+  FunctionConfig& f = out.function;
   f.name = string_field(body, "FunctionName");
   if (!is_valid_function_name(f.name)) {
     invalid("1 validation error detected: Value '" + f.name +
@@ -493,10 +547,36 @@ HttpResponse LambdaApi::create_function(const HttpRequest& request, const std::s
     }
     f.architecture = arch[0].get<std::string>();
   }
-  std::string zip = decode_zip(body["Code"]);
-  auto created = registry_.create(std::move(f), zip);
-  scheduler_.upsert_function(created);
-  return json_response(201, to_function_configuration(*created, config_.region, config_.account_id), request_id);
+  out.zip = decode_zip(body["Code"]);
+  return out;
+}
+
+// What a worker thread made of a code upload, handed to the io thread.
+struct PreparedUpload {
+  std::optional<FunctionConfig> function;  // CreateFunction's declared function
+  FunctionRegistry::ExtractedCode code;
+  bool dry_run = false;  // UpdateFunctionCode with DryRun: checked, nothing extracted
+};
+
+}  // namespace
+
+void LambdaApi::create_function(HttpRequest& request, const std::string& request_id, HttpResponder& respond) {
+  auto body = std::make_shared<std::string>(std::move(request.body));
+  auto prepared = std::make_shared<PreparedUpload>();
+  run_upload(
+      request, Operation::CreateFunction, request_id, respond,
+      [this, body, prepared] {
+        CreateFunctionRequest read = read_create_function(*body);
+        body->clear();
+        prepared->code = registry_.extract_code(read.function.name, read.zip);
+        prepared->function = std::move(read.function);
+      },
+      [this, prepared, request_id] {
+        auto created = registry_.create(std::move(*prepared->function), std::move(prepared->code));
+        scheduler_.upsert_function(created);
+        return json_response(201, to_function_configuration(*created, config_.region, config_.account_id),
+                             request_id);
+      });
 }
 
 HttpResponse LambdaApi::list_functions(const Route& route, const std::string& request_id) {
@@ -538,21 +618,40 @@ HttpResponse LambdaApi::get_function(const FunctionConfig& f, const std::string&
   return json_response(200, body, request_id);
 }
 
-HttpResponse LambdaApi::update_function_code(const FunctionConfig& f, const HttpRequest& request,
-                                              const std::string& request_id) {
-  json body = parse_json_body(request);
-  if (body.contains("RevisionId") && body["RevisionId"] != f.revision_id) {
-    throw ApiException(LambdaError::PreconditionFailed,
-                       "The Revision Id provided does not match the latest Revision Id.");
-  }
-  std::string zip = decode_zip(body);
-  if (body.value("DryRun", false)) {
-    return json_response(200, to_function_configuration(f, config_.region, config_.account_id), request_id);
-  }
-  auto updated = registry_.update_code(f.name, zip);
-  scheduler_.upsert_function(updated);
-  return json_response(200, to_function_configuration(*updated, config_.region, config_.account_id),
-                       request_id);
+void LambdaApi::update_function_code(const Route& route, HttpRequest& request, const std::string& request_id,
+                                     HttpResponder& respond) {
+  auto qualifier = route.query.count("Qualifier") ? route.query.at("Qualifier") : std::string();
+  FunctionConfigPtr f = find_function(route.function, qualifier);
+  auto body = std::make_shared<std::string>(std::move(request.body));
+  auto prepared = std::make_shared<PreparedUpload>();
+  run_upload(
+      request, Operation::UpdateFunctionCode, request_id, respond,
+      [this, f, body, prepared] {
+        json parsed = parse_json_body(*body);
+        body->clear();
+        if (parsed.contains("RevisionId") && parsed["RevisionId"] != f->revision_id) {
+          throw ApiException(LambdaError::PreconditionFailed,
+                             "The Revision Id provided does not match the latest Revision Id.");
+        }
+        std::string zip = decode_zip(parsed);
+        prepared->dry_run = parsed.value("DryRun", false);
+        if (!prepared->dry_run) prepared->code = registry_.extract_code(f->name, zip);
+      },
+      [this, f, prepared, request_id] {
+        if (prepared->dry_run) {
+          return json_response(200, to_function_configuration(*f, config_.region, config_.account_id), request_id);
+        }
+        // The function may have been deleted while its code was extracted.
+        if (!registry_.find(f->name)) {
+          prepared->code.bundle->retire();
+          throw ApiException(LambdaError::ResourceNotFound,
+                             "Function not found: " + function_arn(config_.region, config_.account_id, f->name));
+        }
+        auto updated = registry_.update_code(f->name, std::move(prepared->code));
+        scheduler_.upsert_function(updated);
+        return json_response(200, to_function_configuration(*updated, config_.region, config_.account_id),
+                             request_id);
+      });
 }
 
 HttpResponse LambdaApi::update_function_configuration(const FunctionConfig& f, const HttpRequest& request,

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/common/base64.hpp"
+#include "stratus/common/carried_route.hpp"
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
@@ -27,8 +28,7 @@ S3Route route_for(const HttpRequestHead& head) {
 // The route plan() carried, or (for a request handed over directly) one decided now into `storage`.
 const S3Route& route_of(const HttpRequestHead& head, const std::shared_ptr<const HttpRoute>& carried,
                         std::optional<S3Route>& storage) {
-  if (const auto* route = carried_route<S3Route>(carried)) return *route;
-  return storage.emplace(route_for(head));
+  return carried_route_or(carried, storage, [&] { return route_for(head); });
 }
 
 std::uint64_t body_limit_for(const S3Route& route) {
@@ -90,6 +90,8 @@ std::shared_ptr<ObjectUploadSink> S3Api::open_upload(const HttpRequestHead& head
     return std::make_shared<ObjectUploadSink>(std::move(file), std::move(expect));
   } catch (const S3Exception& e) {
     return std::make_shared<ObjectUploadSink>(e);
+  } catch (const ObjectStoreError& e) {
+    return std::make_shared<ObjectUploadSink>(s3_error_for(e));
   } catch (const std::exception& e) {
     return std::make_shared<ObjectUploadSink>(
         S3Exception(S3ErrorCode::InternalError, std::string("Could not start the upload: ") + e.what()));
@@ -293,6 +295,8 @@ void S3Api::handle_now(HttpRequest request, HttpResponder respond) {
     respond(std::move(response));
   } catch (const S3Exception& e) {
     fail(respond, e);
+  } catch (const ObjectStoreError& e) {
+    fail(respond, s3_error_for(e));
   } catch (const std::exception& e) {
     spdlog::error("s3 {} {} failed: {}", op_name, resource, e.what());
     fail(respond, S3Exception(S3ErrorCode::InternalError, std::string("Internal error: ") + e.what()));

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +15,19 @@
 #include "stratus/emulator/lambda/function_config.hpp"
 
 namespace stratus::emulator {
+
+// Why the registry refused a change; the API maps it to Lambda's error (lambda_api.cpp).
+enum class RegistryFailure {
+  AlreadyExists,  // create() of a name that is taken
+  UnusableCode,   // the zip could not be extracted (what() says why)
+};
+
+class FunctionRegistryError : public std::runtime_error {
+ public:
+  FunctionRegistryError(RegistryFailure failure, const std::string& what)
+      : std::runtime_error(what), failure(failure) {}
+  RegistryFailure failure;
+};
 
 class FunctionRegistry {
  public:
@@ -28,9 +43,19 @@ class FunctionRegistry {
   std::vector<FunctionConfigPtr> list() const;  // sorted by name
   std::int64_t total_code_size() const;
 
-  // The operations below throw ApiException for requests Lambda would refuse.
-  FunctionConfigPtr create(FunctionConfig draft, std::string_view zip_bytes);
-  FunctionConfigPtr update_code(const std::string& name, std::string_view zip_bytes);
+  // A function's code, extracted from its zip into a fresh directory but not yet in use.
+  struct ExtractedCode {
+    std::shared_ptr<CodeBundle> bundle;
+    bool made_function_dir = false;  // the function's directory did not exist before
+  };
+  // Extracts a zip for function `name`. Touches only the file system and the registry's immutable
+  // paths, so it runs on any thread (off the io thread: it is the slow part of a code upload).
+  // Throws FunctionRegistryError(UnusableCode).
+  ExtractedCode extract_code(const std::string& name, std::string_view zip_bytes) const;
+  // create and update_code throw FunctionRegistryError for a change Lambda would refuse; the code
+  // is then discarded. update_code's function must exist.
+  FunctionConfigPtr create(FunctionConfig draft, ExtractedCode code);
+  FunctionConfigPtr update_code(const std::string& name, ExtractedCode code);
   // Stores a changed configuration as a new revision. `affects_environments` is false for
   // changes that running environments need not be restarted for (concurrency, async settings).
   FunctionConfigPtr replace(FunctionConfig updated, bool affects_environments);
@@ -40,7 +65,6 @@ class FunctionRegistry {
   const std::string& account() const { return account_; }
 
  private:
-  std::shared_ptr<CodeBundle> install_code(const std::string& name, std::string_view zip_bytes);
   void persist(const FunctionConfig& f);
   std::filesystem::path function_dir(const std::string& name) const;
 

@@ -44,6 +44,9 @@ class LambdaApi : public HttpHandler {
 
   // Fault injection (invoke latency, 429 throttles) and its admin API; may stay null.
   void set_faults(class FaultInjector* faults) { faults_ = faults; }
+  // Where code uploads are read, checked and extracted (off the io thread); while null they run
+  // inline.
+  void set_blocking_work(class BlockingWork* work) { blocking_work_ = work; }
 
  private:
   // The emulator's own endpoints (observability_api.cpp); faults_admin is GET/PUT/DELETE
@@ -64,10 +67,21 @@ class LambdaApi : public HttpHandler {
   FunctionConfigPtr find_function(const std::string& raw, const std::string& query_qualifier) const;
 
   // Each answers with `request_id`, the id handle() logs for the request.
-  HttpResponse create_function(const HttpRequest& request, const std::string& request_id);
+  // CreateFunction and UpdateFunctionCode: the body is parsed and the zip extracted on
+  // blocking_work_, the function registered back on the io thread.
+  void create_function(HttpRequest& request, const std::string& request_id, HttpResponder& respond);
+  void update_function_code(const Route& route, HttpRequest& request, const std::string& request_id,
+                            HttpResponder& respond);
+  // Runs `work` on blocking_work_ (inline while it is null), then `complete` on the io thread, and
+  // answers with complete()'s response or the refusal either threw.
+  void run_upload(HttpRequestHead head, Operation op, std::string request_id, HttpResponder respond,
+                  std::function<void()> work, std::function<HttpResponse()> complete);
+  // The answer to a refused request (ApiException, FunctionRegistryError or anything else), logged
+  // with its request id. Every refusal of handle() and of the work it started goes through here.
+  void refuse(std::exception_ptr error, const HttpRequestHead& head, Operation op, const std::string& request_id,
+              HttpResponder& respond) const;
   HttpResponse list_functions(const Route& route, const std::string& request_id);
   HttpResponse get_function(const FunctionConfig& f, const std::string& request_id);
-  HttpResponse update_function_code(const FunctionConfig& f, const HttpRequest& request, const std::string& request_id);
   HttpResponse update_function_configuration(const FunctionConfig& f, const HttpRequest& request,
                                              const std::string& request_id);
   HttpResponse put_function_concurrency(const FunctionConfig& f, const HttpRequest& request,
@@ -90,6 +104,7 @@ class LambdaApi : public HttpHandler {
   JsonValidator json_validator_;
   FunctionUrls function_urls_;
   class FaultInjector* faults_ = nullptr;
+  class BlockingWork* blocking_work_ = nullptr;
   std::map<std::string, std::uint64_t> recursion_stops_;  // per function, for /stratus/v1/usage
 };
 
