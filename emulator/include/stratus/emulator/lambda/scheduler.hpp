@@ -3,7 +3,8 @@
 // first), cold starts within the function's and the account's concurrency, throttling (429) for
 // synchronous calls beyond them, a queue for asynchronous events with Lambda's retry policy,
 // provisioned environments, idle reaping and the scale-up rate limit. Runs on the daemon's single
-// io_context thread.
+// io_context thread. Placement and environments are in scheduler.cpp, the async event queue
+// (journal, retries, destinations) in async_event_queue.cpp.
 
 #include <deque>
 #include <functional>
