@@ -47,6 +47,14 @@ ApiException api_error_for(const FunctionRegistryError& e) {
   throw ApiException(LambdaError::InvalidParameterValue, message);
 }
 
+// A RevisionId in the body must name the function's current revision.
+void require_revision(const json& body, const std::string& revision_id) {
+  if (body.contains("RevisionId") && body["RevisionId"] != revision_id) {
+    throw ApiException(LambdaError::PreconditionFailed,
+                       "The Revision Id provided does not match the latest Revision Id.");
+  }
+}
+
 int int_field(const json& body, const char* name, int min, int max) {
   const json& v = body.at(name);
   if (!v.is_number_integer()) invalid(std::string(name) + " must be an integer");
@@ -286,6 +294,11 @@ void LambdaApi::run_upload(HttpRequestHead head, Operation op, std::string reque
   then(error);
 }
 
+HttpResponse LambdaApi::configuration_response(int status, const FunctionConfig& f,
+                                               const std::string& request_id) const {
+  return json_response(status, to_function_configuration(f, config_.region, config_.account_id), request_id);
+}
+
 FunctionConfigPtr LambdaApi::find_function(const std::string& raw, const std::string& query_qualifier) const {
   FunctionReference ref;
   if (!parse_function_reference(raw, ref)) {
@@ -452,8 +465,7 @@ HttpResponse LambdaApi::manage(const Route& route, HttpRequest& request, const s
   switch (route.operation) {
     case Operation::GetFunction: return get_function(*function, request_id);
     case Operation::GetFunctionConfiguration:
-      return json_response(200, to_function_configuration(*function, config_.region, config_.account_id),
-                           request_id);
+      return configuration_response(200, *function, request_id);
     case Operation::DeleteFunction:
       function_urls_.remove(function->name);
       registry_.remove(function->name);
@@ -574,8 +586,7 @@ void LambdaApi::create_function(HttpRequest& request, const std::string& request
       [this, prepared, request_id] {
         auto created = registry_.create(std::move(*prepared->function), std::move(prepared->code));
         scheduler_.upsert_function(created);
-        return json_response(201, to_function_configuration(*created, config_.region, config_.account_id),
-                             request_id);
+        return configuration_response(201, *created, request_id);
       });
 }
 
@@ -629,17 +640,14 @@ void LambdaApi::update_function_code(const Route& route, HttpRequest& request, c
       [this, f, body, prepared] {
         json parsed = parse_json_body(*body);
         body->clear();
-        if (parsed.contains("RevisionId") && parsed["RevisionId"] != f->revision_id) {
-          throw ApiException(LambdaError::PreconditionFailed,
-                             "The Revision Id provided does not match the latest Revision Id.");
-        }
+        require_revision(parsed, f->revision_id);
         std::string zip = decode_zip(parsed);
         prepared->dry_run = parsed.value("DryRun", false);
         if (!prepared->dry_run) prepared->code = registry_.extract_code(f->name, zip);
       },
       [this, f, prepared, request_id] {
         if (prepared->dry_run) {
-          return json_response(200, to_function_configuration(*f, config_.region, config_.account_id), request_id);
+          return configuration_response(200, *f, request_id);
         }
         // The function may have been deleted while its code was extracted.
         if (!registry_.find(f->name)) {
@@ -649,24 +657,19 @@ void LambdaApi::update_function_code(const Route& route, HttpRequest& request, c
         }
         auto updated = registry_.update_code(f->name, std::move(prepared->code));
         scheduler_.upsert_function(updated);
-        return json_response(200, to_function_configuration(*updated, config_.region, config_.account_id),
-                             request_id);
+        return configuration_response(200, *updated, request_id);
       });
 }
 
 HttpResponse LambdaApi::update_function_configuration(const FunctionConfig& f, const HttpRequest& request,
                                                        const std::string& request_id) {
   json body = parse_json_body(request);
-  if (body.contains("RevisionId") && body["RevisionId"] != f.revision_id) {
-    throw ApiException(LambdaError::PreconditionFailed,
-                       "The Revision Id provided does not match the latest Revision Id.");
-  }
+  require_revision(body, f.revision_id);
   FunctionConfig updated = f;
   apply_configuration_fields(updated, body);
   auto stored = registry_.replace(std::move(updated), true);
   scheduler_.upsert_function(stored);
-  return json_response(200, to_function_configuration(*stored, config_.region, config_.account_id),
-                       request_id);
+  return configuration_response(200, *stored, request_id);
 }
 
 HttpResponse LambdaApi::put_function_concurrency(const FunctionConfig& f, const HttpRequest& request,

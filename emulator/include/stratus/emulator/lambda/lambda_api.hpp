@@ -64,6 +64,8 @@ class LambdaApi : public HttpHandler {
   void start_after_injected_latency(double latency_ms, const std::string& request_id,
                                     HttpResponder& respond, std::function<void()> start);
   HttpResponse manage(const Route& route, HttpRequest& request, const std::string& request_id);
+  // The function's configuration document (GetFunctionConfiguration's shape) as the answer.
+  HttpResponse configuration_response(int status, const FunctionConfig& f, const std::string& request_id) const;
   FunctionConfigPtr find_function(const std::string& raw, const std::string& query_qualifier) const;
 
   // Each answers with `request_id`, the id handle() logs for the request.
