@@ -17,9 +17,9 @@ namespace {
 
 class EchoHandler : public stratus::HttpHandler {
  public:
-  std::uint64_t body_limit(const stratus::HttpRequestHead&) override { return 64ull << 20; }
+  stratus::HttpRequestPlan plan(const stratus::HttpRequestHead&) override { return {64ull << 20, nullptr}; }
 
-  stratus::HttpResponse reject_oversized(const stratus::HttpRequestHead&) override {
+  stratus::HttpResponse reject_oversized(const stratus::HttpRequestHead&, const stratus::HttpRequestPlan&) override {
     return stratus::HttpResponse{413, {}, "{}"};
   }
 

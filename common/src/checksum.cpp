@@ -1,4 +1,7 @@
 #include "stratus/common/checksum.hpp"
+
+#include "stratus/common/hex.hpp"
+#include "stratus/common/sha256.hpp"
 #include "stratus/common/http_message.hpp"
 
 #include <openssl/evp.h>
@@ -310,16 +313,12 @@ std::string Md5::digest() {
   return *digest_;
 }
 
-std::string Md5::hex() {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string raw = digest();
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
+std::string Md5::hex() { return to_hex(digest()); }
+
+std::string sha256_digest(std::string_view data) {
+  Checksum sha256(ChecksumAlgorithm::sha256);
+  sha256.update(data);
+  return sha256.digest();
 }
 
 }  // namespace stratus

@@ -122,14 +122,15 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec || server_->closed) return finish();
     head_ = head_from(*header_parser_, remote_);
     keep_alive_ = header_parser_->get().keep_alive();
-    std::uint64_t limit = server_->handler.body_limit(head_);
+    plan_ = server_->handler.plan(head_);
+    const std::uint64_t limit = plan_.body_limit;
     if (header_parser_->content_length() && *header_parser_->content_length() > limit) {
       return reject_oversized();
     }
     bool has_body = !header_parser_->is_done();
     header_parser_content_length_.reset();
     if (auto length = header_parser_->content_length()) header_parser_content_length_ = *length;
-    sink_ = has_body ? server_->handler.body_sink(head_) : nullptr;
+    sink_ = has_body ? server_->handler.body_sink(head_, plan_) : nullptr;
     if (sink_) {
       stream_parser_.emplace(std::move(*header_parser_));
       stream_parser_->body_limit(limit);
@@ -206,7 +207,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void reject_oversized() {
     sink_.reset();
     if (server_->closed) return finish();
-    HttpResponse response = server_->handler.reject_oversized(head_);
+    HttpResponse response = server_->handler.reject_oversized(head_, plan_);
+    plan_ = {};
     response.close_connection = true;
     write(std::move(response));
   }
@@ -215,6 +217,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_->closed) return finish();
     HttpRequest request;
     static_cast<HttpRequestHead&>(request) = std::move(head_);
+    request.route = std::move(plan_.route);
+    plan_ = {};
     if (sink_) {
       request.body_sink = std::move(sink_);
       request.body_complete = body_complete;
@@ -321,6 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<char[]> piece_;  // streamed body pieces and file response pieces
   std::optional<std::uint64_t> header_parser_content_length_;
   HttpRequestHead head_;
+  HttpRequestPlan plan_;  // the handler's decision about head_
   bool keep_alive_ = true;
   bool closed_ = false;
   bool awaiting_request_ = false;

@@ -1,11 +1,12 @@
 #include "stratus/common/sigv4.hpp"
 
+#include "stratus/common/hex.hpp"
+#include "stratus/common/sha256.hpp"
 #include "stratus/common/utc_time.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
@@ -113,22 +114,9 @@ std::optional<std::time_t> parse_amz_date(std::string_view s) {
 
 }  // namespace
 
-std::string to_hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xf]);
-  }
-  return out;
-}
+std::string to_hex(std::string_view bytes) { return stratus::to_hex(bytes); }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
+std::string sha256_hex(std::string_view data) { return stratus::to_hex(sha256_digest(data)); }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stratus/emulator/lambda/function_config_validation.hpp"
+
 namespace stratus::emulator {
 
 using nlohmann::json;
@@ -140,6 +142,12 @@ FunctionSpec read_function(ObjectReader& r, const std::filesystem::path& base_di
     r.fail("architecture", "must be \"x86_64\" or \"arm64\"");
   }
   r.read("description", f.description);
+  // The checks CreateFunction applies, so a function the config declares is one the API would take.
+  if (auto problem = check_function_settings(f.handler, f.description, f.environment)) {
+    static const std::map<std::string, std::string, std::less<>> config_key = {
+        {"Handler", "handler"}, {"Description", "description"}, {"Environment", "environment"}};
+    r.fail(config_key.at(problem->field), "function '" + f.name + "': " + problem->message);
+  }
   r.reject_unknown();
   return f;
 }

@@ -7,19 +7,20 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/common/request_id.hpp"
-#include "stratus/emulator/async_destinations.hpp"
+#include "stratus/emulator/lambda/async_destinations.hpp"
 #include "stratus/emulator/atomic_file.hpp"
-#include "stratus/emulator/event_journal.hpp"
+#include "stratus/emulator/lambda/event_journal.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
 #include "stratus/emulator/front_door.hpp"
-#include "stratus/emulator/function_registry.hpp"
-#include "stratus/emulator/lambda_api.hpp"
+#include "stratus/emulator/lambda/function_registry.hpp"
+#include "stratus/emulator/blocking_work.hpp"
+#include "stratus/emulator/lambda/lambda_api.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
 #include "stratus/emulator/sandbox.hpp"
 #include "stratus/emulator/s3/object_store.hpp"
 #include "stratus/emulator/s3/s3_api.hpp"
-#include "stratus/emulator/scheduler.hpp"
+#include "stratus/emulator/lambda/scheduler.hpp"
 
 namespace stratus::emulator {
 
@@ -36,6 +37,7 @@ struct Daemon::Parts {
         faults(io, config.faults),
         scheduler(io, config, *limiter, *sandbox, metering, journal),
         api(config, registry, scheduler, metering),
+        code_uploads(io, 1),
         store(io, config.data_dir / "s3", s3::StoreOptions{config.s3.fsync}),
         destinations(config, store,
                      [this](const std::string& function, std::string payload) {
@@ -45,7 +47,9 @@ struct Daemon::Parts {
         front_door(api, s3_api),
         signals(io, SIGINT, SIGTERM),
         children(io, SIGCHLD),
-        housekeeping(io) {}
+        housekeeping(io) {
+    api.set_blocking_work(&code_uploads);
+  }
 
   boost::asio::io_context io;
   EmulatorConfig config;
@@ -57,6 +61,7 @@ struct Daemon::Parts {
   FaultInjector faults;
   Scheduler scheduler;
   LambdaApi api;
+  BlockingWork code_uploads;  // after api: joined (on destruction) before api goes
   s3::ObjectStore store;
   AsyncDestinations destinations;
   s3::S3Api s3_api;
@@ -75,11 +80,10 @@ struct Daemon::Parts {
     invocation->function_name = function;
     invocation->payload = std::move(payload);
     try {
-      scheduler.enqueue_event(std::move(invocation), nullptr);
+      return scheduler.enqueue_event(std::move(invocation), nullptr);
     } catch (const std::exception&) {
       return false;
     }
-    return true;
   }
 
   void wait_children() {

@@ -59,4 +59,34 @@ Service service_for(const HttpRequestHead& head) {
   return is_lambda_path(target.path) ? Service::Lambda : Service::S3;
 }
 
+HttpRequestPlan FrontDoor::plan(const HttpRequestHead& head) {
+  HttpHandler* service = service_for(head) == Service::S3 ? &s3_ : &lambda_;
+  HttpRequestPlan inner = service->plan(head);
+  const std::uint64_t limit = inner.body_limit;
+  return {limit, carry_route(Choice{service, std::move(inner)})};
+}
+
+FrontDoor::Choice FrontDoor::choice_for(const HttpRequestHead& head, const std::shared_ptr<const HttpRoute>& route) {
+  if (const Choice* carried = carried_route<Choice>(route)) return *carried;
+  // A request that did not come through plan() (called directly): decide now.
+  HttpHandler* service = service_for(head) == Service::S3 ? &s3_ : &lambda_;
+  return {service, service->plan(head)};
+}
+
+HttpResponse FrontDoor::reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) {
+  Choice choice = choice_for(head, plan.route);
+  return choice.service->reject_oversized(head, choice.plan);
+}
+
+std::shared_ptr<HttpBodySink> FrontDoor::body_sink(const HttpRequestHead& head, const HttpRequestPlan& plan) {
+  Choice choice = choice_for(head, plan.route);
+  return choice.service->body_sink(head, choice.plan);
+}
+
+void FrontDoor::handle(HttpRequest request, HttpResponder respond) {
+  Choice choice = choice_for(request, request.route);
+  request.route = std::move(choice.plan.route);
+  choice.service->handle(std::move(request), std::move(respond));
+}
+
 }  // namespace stratus::emulator

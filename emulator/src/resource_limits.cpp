@@ -11,7 +11,10 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <set>
 #include <system_error>
+
+#include <spdlog/spdlog.h>
 
 namespace stratus::emulator {
 
@@ -21,11 +24,31 @@ namespace {
 
 constexpr int kCfsPeriodUs = 100000;
 
-bool write_text(const fs::path& file, const std::string& text) {
-  std::ofstream out(file);
-  out << text;
-  out.flush();
-  return static_cast<bool>(out);
+// Writes a cgroup control file. The kernel judges the value at write(2), so its errno is the
+// answer (EINVAL for a value it refuses, ENOENT for a controller that is not there).
+std::error_code write_control(const fs::path& file, std::string_view text) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return {errno, std::generic_category()};
+  std::error_code ec;
+  ssize_t n = ::write(fd, text.data(), text.size());
+  if (n < 0) ec = {errno, std::generic_category()};
+  else if (static_cast<std::size_t>(n) != text.size()) ec = std::make_error_code(std::errc::io_error);
+  if (::close(fd) != 0 && !ec) ec = {errno, std::generic_category()};
+  return ec;
+}
+
+bool write_text(const fs::path& file, const std::string& text) { return !write_control(file, text); }
+
+// A limit that is not essential to the environment (CPU share, swap): its failure is logged once per
+// control file and the environment runs without it.
+void set_optional_limit(const fs::path& file, const std::string& value) {
+  std::error_code ec = write_control(file, value);
+  if (!ec) return;
+  static std::set<std::string> warned;
+  if (warned.insert(file.filename().string()).second) {
+    spdlog::warn("cgroup: cannot set {} to {} ({}); environments run without it", file.string(), value,
+                 ec.message());
+  }
 }
 
 
@@ -156,7 +179,10 @@ ResourceLimiter::~ResourceLimiter() {
   if (mode_ == LimitMode::CgroupV2) {
     // Move ourselves back so the parent group can be removed.
     fs::path ours = memory_root_.parent_path();
-    write_text(ours / "cgroup.procs", std::to_string(::getpid()));
+    if (auto failed = write_control(ours / "cgroup.procs", std::to_string(::getpid()))) {
+      spdlog::warn("cgroup: cannot move the daemon back to {} ({}); {} stays behind", ours.string(),
+                   failed.message(), memory_root_.string());
+    }
     fs::remove(memory_root_ / "daemon", ec);
   }
   if (!memory_root_.empty()) fs::remove(memory_root_, ec);
@@ -184,11 +210,21 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
   if (mode_ == LimitMode::Rlimit) return groups;
   const std::uint64_t bytes = static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
   const double vcpus = vcpus_for_memory(memory_mb);
+  // The memory cap is Lambda's promise: an environment that cannot have it is not started.
+  auto set_required_limit = [&](const fs::path& file, const std::string& value) {
+    if (std::error_code ec = write_control(file, value)) {
+      destroy(groups);
+      throw std::system_error(ec, "set " + file.string() + " to " + value);
+    }
+  };
   auto make = [&](const fs::path& root) {
     fs::path dir = root / env_id;
     std::error_code ec;
     fs::create_directory(dir, ec);
-    if (ec) throw std::system_error(ec, "create cgroup " + dir.string());
+    if (ec) {
+      destroy(groups);  // the groups made so far
+      throw std::system_error(ec, "create cgroup " + dir.string());
+    }
     groups.dirs.push_back(dir);
     return dir;
   };
@@ -196,25 +232,25 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
     fs::path dir = make(memory_root_);
     groups.memory_dir = dir;
     groups.cpu_usage_file = dir / "cpu.stat";
-    write_text(dir / "memory.max", std::to_string(bytes));
-    write_text(dir / "memory.swap.max", "0");
+    set_required_limit(dir / "memory.max", std::to_string(bytes));
+    set_optional_limit(dir / "memory.swap.max", "0");  // absent without swap accounting
     // cpu.weight 1..10000, 100 is the default share: scale so 1 vCPU's worth gets 100.
-    write_text(dir / "cpu.weight", std::to_string(std::clamp(static_cast<int>(vcpus * 100), 1, 10000)));
+    set_optional_limit(dir / "cpu.weight", std::to_string(std::clamp(static_cast<int>(vcpus * 100), 1, 10000)));
     if (enforce_cpu_quota_) {
-      write_text(dir / "cpu.max", std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))) +
+      set_optional_limit(dir / "cpu.max", std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))) +
                                       " " + std::to_string(kCfsPeriodUs));
     }
     return groups;
   }
   fs::path memory_dir = make(memory_root_);
   groups.memory_dir = memory_dir;
-  write_text(memory_dir / "memory.limit_in_bytes", std::to_string(bytes));
+  set_required_limit(memory_dir / "memory.limit_in_bytes", std::to_string(bytes));
   if (!cpu_root_.empty()) {
     fs::path cpu_dir = make(cpu_root_);
-    write_text(cpu_dir / "cpu.shares", std::to_string(std::max(2, static_cast<int>(vcpus * 1024))));
+    set_optional_limit(cpu_dir / "cpu.shares", std::to_string(std::max(2, static_cast<int>(vcpus * 1024))));
     if (enforce_cpu_quota_) {
-      write_text(cpu_dir / "cpu.cfs_period_us", std::to_string(kCfsPeriodUs));
-      write_text(cpu_dir / "cpu.cfs_quota_us",
+      set_optional_limit(cpu_dir / "cpu.cfs_period_us", std::to_string(kCfsPeriodUs));
+      set_optional_limit(cpu_dir / "cpu.cfs_quota_us",
                  std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))));
     }
   }

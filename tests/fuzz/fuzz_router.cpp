@@ -14,7 +14,7 @@
 #include "stratus/common/base64.hpp"
 #include "stratus/common/http_message.hpp"
 #include "stratus/emulator/config.hpp"
-#include "stratus/emulator/router.hpp"
+#include "stratus/emulator/lambda/lambda_router.hpp"
 
 namespace {
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "fuzz_check.hpp"
-#include "stratus/emulator/zip_extract.hpp"
+#include "stratus/emulator/lambda/zip_extract.hpp"
 
 namespace {
 

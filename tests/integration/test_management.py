@@ -367,3 +367,19 @@ def test_functions_survive_restart(start_emulator, tmp_path):
     environment = invoke_json(client, "durable")["env"]
     assert environment["KEPT"] == "yes"
     assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "384"
+
+
+def test_every_management_answer_carries_the_request_id_it_was_logged_with(emulator, tmp_path):
+    client = emulator.lambda_client()
+    responses = [create_cpp(client, tmp_path, "ids")]
+    responses.append(client.list_functions())
+    responses.append(client.get_function(FunctionName="ids"))
+    responses.append(client.get_function_configuration(FunctionName="ids"))
+    responses.append(client.put_function_concurrency(FunctionName="ids", ReservedConcurrentExecutions=5))
+    responses.append(client.get_function_concurrency(FunctionName="ids"))
+    responses.append(client.get_account_settings())
+    ids = [response["ResponseMetadata"].get("RequestId", "") for response in responses]
+    assert all(ids) and len(set(ids)) == len(ids), ids
+    logs = emulator.logs()
+    for request_id in ids:
+        assert f"(request {request_id})" in logs, (request_id, logs[-3000:])

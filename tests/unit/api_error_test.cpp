@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "stratus/emulator/api_error.hpp"
+#include "stratus/emulator/lambda/api_error.hpp"
 
 using namespace stratus::emulator;
 

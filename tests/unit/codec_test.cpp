@@ -122,7 +122,7 @@ TEST(RequestId, IsUuidV4) {
   EXPECT_NE(make_request_id(), id);
 }
 
-#include "stratus/emulator/json_validation.hpp"
+#include "stratus/emulator/lambda/json_validation.hpp"
 
 TEST(JsonValidator, AgreesWithTheJsonGrammar) {
   stratus::emulator::JsonValidator v;

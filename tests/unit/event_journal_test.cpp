@@ -1,4 +1,4 @@
-#include "stratus/emulator/event_journal.hpp"
+#include "stratus/emulator/lambda/event_journal.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

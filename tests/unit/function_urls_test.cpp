@@ -1,12 +1,12 @@
 // Function URLs: the URL forms, the management bodies, the 2.0 event and the answer rules.
 
-#include "stratus/emulator/function_urls.hpp"
+#include "stratus/emulator/lambda/function_urls.hpp"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "stratus/emulator/router.hpp"
+#include "stratus/emulator/lambda/lambda_router.hpp"
 
 using namespace stratus;
 using namespace stratus::emulator;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "stratus/emulator/router.hpp"
+#include "stratus/emulator/lambda/lambda_router.hpp"
 
 using namespace stratus::emulator;
 

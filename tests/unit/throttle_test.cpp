@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "stratus/emulator/scheduler.hpp"
+#include "stratus/emulator/lambda/scheduler.hpp"
 
 using namespace stratus::emulator;
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <random>
 
-#include "stratus/emulator/zip_extract.hpp"
+#include "stratus/emulator/lambda/zip_extract.hpp"
 
 using namespace stratus::emulator;
 namespace fs = std::filesystem;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "stratus/common/aws_environment.hpp"
+#include "stratus/common/emulator_credentials.hpp"
 #include "stratus/functions/lambda_event_invoker.hpp"
 #include "stratus/functions/lazy_services.hpp"
 #include "stratus/functions/s3_object_store.hpp"
@@ -53,7 +54,7 @@ RemoteSettings resolve_remote(const TargetOptions& o) {
     settings.lambda.credentials = aws::resolve_credentials(o.profile);
     settings.s3.credentials = *settings.lambda.credentials;
   } catch (const aws::ConfigurationError&) {
-    settings.s3.credentials = {"stratus", "stratus-secret", ""};
+    settings.s3.credentials = {kEmulatorFunctionAccessKeyId, kEmulatorFunctionSecretAccessKey, ""};
   }
   std::string region = o.region;
   if (region.empty()) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "stratus/common/hex.hpp"
+
 namespace stratus::emulator::s3 {
 namespace {
 
@@ -52,16 +54,13 @@ std::string_view trim_blanks(std::string_view s) {
 // A short, printable excerpt of hostile input for an error message.
 std::string excerpt(std::string_view s) {
   static constexpr std::size_t kMax = 40;
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "'";
   for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
     auto u = static_cast<unsigned char>(s[i]);
     if (u >= 0x20 && u < 0x7F && u != '\\' && u != '\'') {
       out.push_back(static_cast<char>(u));
     } else {
-      out += "\\x";
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
+      out.append("\\x").append(byte_hex(u));
     }
   }
   if (s.size() > kMax) out += "...";

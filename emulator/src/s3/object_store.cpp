@@ -6,17 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <system_error>
 
 #include "stratus/common/checksum.hpp"
+#include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/atomic_file.hpp"
-#include "stratus/emulator/s3/s3_error.hpp"
 
 namespace stratus::emulator::s3 {
 
@@ -43,18 +41,6 @@ std::int64_t now_ms() {
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
-}
-
-std::string random_hex(std::size_t bytes) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    auto b = static_cast<unsigned>(rng() & 0xff);
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
 }
 
 std::string part_file_name(int number) {
@@ -130,11 +116,9 @@ void TempFile::append(std::string_view bytes) {
 }
 
 ObjectStore::ObjectStore(boost::asio::io_context& io, fs::path root, StoreOptions options)
-    : io_(io), root_(std::move(root)), options_(options), disk_(options.disk_threads) {}
+    : root_(std::move(root)), options_(options), disk_(io, options.disk_threads) {}
 
-ObjectStore::~ObjectStore() {
-  disk_.join();
-}
+ObjectStore::~ObjectStore() = default;  // disk_ waits for work already running
 
 void ObjectStore::load() {
   fs::create_directories(root_);
@@ -219,14 +203,14 @@ const BucketInfo* ObjectStore::find_bucket(const std::string& name) const {
 ObjectStore::Bucket& ObjectStore::bucket_or_throw(const std::string& name) const {
   auto it = buckets_.find(name);
   if (it == buckets_.end())
-    throw S3Exception(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist");
+    throw ObjectStoreError(StoreFailure::NoSuchBucket, "The specified bucket does not exist");
   return *it->second;
 }
 
 void ObjectStore::create_bucket(const std::string& name, const std::string& region) {
   if (buckets_.count(name)) {
-    throw S3Exception(
-        S3ErrorCode::BucketAlreadyOwnedByYou,
+    throw ObjectStoreError(
+        StoreFailure::BucketExists,
         "Your previous request to create the named bucket succeeded and you already own it.");
   }
   auto bucket = std::make_unique<Bucket>();
@@ -244,7 +228,7 @@ void ObjectStore::create_bucket(const std::string& name, const std::string& regi
 void ObjectStore::delete_bucket(const std::string& name) {
   Bucket& b = bucket_or_throw(name);
   if (!b.objects.empty() || !b.uploads.empty()) {
-    throw S3Exception(S3ErrorCode::BucketNotEmpty, "The bucket you tried to delete is not empty");
+    throw ObjectStoreError(StoreFailure::BucketNotEmpty, "The bucket you tried to delete is not empty");
   }
   // bucket.json goes first: a crash half-way leaves a directory that load() ignores.
   fs::remove(b.dir / "bucket.json");
@@ -255,7 +239,7 @@ void ObjectStore::delete_bucket(const std::string& name) {
 
 std::unique_ptr<TempFile> ObjectStore::create_temp(const std::string& bucket) {
   Bucket& b = bucket_or_throw(bucket);
-  auto path = b.dir / "tmp" / ("up-" + random_hex(12));
+  auto path = b.dir / "tmp" / ("up-" + make_hex_id(24));
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) throw_errno("create " + path.string());
   return std::make_unique<TempFile>(path, fd);
@@ -264,23 +248,6 @@ std::unique_ptr<TempFile> ObjectStore::create_temp(const std::string& bucket) {
 fs::path ObjectStore::object_path(const Bucket& b, const std::string& key) const {
   std::string hash = aws::sha256_hex(key);
   return b.dir / "objects" / hash.substr(0, 2) / hash;
-}
-
-void ObjectStore::on_disk(std::function<void()> work,
-                          std::function<void(std::exception_ptr)> then) {
-  ++pending_;
-  boost::asio::post(disk_, [this, work = std::move(work), then = std::move(then)]() mutable {
-    std::exception_ptr error;
-    try {
-      work();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    boost::asio::post(io_, [this, error, then = std::move(then)] {
-      --pending_;
-      then(error);
-    });
-  });
 }
 
 // Called on the io thread after a file was renamed into place: the index takes what is on disk
@@ -306,7 +273,7 @@ void ObjectStore::commit_object(const std::string& bucket, std::unique_ptr<TempF
   auto target = object_path(b, meta.key);
   bool flush = options_.fsync;
   std::shared_ptr<TempFile> file(std::move(data));
-  on_disk(
+  disk_.run(
       [file, target, flush] {
         publish_file(file->fd(), file->path(), target, flush);
         file->release();
@@ -321,11 +288,11 @@ void ObjectStore::commit_object(const std::string& bucket, std::unique_ptr<TempF
 OpenObject ObjectStore::open_object(const std::string& bucket, const std::string& key) const {
   Bucket& b = bucket_or_throw(bucket);
   int fd = open_read(object_path(b, key));
-  if (fd < 0) throw S3Exception(S3ErrorCode::NoSuchKey, "The specified key does not exist.");
+  if (fd < 0) throw ObjectStoreError(StoreFailure::NoSuchKey, "The specified key does not exist.");
   auto owner = share_fd(fd);
   auto meta = read_object_meta(fd);
   if (!meta || meta->key != key)
-    throw S3Exception(S3ErrorCode::NoSuchKey, "The specified key does not exist.");
+    throw ObjectStoreError(StoreFailure::NoSuchKey, "The specified key does not exist.");
   return {owner, std::move(*meta)};
 }
 
@@ -354,7 +321,7 @@ void ObjectStore::copy_object(const std::string& source_bucket, const std::strin
   meta.checksums.clear();
   bool flush = options_.fsync;
   auto result = std::make_shared<ObjectMeta>(std::move(meta));
-  on_disk(
+  disk_.run(
       [source, temp, target, flush, result] {
         ObjectMeta& meta = *result;
         // Read rather than copy in the kernel: the copy's ETag is the MD5 of its bytes.
@@ -435,7 +402,7 @@ std::size_t ObjectStore::object_count(const std::string& bucket) const {
 std::string ObjectStore::create_upload(const std::string& bucket, const ObjectMeta& initial) {
   Bucket& b = bucket_or_throw(bucket);
   UploadInfo upload;
-  upload.id = random_hex(24);
+  upload.id = make_hex_id(48);
   upload.key = initial.key;
   upload.initial = initial;
   upload.created_ms = now_ms();
@@ -460,8 +427,8 @@ const UploadInfo& ObjectStore::find_upload(const std::string& bucket,
   Bucket& b = bucket_or_throw(bucket);
   auto it = b.uploads.find(upload_id);
   if (it == b.uploads.end() || b.completing.count(upload_id)) {
-    throw S3Exception(
-        S3ErrorCode::NoSuchUpload,
+    throw ObjectStoreError(
+        StoreFailure::NoSuchUpload,
         "The specified upload does not exist. The upload ID may be invalid, or the upload "
         "may have been aborted or completed.");
   }
@@ -472,7 +439,7 @@ std::unique_ptr<TempFile> ObjectStore::create_part_temp(const std::string& bucke
                                                         const std::string& upload_id) {
   find_upload(bucket, upload_id);
   Bucket& b = bucket_or_throw(bucket);
-  auto path = b.dir / "uploads" / upload_id / (".tmp-" + random_hex(12));
+  auto path = b.dir / "uploads" / upload_id / (".tmp-" + make_hex_id(24));
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) throw_errno("create " + path.string());
   return std::make_unique<TempFile>(path, fd);
@@ -488,7 +455,7 @@ void ObjectStore::commit_part(const std::string& bucket, const std::string& uplo
   auto target = b.dir / "uploads" / upload_id / part_file_name(part_number);
   bool flush = options_.fsync;
   std::shared_ptr<TempFile> file(std::move(data));
-  on_disk(
+  disk_.run(
       [file, target, flush] {
         publish_file(file->fd(), file->path(), target, flush);
         file->release();
@@ -523,7 +490,7 @@ void ObjectStore::complete_upload(const std::string& bucket, const std::string& 
   const UploadInfo& upload = find_upload(bucket, upload_id);
   Bucket& b = bucket_or_throw(bucket);
   if (parts.empty()) {
-    throw S3Exception(S3ErrorCode::MalformedXML, "You must specify at least one part");
+    throw ObjectStoreError(StoreFailure::NoPartsListed, "You must specify at least one part");
   }
   auto stored = list_parts(bucket, upload_id);
   std::map<int, PartInfo> by_number;
@@ -531,15 +498,15 @@ void ObjectStore::complete_upload(const std::string& bucket, const std::string& 
   std::vector<PartInfo> chosen;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (i > 0 && parts[i].part_number <= parts[i - 1].part_number) {
-      throw S3Exception(
-          S3ErrorCode::InvalidPartOrder,
+      throw ObjectStoreError(
+          StoreFailure::PartsOutOfOrder,
           "The list of parts was not in ascending order. The parts list must be specified in "
           "order by part number.");
     }
     auto it = by_number.find(parts[i].part_number);
     if (it == by_number.end() || unquote(parts[i].etag) != it->second.etag) {
-      throw S3Exception(
-          S3ErrorCode::InvalidPart,
+      throw ObjectStoreError(
+          StoreFailure::NoSuchPart,
           "One or more of the specified parts could not be found. The part may not have been "
           "uploaded, or the specified entity tag may not match the part's entity tag.");
     }
@@ -547,7 +514,7 @@ void ObjectStore::complete_upload(const std::string& bucket, const std::string& 
   }
   for (std::size_t i = 0; i + 1 < chosen.size(); ++i) {
     if (chosen[i].size < kMinPartBytes) {
-      throw S3Exception(S3ErrorCode::EntityTooSmall,
+      throw ObjectStoreError(StoreFailure::PartTooSmall,
                         "Your proposed upload is smaller than the minimum allowed size");
     }
   }
@@ -560,7 +527,7 @@ void ObjectStore::complete_upload(const std::string& bucket, const std::string& 
   bool flush = options_.fsync;
   b.completing[upload_id] = true;
   auto result = std::make_shared<ObjectMeta>(std::move(meta));
-  on_disk(
+  disk_.run(
       [temp, upload_dir, target, flush, chosen, result] {
         ObjectMeta& meta = *result;
         Md5 md5_of_md5s;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "stratus/common/base64.hpp"
+#include "stratus/common/carried_route.hpp"
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/sigv4.hpp"
 #include "stratus/emulator/faults/fault_injector.hpp"
@@ -24,6 +25,20 @@ S3Route route_for(const HttpRequestHead& head) {
   return route_s3(head.method, head.target, head.headers.find("x-amz-copy-source") != nullptr);
 }
 
+// The route plan() carried, or (for a request handed over directly) one decided now into `storage`.
+const S3Route& route_of(const HttpRequestHead& head, const std::shared_ptr<const HttpRoute>& carried,
+                        std::optional<S3Route>& storage) {
+  return carried_route_or(carried, storage, [&] { return route_for(head); });
+}
+
+std::uint64_t body_limit_for(const S3Route& route) {
+  if (is_object_upload(route.operation)) {
+    // aws-chunked framing adds a line per chunk; 1% more than the payload limit is generous.
+    return kMaxPutBytes + kMaxPutBytes / 100 + (1 << 20);
+  }
+  return kMaxXmlRequestBytes;
+}
+
 std::string resource_of(const S3Route& route) {
   if (route.bucket.empty()) return "/";
   return "/" + route.bucket + (route.key.empty() ? "" : "/" + route.key);
@@ -34,26 +49,25 @@ std::string resource_of(const S3Route& route) {
 S3Api::S3Api(const EmulatorConfig& config, ObjectStore& store, Metering& metering)
     : config_(config), store_(store), metering_(metering) {}
 
-std::uint64_t S3Api::body_limit(const HttpRequestHead& head) {
+HttpRequestPlan S3Api::plan(const HttpRequestHead& head) {
   S3Route route = route_for(head);
-  if (is_object_upload(route.operation)) {
-    // aws-chunked framing adds a line per chunk; 1% more than the payload limit is generous.
-    return kMaxPutBytes + kMaxPutBytes / 100 + (1 << 20);
-  }
-  return kMaxXmlRequestBytes;
+  const std::uint64_t limit = body_limit_for(route);
+  return {limit, carry_route(std::move(route))};
 }
 
-HttpResponse S3Api::reject_oversized(const HttpRequestHead& head) {
-  S3Route route = route_for(head);
-  spdlog::info("s3 {} {} refused: body over {} bytes", head.method, head.target, body_limit(head));
+HttpResponse S3Api::reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) {
+  std::optional<S3Route> storage;
+  const S3Route& route = route_of(head, plan.route, storage);
+  spdlog::info("s3 {} {} refused: body over {} bytes", head.method, head.target, body_limit_for(route));
   S3Exception error = is_object_upload(route.operation)
                           ? S3Exception(S3ErrorCode::EntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
                           : S3Exception(S3ErrorCode::MaxMessageLengthExceeded, "Your request was too big.");
   return error_response(error, resource_of(route), make_request_id(), head.method == "HEAD");
 }
 
-std::shared_ptr<HttpBodySink> S3Api::body_sink(const HttpRequestHead& head) {
-  S3Route route = route_for(head);
+std::shared_ptr<HttpBodySink> S3Api::body_sink(const HttpRequestHead& head, const HttpRequestPlan& plan) {
+  std::optional<S3Route> storage;
+  const S3Route& route = route_of(head, plan.route, storage);
   if (!is_object_upload(route.operation)) return nullptr;
   return open_upload(head, route);
 }
@@ -76,6 +90,8 @@ std::shared_ptr<ObjectUploadSink> S3Api::open_upload(const HttpRequestHead& head
     return std::make_shared<ObjectUploadSink>(std::move(file), std::move(expect));
   } catch (const S3Exception& e) {
     return std::make_shared<ObjectUploadSink>(e);
+  } catch (const ObjectStoreError& e) {
+    return std::make_shared<ObjectUploadSink>(s3_error_for(e));
   } catch (const std::exception& e) {
     return std::make_shared<ObjectUploadSink>(
         S3Exception(S3ErrorCode::InternalError, std::string("Could not start the upload: ") + e.what()));
@@ -154,7 +170,9 @@ HttpResponse S3Api::error_response(const S3Exception& error, const std::string& 
 
 void S3Api::handle(HttpRequest request, HttpResponder respond) {
   if (faults_ && faults_->active()) {
-    S3Route route = route_for(request);
+    std::optional<S3Route> storage;
+    const std::shared_ptr<const HttpRoute> carried = request.route;
+    const S3Route& route = route_of(request, carried, storage);
     const std::string request_id = make_request_id();
     const std::string& bucket = route.bucket;
     auto fault = faults_->decide({FaultKind::S3SlowDown, FaultKind::S3InternalError, FaultKind::S3Latency}, bucket,
@@ -184,7 +202,9 @@ void S3Api::handle(HttpRequest request, HttpResponder respond) {
 
 void S3Api::handle_now(HttpRequest request, HttpResponder respond, std::string given_id) {
   const std::string request_id = given_id.empty() ? make_request_id() : std::move(given_id);
-  S3Route route = route_for(request);
+  std::optional<S3Route> storage;
+  const std::shared_ptr<const HttpRoute> carried = request.route;  // keeps the route alive
+  const S3Route& route = route_of(request, carried, storage);
   const bool head = request.method == "HEAD";
   const std::string resource = resource_of(route);
   std::uint64_t bytes_in = request.body_sink ? 0 : request.body.size();
@@ -275,6 +295,8 @@ void S3Api::handle_now(HttpRequest request, HttpResponder respond, std::string g
     respond(std::move(response));
   } catch (const S3Exception& e) {
     fail(respond, e);
+  } catch (const ObjectStoreError& e) {
+    fail(respond, s3_error_for(e));
   } catch (const std::exception& e) {
     spdlog::error("s3 {} {} failed: {}", op_name, resource, e.what());
     fail(respond, S3Exception(S3ErrorCode::InternalError, std::string("Internal error: ") + e.what()));

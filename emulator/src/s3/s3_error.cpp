@@ -1,5 +1,7 @@
 #include "stratus/emulator/s3/s3_error.hpp"
 
+#include "stratus/emulator/s3/object_store.hpp"
+
 #include <array>
 
 #include "stratus/emulator/s3/s3_xml.hpp"
@@ -180,5 +182,20 @@ S3Exception::S3Exception(S3ErrorCode error_code, std::string message, S3ErrorDet
                                          : std::move(message)),
       code(error_code),
       details(std::move(error_details)) {}
+
+S3Exception s3_error_for(const ObjectStoreError& error) {
+  switch (error.failure) {
+    case StoreFailure::NoSuchBucket: return S3Exception(S3ErrorCode::NoSuchBucket, error.what());
+    case StoreFailure::BucketExists: return S3Exception(S3ErrorCode::BucketAlreadyOwnedByYou, error.what());
+    case StoreFailure::BucketNotEmpty: return S3Exception(S3ErrorCode::BucketNotEmpty, error.what());
+    case StoreFailure::NoSuchKey: return S3Exception(S3ErrorCode::NoSuchKey, error.what());
+    case StoreFailure::NoSuchUpload: return S3Exception(S3ErrorCode::NoSuchUpload, error.what());
+    case StoreFailure::NoPartsListed: return S3Exception(S3ErrorCode::MalformedXML, error.what());
+    case StoreFailure::PartsOutOfOrder: return S3Exception(S3ErrorCode::InvalidPartOrder, error.what());
+    case StoreFailure::NoSuchPart: return S3Exception(S3ErrorCode::InvalidPart, error.what());
+    case StoreFailure::PartTooSmall: return S3Exception(S3ErrorCode::EntityTooSmall, error.what());
+  }
+  return S3Exception(S3ErrorCode::InternalError, error.what());
+}
 
 }  // namespace stratus::emulator::s3

@@ -1,5 +1,6 @@
 #include "stratus/emulator/s3/s3_names.hpp"
 
+#include "stratus/common/hex.hpp"
 #include "stratus/common/http_message.hpp"
 #include "stratus/emulator/s3/s3_error.hpp"
 
@@ -44,8 +45,7 @@ bool looks_like_ipv4(std::string_view name) {
 std::string printable(char c) {
   auto u = static_cast<unsigned char>(c);
   if (u >= 0x20 && u < 0x7F) return std::string("'") + c + "'";
-  static constexpr char kHex[] = "0123456789abcdef";
-  return std::string("byte 0x") + kHex[u >> 4] + kHex[u & 15];
+  return std::string("byte 0x") + byte_hex(u);
 }
 
 // Saturating decimal parse of a non-empty run of digits; false for anything else.

@@ -84,6 +84,8 @@ S3Exception to_s3_error(std::exception_ptr error) {
     std::rethrow_exception(error);
   } catch (const S3Exception& e) {
     return e;
+  } catch (const ObjectStoreError& e) {
+    return s3_error_for(e);
   } catch (const std::exception& e) {
     spdlog::error("s3: storing an object failed: {}", e.what());
     return S3Exception(S3ErrorCode::InternalError, std::string("We encountered an internal error: ") + e.what());

@@ -3,6 +3,7 @@
 #include <boost/property_tree/detail/rapidxml.hpp>
 #include <memory>
 
+#include "stratus/common/hex.hpp"
 #include "stratus/emulator/s3/s3_names.hpp"
 
 namespace stratus::emulator::s3 {
@@ -94,8 +95,7 @@ void prescan(std::string_view s) {
     char c = s[i];
     auto u = static_cast<unsigned char>(c);
     if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-      static constexpr char kHex[] = "0123456789abcdef";
-      throw S3XmlError(std::string("control character 0x") + kHex[u >> 4] + kHex[u & 15] +
+      throw S3XmlError(std::string("control character 0x") + byte_hex(u) +
                        " at byte " + std::to_string(i) + " is not allowed in XML 1.0");
     }
     if (c == '&') {

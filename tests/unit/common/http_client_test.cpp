@@ -43,8 +43,8 @@ class TestHandler : public HttpHandler {
   std::vector<HttpRequest> requests;
   std::vector<Clock::time_point> arrivals;
 
-  std::uint64_t body_limit(const HttpRequestHead&) override { return 1 << 20; }
-  HttpResponse reject_oversized(const HttpRequestHead&) override { return {413, {}, "", true}; }
+  HttpRequestPlan plan(const HttpRequestHead&) override { return {1 << 20, nullptr}; }
+  HttpResponse reject_oversized(const HttpRequestHead&, const HttpRequestPlan&) override { return {413, {}, "", true}; }
   void handle(HttpRequest request, HttpResponder respond) override {
     peers.insert(request.remote_address);
     arrivals.push_back(Clock::now());

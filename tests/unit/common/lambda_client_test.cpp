@@ -68,8 +68,8 @@ class StandIn : public HttpHandler {
     return requests_;
   }
 
-  std::uint64_t body_limit(const HttpRequestHead&) override { return 64 << 20; }
-  HttpResponse reject_oversized(const HttpRequestHead&) override { return reply(413, ""); }
+  HttpRequestPlan plan(const HttpRequestHead&) override { return {64 << 20, nullptr}; }
+  HttpResponse reject_oversized(const HttpRequestHead&, const HttpRequestPlan&) override { return reply(413, ""); }
   void handle(HttpRequest request, HttpResponder respond) override {
     HttpResponse response = answer(request);
     {

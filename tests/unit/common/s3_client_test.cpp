@@ -134,8 +134,8 @@ class ScriptedS3 : public HttpHandler {
   std::chrono::milliseconds delay{0};
   std::atomic<int> most_in_flight{0};
 
-  std::uint64_t body_limit(const HttpRequestHead&) override { return 64 * MiB; }
-  HttpResponse reject_oversized(const HttpRequestHead&) override { return respond(413); }
+  HttpRequestPlan plan(const HttpRequestHead&) override { return {64 * MiB, nullptr}; }
+  HttpResponse reject_oversized(const HttpRequestHead&, const HttpRequestPlan&) override { return respond(413); }
   void handle(HttpRequest request, HttpResponder responder) override {
     {
       std::lock_guard lock(mutex_);

@@ -52,7 +52,36 @@ class HttpBodySink {
   virtual bool write(std::string_view piece) = 0;
 };
 
+// A handler's own decision about a request (its operation, the resource it names), made once from
+// the head by HttpHandler::plan and carried with the request (HttpRequest::route), so that the
+// target is parsed once per request. Each handler derives its own; see carry_route.
+class HttpRoute {
+ public:
+  virtual ~HttpRoute() = default;
+};
+
+template <class T>
+class CarriedRoute final : public HttpRoute {
+ public:
+  explicit CarriedRoute(T value) : value(std::move(value)) {}
+  T value;
+};
+
+template <class T>
+std::shared_ptr<const HttpRoute> carry_route(T value) {
+  return std::make_shared<const CarriedRoute<T>>(std::move(value));
+}
+
+// The T that carry_route<T> stored, or null when `route` is empty or carries something else.
+template <class T>
+const T* carried_route(const std::shared_ptr<const HttpRoute>& route) {
+  const auto* carried = dynamic_cast<const CarriedRoute<T>*>(route.get());
+  return carried ? &carried->value : nullptr;
+}
+
 struct HttpRequest : HttpRequestHead {
+  // What the handler's plan() decided from the head (may be null).
+  std::shared_ptr<const HttpRoute> route;
   std::string body;  // empty when the body went to body_sink
   // Set when the handler asked for the body to be streamed; it has received every byte of the
   // body when body_complete is true.

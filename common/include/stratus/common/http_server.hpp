@@ -24,16 +24,26 @@ namespace stratus {
 // io_context; calls after the first, or after the connection closed, are ignored.
 using HttpResponder = std::function<void(HttpResponse)>;
 
+// What a handler decides from a request's head, before any of the body is read.
+struct HttpRequestPlan {
+  std::uint64_t body_limit = 0;             // the largest body accepted
+  std::shared_ptr<const HttpRoute> route;  // carried to body_sink, reject_oversized and handle
+};
+
+// The server asks plan() once per request; the plan it returns is passed to the calls that follow
+// (body_sink, reject_oversized) and its route reaches handle() as HttpRequest::route.
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
-  // The largest body accepted for this request, decided from its head before the body is read.
-  virtual std::uint64_t body_limit(const HttpRequestHead& head) = 0;
-  // The answer to a request whose body is over body_limit (the connection is then closed).
-  virtual HttpResponse reject_oversized(const HttpRequestHead& head) = 0;
+  virtual HttpRequestPlan plan(const HttpRequestHead& head) = 0;
+  // The answer to a request whose body is over plan.body_limit (the connection is then closed).
+  virtual HttpResponse reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) = 0;
   // Returning a sink makes the server stream this request's body into it (within body_limit)
   // rather than buffer it; handle() then gets the request with body_sink set and body empty.
-  virtual std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& /*head*/) { return nullptr; }
+  // Asked only for requests that have a body.
+  virtual std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& /*head*/, const HttpRequestPlan& /*plan*/) {
+    return nullptr;
+  }
   virtual void handle(HttpRequest request, HttpResponder respond) = 0;
 };
 

@@ -47,7 +47,6 @@ class ChildProcess {
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0 && !exited_; }
   // The read end of the stdout+stderr pipe; the caller takes ownership.
   int release_output_fd();
   // Without wait_for_exec: a pipe that carries the child's errno (int) if exec failed, and reaches

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "stratus/common/emulator_credentials.hpp"
 #include "stratus/emulator/faults/fault_plan.hpp"
 #include "stratus/emulator/sandbox.hpp"
 
@@ -49,8 +50,8 @@ struct FunctionSpec {
 
 // Credentials the emulator hands to the functions it starts (so SDK clients inside them can sign
 // requests back to it); always accepted when SigV4 checking is on.
-inline constexpr const char* kFunctionAccessKeyId = "stratus";
-inline constexpr const char* kFunctionSecretAccessKey = "stratus-secret";
+inline constexpr const char* kFunctionAccessKeyId = kEmulatorFunctionAccessKeyId;
+inline constexpr const char* kFunctionSecretAccessKey = kEmulatorFunctionSecretAccessKey;
 // Each environment gets its own key id, this prefix + its id, so the S3 requests it makes are
 // attributed to it (s3_attribution.hpp); all share the functions' secret.
 inline constexpr std::string_view kEnvironmentAccessKeyPrefix = "STRATUSENV";

@@ -14,20 +14,24 @@ enum class Service { Lambda, S3 };
 
 Service service_for(const HttpRequestHead& head);
 
+// Picks the service once per request, from its head, and carries that choice (with the service's
+// own plan) to the calls that follow.
 class FrontDoor : public HttpHandler {
  public:
   FrontDoor(HttpHandler& lambda, HttpHandler& s3) : lambda_(lambda), s3_(s3) {}
 
-  std::uint64_t body_limit(const HttpRequestHead& head) override { return pick(head).body_limit(head); }
-  HttpResponse reject_oversized(const HttpRequestHead& head) override { return pick(head).reject_oversized(head); }
-  std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& head) override { return pick(head).body_sink(head); }
-  void handle(HttpRequest request, HttpResponder respond) override {
-    HttpHandler& target = pick(request);
-    target.handle(std::move(request), std::move(respond));
-  }
+  HttpRequestPlan plan(const HttpRequestHead& head) override;
+  HttpResponse reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) override;
+  std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& head, const HttpRequestPlan& plan) override;
+  void handle(HttpRequest request, HttpResponder respond) override;
 
  private:
-  HttpHandler& pick(const HttpRequestHead& head) { return service_for(head) == Service::S3 ? s3_ : lambda_; }
+  // The service chosen for a request and the plan that service made for it.
+  struct Choice {
+    HttpHandler* service;
+    HttpRequestPlan plan;
+  };
+  Choice choice_for(const HttpRequestHead& head, const std::shared_ptr<const HttpRoute>& route);
 
   HttpHandler& lambda_;
   HttpHandler& s3_;

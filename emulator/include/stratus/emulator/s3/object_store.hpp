@@ -23,13 +23,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "stratus/common/http_message.hpp"
+#include "stratus/emulator/blocking_work.hpp"
 #include "stratus/emulator/s3/object_file.hpp"
 #include "stratus/emulator/s3/s3_xml.hpp"
 
@@ -100,8 +101,30 @@ struct StoreOptions {
   std::size_t disk_threads = 2;
 };
 
+// Why the store refused an operation. The store speaks of buckets, objects and uploads; the S3
+// endpoint maps each to S3's error (s3_error_for, s3_api) at its edge.
+enum class StoreFailure {
+  NoSuchBucket,
+  BucketExists,
+  BucketNotEmpty,
+  NoSuchKey,
+  NoSuchUpload,
+  NoPartsListed,
+  PartsOutOfOrder,
+  NoSuchPart,  // not uploaded, or its ETag differs
+  PartTooSmall,
+};
+
+class ObjectStoreError : public std::runtime_error {
+ public:
+  ObjectStoreError(StoreFailure failure, const std::string& what) : std::runtime_error(what), failure(failure) {}
+  StoreFailure failure;
+};
+
 using CommitCallback = std::function<void(std::exception_ptr error, const ObjectMeta& meta)>;
 
+// Refusals are thrown as ObjectStoreError (the StoreFailure named on each operation); disk
+// failures as std::system_error.
 class ObjectStore {
  public:
   ObjectStore(boost::asio::io_context& io, std::filesystem::path root, StoreOptions options = {});
@@ -112,9 +135,9 @@ class ObjectStore {
 
   std::vector<BucketInfo> list_buckets() const;
   const BucketInfo* find_bucket(const std::string& name) const;
-  // Throws S3Exception: BucketAlreadyOwnedByYou when it exists.
+  // Throws ObjectStoreError: BucketExists.
   void create_bucket(const std::string& name, const std::string& region);
-  // Throws S3Exception: NoSuchBucket, BucketNotEmpty (objects or multipart uploads remain).
+  // Throws ObjectStoreError: NoSuchBucket, BucketNotEmpty (objects or multipart uploads remain).
   void delete_bucket(const std::string& name);
 
   // A new temporary file in the bucket (throws NoSuchBucket).
@@ -143,30 +166,23 @@ class ObjectStore {
   void commit_part(const std::string& bucket, const std::string& upload_id, int part_number,
                    std::unique_ptr<TempFile> data, ObjectMeta part_meta, CommitCallback done);
   std::vector<PartInfo> list_parts(const std::string& bucket, const std::string& upload_id) const;
-  // Validates the list (InvalidPartOrder, InvalidPart, EntityTooSmall), assembles the object, and
+  // Validates the list (PartsOutOfOrder, NoSuchPart, PartTooSmall), assembles the object, and
   // removes the upload. `done` gets the object's metadata.
   void complete_upload(const std::string& bucket, const std::string& upload_id,
                        std::vector<CompletedPart> parts, CommitCallback done);
   void abort_upload(const std::string& bucket, const std::string& upload_id);
   std::vector<UploadInfo> list_uploads(const std::string& bucket) const;
 
-  // Whether any disk work is still running (for an orderly shutdown).
-  std::size_t pending_disk_work() const { return pending_; }
-
  private:
   struct Bucket;
   Bucket& bucket_or_throw(const std::string& name) const;
   std::filesystem::path object_path(const Bucket& b, const std::string& key) const;
   void publish(const std::string& bucket, const std::string& key);
-  // Runs `work` on the disk pool, then `then` on the io thread with what `work` threw (or null).
-  void on_disk(std::function<void()> work, std::function<void(std::exception_ptr)> then);
 
-  boost::asio::io_context& io_;
   std::filesystem::path root_;
   StoreOptions options_;
   std::map<std::string, std::unique_ptr<Bucket>> buckets_;
-  boost::asio::thread_pool disk_;
-  std::size_t pending_ = 0;
+  BlockingWork disk_;  // file writes, fsyncs, assembling multipart uploads
 };
 
 }  // namespace stratus::emulator::s3

@@ -26,9 +26,10 @@ class S3Api : public HttpHandler {
  public:
   S3Api(const EmulatorConfig& config, ObjectStore& store, Metering& metering);
 
-  std::uint64_t body_limit(const HttpRequestHead& head) override;
-  HttpResponse reject_oversized(const HttpRequestHead& head) override;
-  std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& head) override;
+  // The route is decided here, once, and carried (HttpRequest::route) to the calls that follow.
+  HttpRequestPlan plan(const HttpRequestHead& head) override;
+  HttpResponse reject_oversized(const HttpRequestHead& head, const HttpRequestPlan& plan) override;
+  std::shared_ptr<HttpBodySink> body_sink(const HttpRequestHead& head, const HttpRequestPlan& plan) override;
   void handle(HttpRequest request, HttpResponder respond) override;
   // Fault injection: added latency, 503 SlowDown, 500 InternalError; may stay null.
   void set_faults(stratus::emulator::FaultInjector* faults) { faults_ = faults; }

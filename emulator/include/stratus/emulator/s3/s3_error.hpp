@@ -101,4 +101,9 @@ class S3Exception : public std::runtime_error {
   S3ErrorDetails details;
 };
 
+enum class StoreFailure;
+class ObjectStoreError;
+// The S3 error for a refusal of the object store (object_store.hpp), its message kept.
+S3Exception s3_error_for(const ObjectStoreError& error);
+
 }  // namespace stratus::emulator::s3
