@@ -271,6 +271,12 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
 }
 
 EmulatorConfig load_config_file(const std::filesystem::path& file) {
+  EmulatorConfig config;
+  apply_config_file(config, file);
+  return config;
+}
+
+void apply_config_file(EmulatorConfig& config, const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw ConfigError("cannot read config file '" + file.string() + "'");
   json doc;
@@ -279,9 +285,7 @@ EmulatorConfig load_config_file(const std::filesystem::path& file) {
   } catch (const json::parse_error& e) {
     throw ConfigError("config file '" + file.string() + "' is not valid JSON: " + e.what());
   }
-  EmulatorConfig config;
   apply_config_json(config, doc, std::filesystem::absolute(file).parent_path());
-  return config;
 }
 
 }  // namespace stratus::emulator

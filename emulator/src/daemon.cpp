@@ -20,6 +20,7 @@
 #include "stratus/emulator/s3/object_store.hpp"
 #include "stratus/emulator/s3/s3_api.hpp"
 #include "stratus/emulator/scheduler.hpp"
+#include "stratus/emulator/startup_hint.hpp"
 
 namespace stratus::emulator {
 
@@ -189,6 +190,7 @@ void Daemon::run() {
   write_file_atomically(endpoint_file, endpoint + "\n");
   spdlog::info("listening on {} (account concurrency {}, idle keep-alive {} s)", endpoint,
                p.config.account_concurrency, p.config.idle_keepalive_s);
+  for (const auto& line : startup_hint(endpoint, p.registry.list().size())) spdlog::info("{}", line);
   p.io.run();
   std::error_code ec;
   fs::remove(endpoint_file, ec);

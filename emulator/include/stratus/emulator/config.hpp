@@ -126,6 +126,8 @@ struct EmulatorConfig {
 void apply_config_json(EmulatorConfig& config, const nlohmann::json& doc,
                        const std::filesystem::path& base_dir);
 EmulatorConfig load_config_file(const std::filesystem::path& file);
+// The file's settings on top of `config` (e.g. on top of the default data directory).
+void apply_config_file(EmulatorConfig& config, const std::filesystem::path& file);
 
 // Lambda's limits, shared by the config file and the management API.
 inline constexpr int kMinMemoryMb = 128;
