@@ -16,13 +16,14 @@ namespace {
 // Settles where the functions come from: --config and/or --template as given; with neither, the
 // default config beside the binary (the built product functions; default_paths.hpp).
 void load_function_sources(stratus::emulator::EmulatorConfig& config, const std::string& config_file,
-                           const char* argv0) {
+                           bool have_template, const char* argv0) {
   using namespace stratus::emulator;
   if (!config_file.empty()) {
     apply_config_file(config, config_file);
     spdlog::info("config: {}", config_file);
     return;
   }
+  if (have_template) return;  // the template's functions, on built-in defaults
   auto executable = own_executable(argv0);
   if (auto found = find_default_config(executable)) {
     apply_config_file(config, *found);
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
     stratus::setup_logging(log_level, "stratus-emulator");
     EmulatorConfig config;
     config.data_dir = default_data_dir();
-    load_function_sources(config, config_file, argv[0]);
+    load_function_sources(config, config_file, !template_file.empty(), argv[0]);
     if (port) config.port = *port;
     if (bind) config.address = *bind;
     if (data_dir) config.data_dir = *data_dir;

@@ -267,6 +267,18 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
     }
   }
   root.read("recursion_limit", config.recursion_limit, 1, 1000);
+  if (const json* mode = root.get("cgroup_mode")) {
+    static const std::pair<const char*, CgroupMode> modes[] = {
+        {"auto", CgroupMode::Auto}, {"v2", CgroupMode::V2}, {"v1", CgroupMode::V1}, {"off", CgroupMode::Off}};
+    bool found = false;
+    for (const auto& [name, value] : modes) {
+      if (mode->is_string() && *mode == name) {
+        config.cgroup_mode = value;
+        found = true;
+      }
+    }
+    if (!found) root.fail("cgroup_mode", "must be \"auto\", \"v2\", \"v1\" or \"off\"");
+  }
   root.reject_unknown();
 }
 

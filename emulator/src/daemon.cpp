@@ -31,7 +31,7 @@ struct Daemon::Parts {
       : config(std::move(c)),
         metering(config.prices, config.s3_profile),
         registry(config.data_dir, config.region, config.account_id),
-        limiter(ResourceLimiter::probe(true)),
+        limiter(ResourceLimiter::probe(true, config.cgroup_mode)),
         sandbox(Sandbox::probe(config.sandbox, config.data_dir)),
         journal(io, config.data_dir / "async", config.async_journal),
         faults(io, config.faults),

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "stratus/emulator/faults/fault_plan.hpp"
+#include "stratus/emulator/resource_limits.hpp"
 #include "stratus/emulator/sandbox.hpp"
 
 namespace stratus::emulator {
@@ -111,6 +112,8 @@ struct EmulatorConfig {
   SigV4Settings sigv4;
   S3Settings s3;
   SandboxSettings sandbox;
+  // Which cgroup hierarchy limits environments ("cgroup_mode"; resource_limits.hpp).
+  CgroupMode cgroup_mode = CgroupMode::Auto;
   TimeModelMode time_model = TimeModelMode::Aws;
   S3Profile s3_profile;
   std::vector<FunctionSpec> functions;
