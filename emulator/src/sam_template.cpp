@@ -38,7 +38,7 @@ const std::set<std::string> kIgnoredProperties = {
     "AssumeRolePolicyDocument", "AutoPublishAlias", "AutoPublishAliasAllProperties",
     "AutoPublishCodeSha256", "CodeSigningConfigArn", "DeadLetterConfig", "DeadLetterQueue",
     "DeploymentPreference", "EventInvokeConfig", "Events", "FunctionUrlConfig", "KmsKeyArn",
-    "LoggingConfig", "PermissionsBoundary", "Policies", "RecursiveLoop", "Role",
+    "LoggingConfig", "PermissionsBoundary", "Policies", "Role",
     "RolePath", "RuntimeManagementConfig", "SnapStart", "Tags", "Tracing", "TracingConfig",
     "VersionDescription", "VpcConfig", "PropagateTags"};
 
@@ -319,6 +319,7 @@ std::string template_property(const std::string& field, bool serverless) {
       {"runtime", "Runtime"},
       {"architecture", "Architectures"},
       {"description", "Description"},
+      {"recursive_loop", "RecursiveLoop"},
   };
   if (field == "code_dir") return serverless ? "CodeUri" : "Code";
   if (field.rfind("environment.", 0) == 0) return "Environment.Variables." + field.substr(12);
@@ -363,7 +364,7 @@ FunctionSpec read_function(const std::string& logical_id, const std::string& typ
   const std::set<std::string> served = {
       "CodeUri", "Code", "Handler", "Runtime", "MemorySize", "Timeout", "Environment",
       "ReservedConcurrentExecutions", "ProvisionedConcurrencyConfig", "EphemeralStorage",
-      "Architectures", "Description", "FunctionName", "PackageType"};
+      "Architectures", "Description", "FunctionName", "PackageType", "RecursiveLoop"};
   for (const auto& [key, value] : p) {
     if (auto it = kUnservedProperties.find(key); it != kUnservedProperties.end()) fail(sub(w, key), it->second);
     if (served.count(key)) continue;
@@ -400,6 +401,7 @@ FunctionSpec read_function(const std::string& logical_id, const std::string& typ
   if (!has("Handler")) fail(sub(w, "Handler"), "is required");
   entry["handler"] = r.scalar(p["Handler"], sub(w, "Handler"));
   if (has("Description")) entry["description"] = r.scalar(p["Description"], sub(w, "Description"));
+  if (has("RecursiveLoop")) entry["recursive_loop"] = r.scalar(p["RecursiveLoop"], sub(w, "RecursiveLoop"));
   if (has("MemorySize")) entry["memory_mb"] = integer(r, p["MemorySize"], sub(w, "MemorySize"));
   if (has("Timeout")) entry["timeout_s"] = integer(r, p["Timeout"], sub(w, "Timeout"));
   if (has("ReservedConcurrentExecutions")) {

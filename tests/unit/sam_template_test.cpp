@@ -77,7 +77,8 @@ TEST_F(SamTemplateTest, EveryServedPropertyOfAServerlessFunction) {
       "      Environment:\n        Variables:\n          LEVEL: debug\n          COUNT: 3\n"
       "      ReservedConcurrentExecutions: 5\n"
       "      ProvisionedConcurrencyConfig:\n        ProvisionedConcurrentExecutions: 2\n"
-      "      EphemeralStorage:\n        Size: 1024\n"));
+      "      EphemeralStorage:\n        Size: 1024\n"
+      "      RecursiveLoop: Allow\n"));
   ASSERT_EQ(loaded.functions.size(), 1u);
   const FunctionSpec& f = loaded.functions[0];
   EXPECT_EQ(f.name, "my-echo");
@@ -92,6 +93,7 @@ TEST_F(SamTemplateTest, EveryServedPropertyOfAServerlessFunction) {
   EXPECT_EQ(*f.reserved_concurrency, 5);
   EXPECT_EQ(f.provisioned, 2);
   EXPECT_EQ(f.ephemeral_storage_mb, 1024);
+  EXPECT_EQ(f.recursive_loop, "Allow");
   EXPECT_EQ(f.code_dir, fs::canonical(root_ / "code"));
 }
 
@@ -241,6 +243,7 @@ TEST_F(SamTemplateTest, BadValuesNameResourceAndProperty) {
   EXPECT_ERROR(one_function("      Environment: {Vars: {A: b}}\n"), "'Environment.Vars'", "unknown");
   EXPECT_ERROR(one_function("      Environment:\n        Variables:\n          A: {nested: map}\n"),
                "'Environment.Variables.A'", "single value");
+  EXPECT_ERROR(one_function("      RecursiveLoop: Sometimes\n"), "'Fn'", "'RecursiveLoop'", "Terminate");
   EXPECT_ERROR(one_function("      Architectures: [sparc]\n"), "'Fn'", "'Architectures'", "x86_64");
   EXPECT_ERROR(one_function("      Architectures: x86_64\n"), "'Architectures'", "list of exactly one");
   EXPECT_ERROR(one_function("      FunctionName: 'has spaces'\n"), "'Fn'", "'FunctionName'", "not a Lambda function name");

@@ -11,7 +11,7 @@
 // Served properties: CodeUri (Code for AWS::Lambda::Function; a local directory, or a zip that is
 // unpacked under `code_dir`), Handler, Runtime, MemorySize, Timeout, Environment.Variables,
 // ReservedConcurrentExecutions, ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions,
-// EphemeralStorage.Size, Architectures, Description, FunctionName (else the logical id).
+// EphemeralStorage.Size, Architectures, Description, RecursiveLoop, FunctionName (else the logical id).
 // Properties that change nothing locally (Events, Policies, Role, Tags, Tracing, ...) are listed in
 // `notes` and ignored. Intrinsics: Ref and Sub ("${Name}") of template parameters that have a
 // Default and of AWS::Region, AWS::AccountId, AWS::Partition, AWS::StackName; nothing else.
