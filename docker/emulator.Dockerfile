@@ -42,7 +42,8 @@ RUN apt-get update -q \
  && xargs -a /opt/stratus/share/stratus/runtime-packages.txt \
       apt-get install -y -q --no-install-recommends curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/stratus --shell /usr/sbin/nologin stratus \
+ && groupadd --gid 10001 stratus \
+ && useradd --uid 10001 --gid stratus --no-create-home --home-dir /var/lib/stratus --shell /usr/sbin/nologin stratus \
  && install -d -o stratus -g stratus -m 0750 /var/lib/stratus
 # The data directory (functions deployed through the API, the async event journal, S3 objects,
 # logs): a volume, so it outlives the container.
