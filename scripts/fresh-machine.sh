@@ -5,6 +5,7 @@
 # reports each command's exit code, duration and the ctest summary.
 #
 #   scripts/fresh-machine.sh [--dir DIR] [--keep] [--mirror URL] [--source head|worktree]
+#                            [--only demo|test] [--reuse-source]
 #
 #   --dir DIR      where the root is built (default: a new directory under /var/tmp; use a real
 #                  disk, not tmpfs: the build needs a few GB)
@@ -13,6 +14,8 @@
 #   --source S     `head` (default): a clone of the committed HEAD, as a fresh clone sees it;
 #                  `worktree`: the tracked files as they are in the working tree, uncommitted
 #                  edits included
+#   --only C       run only one of the two commands (default: demo, then test)
+#   --reuse-source keep the copy (and its build) already in DIR from an earlier --keep run
 #
 # Needs root (debootstrap, mount, chroot) and network access to the Debian mirror. debootstrap is
 # installed with apt-get when missing: it is a tool of this script, not a dependency of Stratus.
@@ -24,6 +27,8 @@ root_dir=""
 keep=0
 mirror="http://deb.debian.org/debian"
 source_mode="head"
+commands=(demo test)
+reuse_source=0
 
 while (($# > 0)); do
   case "$1" in
@@ -31,6 +36,8 @@ while (($# > 0)); do
     --keep) keep=1; shift ;;
     --mirror) mirror="$2"; shift 2 ;;
     --source) source_mode="$2"; shift 2 ;;
+    --only) commands=("$2"); shift 2 ;;
+    --reuse-source) reuse_source=1; shift ;;
     -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "fresh-machine.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -118,17 +125,20 @@ cp -L /etc/resolv.conf "${root_dir}/etc/resolv.conf"
 
 # The repository at /work/stratus with /work/shared beside it, as on CI.
 mkdir -p "${root_dir}/work"
-rm -rf "${root_dir}/work/stratus" "${root_dir}/work/shared"
-if [[ "${source_mode}" == "head" ]]; then
+if ((reuse_source)) && [[ -d "${root_dir}/work/stratus" ]]; then
+  log "reusing the copy already in ${root_dir}/work/stratus"
+elif [[ "${source_mode}" == "head" ]]; then
+  rm -rf "${root_dir}/work/stratus" "${root_dir}/work/shared"
   log "copying the committed HEAD of ${repo_root} ($(git -C "${repo_root}" rev-parse --short HEAD))"
   git -C "${repo_root}" archive --format=tar --prefix=stratus/ HEAD | tar -x -C "${root_dir}/work"
 else
+  rm -rf "${root_dir}/work/stratus" "${root_dir}/work/shared"
   log "copying the tracked files of ${repo_root}'s working tree"
   mkdir -p "${root_dir}/work/stratus"
   (cd "${repo_root}" && git ls-files -z --cached --others --exclude-standard |
     tar --null -T - --ignore-failed-read -c 2>/dev/null) | tar -x -C "${root_dir}/work/stratus"
 fi
-if [[ -d "${repo_root}/../shared" ]]; then
+if [[ -d "${repo_root}/../shared" && ! -d "${root_dir}/work/shared" ]]; then
   cp -a "$(cd "${repo_root}/../shared" && pwd)" "${root_dir}/work/shared"
 fi
 
@@ -142,6 +152,12 @@ mount_into() {  # mount_into <target inside root> <mount args...>
   mounted+=("${target}")
   mount --make-rslave "${target}" 2>/dev/null || true  # unmounting it must not reach the host
 }
+# The root itself is a mount point, as / is on a real machine: without that the sandbox's private
+# mount namespace is refused inside the chroot, functions then run in place under their own uid,
+# and every test whose code sits in pytest's 0700 temporary directories fails with EACCES.
+mount --bind "${root_dir}" "${root_dir}"
+mounted+=("${root_dir}")
+mount --make-private "${root_dir}" 2>/dev/null || true
 mount_into /proc -t proc proc
 mount_into /sys --rbind /sys
 mount_into /dev --rbind /dev
@@ -167,8 +183,13 @@ run_in_root() {  # run_in_root <name> <command...>: runs in the root with a logi
 : >"${report_file}"
 demo_status=0
 test_status=0
-run_in_root demo scripts/demo.sh || demo_status=$?
-run_in_root test scripts/test.sh || test_status=$?
+for command in "${commands[@]}"; do
+  case "${command}" in
+    demo) run_in_root demo scripts/demo.sh || demo_status=$? ;;
+    test) run_in_root test scripts/test.sh || test_status=$? ;;
+    *) echo "fresh-machine.sh: --only demo or --only test" >&2; exit 2 ;;
+  esac
+done
 
 {
   echo
@@ -177,9 +198,11 @@ run_in_root test scripts/test.sh || test_status=$?
   while IFS=$'\t' read -r name status took; do printf '%-6s %-6s %s\n' "${name}" "${status}" "${took}"; done \
     <"${report_file}"
   echo "--- ctest summary ---"
-  grep -E 'tests passed|tests failed|Total Test time|\(Failed\)|\(Timeout\)|\*\*\*|Not Run' \
-    "${root_dir}.test.log" | grep -v 'Passed' | tail -n 40 || true
-  if ((demo_status != 0)); then
+  if [[ -f "${root_dir}.test.log" ]]; then
+    grep -E 'tests passed|tests failed|Total Test time|\(Failed\)|\(Timeout\)|\*\*\*|Not Run' \
+      "${root_dir}.test.log" | grep -v 'Passed' | tail -n 40 || true
+  fi
+  if ((demo_status != 0)) && [[ -f "${root_dir}.demo.log" ]]; then
     echo "--- last 30 lines of the demo log ---"
     tail -n 30 "${root_dir}.demo.log"
   fi
