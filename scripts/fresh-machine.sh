@@ -5,7 +5,7 @@
 # reports each command's exit code, duration and the ctest summary.
 #
 #   scripts/fresh-machine.sh [--dir DIR] [--keep] [--mirror URL] [--source head|worktree]
-#                            [--only demo|test] [--reuse-source]
+#                            [--only demo|test] [--reuse-source] [--pivot]
 #
 #   --dir DIR      where the root is built (default: a new directory under /var/tmp; use a real
 #                  disk, not tmpfs: the build needs a few GB)
@@ -16,6 +16,9 @@
 #                  edits included
 #   --only C       run only one of the two commands (default: demo, then test)
 #   --reuse-source keep the copy (and its build) already in DIR from an earlier --keep run
+#   --pivot        enter the root with a private mount namespace and pivot_root instead of chroot:
+#                  the root is then its namespace's root, as on a real machine (the kernel refuses
+#                  user namespaces to a chrooted process, which one sandbox test needs)
 #
 # Needs root (debootstrap, mount, chroot) and network access to the Debian mirror. debootstrap is
 # installed with apt-get when missing: it is a tool of this script, not a dependency of Stratus.
@@ -29,6 +32,7 @@ mirror="http://deb.debian.org/debian"
 source_mode="head"
 commands=(demo test)
 reuse_source=0
+pivot=0
 
 while (($# > 0)); do
   case "$1" in
@@ -38,6 +42,7 @@ while (($# > 0)); do
     --source) source_mode="$2"; shift 2 ;;
     --only) commands=("$2"); shift 2 ;;
     --reuse-source) reuse_source=1; shift ;;
+    --pivot) pivot=1; shift ;;
     -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "fresh-machine.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -171,7 +176,14 @@ run_in_root() {  # run_in_root <name> <command...>: runs in the root with a logi
   local t0 status=0
   t0=$(date +%s)
   log "running '$*' in the fresh root (output: ${root_dir}.${name}.log)"
-  chroot "${root_dir}" /usr/bin/env -i HOME=/root USER=root LOGNAME=root TERM=dumb LANG=C.UTF-8 \
+  local enter=(chroot "${root_dir}")
+  if ((pivot)); then
+    # A mount namespace of its own whose root is the fresh root; the old root is detached.
+    enter=(unshare --mount --propagation private -- /bin/sh -c \
+      'cd "$0" && mkdir -p .old-root && pivot_root . .old-root && cd / && umount -l /.old-root &&
+       rmdir /.old-root && exec "$@"' "${root_dir}")
+  fi
+  "${enter[@]}" /usr/bin/env -i HOME=/root USER=root LOGNAME=root TERM=dumb LANG=C.UTF-8 \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/bash -c 'cd /work/stratus && "$@"' bash "$@" >"${root_dir}.${name}.log" 2>&1 || status=$?
   local took=$(($(date +%s) - t0))
