@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Checks that the README's two commands work on a machine that has nothing but Debian 12: builds a
 # clean Debian 12 (bookworm) root with debootstrap, copies this repository into it (with ../shared
-# beside it, as CI has), then runs `scripts/demo.sh` and `scripts/test.sh` inside it with chroot and
-# reports each command's exit code, duration and the ctest summary.
+# beside it, as CI has), then runs `scripts/demo.sh` and `scripts/test.sh` inside it and reports
+# each command's exit code, duration and the ctest summary. The commands enter the root like a
+# container does (a private mount namespace, pivot_root, the old root detached); --chroot uses a
+# plain chroot instead, where the kernel refuses user namespaces to the chrooted process
+# (test_sandbox's non-root case fails there) and /proc shows host paths for /dev descriptors.
 #
 #   scripts/fresh-machine.sh [--dir DIR] [--keep] [--mirror URL] [--source head|worktree]
-#                            [--only demo|test] [--reuse-source] [--pivot]
+#                            [--only demo|test] [--reuse-source] [--chroot]
 #
 #   --dir DIR      where the root is built (default: a new directory under /var/tmp; use a real
 #                  disk, not tmpfs: the build needs a few GB)
@@ -16,11 +19,9 @@
 #                  edits included
 #   --only C       run only one of the two commands (default: demo, then test)
 #   --reuse-source keep the copy (and its build) already in DIR from an earlier --keep run
-#   --pivot        enter the root with a private mount namespace and pivot_root instead of chroot:
-#                  the root is then its namespace's root, as on a real machine (the kernel refuses
-#                  user namespaces to a chrooted process, which one sandbox test needs)
+#   --chroot       enter the root with chroot (see above) instead of pivot_root
 #
-# Needs root (debootstrap, mount, chroot) and network access to the Debian mirror. debootstrap is
+# Needs root (debootstrap, mount, unshare/chroot) and network access to the Debian mirror. debootstrap is
 # installed with apt-get when missing: it is a tool of this script, not a dependency of Stratus.
 # Exit status: 0 when both commands succeeded, 1 when either failed, 2 on a setup error.
 set -euo pipefail
@@ -32,7 +33,7 @@ mirror="http://deb.debian.org/debian"
 source_mode="head"
 commands=(demo test)
 reuse_source=0
-pivot=0
+pivot=1
 
 while (($# > 0)); do
   case "$1" in
@@ -42,7 +43,7 @@ while (($# > 0)); do
     --source) source_mode="$2"; shift 2 ;;
     --only) commands=("$2"); shift 2 ;;
     --reuse-source) reuse_source=1; shift ;;
-    --pivot) pivot=1; shift ;;
+    --chroot) pivot=0; shift ;;
     -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "fresh-machine.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
