@@ -20,6 +20,8 @@ stratus_require(libzip "libzip-dev zipcmp zipmerge ziptool")
 stratus_require(CLI11 libcli11-dev)
 stratus_require(simdjson libsimdjson-dev)
 stratus_require(Eigen3 libeigen3-dev 3.3 NO_MODULE)
+# SAM templates (stratus-emulator --template template.yaml).
+stratus_require(yaml-cpp libyaml-cpp-dev)
 if(STRATUS_BUILD_TESTS)
   stratus_require(GTest libgtest-dev)
 endif()

@@ -24,6 +24,8 @@ packages=(
   zipcmp zipmerge ziptool
   # Images for the augment / predict functions (their static archives go into the bootstrap).
   libpng-dev libjpeg62-turbo-dev
+  # SAM templates for the emulator (--template template.yaml).
+  libyaml-cpp-dev
 )
 
 missing=()

@@ -275,10 +275,28 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
     }
   }
   root.read("recursion_limit", config.recursion_limit, 1, 1000);
+  if (const json* mode = root.get("cgroup_mode")) {
+    static const std::pair<const char*, CgroupMode> modes[] = {
+        {"auto", CgroupMode::Auto}, {"v2", CgroupMode::V2}, {"v1", CgroupMode::V1}, {"off", CgroupMode::Off}};
+    bool found = false;
+    for (const auto& [name, value] : modes) {
+      if (mode->is_string() && *mode == name) {
+        config.cgroup_mode = value;
+        found = true;
+      }
+    }
+    if (!found) root.fail("cgroup_mode", "must be \"auto\", \"v2\", \"v1\" or \"off\"");
+  }
   root.reject_unknown();
 }
 
 EmulatorConfig load_config_file(const std::filesystem::path& file) {
+  EmulatorConfig config;
+  apply_config_file(config, file);
+  return config;
+}
+
+void apply_config_file(EmulatorConfig& config, const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw ConfigError("cannot read config file '" + file.string() + "'");
   json doc;
@@ -287,9 +305,7 @@ EmulatorConfig load_config_file(const std::filesystem::path& file) {
   } catch (const json::parse_error& e) {
     throw ConfigError("config file '" + file.string() + "' is not valid JSON: " + e.what());
   }
-  EmulatorConfig config;
   apply_config_json(config, doc, std::filesystem::absolute(file).parent_path());
-  return config;
 }
 
 }  // namespace stratus::emulator

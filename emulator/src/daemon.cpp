@@ -21,6 +21,7 @@
 #include "stratus/emulator/s3/object_store.hpp"
 #include "stratus/emulator/s3/s3_api.hpp"
 #include "stratus/emulator/lambda/scheduler.hpp"
+#include "stratus/emulator/startup_hint.hpp"
 
 namespace stratus::emulator {
 
@@ -31,7 +32,7 @@ struct Daemon::Parts {
       : config(std::move(c)),
         metering(config.prices, config.s3_profile),
         registry(config.data_dir, config.region, config.account_id),
-        limiter(ResourceLimiter::probe(true)),
+        limiter(ResourceLimiter::probe(true, config.cgroup_mode)),
         sandbox(Sandbox::probe(config.sandbox, config.data_dir)),
         journal(io, config.data_dir / "async", config.async_journal),
         faults(io, config.faults),
@@ -193,6 +194,7 @@ void Daemon::run() {
   write_file_atomically(endpoint_file, endpoint + "\n");
   spdlog::info("listening on {} (account concurrency {}, idle keep-alive {} s)", endpoint,
                p.config.account_concurrency, p.config.idle_keepalive_s);
+  for (const auto& line : startup_hint(endpoint, p.registry.list().size())) spdlog::info("{}", line);
   p.io.run();
   std::error_code ec;
   fs::remove(endpoint_file, ec);

@@ -53,8 +53,8 @@ void set_optional_limit(const fs::path& file, const std::string& value) {
 
 
 // The cgroup path of this process for a v1 controller ("memory") or v2 (empty controller).
-std::string own_cgroup(const std::string& controller) {
-  std::ifstream in("/proc/self/cgroup");
+std::string cgroup_path_of(const fs::path& self_cgroup, const std::string& controller) {
+  std::ifstream in(self_cgroup);
   std::string line;
   while (std::getline(in, line)) {
     auto first = line.find(':');
@@ -121,12 +121,27 @@ double ResourceLimiter::vcpus_for_memory(int memory_mb) {
   return std::min(6.0, memory_mb / 1769.0);
 }
 
-std::unique_ptr<ResourceLimiter> ResourceLimiter::probe(bool enforce_cpu_quota) {
+const char* to_string(CgroupMode mode) {
+  switch (mode) {
+    case CgroupMode::Auto: return "auto";
+    case CgroupMode::V2: return "v2";
+    case CgroupMode::V1: return "v1";
+    case CgroupMode::Off: return "off";
+  }
+  return "?";
+}
+
+std::unique_ptr<ResourceLimiter> ResourceLimiter::probe(bool enforce_cpu_quota, CgroupMode mode,
+                                                        const fs::path& root, const fs::path& self_cgroup) {
   std::unique_ptr<ResourceLimiter> limiter(new ResourceLimiter());
   limiter->enforce_cpu_quota_ = enforce_cpu_quota;
-  const fs::path root = "/sys/fs/cgroup";
+  auto own_cgroup = [&](const std::string& controller) { return cgroup_path_of(self_cgroup, controller); };
   std::error_code ec;
-  if (fs::exists(root / "cgroup.controllers", ec)) {
+  // cgroup_mode forces one hierarchy (or none); a forced one that is not there falls back to the
+  // rlimit cap, saying why.
+  if (mode == CgroupMode::Off) {
+    limiter->why_ = "cgroup_mode is off";
+  } else if (mode != CgroupMode::V1 && fs::exists(root / "cgroup.controllers", ec)) {
     // Pure cgroup v2. Our own group holds processes (us), so controllers can only be enabled for a
     // child group if we first move ourselves into a leaf: "<ours>/stratus-<pid>/daemon".
     fs::path ours = root / fs::path(own_cgroup("")).relative_path();
@@ -149,7 +164,7 @@ std::unique_ptr<ResourceLimiter> ResourceLimiter::probe(bool enforce_cpu_quota) 
     } else {
       limiter->why_ = "cgroup v2 at " + ours.string() + " is not writable";
     }
-  } else if (fs::is_directory(root / "memory", ec)) {
+  } else if (mode != CgroupMode::V2 && fs::is_directory(root / "memory", ec)) {
     fs::path memory_parent;
     fs::path cpu_parent;
     if (make_parent(root / "memory" / fs::path(own_cgroup("memory")).relative_path(), memory_parent)) {
@@ -167,8 +182,11 @@ std::unique_ptr<ResourceLimiter> ResourceLimiter::probe(bool enforce_cpu_quota) 
       return limiter;
     }
     limiter->why_ = "cgroup v1 memory hierarchy is not writable";
-  } else {
+  } else if (mode == CgroupMode::Auto) {
     limiter->why_ = "no cgroup hierarchy found";
+  } else {
+    limiter->why_ = std::string("cgroup_mode is ") + to_string(mode) + ", but " + root.string() + " is not a cgroup " +
+                    to_string(mode) + " hierarchy";
   }
   limiter->mode_ = LimitMode::Rlimit;
   return limiter;

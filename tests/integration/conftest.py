@@ -230,6 +230,10 @@ class Emulator:
         self.pass_fds = ()
         # Prepended to the daemon's command line (e.g. setpriv, to run it as another user).
         self.command_prefix = ()
+        # When set, the daemon's arguments instead of --config/--port 0/--bind/--data-dir (tests of
+        # what a bare start does); the endpoint file is still read from self.data_dir.
+        self.args = None
+        self.extra_env = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -242,10 +246,13 @@ class Emulator:
         self.stdout_path = self.work_dir / f"emulator-{self._starts}.stdout"
         self.stderr_path = self.work_dir / f"emulator-{self._starts}.stderr"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(self.extra_env)
+        args = self.args if self.args is not None else [
+            "--config", str(self.config_path), "--port", "0", "--bind", "127.0.0.1",
+            "--data-dir", str(self.data_dir)]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
-                [*self.command_prefix, str(binary), "--config", str(self.config_path), "--port", "0",
-                 "--bind", "127.0.0.1", "--data-dir", str(self.data_dir)],
+                [*self.command_prefix, str(binary), *[str(a) for a in args]],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=self.work_dir,
                 pass_fds=self.pass_fds)
         _live_daemon_pids.add(self.process.pid)

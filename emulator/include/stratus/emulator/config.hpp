@@ -14,6 +14,7 @@
 
 #include "stratus/common/emulator_credentials.hpp"
 #include "stratus/emulator/faults/fault_plan.hpp"
+#include "stratus/emulator/resource_limits.hpp"
 #include "stratus/emulator/sandbox.hpp"
 
 namespace stratus::emulator {
@@ -112,6 +113,8 @@ struct EmulatorConfig {
   SigV4Settings sigv4;
   S3Settings s3;
   SandboxSettings sandbox;
+  // Which cgroup hierarchy limits environments ("cgroup_mode"; resource_limits.hpp).
+  CgroupMode cgroup_mode = CgroupMode::Auto;
   TimeModelMode time_model = TimeModelMode::Aws;
   S3Profile s3_profile;
   std::vector<FunctionSpec> functions;
@@ -127,6 +130,8 @@ struct EmulatorConfig {
 void apply_config_json(EmulatorConfig& config, const nlohmann::json& doc,
                        const std::filesystem::path& base_dir);
 EmulatorConfig load_config_file(const std::filesystem::path& file);
+// The file's settings on top of `config` (e.g. on top of the default data directory).
+void apply_config_file(EmulatorConfig& config, const std::filesystem::path& file);
 
 // Lambda's limits, shared by the config file and the management API.
 inline constexpr int kMinMemoryMb = 128;

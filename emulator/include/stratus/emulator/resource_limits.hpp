@@ -16,6 +16,11 @@ namespace stratus::emulator {
 
 enum class LimitMode { CgroupV2, CgroupV1, Rlimit };
 
+// The config's "cgroup_mode": auto probes v2 then v1; v2 or v1 uses only that hierarchy; off uses
+// none (the RLIMIT_DATA cap). A forced hierarchy that is absent or not writable falls back to the cap.
+enum class CgroupMode { Auto, V2, V1, Off };
+const char* to_string(CgroupMode mode);
+
 // The cgroups of one environment; removed (after killing anything left in them) by the limiter.
 struct EnvironmentCgroups {
   std::vector<std::filesystem::path> dirs;
@@ -32,7 +37,10 @@ struct EnvironmentCgroups {
 class ResourceLimiter {
  public:
   // Probes the machine; `enforce_cpu_quota` caps CPU time (Lambda does), not only weights it.
-  static std::unique_ptr<ResourceLimiter> probe(bool enforce_cpu_quota);
+  // `root` and `self_cgroup` are the cgroup mount and /proc/self/cgroup (tests pass fake ones).
+  static std::unique_ptr<ResourceLimiter> probe(bool enforce_cpu_quota, CgroupMode mode = CgroupMode::Auto,
+                                                const std::filesystem::path& root = "/sys/fs/cgroup",
+                                                const std::filesystem::path& self_cgroup = "/proc/self/cgroup");
   ~ResourceLimiter();
 
   LimitMode mode() const { return mode_; }
