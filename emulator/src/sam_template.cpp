@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include "stratus/emulator/zip_extract.hpp"
+#include "stratus/emulator/lambda/zip_extract.hpp"
 
 namespace stratus::emulator {
 
