@@ -15,6 +15,7 @@
 #include "stratus/emulator/function_registry.hpp"
 #include "stratus/emulator/lambda_api.hpp"
 #include "stratus/emulator/metering.hpp"
+#include "stratus/emulator/prefork_pool.hpp"
 #include "stratus/emulator/resource_limits.hpp"
 #include "stratus/emulator/sandbox.hpp"
 #include "stratus/emulator/s3/object_store.hpp"
@@ -32,6 +33,7 @@ struct Daemon::Parts {
         registry(config.data_dir, config.region, config.account_id),
         limiter(ResourceLimiter::probe(true)),
         sandbox(Sandbox::probe(config.sandbox, config.data_dir)),
+        prefork(std::make_unique<PreforkPool>(*limiter, static_cast<std::size_t>(config.prefork_pool_size))),
         journal(io, config.data_dir / "async", config.async_journal),
         faults(io, config.faults),
         scheduler(io, config, *limiter, *sandbox, metering, journal),
@@ -53,6 +55,8 @@ struct Daemon::Parts {
   FunctionRegistry registry;
   std::unique_ptr<ResourceLimiter> limiter;
   std::unique_ptr<Sandbox> sandbox;
+  // After the limiter (it uses it), before the scheduler: destroyed after every environment.
+  std::unique_ptr<PreforkPool> prefork;
   EventJournal journal;
   FaultInjector faults;
   Scheduler scheduler;
@@ -153,6 +157,7 @@ void Daemon::run() {
   ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("data directory {}", p.config.data_dir.string());
   spdlog::info("resource limits: {}", p.limiter->describe());
+  spdlog::info("pre-fork pool: {} process(es) waiting in fresh cgroups", p.prefork->size());
 
   HttpServerOptions options;
   options.address = p.config.address;
@@ -167,6 +172,7 @@ void Daemon::run() {
                                                                       : p.config.address;
   std::string endpoint = "http://" + host + ":" + std::to_string(p.front->port());
   p.scheduler.set_front_endpoint(endpoint);
+  p.scheduler.set_prefork_pool(p.prefork.get());
   p.scheduler.set_destinations(&p.destinations);
   p.scheduler.set_faults(&p.faults);
   p.api.set_faults(&p.faults);

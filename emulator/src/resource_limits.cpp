@@ -180,10 +180,14 @@ std::string ResourceLimiter::describe() const {
 }
 
 EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory_mb) {
+  EnvironmentCgroups groups = create_unlimited(env_id);
+  set_limits(groups, memory_mb);
+  return groups;
+}
+
+EnvironmentCgroups ResourceLimiter::create_unlimited(const std::string& env_id) const {
   EnvironmentCgroups groups;
   if (mode_ == LimitMode::Rlimit) return groups;
-  const std::uint64_t bytes = static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
-  const double vcpus = vcpus_for_memory(memory_mb);
   auto make = [&](const fs::path& root) {
     fs::path dir = root / env_id;
     std::error_code ec;
@@ -196,6 +200,25 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
     fs::path dir = make(memory_root_);
     groups.memory_dir = dir;
     groups.cpu_usage_file = dir / "cpu.stat";
+    return groups;
+  }
+  groups.memory_dir = make(memory_root_);
+  if (!cpu_root_.empty()) groups.cpu_dir = make(cpu_root_);
+  if (!cpuacct_root_.empty() && cpuacct_root_ != cpu_root_) {
+    fs::path acct_dir = make(cpuacct_root_);
+    groups.cpu_usage_file = acct_dir / "cpuacct.usage";
+  } else if (!cpu_root_.empty() && fs::exists(cpu_root_ / "cpuacct.usage")) {
+    groups.cpu_usage_file = cpu_root_ / env_id / "cpuacct.usage";
+  }
+  return groups;
+}
+
+void ResourceLimiter::set_limits(const EnvironmentCgroups& groups, int memory_mb) const {
+  if (mode_ == LimitMode::Rlimit || groups.memory_dir.empty()) return;
+  const std::uint64_t bytes = static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
+  const double vcpus = vcpus_for_memory(memory_mb);
+  if (mode_ == LimitMode::CgroupV2) {
+    const fs::path& dir = groups.memory_dir;
     write_text(dir / "memory.max", std::to_string(bytes));
     write_text(dir / "memory.swap.max", "0");
     // cpu.weight 1..10000, 100 is the default share: scale so 1 vCPU's worth gets 100.
@@ -204,13 +227,11 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
       write_text(dir / "cpu.max", std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))) +
                                       " " + std::to_string(kCfsPeriodUs));
     }
-    return groups;
+    return;
   }
-  fs::path memory_dir = make(memory_root_);
-  groups.memory_dir = memory_dir;
-  write_text(memory_dir / "memory.limit_in_bytes", std::to_string(bytes));
-  if (!cpu_root_.empty()) {
-    fs::path cpu_dir = make(cpu_root_);
+  write_text(groups.memory_dir / "memory.limit_in_bytes", std::to_string(bytes));
+  if (!groups.cpu_dir.empty()) {
+    const fs::path& cpu_dir = groups.cpu_dir;
     write_text(cpu_dir / "cpu.shares", std::to_string(std::max(2, static_cast<int>(vcpus * 1024))));
     if (enforce_cpu_quota_) {
       write_text(cpu_dir / "cpu.cfs_period_us", std::to_string(kCfsPeriodUs));
@@ -218,13 +239,6 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
                  std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))));
     }
   }
-  if (!cpuacct_root_.empty() && cpuacct_root_ != cpu_root_) {
-    fs::path acct_dir = make(cpuacct_root_);
-    groups.cpu_usage_file = acct_dir / "cpuacct.usage";
-  } else if (!cpu_root_.empty() && fs::exists(cpu_root_ / "cpuacct.usage")) {
-    groups.cpu_usage_file = cpu_root_ / env_id / "cpuacct.usage";
-  }
-  return groups;
 }
 
 std::vector<fs::path> ResourceLimiter::procs_files(const EnvironmentCgroups& groups) const {
@@ -301,6 +315,7 @@ void ResourceLimiter::destroy(EnvironmentCgroups& groups) {
   }
   groups.dirs.clear();
   groups.memory_dir.clear();
+  groups.cpu_dir.clear();
 }
 
 }  // namespace stratus::emulator
