@@ -97,7 +97,8 @@ struct UploadInfo {
 
 struct StoreOptions {
   bool fsync = true;  // flush object data before the rename that publishes it
-  std::size_t disk_threads = 2;
+  // Flushes wait on the disk, not the CPU: with fsync on, small PUTs need several in flight.
+  std::size_t disk_threads = 8;
 };
 
 using CommitCallback = std::function<void(std::exception_ptr error, const ObjectMeta& meta)>;
@@ -158,6 +159,8 @@ class ObjectStore {
   Bucket& bucket_or_throw(const std::string& name) const;
   std::filesystem::path object_path(const Bucket& b, const std::string& key) const;
   void publish(const std::string& bucket, const std::string& key);
+  void publish_committed(const std::string& bucket, ObjectMeta meta, const FileStamp& written,
+                         const std::filesystem::path& target);
   // Runs `work` on the disk pool, then `then` on the io thread with what `work` threw (or null).
   void on_disk(std::function<void()> work, std::function<void(std::exception_ptr)> then);
 
