@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "child_exec_steps.hpp"
@@ -257,9 +258,9 @@ std::unique_ptr<PreforkPool::Slot> PreforkPool::start_one() {
   close_fd(go[0]);
   close_fd(output[1]);
   close_fd(report[1]);
-  slot->go_fd = go[1];
-  slot->output_fd = output[0];
-  slot->report_fd = report[0];
+  slot->go_fd = std::exchange(go[1], -1);
+  slot->output_fd = std::exchange(output[0], -1);
+  slot->report_fd = std::exchange(report[0], -1);
   if (slot->pidfd < 0) fail("pidfd_open");
   return slot;
 }
