@@ -201,7 +201,7 @@ std::unique_ptr<PreforkPool::Slot> PreforkPool::start_one() {
   auto fail = [&](const char* what) {
     int err = errno;
     for (int* fd : {&go[0], &go[1], &output[0], &output[1], &report[0], &report[1]}) close_fd(*fd);
-    discard(std::move(slot), false);
+    discard(std::move(slot), true);
     throw std::system_error(err, std::generic_category(), what);
   };
   if (slot->region == MAP_FAILED) fail("mmap");
@@ -225,6 +225,9 @@ std::unique_ptr<PreforkPool::Slot> PreforkPool::start_one() {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (const auto& file : procs) child_steps::write_pid_to(file.c_str(), report_fd);
+    // In its groups now: tell the pool (an int 0 on the report pipe, where errors are errnos).
+    const int joined = 0;
+    if (::write(report_fd, &joined, sizeof joined) != sizeof joined) ::_exit(127);
     close_all_but(go_fd, output_fd, report_fd);
     char go_byte = 0;
     ssize_t n;
@@ -262,6 +265,16 @@ std::unique_ptr<PreforkPool::Slot> PreforkPool::start_one() {
   slot->output_fd = std::exchange(output[0], -1);
   slot->report_fd = std::exchange(report[0], -1);
   if (slot->pidfd < 0) fail("pidfd_open");
+  // Ready only once it sits in its groups: the migration is what the pool is there to wait out.
+  int joined = -1;
+  ssize_t n;
+  do {
+    n = ::read(slot->report_fd, &joined, sizeof joined);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof joined) || joined != 0) {
+    errno = n == static_cast<ssize_t>(sizeof joined) ? joined : ECHILD;
+    fail("join cgroups");
+  }
   return slot;
 }
 
