@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string_view>
 #include <system_error>
@@ -27,6 +28,8 @@ namespace {
 
 // Room for the spawn spec and the sandbox plan. MAP_NORESERVE: only the pages written cost memory.
 constexpr std::size_t kRegionBytes = 1 << 20;
+// How long after a claim the pool waits before placing a replacement (see run()).
+constexpr std::chrono::milliseconds kReplenishDelay{50};
 
 // What the waiting process reads once it is let go. Every pointer points into the same shared
 // region, which fork maps at the same address in both processes.
@@ -313,7 +316,21 @@ void PreforkPool::run() {
         ids.push_back(slot->id);
       }
     }
-    if (want_more && backoff_ms == 0) {
+    // Not right after a claim: placing a replacement takes the kernel's cgroup threadgroup lock for
+    // writing for 10-16 ms, which stalls every fork and thread creation on the host, including the
+    // just-claimed process's runtime starting up.
+    int settle_ms = 0;
+    if (want_more) {
+      std::lock_guard lock(mutex_);
+      auto since = std::chrono::steady_clock::now() - last_claim_;
+      if (since < kReplenishDelay) {
+        settle_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         kReplenishDelay - since)
+                                         .count()) +
+                    1;
+      }
+    }
+    if (want_more && backoff_ms == 0 && settle_ms == 0) {
       try {
         auto slot = start_one();
         std::lock_guard lock(mutex_);
@@ -325,9 +342,9 @@ void PreforkPool::run() {
         backoff_ms = 1000;
       }
     }
-    int timeout = backoff_ms > 0 ? backoff_ms : -1;
+    int timeout = backoff_ms > 0 ? backoff_ms : (settle_ms > 0 ? settle_ms : -1);
     int n = ::poll(fds.data(), fds.size(), timeout);
-    if (n == 0) backoff_ms = 0;
+    if (n == 0 && backoff_ms > 0) backoff_ms = 0;
     if (n <= 0) continue;
     if (fds[0].revents) {
       char buf[64];
@@ -359,6 +376,7 @@ std::optional<ClaimedProcess> PreforkPool::claim(const SpawnSpec& spec, int memo
     if (ready_.empty()) return std::nullopt;
     slot = std::move(ready_.front());
     ready_.pop_front();
+    last_claim_ = std::chrono::steady_clock::now();
   }
   wake();
   // A process killed while waiting is not handed out (its pidfd is readable once it is gone).

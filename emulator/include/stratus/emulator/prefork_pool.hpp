@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -73,6 +74,7 @@ class PreforkPool {
   std::deque<std::unique_ptr<Slot>> ready_;
   PreforkPoolStats stats_;
   std::uint64_t next_id_ = 0;
+  std::chrono::steady_clock::time_point last_claim_{};
   bool stopping_ = false;
   int wake_fds_[2] = {-1, -1};
   std::thread thread_;
