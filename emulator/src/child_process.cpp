@@ -1,5 +1,7 @@
 #include "stratus/emulator/child_process.hpp"
 
+#include "child_exec_steps.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,41 +18,9 @@
 namespace stratus::emulator {
 
 namespace {
-
-// Only async-signal-safe calls between fork and exec.
-[[noreturn]] void child_fail(int report_fd) {
-  int err = errno;
-  (void)!::write(report_fd, &err, sizeof err);
-  ::_exit(127);
-}
-
-void write_pid_to(const char* file, int report_fd) {
-  int fd = ::open(file, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) child_fail(report_fd);
-  char buf[32];
-  int len = 0;
-  pid_t pid = ::getpid();
-  char digits[16];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + pid % 10);
-    pid /= 10;
-  } while (pid > 0);
-  while (n > 0) buf[len++] = digits[--n];
-  buf[len++] = '\n';
-  if (::write(fd, buf, static_cast<std::size_t>(len)) != len) child_fail(report_fd);
-  ::close(fd);
-}
-
-// Marks every descriptor above stderr close-on-exec: the child must not inherit the daemon's
-// listening sockets, client connections, runtime API sockets or whatever the daemon itself
-// inherited. CLOEXEC rather than close, so the exec report pipe still reports a failed exec.
-void close_other_descriptors_at_exec(int max_fd) {
-  constexpr unsigned kCloseRangeCloexec = 1u << 2;  // CLOSE_RANGE_CLOEXEC, Linux 5.11
-  if (::syscall(SYS_close_range, 3u, ~0u, kCloseRangeCloexec) == 0) return;
-  for (int fd = 3; fd < max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
+using child_steps::close_other_descriptors_at_exec;
+using child_steps::write_pid_to;
+[[noreturn]] void child_fail(int report_fd) { child_steps::fail(report_fd); }
 }  // namespace
 
 ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
@@ -141,6 +111,14 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
     child.wait_status_ = status;
     throw std::system_error(child_errno, std::generic_category(), "start " + exe);
   }
+  return child;
+}
+
+ChildProcess ChildProcess::adopt(pid_t pid, int output_fd, int exec_report_fd) {
+  ChildProcess child;
+  child.pid_ = pid;
+  child.output_fd_ = output_fd;
+  child.exec_report_fd_ = exec_report_fd;
   return child;
 }
 

@@ -191,6 +191,7 @@ void apply_config_json(EmulatorConfig& config, const json& doc, const std::files
   }
   root.read("shutdown_grace_s", config.shutdown_grace_s, 0, 3600);
   root.read("init_timeout_s", config.init_timeout_s, 0.1, 600);
+  root.read("prefork_pool_size", config.prefork_pool_size, 0, 64);
   {
     ObjectReader prices = root.child("prices");
     auto& p = config.prices;

@@ -16,6 +16,7 @@
 #include "stratus/emulator/blocking_work.hpp"
 #include "stratus/emulator/lambda/lambda_api.hpp"
 #include "stratus/emulator/metering.hpp"
+#include "stratus/emulator/prefork_pool.hpp"
 #include "stratus/emulator/resource_limits.hpp"
 #include "stratus/emulator/sandbox.hpp"
 #include "stratus/emulator/s3/object_store.hpp"
@@ -34,6 +35,7 @@ struct Daemon::Parts {
         registry(config.data_dir, config.region, config.account_id),
         limiter(ResourceLimiter::probe(true, config.cgroup_mode)),
         sandbox(Sandbox::probe(config.sandbox, config.data_dir)),
+        prefork(std::make_unique<PreforkPool>(*limiter, static_cast<std::size_t>(config.prefork_pool_size))),
         journal(io, config.data_dir / "async", config.async_journal),
         faults(io, config.faults),
         scheduler(io, config, *limiter, *sandbox, metering, journal),
@@ -58,6 +60,8 @@ struct Daemon::Parts {
   FunctionRegistry registry;
   std::unique_ptr<ResourceLimiter> limiter;
   std::unique_ptr<Sandbox> sandbox;
+  // After the limiter (it uses it), before the scheduler: destroyed after every environment.
+  std::unique_ptr<PreforkPool> prefork;
   EventJournal journal;
   FaultInjector faults;
   Scheduler scheduler;
@@ -158,6 +162,7 @@ void Daemon::run() {
   ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("data directory {}", p.config.data_dir.string());
   spdlog::info("resource limits: {}", p.limiter->describe());
+  spdlog::info("pre-fork pool: {} process(es) waiting in fresh cgroups", p.prefork->size());
 
   HttpServerOptions options;
   options.address = p.config.address;
@@ -172,6 +177,7 @@ void Daemon::run() {
                                                                       : p.config.address;
   std::string endpoint = "http://" + host + ":" + std::to_string(p.front->port());
   p.scheduler.set_front_endpoint(endpoint);
+  p.scheduler.set_prefork_pool(p.prefork.get());
   p.scheduler.set_destinations(&p.destinations);
   p.scheduler.set_faults(&p.faults);
   p.api.set_faults(&p.faults);

@@ -224,23 +224,25 @@ std::string ResourceLimiter::describe() const {
 }
 
 EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory_mb) {
+  EnvironmentCgroups groups = create_unlimited(env_id);
+  try {
+    set_limits(groups, memory_mb);
+  } catch (...) {
+    destroy(groups);  // an environment that cannot have its memory cap is not started
+    throw;
+  }
+  return groups;
+}
+
+EnvironmentCgroups ResourceLimiter::create_unlimited(const std::string& env_id) const {
   EnvironmentCgroups groups;
   if (mode_ == LimitMode::Rlimit) return groups;
-  const std::uint64_t bytes = static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
-  const double vcpus = vcpus_for_memory(memory_mb);
-  // The memory cap is Lambda's promise: an environment that cannot have it is not started.
-  auto set_required_limit = [&](const fs::path& file, const std::string& value) {
-    if (std::error_code ec = write_control(file, value)) {
-      destroy(groups);
-      throw std::system_error(ec, "set " + file.string() + " to " + value);
-    }
-  };
   auto make = [&](const fs::path& root) {
     fs::path dir = root / env_id;
     std::error_code ec;
     fs::create_directory(dir, ec);
     if (ec) {
-      destroy(groups);  // the groups made so far
+      for (const auto& made : groups.dirs) fs::remove(made, ec);  // the (empty) groups made so far
       throw std::system_error(ec, "create cgroup " + dir.string());
     }
     groups.dirs.push_back(dir);
@@ -250,6 +252,32 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
     fs::path dir = make(memory_root_);
     groups.memory_dir = dir;
     groups.cpu_usage_file = dir / "cpu.stat";
+    return groups;
+  }
+  groups.memory_dir = make(memory_root_);
+  if (!cpu_root_.empty()) groups.cpu_dir = make(cpu_root_);
+  if (!cpuacct_root_.empty() && cpuacct_root_ != cpu_root_) {
+    fs::path acct_dir = make(cpuacct_root_);
+    groups.cpu_usage_file = acct_dir / "cpuacct.usage";
+  } else if (!cpu_root_.empty() && fs::exists(cpu_root_ / "cpuacct.usage")) {
+    groups.cpu_usage_file = cpu_root_ / env_id / "cpuacct.usage";
+  }
+  return groups;
+}
+
+void ResourceLimiter::set_limits(const EnvironmentCgroups& groups, int memory_mb) const {
+  if (mode_ == LimitMode::Rlimit || groups.memory_dir.empty()) return;
+  const std::uint64_t bytes = static_cast<std::uint64_t>(memory_mb) * 1024 * 1024;
+  const double vcpus = vcpus_for_memory(memory_mb);
+  // The memory cap is Lambda's promise: a group that cannot have it is refused (the caller
+  // discards it); the CPU share and quota are best effort, logged once when they fail.
+  auto set_required_limit = [](const fs::path& file, const std::string& value) {
+    if (std::error_code ec = write_control(file, value)) {
+      throw std::system_error(ec, "set " + file.string() + " to " + value);
+    }
+  };
+  if (mode_ == LimitMode::CgroupV2) {
+    const fs::path& dir = groups.memory_dir;
     set_required_limit(dir / "memory.max", std::to_string(bytes));
     set_optional_limit(dir / "memory.swap.max", "0");  // absent without swap accounting
     // cpu.weight 1..10000, 100 is the default share: scale so 1 vCPU's worth gets 100.
@@ -258,13 +286,11 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
       set_optional_limit(dir / "cpu.max", std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))) +
                                       " " + std::to_string(kCfsPeriodUs));
     }
-    return groups;
+    return;
   }
-  fs::path memory_dir = make(memory_root_);
-  groups.memory_dir = memory_dir;
-  set_required_limit(memory_dir / "memory.limit_in_bytes", std::to_string(bytes));
-  if (!cpu_root_.empty()) {
-    fs::path cpu_dir = make(cpu_root_);
+  set_required_limit(groups.memory_dir / "memory.limit_in_bytes", std::to_string(bytes));
+  if (!groups.cpu_dir.empty()) {
+    const fs::path& cpu_dir = groups.cpu_dir;
     set_optional_limit(cpu_dir / "cpu.shares", std::to_string(std::max(2, static_cast<int>(vcpus * 1024))));
     if (enforce_cpu_quota_) {
       set_optional_limit(cpu_dir / "cpu.cfs_period_us", std::to_string(kCfsPeriodUs));
@@ -272,13 +298,6 @@ EnvironmentCgroups ResourceLimiter::create(const std::string& env_id, int memory
                  std::to_string(std::max(1000, static_cast<int>(vcpus * kCfsPeriodUs))));
     }
   }
-  if (!cpuacct_root_.empty() && cpuacct_root_ != cpu_root_) {
-    fs::path acct_dir = make(cpuacct_root_);
-    groups.cpu_usage_file = acct_dir / "cpuacct.usage";
-  } else if (!cpu_root_.empty() && fs::exists(cpu_root_ / "cpuacct.usage")) {
-    groups.cpu_usage_file = cpu_root_ / env_id / "cpuacct.usage";
-  }
-  return groups;
 }
 
 std::vector<fs::path> ResourceLimiter::procs_files(const EnvironmentCgroups& groups) const {
@@ -355,6 +374,7 @@ void ResourceLimiter::destroy(EnvironmentCgroups& groups) {
   }
   groups.dirs.clear();
   groups.memory_dir.clear();
+  groups.cpu_dir.clear();
 }
 
 }  // namespace stratus::emulator

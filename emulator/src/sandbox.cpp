@@ -49,7 +49,7 @@ int add_mount_flags(const char* path, std::uint64_t flags, bool recursive) {
                                     recursive ? kAtRecursive : 0u, &attr, sizeof attr));
 }
 
-int write_text_in_child(const char* path, const std::string& text) {
+int write_text_in_child(const char* path, std::string_view text) {
   int fd = ::open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno;
   ssize_t n = ::write(fd, text.data(), text.size());
@@ -57,6 +57,10 @@ int write_text_in_child(const char* path, const std::string& text) {
   ::close(fd);
   return err;
 }
+
+// The plan's strings as C strings: a SandboxPlan holds std::string, a FlatSandboxPlan pointers.
+const char* c_str(const std::string& s) { return s.c_str(); }
+const char* c_str(const char* s) { return s; }
 
 int clear_capability_sets() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -148,31 +152,35 @@ unsigned probe_in_child(const SandboxSettings& settings, bool root, const std::s
 
 }  // namespace
 
-int apply_sandbox_in_child(const SandboxPlan& p) {
+namespace {
+
+// One body for both plan types, so the pre-fork pool's processes get exactly the same steps.
+template <class Plan>
+int apply_plan_in_child(const Plan& p) {
   errno = 0;
   if (p.mount_namespace) {
     STRATUS_TRY(::unshare(CLONE_NEWNS | (p.user_namespace ? CLONE_NEWUSER : 0)));
     if (p.user_namespace) {
       if (int err = write_text_in_child("/proc/self/setgroups", "deny")) return err;
-      if (int err = write_text_in_child("/proc/self/uid_map", p.uid_map)) return err;
-      if (int err = write_text_in_child("/proc/self/gid_map", p.gid_map)) return err;
+      if (int err = write_text_in_child("/proc/self/uid_map", c_str(p.uid_map))) return err;
+      if (int err = write_text_in_child("/proc/self/gid_map", c_str(p.gid_map))) return err;
     }
     // Nothing mounted here may leak back to the host, nor host mounts appear later.
     STRATUS_TRY(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
-    const char* root = p.task_root.c_str();
-    STRATUS_TRY(::mount(p.code_dir.c_str(), root, nullptr, MS_BIND | MS_REC, nullptr));
+    const char* root = c_str(p.task_root);
+    STRATUS_TRY(::mount(c_str(p.code_dir), root, nullptr, MS_BIND | MS_REC, nullptr));
     STRATUS_TRY(
         add_mount_flags(root, kMountAttrReadOnly | kMountAttrNoSuid | kMountAttrNoDev, false));
     for (const auto& dir : p.hide_dirs) {
-      STRATUS_TRY(::mount("tmpfs", dir.c_str(), "tmpfs",
+      STRATUS_TRY(::mount("tmpfs", c_str(dir), "tmpfs",
                           MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555"));
     }
     for (const auto& file : p.hide_files) {
-      STRATUS_TRY(::mount("/dev/null", file.c_str(), nullptr, MS_BIND, nullptr));
+      STRATUS_TRY(::mount("/dev/null", c_str(file), nullptr, MS_BIND, nullptr));
     }
     if (p.read_only_root) STRATUS_TRY(add_mount_flags("/", kMountAttrReadOnly, true));
     if (p.tmp_tmpfs) {
-      STRATUS_TRY(::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p.tmp_options.c_str()));
+      STRATUS_TRY(::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c_str(p.tmp_options)));
     }
   }
   if (p.file_size_limit > 0) {
@@ -196,6 +204,11 @@ int apply_sandbox_in_child(const SandboxPlan& p) {
   STRATUS_TRY(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
   return 0;
 }
+
+}  // namespace
+
+int apply_sandbox_in_child(const SandboxPlan& p) { return apply_plan_in_child(p); }
+int apply_sandbox_in_child(const FlatSandboxPlan& p) { return apply_plan_in_child(p); }
 
 void plan_hidden_paths(const std::vector<fs::path>& candidates, const std::vector<fs::path>& needed,
                        std::vector<std::string>& dirs, std::vector<std::string>& files) {

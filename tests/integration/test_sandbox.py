@@ -62,9 +62,11 @@ def sandbox_line(emulator):
     return next((line for line in emulator.logs().splitlines() if "sandbox: " in line), "")
 
 
-@pytest.fixture
-def sandboxed(start_emulator, tmp_path):
-    emulator = start_emulator()
+# Every sandbox check runs against environments started both ways: from the pre-fork pool
+# (processes waiting in fresh cgroups) and spawned on demand with the pool off.
+@pytest.fixture(params=[2, 0], ids=["prefork_pool", "no_pool"])
+def sandboxed(start_emulator, tmp_path, request):
+    emulator = start_emulator(default_config(prefork_pool_size=request.param))
     if os.geteuid() != 0:
         pytest.fail("these tests check the root-run daemon's sandbox; run them as root (as CI does)")
     line = sandbox_line(emulator)

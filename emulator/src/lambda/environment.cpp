@@ -14,6 +14,8 @@
 #include "stratus/common/request_id.hpp"
 #include "stratus/common/utc_time.hpp"
 #include "stratus/emulator/lambda/lambda_error_document.hpp"
+#include "stratus/emulator/peer_credentials.hpp"
+#include "stratus/emulator/prefork_pool.hpp"
 
 namespace stratus::emulator {
 
@@ -89,7 +91,6 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
   tmp_dir_ = ctx_.config.data_dir / "tmp" / id_;
   fs::create_directories(tmp_dir_);
   log_.open(ctx_.config.data_dir / "logs" / f.name / (utc_date("%Y-%m-%d") + "-" + id_ + ".log"));
-  cgroups_ = ctx_.limiter.create("env-" + id_, f.memory_mb);
   s3_access_key_ = ctx_.metering.s3_attribution().register_environment(id_);
   sandbox_ = ctx_.sandbox.plan(f.code->dir(), f.ephemeral_storage_mb, tmp_dir_, ctx_.host.code_dirs());
 
@@ -128,11 +129,20 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
   spec.working_dir = task_root;
   spec.sandbox = &*sandbox_;
   spec.environment = std::move(env);
-  spec.cgroup_procs_files = ctx_.limiter.procs_files(cgroups_);
   spec.rlimit_data_bytes = ctx_.limiter.rlimit_bytes(f.memory_mb);
   spec.wait_for_exec = false;
   spawned_at_ = SteadyClock::now();
-  process_ = ChildProcess::spawn(spec);
+  // A pre-forked process already sits in fresh cgroups: no cgroup migration on this path.
+  std::optional<ClaimedProcess> claimed;
+  if (ctx_.prefork) claimed = ctx_.prefork->claim(spec, f.memory_mb);
+  if (claimed) {
+    cgroups_ = std::move(claimed->cgroups);
+    process_ = std::move(claimed->process);
+  } else {
+    cgroups_ = ctx_.limiter.create("env-" + id_, f.memory_mb);
+    spec.cgroup_procs_files = ctx_.limiter.procs_files(cgroups_);
+    process_ = ChildProcess::spawn(spec);
+  }
   exec_report_.emplace(ctx_.io, process_.release_exec_report_fd());
   exec_report_->non_blocking(true);
   watch_exec_report();

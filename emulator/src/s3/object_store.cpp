@@ -1,6 +1,8 @@
 #include "stratus/emulator/s3/object_store.hpp"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,8 +64,12 @@ int open_read(const fs::path& path) {
 // Flushes and renames a finished file into place; makes the rename durable too when asked.
 void publish_file(int fd, const fs::path& from, const fs::path& to, bool flush) {
   if (flush && ::fdatasync(fd) != 0) throw_errno("flush " + from.string());
-  fs::create_directories(to.parent_path());
-  if (::rename(from.c_str(), to.c_str()) != 0) throw_errno("rename " + from.string());
+  // The objects/<h2> directory exists after the first object under it: try the rename first.
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    if (errno != ENOENT) throw_errno("rename " + from.string());
+    fs::create_directories(to.parent_path());
+    if (::rename(from.c_str(), to.c_str()) != 0) throw_errno("rename " + from.string());
+  }
   if (flush) {
     int dir = ::open(to.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir >= 0) {
@@ -116,7 +122,7 @@ void TempFile::append(std::string_view bytes) {
 }
 
 ObjectStore::ObjectStore(boost::asio::io_context& io, fs::path root, StoreOptions options)
-    : root_(std::move(root)), options_(options), disk_(io, options.disk_threads) {}
+    : io_(io), root_(std::move(root)), options_(options), disk_(io, options.disk_threads) {}
 
 ObjectStore::~ObjectStore() = default;  // disk_ waits for work already running
 
@@ -246,8 +252,25 @@ std::unique_ptr<TempFile> ObjectStore::create_temp(const std::string& bucket) {
 }
 
 fs::path ObjectStore::object_path(const Bucket& b, const std::string& key) const {
-  std::string hash = aws::sha256_hex(key);
-  return b.dir / "objects" / hash.substr(0, 2) / hash;
+  // The algorithm is fetched once: a one-shot SHA256() looks it up again on every call.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  std::string hash;
+  if (sha256 && EVP_Digest(key.data(), key.size(), digest, &length, sha256, nullptr) == 1) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    hash.resize(length * 2);
+    for (unsigned i = 0; i < length; ++i) {
+      hash[2 * i] = kHex[digest[i] >> 4];
+      hash[2 * i + 1] = kHex[digest[i] & 15];
+    }
+  } else {
+    hash = aws::sha256_hex(key);
+  }
+  std::string path = b.dir.native();
+  path.reserve(path.size() + 12 + hash.size());
+  path.append("/objects/").append(hash, 0, 2).append("/").append(hash);
+  return fs::path(std::move(path));
 }
 
 // Called on the io thread after a file was renamed into place: the index takes what is on disk
@@ -265,22 +288,58 @@ void ObjectStore::publish(const std::string& bucket, const std::string& key) {
   if (meta && meta->key == key) it->second->objects[key] = std::move(*meta);
 }
 
+// After this commit's file was renamed to `target`: the index takes the metadata in hand when the
+// file there is still the one written (one stat), else what is on disk now (a later commit of the
+// same key, or a delete, landed in between).
+void ObjectStore::publish_committed(const std::string& bucket, ObjectMeta meta,
+                                    const FileStamp& written, const fs::path& target) {
+  auto it = buckets_.find(bucket);
+  if (it == buckets_.end()) return;
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_ino) == written.inode &&
+      static_cast<std::uint64_t>(st.st_size) == written.bytes) {
+    meta.file = written;
+    it->second->objects[meta.key] = std::move(meta);
+    return;
+  }
+  publish(bucket, meta.key);
+}
+
 void ObjectStore::commit_object(const std::string& bucket, std::unique_ptr<TempFile> data,
                                 ObjectMeta meta, CommitCallback done) {
   Bucket& b = bucket_or_throw(bucket);
   meta.last_modified_ms = now_ms();
   data->append(encode_object_trailer(meta));
   auto target = object_path(b, meta.key);
-  bool flush = options_.fsync;
+  const FileStamp written = file_stamp(data->fd());
+  if (!options_.fsync) {
+    // Nothing to wait for: the rename takes microseconds, so it happens here, in order with every
+    // other io-thread change of the index, without two thread hops. `done` still runs later, as
+    // with the disk pool.
+    std::exception_ptr error;
+    try {
+      publish_file(data->fd(), data->path(), target, false);
+      data->release();
+      meta.file = written;
+      b.objects[meta.key] = meta;
+    } catch (...) {
+      error = std::current_exception();
+    }
+    boost::asio::post(io_, [this, data = std::shared_ptr<TempFile>(std::move(data)), error,
+                            meta = std::move(meta), done = std::move(done)] {
+      done(error, meta);
+    });
+    return;
+  }
   std::shared_ptr<TempFile> file(std::move(data));
   disk_.run(
-      [file, target, flush] {
-        publish_file(file->fd(), file->path(), target, flush);
+      [file, target] {
+        publish_file(file->fd(), file->path(), target, true);
         file->release();
       },
-      [this, file, bucket, meta = std::move(meta),
+      [this, file, bucket, target, written, meta = std::move(meta),
        done = std::move(done)](std::exception_ptr error) {
-        if (!error) publish(bucket, meta.key);
+        if (!error) publish_committed(bucket, meta, written, target);
         done(error, meta);
       });
 }
@@ -290,6 +349,12 @@ OpenObject ObjectStore::open_object(const std::string& bucket, const std::string
   int fd = open_read(object_path(b, key));
   if (fd < 0) throw ObjectStoreError(StoreFailure::NoSuchKey, "The specified key does not exist.");
   auto owner = share_fd(fd);
+  // The index describes this very file (same inode, size and mtime): no need to parse its trailer.
+  auto indexed = b.objects.find(key);
+  if (indexed != b.objects.end() && indexed->second.file.inode != 0 &&
+      file_stamp(fd) == indexed->second.file) {
+    return {owner, indexed->second};
+  }
   auto meta = read_object_meta(fd);
   if (!meta || meta->key != key)
     throw ObjectStoreError(StoreFailure::NoSuchKey, "The specified key does not exist.");

@@ -39,6 +39,9 @@ class ChildProcess {
   ChildProcess() = default;
   // Throws std::system_error with the child's exec errno when the program cannot be started.
   static ChildProcess spawn(const SpawnSpec& spec);
+  // Takes ownership of a process started elsewhere (a pre-forked one, prefork_pool.hpp), with the
+  // same meaning of the two pipes as spawn() without wait_for_exec.
+  static ChildProcess adopt(pid_t pid, int output_fd, int exec_report_fd);
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;

@@ -109,6 +109,9 @@ struct EmulatorConfig {
   bool async_journal = true;
   double shutdown_grace_s = 10;
   double init_timeout_s = 10;
+  // Processes forked ahead of need and already placed in fresh cgroups (prefork_pool.hpp), so a
+  // cold start skips the cgroup migration; 0 turns the pool off.
+  int prefork_pool_size = 2;
   PriceTable prices;
   SigV4Settings sigv4;
   S3Settings s3;

@@ -25,6 +25,7 @@ const char* to_string(CgroupMode mode);
 struct EnvironmentCgroups {
   std::vector<std::filesystem::path> dirs;
   std::filesystem::path memory_dir;  // empty when memory is not under a cgroup
+  std::filesystem::path cpu_dir;     // cgroup v1's cpu controller group; empty otherwise
   std::filesystem::path cpu_usage_file;  // cpuacct.usage (v1, ns) or cpu.stat (v2, usage_usec)
   // Kept open once the process exists (open_probes): every invocation reads them twice, and one
   // pread beats open + read + close by two thirds of the syscalls.
@@ -48,6 +49,10 @@ class ResourceLimiter {
 
   // Creates the cgroups for one environment (no-op in rlimit mode). Throws std::system_error.
   EnvironmentCgroups create(const std::string& env_id, int memory_mb);
+  // The same groups without limits yet, for a process placed in them ahead of need (the pre-fork
+  // pool); set_limits() then gives them a function's limits before its code runs.
+  EnvironmentCgroups create_unlimited(const std::string& env_id) const;
+  void set_limits(const EnvironmentCgroups& groups, int memory_mb) const;
   // Files the child writes its pid into before exec.
   std::vector<std::filesystem::path> procs_files(const EnvironmentCgroups& groups) const;
   std::uint64_t rlimit_bytes(int memory_mb) const;

@@ -66,9 +66,41 @@ struct SandboxPlan {
   int cap_last_cap = 40;
 };
 
+// A list of C strings that a range-for can walk.
+struct CStringList {
+  const char* const* items = nullptr;
+  std::size_t count = 0;
+  const char* const* begin() const { return items; }
+  const char* const* end() const { return items + count; }
+};
+
+// The same plan with every string as a pointer, so it can be laid out in memory shared with a
+// process forked before the plan existed (prefork_pool.hpp) and read there without allocating.
+struct FlatSandboxPlan {
+  bool switch_uid = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool user_namespace = false;
+  const char* uid_map = "";
+  const char* gid_map = "";
+  bool mount_namespace = false;
+  const char* code_dir = "";
+  const char* task_root = "";
+  bool bind_var_task = false;
+  CStringList hide_dirs;
+  CStringList hide_files;
+  bool read_only_root = false;
+  bool tmp_tmpfs = false;
+  const char* tmp_options = "";
+  std::uint64_t file_size_limit = 0;
+  bool drop_bounding_set = false;
+  int cap_last_cap = 40;
+};
+
 // Runs the plan in the forked child. Returns 0, or the errno of the step that failed (the child
-// then reports it and exits 127).
+// then reports it and exits 127). Both overloads run the same steps.
 int apply_sandbox_in_child(const SandboxPlan& plan);
+int apply_sandbox_in_child(const FlatSandboxPlan& plan);
 
 class Sandbox {
  public:

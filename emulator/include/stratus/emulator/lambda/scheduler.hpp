@@ -43,6 +43,7 @@ class Scheduler : public EnvironmentHost {
   ~Scheduler() override;
 
   void set_front_endpoint(std::string url) { context_.front_endpoint = std::move(url); }
+  void set_prefork_pool(class PreforkPool* pool) { context_.prefork = pool; }
   // Where records of finished async invocations go (besides the on-failure file); may stay null.
   void set_destinations(class AsyncDestinations* destinations) { destinations_ = destinations; }
   // Fault injection (dropped and duplicated events; crashes and stragglers in environments).
