@@ -8,6 +8,7 @@
 
 #include "stratus/ml/hyperparameter_search.hpp"
 #include "stratus/ml/mlp_architecture.hpp"
+#include "stratus/ml/protocol_names.hpp"
 
 namespace stratus::ml::hyperparameter_search {
 namespace {
@@ -21,24 +22,6 @@ constexpr std::uint32_t kMaxCheckpointHeader = 1 << 16;
 
 [[noreturn]] void refuse(const std::string& message) {
   throw ProtocolError(std::string(kProtocol) + ": " + message);
-}
-
-bool valid_run_id(std::string_view id) {
-  if (id.empty() || id.size() > kMaxRunIdLength) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool valid_bucket(std::string_view bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
-  for (char c : bucket) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
-  }
-  return true;
 }
 
 bool valid_key(std::string_view key) {
@@ -259,10 +242,10 @@ void validate(const TrialConfig& t) {
 }
 
 void validate(const RunConfig& r) {
-  if (!valid_run_id(r.run_id)) refuse("\"run_id\" must be 1-64 characters of [A-Za-z0-9._-]");
-  if (!valid_bucket(r.bucket)) refuse("\"bucket\" is not a valid bucket name");
+  if (!is_valid_run_id(r.run_id, kMaxRunIdLength)) refuse("\"run_id\" must be 1-64 characters of [A-Za-z0-9._-]");
+  if (!is_valid_bucket_name(r.bucket)) refuse("\"bucket\" is not a valid bucket name");
   for (const DatasetRef* d : {&r.train, &r.test}) {
-    if (!valid_bucket(d->bucket)) refuse("a dataset's \"bucket\" is not a valid bucket name");
+    if (!is_valid_bucket_name(d->bucket)) refuse("a dataset's \"bucket\" is not a valid bucket name");
     if (!valid_key(d->manifest_key)) refuse("a dataset's \"manifest_key\" is not a valid key");
   }
   if (r.function.empty() || r.function.size() > 140) refuse("\"function\" must be a function name");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "stratus/ml/layer_parallel.hpp"
+#include "stratus/ml/protocol_names.hpp"
 
 namespace stratus::ml::layer_parallel {
 namespace {
@@ -16,24 +17,6 @@ using ordered_json = nlohmann::ordered_json;
 
 [[noreturn]] void refuse(const std::string& message) {
   throw ProtocolError(message);
-}
-
-bool valid_run_id(std::string_view id) {
-  if (id.empty() || id.size() > kMaxRunIdLength) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool valid_bucket(std::string_view bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
-  for (char c : bucket) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
-  }
-  return true;
 }
 
 std::string five(std::uint32_t n) {
@@ -174,8 +157,8 @@ std::pair<std::uint32_t, std::uint32_t> RunConfig::slice_range(std::size_t layer
 }
 
 void validate(const RunConfig& c) {
-  if (!valid_run_id(c.run_id)) refuse("\"run_id\" must be 1-64 of A-Z a-z 0-9 . _ -");
-  if (!valid_bucket(c.bucket)) refuse("\"bucket\" is not a valid bucket name");
+  if (!is_valid_run_id(c.run_id, kMaxRunIdLength)) refuse("\"run_id\" must be 1-64 of A-Z a-z 0-9 . _ -");
+  if (!is_valid_bucket_name(c.bucket)) refuse("\"bucket\" is not a valid bucket name");
   if (c.widths.size() < 2 || c.widths.size() > 33) refuse("\"widths\" must hold 2 to 33 widths");
   std::uint64_t parameters = 0;
   for (std::size_t i = 0; i < c.widths.size(); ++i) {
