@@ -10,7 +10,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "stratus/common/lambda_client.hpp"
@@ -18,6 +17,7 @@
 #include "stratus/trainer/emulator_s3_profile.hpp"
 #include "stratus/trainer/local_lambda.hpp"
 #include "stratus/trainer/target.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 namespace {
@@ -271,14 +271,13 @@ int run_case(CaseCommand& c, std::string_view architecture) {
       } catch (const std::exception& error) {
         faults = {{"error", error.what()}};
       }
-      std::ofstream(c.report_file) << ordered_json{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
-                                                   {"target", c.target},
-                                                   {"stopped_by", e.limit()},
-                                                   {"stop_reason", e.what()},
-                                                   {"rounds", rounds},
-                                                   {"faults", faults}}
-                                          .dump(2)
-                                   << "\n";
+      const ordered_json stopped{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
+                                 {"target", c.target},
+                                 {"stopped_by", e.limit()},
+                                 {"stop_reason", e.what()},
+                                 {"rounds", rounds},
+                                 {"faults", faults}};
+      write_file_replacing(c.report_file, stopped.dump(2) + "\n");
     }
     throw;
   }
@@ -317,15 +316,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                                                           : ordered_json(nullptr)},
                            {"faults", faults}};
     if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
-    if (!c.report_file.empty()) {
-      const std::string temporary = c.report_file + ".tmp";
-      {
-        std::ofstream out(temporary);
-        out << report.dump(2) << "\n";
-        if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
-      }
-      std::filesystem::rename(temporary, c.report_file);
-    }
+    if (!c.report_file.empty()) write_file_replacing(c.report_file, report.dump(2) + "\n");
   }
   return 0;
 }

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +18,7 @@
 #include "stratus/trainer/dataset_readers.hpp"
 #include "stratus/trainer/hyperparameter_search.hpp"
 #include "stratus/trainer/target.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 namespace hs = ml::hyperparameter_search;
@@ -324,13 +324,7 @@ int run(CasecCommand& c) {
                            {"checkpoints", checkpoints},
                            {"driver_invocations", result.invocations},
                            {"wall_ms", result.wall_ms}};
-    const std::string temporary = c.report_file + ".tmp";
-    {
-      std::ofstream out(temporary);
-      out << report.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
-    }
-    std::filesystem::rename(temporary, c.report_file);
+    write_file_replacing(c.report_file, report.dump(2) + "\n");
   }
   if (!result.best) {
     std::cerr << "stratus-trainer: casec: every trial failed\n";

@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -19,6 +18,7 @@
 #include "stratus/trainer/html_report.hpp"
 #include "stratus/trainer/layer_parallel.hpp"
 #include "stratus/trainer/target.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 namespace lp = ml::layer_parallel;
@@ -308,15 +308,7 @@ int run(LayersCommand& c) {
                                   {"probes", probes}};
     }
     if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
-    if (!c.report_file.empty()) {
-      const std::string temporary = c.report_file + ".tmp";
-      {
-        std::ofstream out(temporary);
-        out << report.dump(2) << "\n";
-        if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
-      }
-      std::filesystem::rename(temporary, c.report_file);
-    }
+    if (!c.report_file.empty()) write_file_replacing(c.report_file, report.dump(2) + "\n");
   }
   return check && !check->passed ? 3 : 0;
 }

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +26,7 @@
 #include "stratus/trainer/run_budget.hpp"
 #include "stratus/trainer/stage.hpp"
 #include "stratus/trainer/target.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace {
 
@@ -212,12 +212,8 @@ int run_linreg(const LinregCommand& c) {
           {"modeled_total_cost_usd", all_modeled ? json(total_modeled_cost) : json(nullptr)}}},
         {"faults", json::parse(faults.dump())}};
     if (!c.html_file.empty()) write_html_report(report, c.html_file);
-    if (!c.report_file.empty()) {
-      std::ofstream out(c.report_file);
-      // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
-      out << report.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write report '" + c.report_file + "'");
-    }
+    // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
+    if (!c.report_file.empty()) write_file_replacing(c.report_file, report.dump(2) + "\n");
   }
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "stratus/trainer/html_report.hpp"
 #include "stratus/trainer/optimizer_loop.hpp"
 #include "tuning_options.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 
@@ -237,7 +238,7 @@ int run_optimize(OptimizeCommand& c) {
                            {"final_settings", final_settings}};
     if (!c.run.html_file.empty())
       write_html_report(nlohmann::json::parse(report.dump()), c.run.html_file);
-    if (!c.run.report_file.empty()) write_text_file(c.run.report_file, report.dump(2) + "\n");
+    if (!c.run.report_file.empty()) write_file_replacing(c.run.report_file, report.dump(2) + "\n");
   }
   return 0;
 }

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
 
 #include "stratus/common/xml_escape.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer::svg {
 
@@ -216,17 +216,7 @@ std::string html_page_end() {
 }
 
 void write_html_file(const std::string& html, const std::filesystem::path& out) {
-  const std::filesystem::path temporary = out.string() + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary);
-    file << html;
-    if (!file) {
-      std::error_code ec;
-      std::filesystem::remove(temporary, ec);
-      throw std::runtime_error("cannot write '" + out.string() + "'");
-    }
-  }
-  std::filesystem::rename(temporary, out);
+  write_file_replacing(out, html);
 }
 
 }  // namespace stratus::trainer::svg

@@ -13,6 +13,7 @@
 #include "stratus/trainer/pareto.hpp"
 #include "stratus/trainer/sweep_grid.hpp"
 #include "tuning_options.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 
@@ -138,7 +139,7 @@ int run_sweep(SweepCommand& c) {
                            {"pareto_front", front_json}};
     if (!c.run.html_file.empty())
       write_html_report(nlohmann::json::parse(report.dump()), c.run.html_file);
-    if (!c.run.report_file.empty()) write_text_file(c.run.report_file, report.dump(2) + "\n");
+    if (!c.run.report_file.empty()) write_file_replacing(c.run.report_file, report.dump(2) + "\n");
   }
   return 0;
 }

@@ -3,9 +3,9 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 
 #include "stratus/ml/architectures.hpp"
+#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 
@@ -105,18 +105,5 @@ nlohmann::json case_a_configuration(const ShortCaseA& c) {
           {"bucket", c.bucket},   {"poll_ms", c.poll_ms}};
 }
 
-void write_text_file(const std::string& file, const std::string& text) {
-  const std::string temporary = file + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << text;
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(temporary, ec);
-      throw std::runtime_error("cannot write '" + file + "'");
-    }
-  }
-  std::filesystem::rename(temporary, file);
-}
 
 }  // namespace stratus::trainer

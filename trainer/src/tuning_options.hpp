@@ -40,7 +40,5 @@ ModelAveragingOptions case_a_options(const ShortCaseA& c, std::uint32_t workers,
                                      const std::string& function);
 // The Case A part of a report's "configuration".
 nlohmann::json case_a_configuration(const ShortCaseA& c);
-// Writes `text` to `file` atomically (temporary file renamed into place).
-void write_text_file(const std::string& file, const std::string& text);
 
 }  // namespace stratus::trainer
