@@ -36,15 +36,7 @@ void sigmoid_backward(std::size_t n, const float* y, const float* dy, float* dx)
 
 void softmax_forward(std::size_t rows, std::size_t cols, const float* x, float* y) {
   for (std::size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float top = xr[0];
-    for (std::size_t c = 1; c < cols; ++c) top = xr[c] > top ? xr[c] : top;
-    for (std::size_t c = 0; c < cols; ++c) yr[c] = xr[c] - top;
-    detail::vec_exp(cols, yr, yr);
-    float sum = 0.0f;
-    for (std::size_t c = 0; c < cols; ++c) sum += yr[c];
-    for (std::size_t c = 0; c < cols; ++c) yr[c] /= sum;
+    detail::softmax_row(cols, x + r * cols, y + r * cols);
   }
 }
 

@@ -35,13 +35,7 @@ double softmax_cross_entropy(std::size_t rows, std::size_t classes, const float*
   for (std::size_t r = 0; r < rows; ++r) {
     const float* z = logits + r * classes;
     float* d = dlogits + r * classes;
-    float top = z[0];
-    for (std::size_t c = 1; c < classes; ++c) top = z[c] > top ? z[c] : top;
-    for (std::size_t c = 0; c < classes; ++c) d[c] = z[c] - top;
-    detail::vec_exp(classes, d, d);
-    float sum = 0.0f;
-    for (std::size_t c = 0; c < classes; ++c) sum += d[c];
-    for (std::size_t c = 0; c < classes; ++c) d[c] /= sum;
+    auto [top, sum] = detail::softmax_row(classes, z, d);
     if (probabilities != nullptr) std::copy(d, d + classes, probabilities + r * classes);
     const auto label = static_cast<std::size_t>(labels[r]);
     detail::vec_log(1, &sum, &log_sum);

@@ -51,4 +51,15 @@ void vec_log_f64(std::size_t n, const double* x, double* y) {
   }
 }
 
+SoftmaxRow softmax_row(std::size_t cols, const float* x, float* y) {
+  float top = x[0];
+  for (std::size_t c = 1; c < cols; ++c) top = x[c] > top ? x[c] : top;
+  for (std::size_t c = 0; c < cols; ++c) y[c] = x[c] - top;
+  vec_exp(cols, y, y);
+  float sum = 0.0f;
+  for (std::size_t c = 0; c < cols; ++c) sum += y[c];
+  for (std::size_t c = 0; c < cols; ++c) y[c] /= sum;
+  return {top, sum};
+}
+
 }  // namespace stratus::ml::detail

@@ -18,4 +18,13 @@ void vec_pow_neg(std::size_t n, const float* x, float p, float* y);
 // log for doubles (Packet4d chunks), used by the normal sampler.
 void vec_log_f64(std::size_t n, const double* x, double* y);
 
+// One row's softmax, y = exp(x - max) / sum, shifted by the row's max so exp cannot overflow.
+// Returns the max and the sum, which softmax cross-entropy needs for log(sum) - (x[label] - max).
+// The activation and the loss share it so their probabilities are the same bits.
+struct SoftmaxRow {
+  float top;
+  float sum;
+};
+SoftmaxRow softmax_row(std::size_t cols, const float* x, float* y);
+
 }  // namespace stratus::ml::detail
