@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A tour of Stratus with the stock AWS CLI: start the emulator, list and invoke functions, deploy a
-# new function from a zip, read the metering, and shut down cleanly.
+# new function from a zip, train through it (linreg, Case A, Case C, layers, augment -> Case B ->
+# predict, a function URL, optimize and sweep, a Case A under injected faults), each result checked,
+# read the metering, and shut down cleanly.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -180,6 +182,120 @@ emulator, local = ({t["trial"]: (t["test_accuracy"], t["model_sha256"]) for t in
 print(f"{runs[0]['checkpoints']} checkpoints + self re-invocations on the emulator, none in-process; "
       f"every trial {'bit-identical' if emulator == local else 'DIFFERENT'} to the in-process search")
 sys.exit(0 if emulator == local else 1)
+PY
+
+section "Layers as functions: stratus-trainer layers, every layer slice its own invocation of 'layer'"
+layers_net=(--layers 6,5,3,1 --neurons-per-function 2 --samples 96 --batch-size 16 --epochs 2 --seed 4
+  --optimizer adam --learning-rate 0.02 --l2 0.001)
+"${trainer_bin}" layers "${layers_net[@]}" --target "${endpoint}" --gradient-check --run-id demo-layers \
+  --report "${work_dir}/layers-emulator.json"
+"${trainer_bin}" layers "${layers_net[@]}" --target local --gradient-check \
+  --report "${work_dir}/layers-local.json" >/dev/null
+python - "${work_dir}" <<'PY'
+import json, sys
+remote, local = (json.load(open(f"{sys.argv[1]}/layers-{n}.json")) for n in ("emulator", "local"))
+same = remote["model_sha256"] == local["model_sha256"]
+print(f"layers through the emulator: model_sha256 {remote['model_sha256']}")
+print(f"layers in-process:           model_sha256 {local['model_sha256']}")
+print(f"models {'bit-identical' if same else 'DIFFERENT'}; gradient check "
+      f"{'passed' if remote['gradient_check']['passed'] else 'FAILED'} "
+      f"(max relative error {remote['gradient_check']['max_relative_error']:.2e})")
+if not same or not remote["gradient_check"]["passed"]:
+    sys.exit("demo.sh: layers through the emulator differ from in-process or fail the gradient check")
+PY
+
+section "Augment -> stage images -> Case B CNN -> predict (generated PNGs, two classes)"
+python - "${work_dir}/photos" <<'PY'
+import os, sys
+sys.path.insert(0, "tests/integration")
+from images import png_bytes
+for label, offset in (("cat", 0), ("dog", 40)):
+    os.makedirs(f"{sys.argv[1]}/{label}", exist_ok=True)
+    for i in range(3):
+        open(f"{sys.argv[1]}/{label}/img-{i}.png", "wb").write(png_bytes(40, 36, seed=offset + i))
+PY
+/usr/bin/aws --endpoint-url "${endpoint}" s3 mb s3://demo-images >/dev/null
+/usr/bin/aws --endpoint-url "${endpoint}" s3 cp --recursive --quiet "${work_dir}/photos" s3://demo-images/raw/
+"${trainer_bin}" augment --target "${endpoint}" --bucket demo-images --input raw/ --output aug/ \
+  --per-image 2 --workers 2
+"${trainer_bin}" stage --dataset images --images s3://demo-images/aug/ --bucket demo-images --shards 2 \
+  --target "${endpoint}"
+"${trainer_bin}" caseb --dataset s3://demo-images/datasets/images/manifest.json --workers 2 --merge-tree 1,2 \
+  --rounds 2 --batches 2 --batch-size 3 --init tutorial --seed 3 --poll-ms 50 --target "${endpoint}" \
+  --bucket demo-images --run-id pets --report "${work_dir}/caseb.json"
+final_model="$(/usr/bin/aws --endpoint-url "${endpoint}" s3 ls s3://demo-images/runs/pets/model/ \
+  | awk '{print $4}' | sort | tail -n 1)"
+if [[ -z "${final_model}" ]]; then
+  echo "demo.sh: caseb wrote no model under s3://demo-images/runs/pets/model/" >&2
+  exit 1
+fi
+/usr/bin/aws --endpoint-url "${endpoint}" s3 cp --quiet s3://demo-images/aug/dog/img-0-aug-000.png \
+  "${work_dir}/dog.png"
+echo "predict with s3://demo-images/runs/pets/model/${final_model} on aug/dog/img-0-aug-000.png:"
+"${trainer_bin}" predict --target "${endpoint}" --model "s3://demo-images/runs/pets/model/${final_model}" \
+  --image "${work_dir}/dog.png" --top-k 3 --json | tee "${work_dir}/predict.json"
+python -c 'import json, sys; a = json.load(open(sys.argv[1])); sys.exit(0 if len(a) == 3 and all(0 <= p <= 1 for p in a.values()) else "demo.sh: predict did not answer 3 probabilities")' \
+  "${work_dir}/predict.json"
+
+section "A function URL made with the AWS CLI, called with curl"
+function_url="$(lambda create-function-url-config --function-name echo --auth-type NONE \
+  --query FunctionUrl --output text)"
+echo "FunctionUrl: ${function_url}"
+url_answer="$(curl -fsS -H 'content-type: application/json' --data '{"via":"function URL"}' "${function_url}")"
+echo "curl -> ${url_answer}"
+if [[ "${url_answer}" != *"function URL"* ]]; then
+  echo "demo.sh: the function URL did not echo the request body" >&2
+  exit 1
+fi
+
+section "CLOUD 2018's cost optimizer: stratus-trainer optimize casea (two functions, memory varied)"
+small_casea=(--samples 1200 --rounds 3 --batches 4 --batch-size 50 --seed 7 --poll-ms 50 --stall-timeout 120)
+"${trainer_bin}" optimize casea --target "${endpoint}" --objective cost --vary memory --workers 2 \
+  --start 512,1536 --max-steps 2 "${small_casea[@]}" --report "${work_dir}/optimize.json" \
+  --html "${work_dir}/optimize.html"
+
+section "What-if grid: stratus-trainer sweep casea (memory x workers, Pareto front)"
+"${trainer_bin}" sweep casea --target "${endpoint}" --memory 512,1024 --workers 2,3 --rounds 2 \
+  --samples 1200 --batch-size 50 --seed 7 --poll-ms 50 --stall-timeout 120 \
+  --report "${work_dir}/sweep.json" --html "${work_dir}/sweep.html"
+for page in optimize.html sweep.html; do
+  if ! grep -q '<html' "${work_dir}/${page}"; then
+    echo "demo.sh: ${work_dir}/${page} is not an HTML report" >&2
+    exit 1
+  fi
+  echo "HTML report: ${work_dir}/${page} ($(wc -c <"${work_dir}/${page}") bytes)"
+done
+
+section "Fault injection: a seeded plan (crashes, S3 SlowDown) and a Case A that survives it"
+fault_casea=(--workers 4 --merge-tree 1,2,4 --rounds 2 --samples 4000 --seed 3 --poll-ms 50)
+"${trainer_bin}" casea "${fault_casea[@]}" --target local --orchestration driver \
+  --report "${work_dir}/faults-baseline.json" --quiet
+plan='{"seed": 11, "rules": [
+  {"kind": "crash", "function": "*", "schedule": [3, 8], "crash_after_min_ms": 0, "crash_after_max_ms": 150},
+  {"kind": "s3_slow_down", "bucket": "demo-faults", "key_prefix": "runs/", "schedule": [5, 20, 40]}]}'
+echo "PUT ${endpoint}/stratus/v1/faults: ${plan}"
+curl -fsS -X PUT --data "${plan}" "${endpoint}/stratus/v1/faults" >/dev/null
+"${trainer_bin}" casea "${fault_casea[@]}" --target "${endpoint}" --bucket demo-faults --revive-after 3 \
+  --report "${work_dir}/faults-run.json"
+curl -fsS -X DELETE "${endpoint}/stratus/v1/faults" >/dev/null
+echo "DELETE ${endpoint}/stratus/v1/faults: plan removed"
+python - "${work_dir}" <<'PY'
+import json, sys
+run, baseline = (json.load(open(f"{sys.argv[1]}/faults-{n}.json")) for n in ("run", "baseline"))
+faults = run["faults"]
+print(f"faults the report lists ({faults['injected']} injected during the run):")
+for f in faults["list"][:10]:
+    print(f"  {f['kind']:<14} request {f.get('request_id', '?')}  {f.get('detail', '')}")
+if len(faults["list"]) > 10:
+    print(f"  ... and {len(faults['list']) - 10} more")
+same = run["model_sha256"] == baseline["model_sha256"]
+print(f"with faults: model_sha256 {run['model_sha256']}")
+print(f"fault-free:  model_sha256 {baseline['model_sha256']}")
+if not same:
+    sys.exit("demo.sh: the run under faults ended with a different model than the fault-free one")
+if not faults["list"]:
+    sys.exit("demo.sh: the plan injected no fault into the run")
+print("models bit-identical: the run survived every injected fault")
 PY
 
 section "GET ${endpoint}/stratus/v1/usage"
