@@ -1,5 +1,7 @@
 #include "stratus/emulator/resource_limits.hpp"
 
+#include "stratus/emulator/stale_cgroups.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -72,8 +74,13 @@ std::string cgroup_path_of(const fs::path& self_cgroup, const std::string& contr
   return "/";
 }
 
-// Creates our own parent group "stratus-<pid>" under `base`; false when not writable.
+// Creates our own parent group "stratus-<pid>" under `base`; false when not writable. Groups that
+// killed daemons left under `base` are removed first.
 bool make_parent(const fs::path& base, fs::path& out) {
+  if (std::size_t stale = remove_stale_daemon_cgroups(base); stale > 0) {
+    spdlog::info("cgroup: removed {} empty groups under {} left by daemons that are gone", stale,
+                 base.string());
+  }
   std::error_code ec;
   out = base / ("stratus-" + std::to_string(::getpid()));
   fs::create_directory(out, ec);

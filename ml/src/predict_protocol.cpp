@@ -70,22 +70,32 @@ std::vector<float> case_b_probabilities(const ModelState& model, const json& eve
   return probabilities;
 }
 
+// How an mlp/1 model's training scaled pixels: "unit" x / 255 (layers, the default) or
+// "centered" (x - 127.5) / 255 (Case C, the paper's scaling). The model file does not say, so the
+// request does; a wrong choice shifts every input by 0.5 and quietly degrades the answer.
+float (*pixel_scaling(const json& event))(double) {
+  const std::string pixels = event.value("pixels", std::string("unit"));
+  if (pixels == "unit") return [](double v) { return static_cast<float>(v / 255.0); };
+  if (pixels == "centered") return [](double v) { return static_cast<float>((v - 127.5) / 255.0); };
+  refuse("\"pixels\" must be unit or centered");
+}
+
 std::vector<float> mlp_probabilities(const ModelState& model,
                                      const std::vector<std::uint32_t>& widths, const json& event) {
   const std::uint32_t d = widths.front();
   std::vector<float> x;
   if (event.contains("image")) {
+    const auto scale = pixel_scaling(event);
     const Image image = decode_request_image(event);
     if (d == 784) {
       const Image small = resize_bilinear(image, 28, 28);
       for (std::size_t p = 0; p < 784; ++p) {
         const double grey =
             0.299 * small.rgb[3 * p] + 0.587 * small.rgb[3 * p + 1] + 0.114 * small.rgb[3 * p + 2];
-        x.push_back(static_cast<float>(grey / 255.0));
+        x.push_back(scale(grey));
       }
     } else if (d == 3072) {
-      for (std::uint8_t v : resize_bilinear(image, 32, 32).rgb)
-        x.push_back(static_cast<float>(v) / 255.0f);
+      for (std::uint8_t v : resize_bilinear(image, 32, 32).rgb) x.push_back(scale(v));
     } else {
       refuse("this model takes " + std::to_string(d) + " inputs: send a \"tensor\", not an image");
     }

@@ -278,7 +278,7 @@ int run(CasecCommand& c) {
       std::printf(
           "best: trial %u, test accuracy %.4f (%llu/%llu): hidden %s, lr %.6f, %u batches of %u, "
           "%u epochs; "
-          "model s3://%s/%s\n",
+          "model s3://%s/%s (predict it with --pixels centered)\n",
           b.config.trial, b.result->test_accuracy,
           static_cast<unsigned long long>(b.result->test_correct),
           static_cast<unsigned long long>(b.result->test_samples),

@@ -24,6 +24,7 @@ struct PredictCommand {
   std::size_t top_k = 5;
   std::string labels;
   std::string hidden = "relu";
+  std::string pixels = "unit";
   std::string function = std::string(ml::predict::kFunction);
   bool json_output = false;
 };
@@ -53,7 +54,8 @@ int run(const PredictCommand& c) {
   nlohmann::json event = {{"model", model_url},
                           {"image", base64_encode(read_file(c.image))},
                           {"top_k", c.top_k},
-                          {"hidden", c.hidden}};
+                          {"hidden", c.hidden},
+                          {"pixels", c.pixels}};
   if (!c.labels.empty()) {
     std::vector<std::string> names;
     std::stringstream in(c.labels);
@@ -106,6 +108,11 @@ PredictCommandHandle::PredictCommandHandle(CLI::App& app)
   a.add_option("--labels", c.labels, "class names, comma separated, one per class");
   a.add_option("--hidden", c.hidden, "mlp/1 models: hidden activation")
       ->check(CLI::IsMember({"relu", "tanh"}))
+      ->capture_default_str();
+  a.add_option("--pixels", c.pixels,
+               "mlp/1 models: how training scaled pixels: unit = x/255 (layers), "
+               "centered = (x-127.5)/255 (casec)")
+      ->check(CLI::IsMember({"unit", "centered"}))
       ->capture_default_str();
   a.add_option("--function", c.function, "function name")->capture_default_str();
   a.add_flag("--json", c.json_output, "print the function's answer as is");

@@ -157,6 +157,30 @@ TEST(Predict, CaseBAndMlpModelsFromTheStore) {
   EXPECT_EQ(two.begin().key(), "1");
   EXPECT_NEAR(two["1"].get<double>(), 1.0 / (1.0 + std::exp(-2.0)), 1e-6);
 
+  // An mlp/1:3072-1 model given an image: "pixels" chooses the training's scaling. With weights
+  // that sum the inputs, the logit is the sum of the scaled pixels of the 32x32 resized image.
+  ModelState wide;
+  wide.architecture = "mlp/1:3072-1";
+  wide.tensors = {{"l1.weight", {3072, 1}, std::vector<float>(3072, 1.0f / 3072)},
+                  {"l1.bias", {1}, {0.0f}}};
+  store.put("models", "wide.bin", encode_model(wide));
+  double unit = 0, centered = 0;
+  for (std::uint8_t v : small.rgb) {
+    unit += static_cast<float>(v / 255.0) / 3072.0;
+    centered += static_cast<float>((v - 127.5) / 255.0) / 3072.0;
+  }
+  nlohmann::json wide_event = {{"model", "s3://models/wide.bin"},
+                               {"image", base64_encode(encode_png(image))}};
+  const auto sigmoid = [](double z) { return 1.0 / (1.0 + std::exp(-z)); };
+  EXPECT_NEAR(nlohmann::json::parse(predict::serve(wide_event.dump(), loader))["1"].get<double>(),
+              sigmoid(unit), 1e-5);
+  wide_event["pixels"] = "centered";
+  EXPECT_NEAR(nlohmann::json::parse(predict::serve(wide_event.dump(), loader))["1"].get<double>(),
+              sigmoid(centered), 1e-5);
+  EXPECT_GT(std::abs(unit - centered), 0.4);  // the two scalings really differ (by 0.5 per input)
+  wide_event["pixels"] = "signed";
+  EXPECT_THROW(predict::serve(wide_event.dump(), loader), ProtocolError);
+
   for (const nlohmann::json& bad :
        {nlohmann::json{{"model", "s3://models/none.bin"}, {"tensor", "x"}},
         nlohmann::json{{"model", "http://x"}, {"tensor", "x"}},

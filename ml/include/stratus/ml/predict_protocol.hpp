@@ -4,12 +4,14 @@
 //
 // Request:  {"model":"s3://bucket/key" (stratus-model/1 bytes), "image":"<base64 PNG/JPEG>" or
 //            "tensor":"<stratus-tensor/1 text>", "top_k":k (default 5), "labels":[names]
-//            (optional, one per class), "hidden":"relu"|"tanh" (mlp/1 models; default relu)}
+//            (optional, one per class), "hidden":"relu"|"tanh" (mlp/1 models; default relu),
+//            "pixels":"unit"|"centered" (mlp/1 models given an image: pixels / 255, as layers
+//            trains, or (pixels - 127.5) / 255, as Case C trains; default unit)}
 // Response: {"<label>": probability, ...}: the k most probable classes, most probable first
 //           (ties: the lower class index first), labels the given names or the class indices.
 // Models: cloud2018-caseb/1 (images resized to 32x32 RGB, pixels / 255; tensors uint8
 // [32,32,3] HWC) and mlp/1:D-...-C (images as 28x28 grey when D = 784 or 32x32 RGB when
-// D = 3072, pixels / 255; tensors float32 [D]); softmax over C >= 2 outputs, sigmoid for C = 1
+// D = 3072, scaled as "pixels" says; tensors float32 [D], used as given); softmax over C >= 2 outputs, sigmoid for C = 1
 // (classes 0 and 1).
 
 #include <cstdint>
