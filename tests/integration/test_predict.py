@@ -65,6 +65,11 @@ def test_predict_everywhere_gives_the_same_answer(emulator, tmp_path):
     local = json.loads(trainer("predict", "--target", "local", "--model", model_file, "--image", image,
                                "--hidden", "tanh", "--labels", "zero,one", "--json"))
     assert local == answer  # same bytes in-process and in the static bootstrap
+    # The model trained on pixels / 255 (the default); asking for Case C's centred scaling feeds
+    # other inputs, so the answer moves.
+    centred = json.loads(trainer("predict", "--target", emulator.url, "--model", MODEL, "--image", image,
+                                 "--hidden", "tanh", "--labels", "zero,one", "--pixels", "centered", "--json"))
+    assert set(centred) == {"zero", "one"} and centred != answer
     table = trainer("predict", "--target", emulator.url, "--model", MODEL, "--image", image, "--hidden", "tanh")
     assert "probability" in table
 
