@@ -193,3 +193,23 @@ def test_linreg_past_max_wall_and_max_cost_exits_naming_the_limit(training_emula
     assert "after epoch" in costly.stderr
     refused = trainer("linreg", *problem, "--max-cost", "-1")
     assert refused.returncode != 0 and "--max-cost" in refused.stderr
+
+
+def test_a_failed_run_still_writes_its_report(training_emulator, tmp_path):
+    # Round 1's four workers run; round 2's first one is killed and --retries 0 lets the run fail.
+    plan = {"seed": 2, "rules": [{"kind": "crash", "function": "model_averaging", "schedule": [5],
+                                  "crash_after_min_ms": 0, "crash_after_max_ms": 0}]}
+    assert training_emulator.request("PUT", "/stratus/v1/faults", json.dumps(plan)).status == 200
+    report = tmp_path / "failed.json"
+    try:
+        completed = trainer("casea", "--workers", 4, "--merge-tree", "1,4", "--rounds", 3, "--samples", 4000,
+                            "--target", training_emulator.url, "--bucket", "budget", "--orchestration", "driver",
+                            "--run-id", "doomed", "--retries", 0, "--max-in-flight", 1, "--report", report)
+    finally:
+        training_emulator.request("DELETE", "/stratus/v1/faults")
+    assert completed.returncode != 0, completed.stdout
+    failed = json.loads(report.read_text())
+    assert failed["failed"] is True and failed["error"], failed
+    assert "stopped_by" not in failed
+    assert len(failed["rounds"]) == 1 and failed["rounds"][0]["round"] == 1
+    assert failed["faults"]["injected"] == 1, failed["faults"]

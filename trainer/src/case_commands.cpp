@@ -257,28 +257,33 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     }
     return fault_report(fault_record, no_record, fault_scope, actions);
   };
+  // A run that ends early, stopped by a budget or failed, still leaves a report: the rounds it
+  // finished, why it ended, and the faults seen (what a user needs to find out what happened).
+  auto write_ended_report = [&](ordered_json why) {
+    if (c.report_file.empty()) return;
+    ordered_json rounds = ordered_json::array();
+    for (const RoundRow& r : rows_so_far) rounds.push_back(row_json(r));
+    ordered_json faults;
+    try {
+      faults = faults_of(rows_so_far);
+    } catch (const std::exception& error) {
+      faults = {{"error", error.what()}};
+    }
+    ordered_json ended{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
+                       {"target", c.target}};
+    ended.update(why);
+    ended["rounds"] = rounds;
+    ended["faults"] = faults;
+    write_file_replacing(c.report_file, ended.dump(2) + "\n");
+  };
   ModelAveragingResult result;
   try {
     result = run_model_averaging(o, services, on_start, record_round);
   } catch (const BudgetExceeded& e) {
-    // The report says why the run ended, with the rounds it finished and the faults seen.
-    if (!c.report_file.empty()) {
-      ordered_json rounds = ordered_json::array();
-      for (const RoundRow& r : rows_so_far) rounds.push_back(row_json(r));
-      ordered_json faults;
-      try {
-        faults = faults_of(rows_so_far);
-      } catch (const std::exception& error) {
-        faults = {{"error", error.what()}};
-      }
-      const ordered_json stopped{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
-                                 {"target", c.target},
-                                 {"stopped_by", e.limit()},
-                                 {"stop_reason", e.what()},
-                                 {"rounds", rounds},
-                                 {"faults", faults}};
-      write_file_replacing(c.report_file, stopped.dump(2) + "\n");
-    }
+    write_ended_report({{"stopped_by", e.limit()}, {"stop_reason", e.what()}});
+    throw;
+  } catch (const std::exception& e) {
+    write_ended_report({{"failed", true}, {"error", e.what()}});
     throw;
   }
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
