@@ -124,3 +124,16 @@ def test_layers_on_two_classes_of_a_staged_mnist(emulator, tmp_path):
     bad = subprocess.run([TRAINER, "layers", "--layers", "784,4,1", "--dataset", manifest, "--classes", "3,3",
                           "--target", emulator.url], capture_output=True, text=True, env=trainer_env(), timeout=60)
     assert bad.returncode == 1 and "two different classes" in bad.stderr
+
+
+def test_a_layers_run_past_max_cost_is_stopped_and_says_why(emulator, tmp_path):
+    report = tmp_path / "stopped.json"
+    completed = subprocess.run([TRAINER, "layers", *[str(a) for a in NETWORK], "--target", emulator.url,
+                                "--run-id", "costly", "--max-cost", "0.0000001", "--report", str(report)],
+                               capture_output=True, text=True, env=trainer_env(), timeout=240)
+    assert completed.returncode != 0
+    assert "--max-cost 1e-07 USD exceeded" in completed.stderr and "after step 0" in completed.stderr, \
+        completed.stderr
+    stopped = json.loads(report.read_text())
+    assert stopped["stopped_by"] == "--max-cost" and len(stopped["steps"]) == 1
+    assert stopped["total_cost_usd"] > 1e-7

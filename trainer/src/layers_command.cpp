@@ -19,6 +19,7 @@
 #include "stratus/trainer/layer_parallel.hpp"
 #include "stratus/trainer/target.hpp"
 #include "stratus/trainer/output_file.hpp"
+#include "stratus/trainer/run_budget.hpp"
 
 namespace stratus::trainer {
 namespace lp = ml::layer_parallel;
@@ -52,6 +53,7 @@ struct LayersCommand {
   std::string html_file;
   std::string save_model;
   std::string report_file;
+  RunBudget budget;  // --max-cost / --max-wall
   bool json_lines = false;
   bool quiet = false;
 };
@@ -222,7 +224,8 @@ int run(LayersCommand& c) {
                 "step_ms", "invocations", "cold", "billed_ms", "cost_usd");
     std::fflush(stdout);
   }
-  double cost = 0;
+  double cost = 0, modeled_cost = 0;
+  std::vector<LayersStep> steps_so_far;
   LayersObserver observer;
   observer.on_phase = [&](std::uint32_t step, const std::string& phase) {
     if (!progress) return;
@@ -231,6 +234,10 @@ int run(LayersCommand& c) {
   };
   observer.on_step = [&](const LayersStep& s, std::uint32_t total) {
     cost += s.telemetry.cost_usd;
+    if (auto m = s.telemetry.modeled.find("cost-usd"); m != s.telemetry.modeled.end()) {
+      modeled_cost += m->second;
+    }
+    steps_so_far.push_back(s);
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (c.json_lines) {
       std::cout << step_json(s).dump() << "\n" << std::flush;
@@ -241,9 +248,34 @@ int run(LayersCommand& c) {
                   money(cost).c_str());
       std::fflush(stdout);
     }
-    (void)total;
+    // Past a limit the run stops here, before the next step is sent; the message names the limit.
+    if (s.step + 1 < total) {  // steps count from 0, as the table shows them
+      c.budget.check(modeled_cost > 0 ? modeled_cost : cost, "after step " + std::to_string(s.step));
+    }
   };
-  const LayersResult result = run_layers(*target.invoker, *target.store, data, o, observer);
+  // A run that ends early, stopped by a budget or failed, still leaves a report: the steps it
+  // finished and why it ended.
+  auto write_ended_report = [&](ordered_json why) {
+    if (c.report_file.empty()) return;
+    ordered_json steps = ordered_json::array();
+    for (const LayersStep& s : steps_so_far) steps.push_back(step_json(s));
+    ordered_json ended{{"workload", "layers"}, {"run_id", config.run_id}, {"target", c.target}};
+    ended.update(why);
+    ended["steps"] = steps;
+    ended["total_cost_usd"] = cost;
+    write_file_replacing(c.report_file, ended.dump(2) + "\n");
+  };
+  c.budget.started = std::chrono::steady_clock::now();
+  LayersResult result;
+  try {
+    result = run_layers(*target.invoker, *target.store, data, o, observer);
+  } catch (const BudgetExceeded& e) {
+    write_ended_report({{"stopped_by", e.limit()}, {"stop_reason", e.what()}});
+    throw;
+  } catch (const std::exception& e) {
+    write_ended_report({{"failed", true}, {"error", e.what()}});
+    throw;
+  }
   fault_scope.to = fault_time_now();
   std::string no_record;
   const auto fault_record = fetch_fault_record(target, no_record);
@@ -378,6 +410,12 @@ LayersCommandHandle::LayersCommandHandle(CLI::App& app)
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   c.backup.add_to(a, "");
+  a.add_option("--max-cost", c.budget.max_cost_usd,
+               "stop (non-zero exit) once the cost passes this many USD (modeled on the emulator, "
+               "billed on AWS)")
+      ->check(CLI::PositiveNumber);
+  a.add_option("--max-wall", c.budget.max_wall_s, "stop (non-zero exit) after this many seconds")
+      ->check(CLI::PositiveNumber);
   a.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
   a.add_option("--call-timeout", c.call_timeout_s, "seconds per invocation")
       ->check(CLI::PositiveNumber)
