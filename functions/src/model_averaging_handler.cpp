@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "function_memory.hpp"
 #include "stratus/functions/handlers.hpp"
 #include "stratus/ml/model_averaging_worker.hpp"
 
@@ -21,14 +22,6 @@ bool first_use_of(const std::filesystem::path& scratch_dir) {
   static std::set<std::filesystem::path> seen;
   std::lock_guard lock(mutex);
   return seen.insert(scratch_dir).second;
-}
-
-std::uint32_t function_memory_mb() {
-  const char* text = std::getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
-  if (text == nullptr) return 0;
-  char* end = nullptr;
-  const unsigned long value = std::strtoul(text, &end, 10);
-  return end != text && *end == '\0' && value <= 1'000'000 ? static_cast<std::uint32_t>(value) : 0;
 }
 
 }  // namespace

@@ -356,6 +356,30 @@ std::string best_key(const std::string& run_id) {
   return "runs/" + run_id + "/best.json";
 }
 
+std::string bill_key(const std::string& run_id, std::uint32_t trial, std::uint32_t segment) {
+  return trial_prefix(run_id, trial) + "bill-" + five(segment) + ".json";
+}
+
+std::string encode_bill(const SegmentBill& bill) {
+  return ordered_json{{"protocol", kProtocol},
+                      {"segment", bill.segment},
+                      {"billed_ms", bill.billed_ms},
+                      {"memory_mb", bill.memory_mb}}
+      .dump();
+}
+
+SegmentBill decode_bill(std::string_view text) {
+  const json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) refuse("a bill must be a JSON object");
+  check_protocol(doc);
+  SegmentBill bill;
+  bill.segment = unsigned_field<std::uint32_t>(doc, "segment", kMaxSegments);
+  bill.billed_ms = number_field(doc, "billed_ms");
+  bill.memory_mb = unsigned_field<std::uint32_t>(doc, "memory_mb", 10240);
+  if (bill.billed_ms < 0 || bill.billed_ms > 900'000) refuse("\"billed_ms\" is out of range");
+  return bill;
+}
+
 std::optional<std::uint32_t> checkpoint_segment(std::string_view key) {
   const auto slash = key.rfind('/');
   const std::string_view name = slash == std::string_view::npos ? key : key.substr(slash + 1);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <mutex>
 
@@ -85,12 +86,23 @@ std::optional<std::uint32_t> newest_checkpoint(ObjectStore& store, const RunConf
 }  // namespace
 
 std::string serve_trial_request(std::string_view payload, TrialEnvironment& env) {
+  const auto started = std::chrono::steady_clock::now();
   const Request request = decode_request(payload);
   const RunConfig& run = request.run;
   const TrialConfig& trial = request.trial;
   Answer answer;
   answer.run_id = run.run_id;
   answer.trial = trial.trial;
+  // A segment the chain invoked itself (its request names the segment; the driver's never do) is
+  // an Event invocation whose REPORT the driver never sees, so it writes what it was billed.
+  const auto write_bill = [&](std::uint32_t segment) {
+    if (!request.segment || env.memory_mb == 0) return;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    env.store.put(run.bucket, bill_key(run.run_id, trial.trial, segment),
+                  encode_bill({segment, std::ceil(ms), env.memory_mb}));
+  };
 
   // A finished trial answers with its result, whatever segment was asked for (a late duplicate).
   if (const auto stored = env.store.get(run.bucket, result_key(run.run_id, trial.trial))) {
@@ -174,7 +186,9 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
     result.model_key = model_key(run.run_id, trial.trial);
     result.invocations = segment + 1;
     result.train_ms = state.train_ms;
-    // The model first: a result always names a model that is there.
+    // The bill and the model first: a result always names a model that is there, and the driver
+    // reading a result finds every segment's bill.
+    write_bill(segment);
     env.store.put(run.bucket, result.model_key, encode_model(state.model));
     env.store.put(run.bucket, result_key(run.run_id, trial.trial), encode_result(result));
     for (const std::string& key :
@@ -193,6 +207,7 @@ std::string serve_trial_request(std::string_view payload, TrialEnvironment& env)
   env.store.put(run.bucket, checkpoint_key(run.run_id, trial.trial, state.segment),
                 encode_checkpoint(state, trial.trial));
   if (segment > 0) env.store.remove(run.bucket, checkpoint_key(run.run_id, trial.trial, segment));
+  write_bill(segment);
   env.events.invoke_event(run.function, encode_request({run, trial, state.segment}));
   answer.status = Status::Continued;
   answer.segment = segment;

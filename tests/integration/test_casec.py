@@ -63,6 +63,7 @@ def emulator(mnist, tmp_path_factory):
 
 def test_search_checkpoints_reinvokes_and_matches_local(emulator, local, tmp_path):
     report_file = tmp_path / "emu.json"
+    metered_before = emulator.usage()["functions"].get(FUNCTION, {}).get("cost_usd", 0)
     completed = trainer("casec", "--dataset", "s3://data/datasets/mnist-train/manifest.json", *SEARCH,
                         "--max-concurrency", 4, "--batches-per-invocation", 25, "--bucket", "casec",
                         "--run-id", "emu", "--target", emulator.url, "--report", report_file)
@@ -83,6 +84,17 @@ def test_search_checkpoints_reinvokes_and_matches_local(emulator, local, tmp_pat
     assert chained, report["trials"]
     for t in report["trials"]:
         assert t["invocations"] == -(-t["batch_count"] * t["epochs"] // 25), t
+    # Cost: the driver's calls from their REPORT lines, the self-invoked segments from their bills;
+    # together close to what the emulator metered for the function (the bills leave out each
+    # segment's runtime hand-off and any cold start's init, so a little less).
+    metered = emulator.usage()["functions"][FUNCTION]["cost_usd"] - metered_before
+    for t in report["trials"]:
+        assert t["chained_segments_billed"] == t["invocations"] - 1 and t["cost_usd"] > 0, t
+    assert report["cost_usd"] == pytest.approx(sum(t["cost_usd"] for t in report["trials"]))
+    print(f"casec cost: report ${report['cost_usd']:.8f}, emulator metered ${metered:.8f}")
+    assert 0.6 * metered <= report["cost_usd"] <= 1.001 * metered, (report["cost_usd"], metered)
+    assert re.search(r"cost \$\d+\.\d{8}$", out.splitlines()[-1]), out.splitlines()[-1]
+    assert local["cost_usd"] == 0  # in-process: nothing is billed
     usage = emulator.usage()
     print("casec on the emulator:", report["checkpoints"], "checkpoints,", report["wall_ms"], "ms;",
           json.dumps(usage.get("functions", usage))[:400])

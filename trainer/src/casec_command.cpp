@@ -140,7 +140,10 @@ ordered_json outcome_json(const TrialOutcome& o) {
                     {"retries", std::max(0, o.attempts - 1)},
                     {"stalls", o.stalls},
                     {"errors", o.errors},
-                    {"wall_ms", o.wall_ms}};
+                    {"wall_ms", o.wall_ms},
+                    {"billed_ms", o.billed_ms},
+                    {"cost_usd", o.cost_usd},
+                    {"chained_segments_billed", o.chained_segments}};
   if (o.result) {
     j["test_accuracy"] = o.result->test_accuracy;
     j["test_correct"] = o.result->test_correct;
@@ -288,9 +291,9 @@ int run(CasecCommand& c) {
     std::printf(
         "summary: %zu trials, %zu done, %zu failed, %zu retried, %zu checkpoints (self "
         "re-invocations), "
-        "%d invocations by the driver, %.2f s\n",
+        "%d invocations by the driver, %.2f s, cost $%.8f\n",
         result.trials.size(), result.trials.size() - failed, failed, retried, checkpoints,
-        result.invocations, result.wall_ms / 1000);
+        result.invocations, result.wall_ms / 1000, result.cost_usd);
   }
   ordered_json trials_json = ordered_json::array();
   for (std::size_t i : order) trials_json.push_back(outcome_json(result.trials[i]));
@@ -300,7 +303,8 @@ int run(CasecCommand& c) {
     std::cout << ordered_json{{"best", best},
                               {"failed", failed},
                               {"checkpoints", checkpoints},
-                              {"wall_ms", result.wall_ms}}
+                              {"wall_ms", result.wall_ms},
+                              {"cost_usd", result.cost_usd}}
                      .dump()
               << "\n";
   }
@@ -323,7 +327,8 @@ int run(CasecCommand& c) {
                            {"retried", retried},
                            {"checkpoints", checkpoints},
                            {"driver_invocations", result.invocations},
-                           {"wall_ms", result.wall_ms}};
+                           {"wall_ms", result.wall_ms},
+                           {"cost_usd", result.cost_usd}};
     write_file_replacing(c.report_file, report.dump(2) + "\n");
   }
   if (!result.best) {

@@ -83,6 +83,7 @@ class Search {
     result.trials = std::move(outcomes_);
     result.invocations = invocations_;
     result.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    for (const TrialOutcome& o : result.trials) result.cost_usd += o.cost_usd;
     for (std::size_t i = 0; i < result.trials.size(); ++i) {
       const auto& r = result.trials[i].result;
       if (!r) continue;
@@ -128,6 +129,10 @@ class Search {
     Tracking& t = tracking_[a.trial];
     if (a.generation != t.generation || outcome.state != TrialState::Calling) return;  // superseded
     outcome.last_telemetry = a.result.telemetry;
+    if (const auto& report = a.result.telemetry.report) {
+      outcome.billed_ms += report->billed_ms;
+      outcome.cost_usd += invocation_cost(*report, options_.prices);
+    }
     if (a.result.telemetry.status == 429 && outcome.throttles < options_.throttle_retries) {
       // Never ran: send it again, on its own budget (the fan-out engine's rule).
       ++outcome.throttles;
@@ -232,7 +237,30 @@ class Search {
     report_trial(outcome);
   }
 
+  // Adds the bills of the segments the trial's chain invoked itself (hs::bill_key). A bill that
+  // cannot be read is left out: the cost is a report, not a reason to fail a finished trial.
+  void add_chain_bills(std::size_t trial) {
+    TrialOutcome& outcome = outcomes_[trial];
+    const auto index = static_cast<std::uint32_t>(trial);
+    try {
+      const std::string prefix = hs::trial_prefix(options_.run.run_id, index) + "bill-";
+      for (const std::string& key : store_.list(options_.run.bucket, prefix)) {
+        const auto text = store_.get(options_.run.bucket, key);
+        if (!text) continue;
+        const hs::SegmentBill bill = hs::decode_bill(*text);
+        InvocationReport report;
+        report.billed_ms = bill.billed_ms;
+        report.memory_mb = static_cast<int>(bill.memory_mb);
+        outcome.billed_ms += bill.billed_ms;
+        outcome.cost_usd += invocation_cost(report, options_.prices);
+        ++outcome.chained_segments;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+
   void finish(std::size_t trial, hs::TrialResult result) {
+    add_chain_bills(trial);
     TrialOutcome& outcome = outcomes_[trial];
     outcome.state = TrialState::Done;
     outcome.result = std::move(result);

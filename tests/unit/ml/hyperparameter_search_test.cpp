@@ -165,6 +165,24 @@ TEST(HyperparameterCodec, RequestsAnswersAndResultsRoundTrip) {
   EXPECT_EQ(hs::trial_architecture(small_trial(), 784), "mlp/1:784-7-5-10");
 }
 
+TEST(HyperparameterCodec, SegmentBillsRoundTripAndRefuseHostileText) {
+  EXPECT_EQ(hs::bill_key("r", 3, 12), "runs/r/trials/00003/bill-00012.json");
+  EXPECT_FALSE(hs::checkpoint_segment(hs::bill_key("r", 3, 12)));  // never taken for a checkpoint
+  const hs::SegmentBill bill = hs::decode_bill(hs::encode_bill({4, 1234, 1769}));
+  EXPECT_EQ(bill.segment, 4u);
+  EXPECT_EQ(bill.billed_ms, 1234);
+  EXPECT_EQ(bill.memory_mb, 1769u);
+  for (const std::string& bad :
+       {std::string("not json"), std::string("[]"),
+        std::string(R"({"protocol":"other/1","segment":1,"billed_ms":1,"memory_mb":128})"),
+        std::string(R"({"protocol":"stratus-hyperparameter-search/1","segment":1,"billed_ms":-1,"memory_mb":128})"),
+        std::string(R"({"protocol":"stratus-hyperparameter-search/1","segment":1,"billed_ms":1e12,"memory_mb":128})"),
+        std::string(R"({"protocol":"stratus-hyperparameter-search/1","segment":1,"billed_ms":1,"memory_mb":99999})"),
+        std::string(R"({"protocol":"stratus-hyperparameter-search/1","segment":1,"memory_mb":128})")}) {
+    EXPECT_THROW(hs::decode_bill(bad), ProtocolError) << bad;
+  }
+}
+
 TEST(HyperparameterCodec, HostileRequestsAreRefusedWithTheirField) {
   const std::string good = hs::encode_request({run_config(), small_trial(), 1});
   auto mutate = [&](const std::string& from, const std::string& to) {

@@ -164,6 +164,16 @@ std::string checkpoint_key(const std::string& run_id, std::uint32_t trial, std::
 std::string result_key(const std::string& run_id, std::uint32_t trial);
 std::string model_key(const std::string& run_id, std::uint32_t trial);
 std::string best_key(const std::string& run_id);
+// What an Event-invoked segment was billed, as it measured itself: the driver sees no REPORT line
+// for the segments a trial invokes itself, so each writes runs/<run>/trials/<i>/bill-<k>.json.
+std::string bill_key(const std::string& run_id, std::uint32_t trial, std::uint32_t segment);
+struct SegmentBill {
+  std::uint32_t segment = 0;
+  double billed_ms = 0;  // its time from the request's decoding to its last write, rounded up to 1 ms
+  std::uint32_t memory_mb = 0;
+};
+std::string encode_bill(const SegmentBill& bill);
+SegmentBill decode_bill(std::string_view text);  // ProtocolError when malformed
 // The segment of a checkpoint key's last path component ("checkpoint-00003.bin" -> 3).
 std::optional<std::uint32_t> checkpoint_segment(std::string_view key);
 
@@ -219,6 +229,7 @@ struct TrialEnvironment {
   EventInvoker& events;
   std::function<std::chrono::milliseconds()> remaining;  // time left in this invocation
   std::filesystem::path cache_dir;                       // empty: no shard cache
+  std::uint32_t memory_mb = 0;  // the function's memory size; 0 (in-process): nothing is billed
 };
 // Decodes and serves one request; returns the answer payload. Throws ProtocolError for requests
 // and objects it refuses; store and invoke failures propagate (the invocation fails and is

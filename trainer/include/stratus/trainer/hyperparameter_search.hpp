@@ -29,6 +29,7 @@ struct SearchOptions {
   std::chrono::milliseconds call_deadline{std::chrono::seconds(330)};  // one synchronous call
   std::chrono::milliseconds poll_interval{250};  // how often chained trials are looked up in S3
   std::chrono::milliseconds stall_timeout{std::chrono::seconds(630)};
+  LambdaPrices prices;
 };
 
 enum class TrialState { Queued, Calling, Chained, Done, Failed };
@@ -43,6 +44,12 @@ struct TrialOutcome {
   std::vector<std::string> errors;  // why each failed attempt failed, in order
   double wall_ms = 0;               // first invocation to result, as the driver saw it
   InvocationTelemetry last_telemetry;
+  // What the trial cost: the driver's invocations from their REPORT lines, plus the segments the
+  // chain invoked itself from the bills they wrote (a segment that crashed wrote none, so a chain
+  // that was retried by Lambda costs a little more than this says). In-process: 0.
+  double billed_ms = 0;
+  double cost_usd = 0;
+  int chained_segments = 0;  // Event-invoked segments billed here
 };
 
 struct SearchProgress {
@@ -59,6 +66,7 @@ struct SearchResult {
   std::optional<std::size_t> best;   // highest test accuracy (the lower index on ties)
   double wall_ms = 0;
   int invocations = 0;  // synchronous ones; chained segments are counted in each result
+  double cost_usd = 0;  // every trial's cost_usd
 };
 
 // Runs every trial to a result or a final failure; writes runs/<run>/best.json. Throws
