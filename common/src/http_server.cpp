@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -13,6 +14,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
+
+#include "stratus/common/http_response_head.hpp"
 
 namespace stratus {
 
@@ -61,6 +64,8 @@ HttpRequestHead head_from(const Parser& parser, const std::string& remote) {
 // Streamed bodies and file responses move through a buffer of this size: large enough that the
 // per-piece overhead (a handler call, a pread, a write) is small next to the copy itself.
 constexpr std::size_t kStreamPieceBytes = 1 << 20;
+// Every session's read buffer starts this big.
+constexpr std::size_t kSessionBufferBytes = 16 * 1024;
 // Bodies larger than this get a read buffer sized for them (up to kStreamPieceBytes).
 constexpr std::uint64_t kLargeBodyBytes = 16 * 1024;
 
@@ -71,6 +76,10 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    // Writes try the socket directly first (see send), which must then not block.
+    stream_.socket().non_blocking(true, ec);
+    // Room for a typical request head and body in one read (Beast reads at most the free capacity).
+    buffer_.reserve(kSessionBufferBytes);
   }
 
   void start() { do_read_header(); }
@@ -147,10 +156,10 @@ class Session : public std::enable_shared_from_this<Session> {
     std::uint64_t expected = header_parser_content_length_.value_or(kStreamPieceBytes);
     if (expected > kLargeBodyBytes) buffer_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(expected, kStreamPieceBytes)));
     if (iequals(head_.headers.get("Expect"), "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       arm_timer(server_->options.body_timeout);
-      http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
                           if (ec) return self->finish();
                           self->read_body();
                         });
@@ -230,7 +239,10 @@ class Session : public std::enable_shared_from_this<Session> {
       parser_.reset();
     }
     // An idle keep-alive connection should not keep a megabyte of buffer.
-    if (buffer_.capacity() > 64 * 1024 && buffer_.size() < 64 * 1024) buffer_.shrink_to_fit();
+    if (buffer_.capacity() > 64 * 1024 && buffer_.size() < 64 * 1024) {
+      buffer_.shrink_to_fit();
+      buffer_.reserve(kSessionBufferBytes);
+    }
     // No timeout while the handler works: a runtime's /next legitimately waits for minutes.
     stream_.expires_never();
     auto answered = std::make_shared<bool>(false);
@@ -247,66 +259,97 @@ class Session : public std::enable_shared_from_this<Session> {
     return keep_alive_ && !response.close_connection && !server_->stopped;
   }
 
+  // The head goes into one reused string and leaves with the body (or a file's first piece) in
+  // one gather write: one sendmsg per response, and no serializer walking nested buffer views.
   void write(HttpResponse response) {
-    if (response.file_body || response.head_content_length) return write_head_only(std::move(response));
-    auto msg = std::make_shared<http::response<http::string_body>>();
-    msg->version(11);
-    msg->result(static_cast<unsigned>(response.status));
-    msg->set(http::field::server, server_->options.server_name);
-    for (const auto& f : response.headers.fields()) msg->insert(f.name, f.value);
-    msg->body() = std::move(response.body);
-    msg->keep_alive(keep_alive_after(response));
-    msg->prepare_payload();
-    arm_timer(server_->options.body_timeout);
-    http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
-      if (ec || !msg->keep_alive()) return self->finish();
-      self->do_read_header();
-    });
+    const bool keep_alive = keep_alive_after(response);
+    if (response.file_body) return write_file(std::move(response), keep_alive);
+    out_body_.clear();
+    std::uint64_t length = 0;
+    if (response.head_content_length) {
+      length = *response.head_content_length;  // HEAD: announced, not sent
+    } else if (!status_forbids_body(response.status)) {
+      out_body_ = std::move(response.body);
+      length = out_body_.size();
+    }
+    format_response_head(out_head_, response.status, response.headers, server_->options.server_name,
+                         {keep_alive, length});
+    send({asio::buffer(out_head_), asio::buffer(out_body_)},
+         [self = shared_from_this(), keep_alive](beast::error_code ec) { self->after_response(ec, keep_alive); });
   }
 
-  // Sends the head with an explicit Content-Length; then, for a file body, the file's bytes.
-  void write_head_only(HttpResponse response) {
-    auto msg = std::make_shared<http::response<http::empty_body>>();
-    msg->version(11);
-    msg->result(static_cast<unsigned>(response.status));
-    msg->set(http::field::server, server_->options.server_name);
-    for (const auto& f : response.headers.fields()) msg->insert(f.name, f.value);
-    msg->keep_alive(keep_alive_after(response));
-    std::uint64_t length = response.file_body ? response.file_body->length : *response.head_content_length;
-    msg->content_length(length);
-    auto file = std::move(response.file_body);
+  // Sends what the socket takes at once (a whole small response, nearly always) with one
+  // non-blocking sendmsg, without a composed operation, a timer or a trip through the event loop;
+  // only a remainder waits for the peer, under the body timeout. `done` may run before this returns.
+  template <class Done>
+  void send(std::array<asio::const_buffer, 2> buffers, Done done) {
+    beast::error_code ec;
+    std::size_t sent = stream_.socket().write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+    if (ec) return done(ec);
+    std::size_t left = 0;
+    for (auto& b : buffers) {
+      std::size_t n = std::min(sent, b.size());
+      b += n;
+      sent -= n;
+      left += b.size();
+    }
+    if (left == 0) return done(ec);
     arm_timer(server_->options.body_timeout);
-    http::async_write(stream_, *msg,
-                      [self = shared_from_this(), msg, file](beast::error_code ec, std::size_t) {
-                        if (ec) return self->finish();
-                        if (file && file->length > 0) {
-                          return self->write_file_piece(*file, file->offset, msg->keep_alive());
-                        }
-                        if (!msg->keep_alive()) return self->finish();
-                        self->do_read_header();
-                      });
+    asio::async_write(stream_, buffers, [done = std::move(done)](beast::error_code ec, std::size_t) mutable { done(ec); });
   }
 
-  void write_file_piece(HttpFileBody file, std::uint64_t position, bool keep_alive) {
+  void after_response(beast::error_code ec, bool keep_alive) {
+    // A response body can be large; the next one should not start with its memory.
+    if (out_body_.capacity() > 64 * 1024) std::string().swap(out_body_);
+    if (ec || !keep_alive) return finish();
+    do_read_header();
+  }
+
+  // Sends the head together with the file's first piece, then the rest piece by piece.
+  void write_file(HttpResponse response, bool keep_alive) {
+    HttpFileBody file = std::move(*response.file_body);
+    format_response_head(out_head_, response.status, response.headers, server_->options.server_name,
+                         {keep_alive, file.length});
+    std::size_t got = 0;
+    if (file.length > 0 && !read_file_piece(file, file.offset, got)) return finish();
+    send({asio::buffer(out_head_), asio::buffer(piece_.get(), got)},
+         [self = shared_from_this(), file, next = file.offset + got, keep_alive](beast::error_code ec) {
+           self->after_file_piece(ec, file, next, keep_alive);
+         });
+  }
+
+  void after_file_piece(beast::error_code ec, const HttpFileBody& file, std::uint64_t next, bool keep_alive) {
+    if (!ec && next < file.offset + file.length) return write_file_piece(file, next, keep_alive);
+    after_response(ec, keep_alive);
+  }
+
+  // Reads the next piece of a file body at `position` into piece_; false when the file cannot
+  // deliver the length already announced (or about to be).
+  bool read_file_piece(const HttpFileBody& file, std::uint64_t position, std::size_t& got) {
     std::uint64_t end = file.offset + file.length;
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamPieceBytes, end - position));
-    if (!piece_) piece_ = std::make_unique<char[]>(kStreamPieceBytes);
-    ssize_t got = ::pread(*file.fd, piece_.get(), want, static_cast<off_t>(position));
-    if (got <= 0) {
+    if (!piece_) piece_.reset(new char[kStreamPieceBytes]);  // not zeroed: pages are touched only when used
+    ssize_t n = ::pread(*file.fd, piece_.get(), want, static_cast<off_t>(position));
+    if (n <= 0) {
       // The file shrank under us (it never should: objects are replaced by rename, not rewritten).
       // The announced length cannot be met any more, so the only honest signal is to close.
       spdlog::warn("{}: response body file read failed at {}: {}", remote_, position,
-                   got < 0 ? std::strerror(errno) : "unexpected end of file");
-      return finish();
+                   n < 0 ? std::strerror(errno) : "unexpected end of file");
+      return false;
     }
+    got = static_cast<std::size_t>(n);
+    return true;
+  }
+
+  void write_file_piece(HttpFileBody file, std::uint64_t position, bool keep_alive) {
+    std::size_t got = 0;
+    if (!read_file_piece(file, position, got)) return finish();
     arm_timer(server_->options.body_timeout);
-    asio::async_write(stream_, asio::buffer(piece_.get(), static_cast<std::size_t>(got)),
-                      [self = shared_from_this(), file, next = position + static_cast<std::uint64_t>(got),
-                       keep_alive](beast::error_code ec, std::size_t) {
-                        if (ec) return self->finish();
-                        if (next < file.offset + file.length) return self->write_file_piece(file, next, keep_alive);
-                        if (!keep_alive) return self->finish();
-                        self->do_read_header();
+    asio::async_write(stream_, asio::buffer(piece_.get(), got),
+                      [self = shared_from_this(), file, next = position + got, keep_alive](beast::error_code ec,
+                                                                                            std::size_t) {
+                        self->after_file_piece(ec, file, next, keep_alive);
                       });
   }
 
@@ -323,6 +366,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;
   std::shared_ptr<HttpBodySink> sink_;
   std::unique_ptr<char[]> piece_;  // streamed body pieces and file response pieces
+  std::string out_head_;           // the response head being sent (its capacity is reused)
+  std::string out_body_;           // the response body being sent
   std::optional<std::uint64_t> header_parser_content_length_;
   HttpRequestHead head_;
   HttpRequestPlan plan_;  // the handler's decision about head_
