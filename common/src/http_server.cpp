@@ -155,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // reads of a few hundred bytes, one event-loop turn each.
     std::uint64_t expected = header_parser_content_length_.value_or(kStreamPieceBytes);
     if (expected > kLargeBodyBytes) buffer_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(expected, kStreamPieceBytes)));
-    if (iequals(head_.headers.get("Expect"), "100-continue")) {
+    if (const std::string* expect = head_.headers.find("Expect"); expect && iequals(*expect, "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       arm_timer(server_->options.body_timeout);
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
@@ -171,6 +171,21 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_body() { sink_ ? do_read_body_piece() : do_read_body(); }
 
   void do_read_body() {
+    // A small body usually arrived with the head: parse what is buffered without starting a read
+    // operation (which could only complete through the event loop).
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec == http::error::body_limit) return reject_oversized();
+      if (ec) {
+        spdlog::debug("{}: request body not read: {}", remote_, ec.message());
+        return finish();
+      }
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return dispatch();
     arm_timer(server_->options.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -245,15 +260,21 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // No timeout while the handler works: a runtime's /next legitimately waits for minutes.
     stream_.expires_never();
-    auto answered = std::make_shared<bool>(false);
-    server_->handler.handle(std::move(request),
-                            [self = shared_from_this(), answered](HttpResponse response) {
-                              if (*answered) return;
-                              *answered = true;
-                              if (self->closed_) return;
-                              self->write(std::move(response));
-                            });
+    // One allocation for the session and the answered flag, small enough that the responder's
+    // std::function holds it without another.
+    auto reply = std::make_shared<PendingReply>(PendingReply{shared_from_this(), false});
+    server_->handler.handle(std::move(request), [reply](HttpResponse response) {
+      if (reply->answered) return;
+      reply->answered = true;
+      if (reply->session->closed_) return;
+      reply->session->write(std::move(response));
+    });
   }
+
+  struct PendingReply {
+    std::shared_ptr<Session> session;
+    bool answered;
+  };
 
   bool keep_alive_after(const HttpResponse& response) const {
     return keep_alive_ && !response.close_connection && !server_->stopped;
