@@ -10,6 +10,7 @@
 #include <set>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -72,17 +73,19 @@ constexpr std::uint64_t kLargeBodyBytes = 16 * 1024;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {
+      : stream_(std::move(socket)), watchdog_(stream_.get_executor()), server_(std::move(server)) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = stream_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     // Writes try the socket directly first (see send), which must then not block.
-    stream_.socket().non_blocking(true, ec);
+    stream_.non_blocking(true, ec);
     // Room for a typical request head and body in one read (Beast reads at most the free capacity).
     buffer_.reserve(kSessionBufferBytes);
   }
 
   void start() { do_read_header(); }
+
+  using Clock = asio::steady_timer::clock_type;
 
   // Closes the connection if it sits between requests, with nothing of the next one read.
   void close_if_idle() {
@@ -92,17 +95,40 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    stream_.shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close(ec);
+    watchdog_.cancel();
   }
 
  private:
+  // Sets the deadline for the operations that follow (zero: none). One timer per session
+  // watches it, so moving the deadline is an assignment, not a timer operation per read or write
+  // (as a beast::tcp_stream would do): the timer only wakes when the earliest deadline it was set
+  // for passes, and then closes the connection or waits again for the deadline as it is by then.
   void arm_timer(std::chrono::milliseconds timeout) {
-    if (timeout.count() > 0) {
-      stream_.expires_after(timeout);
-    } else {
-      stream_.expires_never();
+    if (timeout.count() <= 0) {
+      deadline_ = Clock::time_point::max();
+      return;
     }
+    deadline_ = Clock::now() + timeout;
+    if (!watchdog_waiting_) return watch();
+    // An earlier deadline than the one waited for: wait again (the cancelled wait restarts it).
+    if (deadline_ < watchdog_.expiry()) watchdog_.expires_at(deadline_);
+  }
+
+  void watch() {
+    watchdog_waiting_ = true;
+    watchdog_.expires_at(deadline_);
+    watchdog_.async_wait([self = shared_from_this()](beast::error_code) { self->on_watchdog(); });
+  }
+
+  void on_watchdog() {
+    watchdog_waiting_ = false;
+    if (closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() < deadline_) return watch();
+    // The pending read or write fails with operation_aborted and finishes the session.
+    spdlog::debug("{}: connection timed out", remote_);
+    close();
   }
 
   // The head is read with an empty-body parser; once the handler has seen it, the parser is
@@ -259,7 +285,7 @@ class Session : public std::enable_shared_from_this<Session> {
       buffer_.reserve(kSessionBufferBytes);
     }
     // No timeout while the handler works: a runtime's /next legitimately waits for minutes.
-    stream_.expires_never();
+    arm_timer(std::chrono::milliseconds(0));
     // One allocation for the session and the answered flag, small enough that the responder's
     // std::function holds it without another.
     auto reply = std::make_shared<PendingReply>(PendingReply{shared_from_this(), false});
@@ -305,7 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
   template <class Done>
   void send(std::array<asio::const_buffer, 2> buffers, Done done) {
     beast::error_code ec;
-    std::size_t sent = stream_.socket().write_some(buffers, ec);
+    std::size_t sent = stream_.write_some(buffers, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
     if (ec) return done(ec);
     std::size_t left = 0;
@@ -380,7 +406,10 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->sessions.erase(shared_from_this());
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket stream_;
+  asio::steady_timer watchdog_;  // enforces deadline_ (see arm_timer)
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool watchdog_waiting_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;

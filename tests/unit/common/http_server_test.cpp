@@ -266,6 +266,41 @@ TEST_F(HttpServerWireTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
 }
 
+TEST_F(HttpServerWireTest, StalledBodyIsCutOffAfterTheBodyTimeout) {
+  TearDown();
+  HttpServerOptions options;
+  options.body_timeout = 200ms;
+  io_.restart();
+  start(options);
+  tcp::socket socket = connect();
+  asio::write(socket, asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")));
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(read_to_close(socket), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+}
+
+TEST_F(HttpServerWireTest, AShorterIdleTimeoutReplacesALongerBodyTimeout) {
+  TearDown();
+  HttpServerOptions options;
+  options.idle_timeout = 1s;
+  options.body_timeout = 30s;
+  io_.restart();
+  start(options);
+  tcp::socket socket = connect();
+  // The body arrives in two parts, so the server waits for it under the 30 s body timeout, past
+  // the first idle deadline (the timer then waits for the 30 s one)...
+  asio::write(socket, asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\na")));
+  std::this_thread::sleep_for(1200ms);
+  asio::write(socket, asio::buffer(std::string("b")));
+  std::string answer =
+      "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\nPOST ab";
+  EXPECT_EQ(read_exactly(socket, answer.size()), answer);
+  // ...and then idles under the 1 s idle timeout, which must not wait for the 30 s one.
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(read_to_close(socket), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+}
+
 TEST(ResponseHead, FormatsFramingAndReusesTheString) {
   HttpHeaders headers;
   headers.add("X-A", "1");
