@@ -37,15 +37,15 @@ bool is_framing_field(std::string_view name) {
   return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") || iequals(name, "Connection");
 }
 
+bool is_control(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
 void append_value(std::string& out, std::string_view value) {
   while (!value.empty() && is_blank(value.front())) value.remove_prefix(1);
   while (!value.empty() && is_blank(value.back())) value.remove_suffix(1);
-  std::size_t start = out.size();
-  out.append(value);
-  for (std::size_t i = start; i < out.size(); ++i) {
-    auto c = static_cast<unsigned char>(out[i]);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) out[i] = ' ';
-  }
+  bool clean = true;
+  for (char c : value) clean &= !is_control(static_cast<unsigned char>(c));
+  if (clean) return static_cast<void>(out.append(value));
+  for (char c : value) out.push_back(is_control(static_cast<unsigned char>(c)) ? ' ' : c);
 }
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {
