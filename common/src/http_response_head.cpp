@@ -1,9 +1,8 @@
 #include "stratus/common/http_response_head.hpp"
 
 #include <array>
-#include <charconv>
-
 #include <boost/beast/http/status.hpp>
+#include <charconv>
 
 namespace stratus {
 
@@ -14,8 +13,21 @@ namespace http = boost::beast::http;
 bool is_token_char(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -30,14 +42,19 @@ bool is_token(std::string_view name) {
   return true;
 }
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 // Fields whose meaning is the connection's framing, which only the server decides.
 bool is_framing_field(std::string_view name) {
-  return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") || iequals(name, "Connection");
+  return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+         iequals(name, "Connection");
 }
 
-bool is_control(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+bool is_control(unsigned char c) {
+  return (c < 0x20 && c != '\t') || c == 0x7f;
+}
 
 void append_value(std::string& out, std::string_view value) {
   while (!value.empty() && is_blank(value.front())) value.remove_prefix(1);
@@ -64,10 +81,12 @@ void append_number(std::string& out, Integer n) {
 
 }  // namespace
 
-bool status_forbids_body(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
+bool status_forbids_body(int status) {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
 
-void format_response_head(std::string& out, int status, const HttpHeaders& headers, std::string_view server_name,
-                          ResponseFraming framing) {
+void format_response_head(std::string& out, int status, const HttpHeaders& headers,
+                          std::string_view server_name, ResponseFraming framing) {
   if (status < 100 || status > 999) status = 500;
   out.clear();
   std::size_t guess = 64 + server_name.size();

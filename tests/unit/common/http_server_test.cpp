@@ -148,8 +148,10 @@ class HttpServerWireTest : public testing::Test {
 };
 
 TEST_F(HttpServerWireTest, ResponseBytesAreExactlyStatusServerFieldsLengthBody) {
-  EXPECT_EQ(exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + std::string(kClose)),
-            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n"
+  EXPECT_EQ(exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
+                     std::string(kClose)),
+            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: "
+            "application/json\r\nContent-Length: 8\r\n\r\n"
             "POST abc" +
                 std::string(kCloseAnswer));
 }
@@ -158,12 +160,15 @@ TEST_F(HttpServerWireTest, PipelinedRequestsAreAnsweredInOrder) {
   std::string requests;
   for (int i = 0; i < 5; ++i) {
     std::string body = std::string("req") + std::to_string(i);
-    requests += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    requests += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n\r\n" + body;
     requests += "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n";
   }
   std::string expected;
   for (int i = 0; i < 5; ++i) {
-    expected += "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n";
+    expected +=
+        "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: "
+        "9\r\n\r\n";
     expected += std::string("POST req") + std::to_string(i);
     expected += "HTTP/1.1 404 Not Found\r\nServer: wire-test\r\nContent-Length: 0\r\n\r\n";
   }
@@ -172,9 +177,10 @@ TEST_F(HttpServerWireTest, PipelinedRequestsAreAnsweredInOrder) {
 
 TEST_F(HttpServerWireTest, HeadAnnouncesTheLengthAndSendsNoBody) {
   // The next pipelined answer follows the head directly: not one body byte was sent.
-  EXPECT_EQ(exchange(std::string("HEAD /head HTTP/1.1\r\nHost: x\r\n\r\n") + kClose),
-            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nETag: \"abc\"\r\nContent-Length: 12345\r\n\r\n" +
-                std::string(kCloseAnswer));
+  EXPECT_EQ(
+      exchange(std::string("HEAD /head HTTP/1.1\r\nHost: x\r\n\r\n") + kClose),
+      "HTTP/1.1 200 OK\r\nServer: wire-test\r\nETag: \"abc\"\r\nContent-Length: 12345\r\n\r\n" +
+          std::string(kCloseAnswer));
 }
 
 TEST_F(HttpServerWireTest, HeaderValuesCannotSplitTheResponse) {
@@ -189,7 +195,8 @@ TEST_F(HttpServerWireTest, HeaderValuesCannotSplitTheResponse) {
 
 TEST_F(HttpServerWireTest, TheServerOwnsContentLengthTransferEncodingAndConnection) {
   EXPECT_EQ(exchange(std::string("GET /framing HTTP/1.1\r\nHost: x\r\n\r\n") + kClose),
-            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Length: 4\r\n\r\nfour" + std::string(kCloseAnswer));
+            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Length: 4\r\n\r\nfour" +
+                std::string(kCloseAnswer));
 }
 
 TEST_F(HttpServerWireTest, NoContentSendsNoBodyAndUnknownStatusesKeepTheirCode) {
@@ -203,52 +210,65 @@ TEST_F(HttpServerWireTest, NoContentSendsNoBodyAndUnknownStatusesKeepTheirCode) 
 TEST_F(HttpServerWireTest, ConnectionCloseAndHttp10AreAnsweredThenClosed) {
   EXPECT_EQ(exchange("POST /echo HTTP/1.1\r\nConnection: close\r\nContent-Length: 1\r\n\r\nz"
                      "GET /never HTTP/1.1\r\n\r\n"),
-            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nConnection: "
+            "close\r\n"
             "Content-Length: 6\r\n\r\nPOST z");
   EXPECT_EQ(exchange("POST /echo HTTP/1.0\r\nContent-Length: 1\r\n\r\nz"),
-            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nConnection: "
+            "close\r\n"
             "Content-Length: 6\r\n\r\nPOST z");
   // HTTP/1.0 asking for keep-alive keeps the connection.
-  EXPECT_EQ(exchange("POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nz" + std::string(kClose)),
-            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: 6\r\n\r\n"
+  EXPECT_EQ(exchange("POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nz" +
+                     std::string(kClose)),
+            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: "
+            "application/json\r\nContent-Length: 6\r\n\r\n"
             "POST z" +
                 std::string(kCloseAnswer));
 }
 
 TEST_F(HttpServerWireTest, ExpectContinueWithAChunkedBody) {
   tcp::socket socket = connect();
-  asio::write(socket, asio::buffer(std::string(
-                          "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")));
+  asio::write(socket,
+              asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                                       "chunked\r\nExpect: 100-continue\r\n\r\n")));
   EXPECT_EQ(read_exactly(socket, 25), "HTTP/1.1 100 Continue\r\n\r\n");
   asio::write(socket, asio::buffer(std::string("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n") + kClose));
   EXPECT_EQ(read_to_close(socket),
-            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: "
+            "application/json\r\nContent-Length: 10\r\n\r\n"
             "POST abcde" +
                 std::string(kCloseAnswer));
 }
 
 TEST_F(HttpServerWireTest, OversizedBodyIsRefusedAndTheConnectionClosed) {
   EXPECT_EQ(exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nabc"),
-            "HTTP/1.1 413 Payload Too Large\r\nServer: wire-test\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}");
+            "HTTP/1.1 413 Payload Too Large\r\nServer: wire-test\r\nConnection: "
+            "close\r\nContent-Length: 2\r\n\r\n{}");
   // A chunked body only finds out while reading.
   std::string big(2000, 'x');
-  EXPECT_EQ(exchange("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n" + big + "\r\n0\r\n\r\n"),
-            "HTTP/1.1 413 Payload Too Large\r\nServer: wire-test\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(exchange("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n" +
+                     big + "\r\n0\r\n\r\n"),
+            "HTTP/1.1 413 Payload Too Large\r\nServer: wire-test\r\nConnection: "
+            "close\r\nContent-Length: 2\r\n\r\n{}");
 }
 
 TEST_F(HttpServerWireTest, FileBodiesSmallAndLargerThanOnePiece) {
-  for (std::size_t size : {std::size_t{10}, std::size_t{70'000}, std::size_t{(1u << 20) * 2 + 12345}}) {
+  for (std::size_t size :
+       {std::size_t{10}, std::size_t{70'000}, std::size_t{(1u << 20) * 2 + 12345}}) {
     std::string content(size, '\0');
-    for (std::size_t i = 0; i < size; ++i) content[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
-    auto path = std::filesystem::temp_directory_path() /
-                ("stratus_http_server_test_" + std::to_string(::getpid()) + "_" + std::to_string(size));
+    for (std::size_t i = 0; i < size; ++i)
+      content[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+    auto path =
+        std::filesystem::temp_directory_path() /
+        ("stratus_http_server_test_" + std::to_string(::getpid()) + "_" + std::to_string(size));
     std::ofstream(path, std::ios::binary) << content;
     handler_.file_path = path.string();
     std::string head = "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Length: ";
-    EXPECT_EQ(exchange(std::string("GET /file HTTP/1.1\r\nHost: x\r\n\r\nGET /file-range HTTP/1.1\r\nHost: x\r\n\r\n") +
+    EXPECT_EQ(exchange(std::string("GET /file HTTP/1.1\r\nHost: x\r\n\r\nGET /file-range "
+                                   "HTTP/1.1\r\nHost: x\r\n\r\n") +
                        kClose),
-              head + std::to_string(size) + "\r\n\r\n" + content + head + std::to_string(size - 5) + "\r\n\r\n" +
-                  content.substr(3, size - 5) + kCloseAnswer)
+              head + std::to_string(size) + "\r\n\r\n" + content + head + std::to_string(size - 5) +
+                  "\r\n\r\n" + content.substr(3, size - 5) + kCloseAnswer)
         << "size " << size;
     std::filesystem::remove(path);
   }
@@ -273,7 +293,9 @@ TEST_F(HttpServerWireTest, StalledBodyIsCutOffAfterTheBodyTimeout) {
   io_.restart();
   start(options);
   tcp::socket socket = connect();
-  asio::write(socket, asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")));
+  asio::write(
+      socket,
+      asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")));
   auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(read_to_close(socket), "");
   EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
@@ -289,11 +311,14 @@ TEST_F(HttpServerWireTest, AShorterIdleTimeoutReplacesALongerBodyTimeout) {
   tcp::socket socket = connect();
   // The body arrives in two parts, so the server waits for it under the 30 s body timeout, past
   // the first idle deadline (the timer then waits for the 30 s one)...
-  asio::write(socket, asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\na")));
+  asio::write(
+      socket,
+      asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\na")));
   std::this_thread::sleep_for(1200ms);
   asio::write(socket, asio::buffer(std::string("b")));
   std::string answer =
-      "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\nPOST ab";
+      "HTTP/1.1 200 OK\r\nServer: wire-test\r\nContent-Type: application/json\r\nContent-Length: "
+      "7\r\n\r\nPOST ab";
   EXPECT_EQ(read_exactly(socket, answer.size()), answer);
   // ...and then idles under the 1 s idle timeout, which must not wait for the 30 s one.
   auto started = std::chrono::steady_clock::now();
@@ -306,7 +331,9 @@ TEST(ResponseHead, FormatsFramingAndReusesTheString) {
   headers.add("X-A", "1");
   std::string out = "old content";
   format_response_head(out, 404, headers, "s", {false, 7});
-  EXPECT_EQ(out, "HTTP/1.1 404 Not Found\r\nServer: s\r\nX-A: 1\r\nConnection: close\r\nContent-Length: 7\r\n\r\n");
+  EXPECT_EQ(out,
+            "HTTP/1.1 404 Not Found\r\nServer: s\r\nX-A: 1\r\nConnection: close\r\nContent-Length: "
+            "7\r\n\r\n");
   format_response_head(out, 42, {}, "s", {true, 0});
   EXPECT_EQ(out, "HTTP/1.1 500 Internal Server Error\r\nServer: s\r\nContent-Length: 0\r\n\r\n");
   EXPECT_TRUE(status_forbids_body(100));

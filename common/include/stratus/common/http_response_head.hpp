@@ -12,21 +12,22 @@
 namespace stratus {
 
 struct ResponseFraming {
-  bool keep_alive = true;       // false adds "Connection: close"
+  bool keep_alive = true;  // false adds "Connection: close"
   std::uint64_t content_length = 0;
 };
 
-// Replaces `out` with "HTTP/1.1 <status> <reason>", "Server: <server_name>", the handler's fields in
-// their order, "Connection: close" when not keeping alive, "Content-Length: <n>" and the empty
+// Replaces `out` with "HTTP/1.1 <status> <reason>", "Server: <server_name>", the handler's fields
+// in their order, "Connection: close" when not keeping alive, "Content-Length: <n>" and the empty
 // line (the layout Boost.Beast produced before). The server owns the framing: the handler's own
 // Content-Length, Transfer-Encoding and Connection fields are left out. Untrusted text cannot split
 // the response: a field whose name is not an RFC 9110 token is left out, and control characters
 // other than tab in a value (CR, LF, NUL, ...) become spaces. Values lose surrounding blanks, as
 // Beast trimmed them. A status outside 100..999 is sent as 500.
-void format_response_head(std::string& out, int status, const HttpHeaders& headers, std::string_view server_name,
-                          ResponseFraming framing);
+void format_response_head(std::string& out, int status, const HttpHeaders& headers,
+                          std::string_view server_name, ResponseFraming framing);
 
-// Whether a response with this status carries no body (1xx, 204, 304), whatever Content-Length says.
+// Whether a response with this status carries no body (1xx, 204, 304), whatever Content-Length
+// says.
 bool status_forbids_body(int status);
 
 }  // namespace stratus
