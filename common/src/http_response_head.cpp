@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/beast/http/status.hpp>
 #include <charconv>
+#include <cstring>
 
 namespace stratus {
 
@@ -10,34 +11,30 @@ namespace {
 
 namespace http = boost::beast::http;
 
-bool is_token_char(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
+// RFC 9110 token characters, the only ones a field name may have.
+constexpr std::array<bool, 256> make_token_table() {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
 }
+constexpr std::array<bool, 256> kTokenChar = make_token_table();
+
+// Control characters other than tab: never sent inside a field value.
+constexpr std::array<bool, 256> make_control_table() {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[static_cast<std::size_t>(c)] = c != '\t';
+  table[0x7f] = true;
+  return table;
+}
+constexpr std::array<bool, 256> kControlChar = make_control_table();
 
 bool is_token(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
-    if (!is_token_char(static_cast<unsigned char>(c))) return false;
+    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }
@@ -48,35 +45,40 @@ bool is_blank(char c) {
 
 // Fields whose meaning is the connection's framing, which only the server decides.
 bool is_framing_field(std::string_view name) {
-  return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
-         iequals(name, "Connection");
+  switch (name.size()) {
+    case 10:
+      return iequals(name, "Connection");
+    case 14:
+      return iequals(name, "Content-Length");
+    case 17:
+      return iequals(name, "Transfer-Encoding");
+    default:
+      return false;
+  }
 }
 
-bool is_control(unsigned char c) {
-  return (c < 0x20 && c != '\t') || c == 0x7f;
+// Writes at `p` (which has room) and returns the end.
+char* put(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
 }
 
-void append_value(std::string& out, std::string_view value) {
+char* put_field(char* p, std::string_view name, std::string_view value) {
   while (!value.empty() && is_blank(value.front())) value.remove_prefix(1);
   while (!value.empty() && is_blank(value.back())) value.remove_suffix(1);
-  bool clean = true;
-  for (char c : value) clean &= !is_control(static_cast<unsigned char>(c));
-  if (clean) return static_cast<void>(out.append(value));
-  for (char c : value) out.push_back(is_control(static_cast<unsigned char>(c)) ? ' ' : c);
-}
-
-void append_field(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ");
-  append_value(out, value);
-  out.append("\r\n");
+  p = put(p, name);
+  p = put(p, ": ");
+  char* first = p;
+  p = put(p, value);
+  for (char* c = first; c != p; ++c) {
+    if (kControlChar[static_cast<unsigned char>(*c)]) *c = ' ';
+  }
+  return put(p, "\r\n");
 }
 
 template <class Integer>
-void append_number(std::string& out, Integer n) {
-  std::array<char, 24> digits{};
-  auto end = std::to_chars(digits.data(), digits.data() + digits.size(), n).ptr;
-  out.append(digits.data(), end);
+char* put_number(char* p, Integer n) {
+  return std::to_chars(p, p + 24, n).ptr;
 }
 
 }  // namespace
@@ -88,25 +90,28 @@ bool status_forbids_body(int status) {
 void format_response_head(std::string& out, int status, const HttpHeaders& headers,
                           std::string_view server_name, ResponseFraming framing) {
   if (status < 100 || status > 999) status = 500;
-  out.clear();
-  std::size_t guess = 64 + server_name.size();
-  for (const auto& f : headers.fields()) guess += f.name.size() + f.value.size() + 4;
-  out.reserve(guess);
-  out.append("HTTP/1.1 ");
-  append_number(out, status);
-  out.push_back(' ');
   auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
-  out.append(reason.data(), reason.size());
-  out.append("\r\n");
-  append_field(out, "Server", server_name);
+  // Sized for the worst case first and cut to what was written: one allocation at most (none
+  // once the reused string has grown), and no per-piece append bookkeeping.
+  std::size_t bound = 9 + 4 + reason.size() + 2 + 8 + server_name.size() + 2 + 19 + 16 + 24 + 4;
+  for (const auto& f : headers.fields()) bound += f.name.size() + f.value.size() + 4;
+  out.resize(bound);
+  char* p = out.data();
+  p = put(p, "HTTP/1.1 ");
+  p = put_number(p, status);
+  *p++ = ' ';
+  p = put(p, std::string_view(reason.data(), reason.size()));
+  p = put(p, "\r\n");
+  p = put_field(p, "Server", server_name);
   for (const auto& f : headers.fields()) {
     if (!is_token(f.name) || is_framing_field(f.name)) continue;
-    append_field(out, f.name, f.value);
+    p = put_field(p, f.name, f.value);
   }
-  if (!framing.keep_alive) out.append("Connection: close\r\n");
-  out.append("Content-Length: ");
-  append_number(out, framing.content_length);
-  out.append("\r\n\r\n");
+  if (!framing.keep_alive) p = put(p, "Connection: close\r\n");
+  p = put(p, "Content-Length: ");
+  p = put_number(p, framing.content_length);
+  p = put(p, "\r\n\r\n");
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 }  // namespace stratus
