@@ -10,6 +10,7 @@
 #include <set>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -211,7 +212,11 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (used == 0) break;
     }
-    if (parser_->is_done()) return dispatch();
+    if (parser_->is_done()) {
+      // Through the event loop all the same (a post, not a read operation): completions that
+      // became ready with this request still run before it, as when an operation read the body.
+      return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->dispatch(); });
+    }
     arm_timer(server_->options.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
