@@ -3,16 +3,21 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 #include <set>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
+
+#include "stratus/common/http_response_head.hpp"
 
 namespace stratus {
 
@@ -61,19 +66,27 @@ HttpRequestHead head_from(const Parser& parser, const std::string& remote) {
 // Streamed bodies and file responses move through a buffer of this size: large enough that the
 // per-piece overhead (a handler call, a pread, a write) is small next to the copy itself.
 constexpr std::size_t kStreamPieceBytes = 1 << 20;
+// Every session's read buffer starts this big.
+constexpr std::size_t kSessionBufferBytes = 16 * 1024;
 // Bodies larger than this get a read buffer sized for them (up to kStreamPieceBytes).
 constexpr std::uint64_t kLargeBodyBytes = 16 * 1024;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {
+      : stream_(std::move(socket)), watchdog_(stream_.get_executor()), server_(std::move(server)) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = stream_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    // Writes try the socket directly first (see send), which must then not block.
+    stream_.non_blocking(true, ec);
+    // Room for a typical request head and body in one read (Beast reads at most the free capacity).
+    buffer_.reserve(kSessionBufferBytes);
   }
 
   void start() { do_read_header(); }
+
+  using Clock = asio::steady_timer::clock_type;
 
   // Closes the connection if it sits between requests, with nothing of the next one read.
   void close_if_idle() {
@@ -83,17 +96,40 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    stream_.shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close(ec);
+    watchdog_.cancel();
   }
 
  private:
+  // Sets the deadline for the operations that follow (zero: none). One timer per session
+  // watches it, so moving the deadline is an assignment, not a timer operation per read or write
+  // (as a beast::tcp_stream would do): the timer only wakes when the earliest deadline it was set
+  // for passes, and then closes the connection or waits again for the deadline as it is by then.
   void arm_timer(std::chrono::milliseconds timeout) {
-    if (timeout.count() > 0) {
-      stream_.expires_after(timeout);
-    } else {
-      stream_.expires_never();
+    if (timeout.count() <= 0) {
+      deadline_ = Clock::time_point::max();
+      return;
     }
+    deadline_ = Clock::now() + timeout;
+    if (!watchdog_waiting_) return watch();
+    // An earlier deadline than the one waited for: wait again (the cancelled wait restarts it).
+    if (deadline_ < watchdog_.expiry()) watchdog_.expires_at(deadline_);
+  }
+
+  void watch() {
+    watchdog_waiting_ = true;
+    watchdog_.expires_at(deadline_);
+    watchdog_.async_wait([self = shared_from_this()](beast::error_code) { self->on_watchdog(); });
+  }
+
+  void on_watchdog() {
+    watchdog_waiting_ = false;
+    if (closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() < deadline_) return watch();
+    // The pending read or write fails with operation_aborted and finishes the session.
+    spdlog::debug("{}: connection timed out", remote_);
+    close();
   }
 
   // The head is read with an empty-body parser; once the handler has seen it, the parser is
@@ -146,11 +182,11 @@ class Session : public std::enable_shared_from_this<Session> {
     // reads of a few hundred bytes, one event-loop turn each.
     std::uint64_t expected = header_parser_content_length_.value_or(kStreamPieceBytes);
     if (expected > kLargeBodyBytes) buffer_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(expected, kStreamPieceBytes)));
-    if (iequals(head_.headers.get("Expect"), "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+    if (const std::string* expect = head_.headers.find("Expect"); expect && iequals(*expect, "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       arm_timer(server_->options.body_timeout);
-      http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
                           if (ec) return self->finish();
                           self->read_body();
                         });
@@ -162,6 +198,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_body() { sink_ ? do_read_body_piece() : do_read_body(); }
 
   void do_read_body() {
+    // A small body usually arrived with the head: parse what is buffered without starting a read
+    // operation (which could only complete through the event loop).
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec == http::error::body_limit) return reject_oversized();
+      if (ec) {
+        spdlog::debug("{}: request body not read: {}", remote_, ec.message());
+        return finish();
+      }
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) {
+      // Through the event loop all the same (a post, not a read operation): completions that
+      // became ready with this request still run before it, as when an operation read the body.
+      return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->dispatch(); });
+    }
     arm_timer(server_->options.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -230,83 +285,123 @@ class Session : public std::enable_shared_from_this<Session> {
       parser_.reset();
     }
     // An idle keep-alive connection should not keep a megabyte of buffer.
-    if (buffer_.capacity() > 64 * 1024 && buffer_.size() < 64 * 1024) buffer_.shrink_to_fit();
+    if (buffer_.capacity() > 64 * 1024 && buffer_.size() < 64 * 1024) {
+      buffer_.shrink_to_fit();
+      buffer_.reserve(kSessionBufferBytes);
+    }
     // No timeout while the handler works: a runtime's /next legitimately waits for minutes.
-    stream_.expires_never();
-    auto answered = std::make_shared<bool>(false);
-    server_->handler.handle(std::move(request),
-                            [self = shared_from_this(), answered](HttpResponse response) {
-                              if (*answered) return;
-                              *answered = true;
-                              if (self->closed_) return;
-                              self->write(std::move(response));
-                            });
+    arm_timer(std::chrono::milliseconds(0));
+    // One allocation for the session and the answered flag, small enough that the responder's
+    // std::function holds it without another.
+    auto reply = std::make_shared<PendingReply>(PendingReply{shared_from_this(), false});
+    server_->handler.handle(std::move(request), [reply](HttpResponse response) {
+      if (reply->answered) return;
+      reply->answered = true;
+      if (reply->session->closed_) return;
+      reply->session->write(std::move(response));
+    });
   }
+
+  struct PendingReply {
+    std::shared_ptr<Session> session;
+    bool answered;
+  };
 
   bool keep_alive_after(const HttpResponse& response) const {
     return keep_alive_ && !response.close_connection && !server_->stopped;
   }
 
+  // The head goes into one reused string and leaves with the body (or a file's first piece) in
+  // one gather write: one sendmsg per response, and no serializer walking nested buffer views.
   void write(HttpResponse response) {
-    if (response.file_body || response.head_content_length) return write_head_only(std::move(response));
-    auto msg = std::make_shared<http::response<http::string_body>>();
-    msg->version(11);
-    msg->result(static_cast<unsigned>(response.status));
-    msg->set(http::field::server, server_->options.server_name);
-    for (const auto& f : response.headers.fields()) msg->insert(f.name, f.value);
-    msg->body() = std::move(response.body);
-    msg->keep_alive(keep_alive_after(response));
-    msg->prepare_payload();
-    arm_timer(server_->options.body_timeout);
-    http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
-      if (ec || !msg->keep_alive()) return self->finish();
-      self->do_read_header();
-    });
+    const bool keep_alive = keep_alive_after(response);
+    if (response.file_body) return write_file(std::move(response), keep_alive);
+    out_body_.clear();
+    std::uint64_t length = 0;
+    if (response.head_content_length) {
+      length = *response.head_content_length;  // HEAD: announced, not sent
+    } else if (!status_forbids_body(response.status)) {
+      out_body_ = std::move(response.body);
+      length = out_body_.size();
+    }
+    format_response_head(out_head_, response.status, response.headers, server_->options.server_name,
+                         {keep_alive, length});
+    send({asio::buffer(out_head_), asio::buffer(out_body_)},
+         [self = shared_from_this(), keep_alive](beast::error_code ec) { self->after_response(ec, keep_alive); });
   }
 
-  // Sends the head with an explicit Content-Length; then, for a file body, the file's bytes.
-  void write_head_only(HttpResponse response) {
-    auto msg = std::make_shared<http::response<http::empty_body>>();
-    msg->version(11);
-    msg->result(static_cast<unsigned>(response.status));
-    msg->set(http::field::server, server_->options.server_name);
-    for (const auto& f : response.headers.fields()) msg->insert(f.name, f.value);
-    msg->keep_alive(keep_alive_after(response));
-    std::uint64_t length = response.file_body ? response.file_body->length : *response.head_content_length;
-    msg->content_length(length);
-    auto file = std::move(response.file_body);
+  // Sends what the socket takes at once (a whole small response, nearly always) with one
+  // non-blocking sendmsg, without a composed operation, a timer or a trip through the event loop;
+  // only a remainder waits for the peer, under the body timeout. `done` may run before this returns.
+  template <class Done>
+  void send(std::array<asio::const_buffer, 2> buffers, Done done) {
+    beast::error_code ec;
+    std::size_t sent = stream_.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+    if (ec) return done(ec);
+    std::size_t left = 0;
+    for (auto& b : buffers) {
+      std::size_t n = std::min(sent, b.size());
+      b += n;
+      sent -= n;
+      left += b.size();
+    }
+    if (left == 0) return done(ec);
     arm_timer(server_->options.body_timeout);
-    http::async_write(stream_, *msg,
-                      [self = shared_from_this(), msg, file](beast::error_code ec, std::size_t) {
-                        if (ec) return self->finish();
-                        if (file && file->length > 0) {
-                          return self->write_file_piece(*file, file->offset, msg->keep_alive());
-                        }
-                        if (!msg->keep_alive()) return self->finish();
-                        self->do_read_header();
-                      });
+    asio::async_write(stream_, buffers, [done = std::move(done)](beast::error_code ec, std::size_t) mutable { done(ec); });
   }
 
-  void write_file_piece(HttpFileBody file, std::uint64_t position, bool keep_alive) {
+  void after_response(beast::error_code ec, bool keep_alive) {
+    // A response body can be large; the next one should not start with its memory.
+    if (out_body_.capacity() > 64 * 1024) std::string().swap(out_body_);
+    if (ec || !keep_alive) return finish();
+    do_read_header();
+  }
+
+  // Sends the head together with the file's first piece, then the rest piece by piece.
+  void write_file(HttpResponse response, bool keep_alive) {
+    HttpFileBody file = std::move(*response.file_body);
+    format_response_head(out_head_, response.status, response.headers, server_->options.server_name,
+                         {keep_alive, file.length});
+    std::size_t got = 0;
+    if (file.length > 0 && !read_file_piece(file, file.offset, got)) return finish();
+    send({asio::buffer(out_head_), asio::buffer(piece_.get(), got)},
+         [self = shared_from_this(), file, next = file.offset + got, keep_alive](beast::error_code ec) {
+           self->after_file_piece(ec, file, next, keep_alive);
+         });
+  }
+
+  void after_file_piece(beast::error_code ec, const HttpFileBody& file, std::uint64_t next, bool keep_alive) {
+    if (!ec && next < file.offset + file.length) return write_file_piece(file, next, keep_alive);
+    after_response(ec, keep_alive);
+  }
+
+  // Reads the next piece of a file body at `position` into piece_; false when the file cannot
+  // deliver the length already announced (or about to be).
+  bool read_file_piece(const HttpFileBody& file, std::uint64_t position, std::size_t& got) {
     std::uint64_t end = file.offset + file.length;
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamPieceBytes, end - position));
-    if (!piece_) piece_ = std::make_unique<char[]>(kStreamPieceBytes);
-    ssize_t got = ::pread(*file.fd, piece_.get(), want, static_cast<off_t>(position));
-    if (got <= 0) {
+    if (!piece_) piece_.reset(new char[kStreamPieceBytes]);  // not zeroed: pages are touched only when used
+    ssize_t n = ::pread(*file.fd, piece_.get(), want, static_cast<off_t>(position));
+    if (n <= 0) {
       // The file shrank under us (it never should: objects are replaced by rename, not rewritten).
       // The announced length cannot be met any more, so the only honest signal is to close.
       spdlog::warn("{}: response body file read failed at {}: {}", remote_, position,
-                   got < 0 ? std::strerror(errno) : "unexpected end of file");
-      return finish();
+                   n < 0 ? std::strerror(errno) : "unexpected end of file");
+      return false;
     }
+    got = static_cast<std::size_t>(n);
+    return true;
+  }
+
+  void write_file_piece(HttpFileBody file, std::uint64_t position, bool keep_alive) {
+    std::size_t got = 0;
+    if (!read_file_piece(file, position, got)) return finish();
     arm_timer(server_->options.body_timeout);
-    asio::async_write(stream_, asio::buffer(piece_.get(), static_cast<std::size_t>(got)),
-                      [self = shared_from_this(), file, next = position + static_cast<std::uint64_t>(got),
-                       keep_alive](beast::error_code ec, std::size_t) {
-                        if (ec) return self->finish();
-                        if (next < file.offset + file.length) return self->write_file_piece(file, next, keep_alive);
-                        if (!keep_alive) return self->finish();
-                        self->do_read_header();
+    asio::async_write(stream_, asio::buffer(piece_.get(), got),
+                      [self = shared_from_this(), file, next = position + got, keep_alive](beast::error_code ec,
+                                                                                            std::size_t) {
+                        self->after_file_piece(ec, file, next, keep_alive);
                       });
   }
 
@@ -316,13 +411,18 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->sessions.erase(shared_from_this());
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket stream_;
+  asio::steady_timer watchdog_;  // enforces deadline_ (see arm_timer)
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool watchdog_waiting_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;
   std::shared_ptr<HttpBodySink> sink_;
   std::unique_ptr<char[]> piece_;  // streamed body pieces and file response pieces
+  std::string out_head_;           // the response head being sent (its capacity is reused)
+  std::string out_body_;           // the response body being sent
   std::optional<std::uint64_t> header_parser_content_length_;
   HttpRequestHead head_;
   HttpRequestPlan plan_;  // the handler's decision about head_

@@ -162,15 +162,25 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
                 process_.pid(), runtime_server_->port());
 }
 
+// Waits until the pipe is readable and reads it here, rather than letting an asynchronous read
+// take the bytes: bytes held by a read that completed but whose handler has not run yet would be
+// invisible to drain_output, so a function's last lines, printed before its /response, could land
+// after the invocation's REPORT (and outside its log tail).
 void Environment::read_output() {
   std::weak_ptr<Environment> weak = weak_from_this();
-  output_->async_read_some(boost::asio::buffer(output_buffer_),
-                           [weak](boost::system::error_code ec, std::size_t n) {
-                             auto self = weak.lock();
-                             if (!self || ec) return;
-                             self->capture_output(std::string_view(self->output_buffer_.data(), n));
-                             self->read_output();
-                           });
+  output_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [weak](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!self || ec || !self->output_ || !self->output_->is_open()) return;
+    // A bounded number of reads per wake-up, so a function that floods its output cannot hold
+    // the event loop.
+    for (int reads = 0; reads < 16; ++reads) {
+      std::size_t n = self->output_->read_some(boost::asio::buffer(self->output_buffer_), ec);
+      if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) break;
+      if (ec || n == 0) return;  // end of file (the runtime exited) or an error: stop reading
+      self->capture_output(std::string_view(self->output_buffer_.data(), n));
+    }
+    self->read_output();
+  });
 }
 
 void Environment::watch_exec_report() {
