@@ -10,6 +10,7 @@ import os
 import sys
 import statistics
 import subprocess
+import time
 
 from conftest import code_dir_with_cpp_bootstrap, cpp_function, default_config
 
@@ -182,6 +183,34 @@ def test_modeled_headers_only_when_asked(start_emulator, tmp_path):
     assert refused.status == 400, refused
     assert refused.headers["x-amzn-errortype"].startswith("InvalidParameterValue"), refused.headers
     assert emulator.usage()["functions"]["spin"]["invocations"] == 3
+
+
+def test_ended_environments_leave_no_descriptors(start_emulator, tmp_path):
+    """The daemon keeps each environment's schedstat files open between invocations; they, like the
+    environment's other descriptors, are closed when the environment ends. Every invoke of "crash"
+    ends its environment; ten of them must not grow the daemon's descriptor count."""
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(functions=[cpp_function("crash", "crash", code)]))
+    pid = emulator.process.pid
+
+    def crash_once():
+        result = emulator.invoke_raw("crash", b"{}", headers={"X-Stratus-Modeled": "1"})
+        assert result.status == 200 and result.headers.get("x-amz-function-error") == "Unhandled", result
+
+    def settled_fd_count():
+        # The pre-fork pool refills in the background; take the smallest of a few readings.
+        counts = []
+        for _ in range(10):
+            counts.append(len(os.listdir(f"/proc/{pid}/fd")))
+            time.sleep(0.05)
+        return min(counts)
+
+    crash_once()
+    baseline = settled_fd_count()
+    for _ in range(10):
+        crash_once()
+    # A leak of the probe's descriptors (task directory + one per thread) would add 20 or more.
+    assert settled_fd_count() <= baseline + 3, (baseline, os.listdir(f"/proc/{pid}/fd"))
 
 
 def test_time_model_off(start_emulator, tmp_path):
