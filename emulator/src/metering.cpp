@@ -23,7 +23,9 @@ void append_report_line(std::string& out, std::string_view request_id, const Inv
   out.append(" MB\tMax Memory Used: ")
       .append(FormattedNumber::integer(static_cast<std::int64_t>(m.max_memory_used_mb)).view())
       .append(" MB");
-  if (m.init_ms > 0) out.append("\tInit Duration: ").append(FormattedNumber::fixed(m.init_ms, 2).view()).append(" ms");
+  if (m.init_ms > 0) {
+    out.append("\tInit Duration: ").append(FormattedNumber::fixed(m.init_ms, 2).view()).append(" ms");
+  }
   if (m.timeout) out.append("\tStatus: timeout");
 }
 

@@ -26,7 +26,9 @@ std::optional<unsigned long long> second_field(const char* text, std::size_t siz
 
 }  // namespace
 
-RunDelayProbe::~RunDelayProbe() { close(); }
+RunDelayProbe::~RunDelayProbe() {
+  close();
+}
 
 void RunDelayProbe::close() {
   for (int fd : threads_) ::close(fd);

@@ -95,7 +95,8 @@ TEST_F(FakeCgroupTest, V2WritesLimitsAndDelegationFiles) {
     EXPECT_TRUE(groups.process_hwm_read);
     EXPECT_GT(groups.process_hwm_bytes, 0u);
     std::ofstream(env / "memory.peak") << (400ull << 20) << "\n";
-    EXPECT_EQ(limiter->memory_peak_bytes(groups, ::getpid()), std::max<std::uint64_t>(400ull << 20, groups.process_hwm_bytes));
+    EXPECT_EQ(limiter->memory_peak_bytes(groups, ::getpid()),
+              std::max<std::uint64_t>(400ull << 20, groups.process_hwm_bytes));
     // Without it (no memory accounting) the process's own high-water mark is the answer.
     EnvironmentCgroups no_memory;
     limiter->open_probes(no_memory, ::getpid());

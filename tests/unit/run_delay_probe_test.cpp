@@ -20,8 +20,12 @@ std::size_t count_entries(const fs::path& dir) {
   return n;
 }
 
-std::size_t open_fds() { return count_entries("/proc/self/fd"); }
-std::size_t threads() { return count_entries("/proc/self/task"); }
+std::size_t open_fds() {
+  return count_entries("/proc/self/fd");
+}
+std::size_t threads() {
+  return count_entries("/proc/self/task");
+}
 
 // A thread that exists until release() is called.
 class ParkedThread {

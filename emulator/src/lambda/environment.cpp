@@ -293,7 +293,8 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
       "Lambda-Runtime-Deadline-Ms",
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
   response.headers.add("Lambda-Runtime-Invoked-Function-Arn", function_arn_);
-  response.headers.add("Lambda-Runtime-Trace-Id", current_->trace_id.empty() ? new_trace_id() : current_->trace_id);
+  response.headers.add("Lambda-Runtime-Trace-Id",
+                       current_->trace_id.empty() ? new_trace_id() : current_->trace_id);
   if (!current_->client_context.empty()) {
     response.headers.add("Lambda-Runtime-Client-Context", current_->client_context);
   }

@@ -27,7 +27,9 @@ bool JsonValidator::valid(std::string_view text) {
   bool parsed = false;
   if (text.size() <= Impl::kReusedBytes) {
     std::vector<char>& buffer = impl_->padded;
-    if (buffer.size() < text.size() + simdjson::SIMDJSON_PADDING) buffer.resize(Impl::kReusedBytes + simdjson::SIMDJSON_PADDING);
+    if (buffer.size() < text.size() + simdjson::SIMDJSON_PADDING) {
+      buffer.resize(Impl::kReusedBytes + simdjson::SIMDJSON_PADDING);
+    }
     std::memcpy(buffer.data(), text.data(), text.size());
     std::memset(buffer.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);  // as padded_string has
     parsed = !impl_->parser.parse(buffer.data(), text.size(), false).error();

@@ -21,7 +21,8 @@ class FormattedNumber {
   }
   static FormattedNumber integer(std::int64_t value) {
     FormattedNumber n;
-    n.size_ = static_cast<std::uint8_t>(std::to_chars(n.text_, n.text_ + sizeof n.text_, value).ptr - n.text_);
+    n.size_ = static_cast<std::uint8_t>(
+        std::to_chars(n.text_, n.text_ + sizeof n.text_, value).ptr - n.text_);
     return n;
   }
 

@@ -39,7 +39,7 @@ class RunDelayProbe {
 
   pid_t pid_ = 0;
   int task_dir_fd_ = -1;
-  long listed_threads_ = 0;  // thread count when the list was made
+  long listed_threads_ = 0;   // thread count when the list was made
   std::vector<int> threads_;  // open schedstat descriptors
 };
 
