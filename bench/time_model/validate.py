@@ -42,7 +42,8 @@ def main():
     try:
         def spin(function):
             r = emulator.invoke_raw(function, json.dumps({"iterations": args.iterations}).encode(),
-                                    headers={"X-Amz-Log-Type": "Tail"}, timeout=900)
+                                    headers={"X-Amz-Log-Type": "Tail", "X-Stratus-Modeled": "1"},
+                                    timeout=900)
             assert r.status == 200 and "x-amz-function-error" not in r.headers, r
             return r
         for function, memory in (("spin1769", 1769), ("spin512", 512)):
@@ -60,8 +61,10 @@ def main():
                         f"({min(modeled):.1f}-{max(modeled):.1f}) | {worst * 100:.1f}% |")
         emulator.s3_client().create_bucket(Bucket="bench")
         event = {"bucket": "bench", "key": "blob", "bytes": 8_000_000, "gets": 10}
-        r = emulator.invoke_raw("s3heavy", json.dumps(event).encode(), timeout=900)
-        r = emulator.invoke_raw("s3heavy", json.dumps(event).encode(), timeout=900)
+        r = emulator.invoke_raw("s3heavy", json.dumps(event).encode(),
+                                headers={"X-Stratus-Modeled": "1"}, timeout=900)
+        r = emulator.invoke_raw("s3heavy", json.dumps(event).encode(),
+                                headers={"X-Stratus-Modeled": "1"}, timeout=900)
         expected = (100 + 8e6 / 85e6 * 1000) * 11
         s3_line = (f"S3-heavy (1 PUT + 10 GET of 8 MB, default profile): modeled S3 "
                    f"{float(r.headers['x-stratus-modeled-s3-ms']):.1f} ms for "

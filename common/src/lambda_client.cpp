@@ -254,6 +254,9 @@ void LambdaClient::invoke_async(const std::string& function, std::string payload
   if (options.log_tail && options.type == InvocationType::RequestResponse) {
     request.headers.add("X-Amz-Log-Type", "Tail");
   }
+  if (options.modeled && options.type == InvocationType::RequestResponse) {
+    request.headers.add("X-Stratus-Modeled", "1");
+  }
   request.body = std::move(payload);
   CallOptions call;
   call.deadline = options.deadline;

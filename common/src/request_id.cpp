@@ -16,13 +16,17 @@ constexpr char kHex[] = "0123456789abcdef";
 std::string make_hex_id(std::size_t hex_digits) {
   std::string out;
   out.reserve(hex_digits);
+  append_hex_id(out, hex_digits);
+  return out;
+}
+
+void append_hex_id(std::string& out, std::size_t hex_digits) {
   std::uint64_t bits = 0;
   for (std::size_t i = 0; i < hex_digits; ++i) {
     if (i % 16 == 0) bits = generator()();
     out.push_back(kHex[bits & 0xf]);
     bits >>= 4;
   }
-  return out;
 }
 
 std::string make_request_id() {

@@ -1,5 +1,7 @@
 #include "stratus/emulator/metering.hpp"
 
+#include "stratus/emulator/formatted_number.hpp"
+
 #include <cmath>
 #include <cstdio>
 
@@ -12,20 +14,24 @@ std::int64_t billed_duration_ms(double duration_ms, double init_ms) {
   return billed < 1 ? 1 : billed;
 }
 
-std::string format_report_line(const std::string& request_id, const InvocationMeasurement& m) {
-  char buf[512];
-  int n = std::snprintf(buf, sizeof buf,
-                        "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %lld ms\t"
-                        "Memory Size: %d MB\tMax Memory Used: %llu MB",
-                        request_id.c_str(), m.duration_ms,
-                        static_cast<long long>(billed_duration_ms(m.duration_ms, m.init_ms)),
-                        m.memory_mb, static_cast<unsigned long long>(m.max_memory_used_mb));
-  std::string line(buf, static_cast<std::size_t>(n));
+void append_report_line(std::string& out, std::string_view request_id, const InvocationMeasurement& m) {
+  out.append("REPORT RequestId: ").append(request_id);
+  out.append("\tDuration: ").append(FormattedNumber::fixed(m.duration_ms, 2).view());
+  out.append(" ms\tBilled Duration: ")
+      .append(FormattedNumber::integer(billed_duration_ms(m.duration_ms, m.init_ms)).view());
+  out.append(" ms\tMemory Size: ").append(FormattedNumber::integer(m.memory_mb).view());
+  out.append(" MB\tMax Memory Used: ")
+      .append(FormattedNumber::integer(static_cast<std::int64_t>(m.max_memory_used_mb)).view())
+      .append(" MB");
   if (m.init_ms > 0) {
-    std::snprintf(buf, sizeof buf, "\tInit Duration: %.2f ms", m.init_ms);
-    line += buf;
+    out.append("\tInit Duration: ").append(FormattedNumber::fixed(m.init_ms, 2).view()).append(" ms");
   }
-  if (m.timeout) line += "\tStatus: timeout";
+  if (m.timeout) out.append("\tStatus: timeout");
+}
+
+std::string format_report_line(const std::string& request_id, const InvocationMeasurement& m) {
+  std::string line;
+  append_report_line(line, request_id, m);
   return line;
 }
 

@@ -1,15 +1,10 @@
 #include "stratus/emulator/time_model.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 
 #include "stratus/emulator/metering.hpp"
+#include "stratus/emulator/run_delay_probe.hpp"
 
 namespace stratus::emulator {
 
@@ -57,68 +52,51 @@ double modeled_s3_request_ms(const S3Profile& profile, bool write_class, std::ui
 }
 
 std::optional<double> run_delay_ms(pid_t pid) {
-  if (pid <= 0) return std::nullopt;
-  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* dir = ::opendir(task_dir.c_str());
-  if (!dir) return std::nullopt;
-  double total_ns = 0;
-  bool any = false;
-  while (dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    const std::string file = task_dir + "/" + entry->d_name + "/schedstat";
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;  // the thread exited meanwhile
-    char buf[128];
-    ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n <= 0) continue;
-    buf[n] = '\0';
-    // "<on-cpu ns> <run-delay ns> <timeslices>"
-    char* end = nullptr;
-    std::strtoull(buf, &end, 10);
-    if (end == buf) continue;
-    char* after = nullptr;
-    unsigned long long delay = std::strtoull(end, &after, 10);
-    if (after == end) continue;
-    total_ns += static_cast<double>(delay);
-    any = true;
-  }
-  ::closedir(dir);
-  if (!any) return std::nullopt;
-  return total_ns / 1e6;
+  RunDelayProbe probe;
+  return probe.read(pid);
 }
 
-namespace {
-
-std::string number(double value, const char* format = "%.2f") {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, value);
-  return buf;
+ModeledText format_modeled(const ModeledInvocation& m) {
+  return {FormattedNumber::fixed(m.run.duration_ms, 2),
+          FormattedNumber::integer(m.billed_ms),
+          FormattedNumber::fixed(m.init.duration_ms, 2),
+          FormattedNumber::fixed(m.run.cpu_ms, 2),
+          FormattedNumber::fixed(m.run.s3_ms, 2),
+          FormattedNumber::fixed(m.run.other_ms, 2),
+          FormattedNumber::integer(static_cast<std::int64_t>(m.s3_requests)),
+          FormattedNumber::general(m.cost_usd, 12),
+          FormattedNumber::fixed(m.cost_usd, 10),
+          m.init.duration_ms > 0};
 }
 
-}  // namespace
+std::array<ModeledHeader, kModeledHeaderCount> modeled_headers(const ModeledText& t) {
+  return {{
+      {"X-Stratus-Modeled-Duration-Ms", t.duration_ms.view()},
+      {"X-Stratus-Modeled-Billed-Ms", t.billed_ms.view()},
+      {"X-Stratus-Modeled-Init-Ms", t.init_ms.view()},
+      {"X-Stratus-Modeled-Cpu-Ms", t.cpu_ms.view()},
+      {"X-Stratus-Modeled-S3-Ms", t.s3_ms.view()},
+      {"X-Stratus-Modeled-Other-Ms", t.other_ms.view()},
+      {"X-Stratus-Modeled-S3-Requests", t.s3_requests.view()},
+      {"X-Stratus-Modeled-Cost-Usd", t.cost_usd.view()},
+  }};
+}
 
-std::map<std::string, std::string> modeled_headers(const ModeledInvocation& m) {
-  return {
-      {"X-Stratus-Modeled-Duration-Ms", number(m.run.duration_ms)},
-      {"X-Stratus-Modeled-Billed-Ms", std::to_string(m.billed_ms)},
-      {"X-Stratus-Modeled-Init-Ms", number(m.init.duration_ms)},
-      {"X-Stratus-Modeled-Cpu-Ms", number(m.run.cpu_ms)},
-      {"X-Stratus-Modeled-S3-Ms", number(m.run.s3_ms)},
-      {"X-Stratus-Modeled-Other-Ms", number(m.run.other_ms)},
-      {"X-Stratus-Modeled-S3-Requests", std::to_string(m.s3_requests)},
-      {"X-Stratus-Modeled-Cost-Usd", number(m.cost_usd, "%.12g")},
-  };
+void append_modeled_line(std::string& out, std::string_view request_id, const ModeledText& t) {
+  out.append("MODELED RequestId: ").append(request_id);
+  out.append("\tDuration: ").append(t.duration_ms.view());
+  out.append(" ms\tBilled Duration: ").append(t.billed_ms.view());
+  out.append(" ms\tCPU: ").append(t.cpu_ms.view());
+  out.append(" ms\tS3: ").append(t.s3_ms.view());
+  out.append(" ms (").append(t.s3_requests.view());
+  out.append(" requests)\tOther: ").append(t.other_ms.view()).append(" ms");
+  if (t.has_init) out.append("\tInit Duration: ").append(t.init_ms.view()).append(" ms");
+  out.append("\tCost: $").append(t.cost_usd_line.view());
 }
 
 std::string format_modeled_line(const std::string& request_id, const ModeledInvocation& m) {
-  std::string line =
-      "MODELED RequestId: " + request_id + "\tDuration: " + number(m.run.duration_ms) +
-      " ms\tBilled Duration: " + std::to_string(m.billed_ms) + " ms\tCPU: " + number(m.run.cpu_ms) +
-      " ms\tS3: " + number(m.run.s3_ms) + " ms (" + std::to_string(m.s3_requests) +
-      " requests)\tOther: " + number(m.run.other_ms) + " ms";
-  if (m.init.duration_ms > 0) line += "\tInit Duration: " + number(m.init.duration_ms) + " ms";
-  line += "\tCost: $" + number(m.cost_usd, "%.10f");
+  std::string line;
+  append_modeled_line(line, request_id, format_modeled(m));
   return line;
 }
 

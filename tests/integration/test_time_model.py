@@ -10,6 +10,7 @@ import os
 import sys
 import statistics
 import subprocess
+import time
 
 from conftest import code_dir_with_cpp_bootstrap, cpp_function, default_config
 
@@ -24,9 +25,12 @@ def measured_duration(result):
     return float(report.split("\tDuration: ")[1].split(" ")[0])
 
 
+ASK_MODELED = {"X-Amz-Log-Type": "Tail", "X-Stratus-Modeled": "1"}
+
+
 def spin(emulator, function):
     result = emulator.invoke_raw(function, json.dumps({"iterations": ITERATIONS}).encode(),
-                                 headers={"X-Amz-Log-Type": "Tail"}, timeout=120)
+                                 headers=ASK_MODELED, timeout=120)
     assert result.status == 200, result
     assert "x-amz-function-error" not in result.headers, result
     return result
@@ -112,7 +116,7 @@ def test_s3_heavy_function_follows_the_profile(start_emulator, tmp_path):
     event = {"bucket": "modeled", "key": "blob", "bytes": size, "gets": gets}
     for attempt in range(2):  # cold, then warm
         result = emulator.invoke_raw("s3heavy", json.dumps(event).encode(),
-                                     headers={"X-Amz-Log-Type": "Tail"}, timeout=120)
+                                     headers=ASK_MODELED, timeout=120)
         assert result.status == 200 and "x-amz-function-error" not in result.headers, result
         expected = (70 + size / 20e6 * 1000) + gets * (40 + size / 50e6 * 1000)
         assert int(result.headers["x-stratus-modeled-s3-requests"]) == 1 + gets
@@ -149,6 +153,64 @@ def test_modeled_figures_in_log_usage_and_metrics(start_emulator, tmp_path):
     assert f'stratus_modeled_billed_milliseconds_total{{function="spin"}} {billed}' in metrics
     # The log stream on disk has the same line.
     assert any(line.startswith("MODELED ") for line in emulator.function_logs("spin").splitlines())
+
+
+def test_modeled_headers_only_when_asked(start_emulator, tmp_path):
+    """AWS sends no X-Stratus-Modeled-* headers, so by default neither does the emulator; a caller
+    asks with X-Stratus-Modeled: 1. The MODELED log line is written either way."""
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(functions=[cpp_function("spin", "spin", code, memory_mb=1024)]))
+    payload = json.dumps({"iterations": 1000}).encode()
+    names = {"duration-ms", "billed-ms", "init-ms", "cpu-ms", "s3-ms", "other-ms", "s3-requests", "cost-usd"}
+
+    def modeled_of(headers):
+        result = emulator.invoke_raw("spin", payload, headers=headers)
+        assert result.status == 200 and "x-amz-function-error" not in result.headers, result
+        return {h[len("x-stratus-modeled-"):]: v for h, v in result.headers.items()
+                if h.startswith("x-stratus-modeled-")}, result
+
+    for headers in ({"X-Amz-Log-Type": "Tail"}, {"X-Amz-Log-Type": "Tail", "X-Stratus-Modeled": "0"}):
+        modeled, result = modeled_of(headers)
+        assert modeled == {}, modeled
+        tail = base64.b64decode(result.headers["x-amz-log-result"]).decode()
+        assert len([line for line in tail.splitlines() if line.startswith("MODELED ")]) == 1, tail
+    modeled, result = modeled_of({"X-Stratus-Modeled": "1"})
+    assert set(modeled) == names, modeled
+    assert modeled["init-ms"] == "0.00" and int(modeled["billed-ms"]) >= 1
+    assert float(modeled["duration-ms"]) > 0
+    # A value other than 0 or 1 is refused like any other bad parameter.
+    refused = emulator.invoke_raw("spin", payload, headers={"X-Stratus-Modeled": "yes"})
+    assert refused.status == 400, refused
+    assert refused.headers["x-amzn-errortype"].startswith("InvalidParameterValue"), refused.headers
+    assert emulator.usage()["functions"]["spin"]["invocations"] == 3
+
+
+def test_ended_environments_leave_no_descriptors(start_emulator, tmp_path):
+    """The daemon keeps each environment's schedstat files open between invocations; they, like the
+    environment's other descriptors, are closed when the environment ends. Every invoke of "crash"
+    ends its environment; ten of them must not grow the daemon's descriptor count."""
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(functions=[cpp_function("crash", "crash", code)]))
+    pid = emulator.process.pid
+
+    def crash_once():
+        result = emulator.invoke_raw("crash", b"{}", headers={"X-Stratus-Modeled": "1"})
+        assert result.status == 200 and result.headers.get("x-amz-function-error") == "Unhandled", result
+
+    def settled_fd_count():
+        # The pre-fork pool refills in the background; take the smallest of a few readings.
+        counts = []
+        for _ in range(10):
+            counts.append(len(os.listdir(f"/proc/{pid}/fd")))
+            time.sleep(0.05)
+        return min(counts)
+
+    crash_once()
+    baseline = settled_fd_count()
+    for _ in range(10):
+        crash_once()
+    # A leak of the probe's descriptors (task directory + one per thread) would add 20 or more.
+    assert settled_fd_count() <= baseline + 3, (baseline, os.listdir(f"/proc/{pid}/fd"))
 
 
 def test_time_model_off(start_emulator, tmp_path):

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -89,6 +90,19 @@ TEST_F(FakeCgroupTest, V2WritesLimitsAndDelegationFiles) {
     limiter->open_probes(groups, ::getpid());
     EXPECT_DOUBLE_EQ(limiter->cpu_time_ms(groups, ::getpid()), 12.345);
     EXPECT_GE(limiter->memory_peak_bytes(groups, ::getpid()), 300ull << 20);
+    // With the cgroup's counter, the process's VmHWM is read once (at the first reading) and the
+    // counter on every one: a later peak comes from the counter.
+    EXPECT_TRUE(groups.process_hwm_read);
+    EXPECT_GT(groups.process_hwm_bytes, 0u);
+    std::ofstream(env / "memory.peak") << (400ull << 20) << "\n";
+    EXPECT_EQ(limiter->memory_peak_bytes(groups, ::getpid()),
+              std::max<std::uint64_t>(400ull << 20, groups.process_hwm_bytes));
+    // Without it (no memory accounting) the process's own high-water mark is the answer.
+    EnvironmentCgroups no_memory;
+    limiter->open_probes(no_memory, ::getpid());
+    EXPECT_GT(limiter->memory_peak_bytes(no_memory, ::getpid()), 0u);
+    EXPECT_FALSE(no_memory.process_hwm_read);
+    limiter->destroy(no_memory);
     limiter->destroy(groups);
     limiter->destroy(small);
     EXPECT_TRUE(groups.dirs.empty());

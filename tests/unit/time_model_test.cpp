@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <map>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "stratus/emulator/config.hpp"
@@ -73,10 +77,63 @@ TEST(TimeModel, BilledDurationAndCostByLambdasRules) {
   auto arm = model_invocation(run, std::nullopt, 1769, "arm64", PriceTable{});
   EXPECT_EQ(arm.billed_ms, 11);
   EXPECT_NEAR(arm.cost_usd, 0.2e-6 + 1769 / 1024.0 * 0.011 * 0.0000133334, 1e-15);
-  auto headers = modeled_headers(m);
+  const ModeledText text = format_modeled(m);
+  std::map<std::string, std::string> headers;
+  for (const ModeledHeader& h : modeled_headers(text)) headers[std::string(h.name)] = std::string(h.value);
+  EXPECT_EQ(headers.size(), kModeledHeaderCount);
   EXPECT_EQ(headers.at("X-Stratus-Modeled-Billed-Ms"), "31");
   EXPECT_EQ(headers.at("X-Stratus-Modeled-Duration-Ms"), "10.20");
+  EXPECT_EQ(headers.at("X-Stratus-Modeled-Init-Ms"), "20.00");
   EXPECT_NE(format_modeled_line("id", m).find("Init Duration: 20.00 ms"), std::string::npos);
+}
+
+namespace {
+
+std::string printf_number(const char* format, double value) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+}  // namespace
+
+// The figures are formatted with std::to_chars; the text must stay what printf's "%.2f", "%.10f"
+// and "%.12g" gave (the documented format, parsed by the trainer and the tests).
+TEST(TimeModel, ModeledTextIsPrintfsText) {
+  const double values[] = {0.0,    0.004999, 0.005,       0.015,     1.005,      2.675,   10.2,
+                           99.995, 123456.789, 899999.999, 2.0000033e-07, 1.6666700e-05,
+                           3.3e-12, 0.12345678901234, 1e12,  -0.0};
+  for (double v : values) {
+    ModeledInvocation m;
+    m.run = {v, v * 0.5, v * 0.25, v * 0.125};
+    m.init.duration_ms = v;
+    m.billed_ms = static_cast<std::int64_t>(v) + 1;
+    m.s3_requests = 7;
+    m.cost_usd = v * 1e-6;
+    std::string expected = "MODELED RequestId: r-1\tDuration: " + printf_number("%.2f", m.run.duration_ms) +
+                           " ms\tBilled Duration: " + std::to_string(m.billed_ms) +
+                           " ms\tCPU: " + printf_number("%.2f", m.run.cpu_ms) +
+                           " ms\tS3: " + printf_number("%.2f", m.run.s3_ms) + " ms (7 requests)\tOther: " +
+                           printf_number("%.2f", m.run.other_ms) + " ms";
+    if (v > 0) expected += "\tInit Duration: " + printf_number("%.2f", v) + " ms";
+    expected += "\tCost: $" + printf_number("%.10f", m.cost_usd);
+    EXPECT_EQ(format_modeled_line("r-1", m), expected) << v;
+    const ModeledText text = format_modeled(m);
+    EXPECT_EQ(text.cost_usd.view(), printf_number("%.12g", m.cost_usd)) << v;
+    EXPECT_EQ(text.init_ms.view(), printf_number("%.2f", v)) << v;
+
+    InvocationMeasurement r;
+    r.duration_ms = v;
+    r.init_ms = v;
+    r.memory_mb = 1769;
+    r.max_memory_used_mb = 45;
+    std::string report = "REPORT RequestId: r-1\tDuration: " + printf_number("%.2f", v) +
+                         "\tBilled Duration: " + std::to_string(billed_duration_ms(v, v)) +
+                         " ms\tMemory Size: 1769 MB\tMax Memory Used: 45 MB";
+    report.insert(report.find("\tBilled"), " ms");
+    if (v > 0) report += "\tInit Duration: " + printf_number("%.2f", v) + " ms";
+    EXPECT_EQ(format_report_line("r-1", r), report) << v;
+  }
 }
 
 TEST(TimeModel, RunDelayOfThisProcessIsReadable) {

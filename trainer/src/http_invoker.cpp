@@ -57,6 +57,7 @@ void HttpInvoker::start(const std::string& function, std::string payload,
                         std::chrono::milliseconds deadline, Callback done) {
   aws::InvokeOptions options;
   options.log_tail = true;  // the REPORT line: billed duration, memory, cold start
+  options.modeled = true;   // X-Stratus-Modeled-* headers: the modeled round (modeled_round.hpp)
   options.deadline = deadline;
   const auto started = std::chrono::steady_clock::now();
   client_->invoke_async(

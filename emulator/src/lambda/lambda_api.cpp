@@ -333,6 +333,12 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     invalid("1 validation error detected: Value '" + log_type +
             "' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]");
   }
+  // The modeled figures as response headers are Stratus's, not AWS's: sent only when asked for.
+  const std::string* modeled = request.headers.find(kModeledRequestHeader);
+  if (modeled && *modeled != "0" && *modeled != "1") {
+    invalid("1 validation error detected: Value '" + *modeled + "' at '" + kModeledRequestHeader +
+            "' failed to satisfy constraint: Member must be 0 or 1");
+  }
   if (!request.body.empty() && !json_validator_.valid(request.body)) {
     throw ApiException(LambdaError::InvalidRequestContent,
                        "Could not parse request body into json: the payload is not valid JSON");
@@ -387,9 +393,11 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
       });
       if (!queued) throw refusal_error({Placement::FunctionNotFound}, name);
     };
+    if (latency_ms <= 0) return start();
     return start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
   }
   invocation->want_log_tail = log_type == "Tail";
+  invocation->want_modeled = modeled && *modeled == "1";
   invocation->on_complete = [respond, request_id](InvocationOutcome outcome) {
     HttpResponse response;
     response.headers.add("Content-Type", "application/json");
@@ -397,7 +405,11 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     response.headers.add("x-amzn-RequestId", request_id);
     if (!outcome.function_error.empty()) response.headers.add("X-Amz-Function-Error", outcome.function_error);
     if (!outcome.log_tail.empty()) response.headers.add("X-Amz-Log-Result", base64_encode(outcome.log_tail));
-    for (const auto& [name, value] : outcome.modeled_headers) response.headers.add(name, value);
+    if (outcome.modeled) {
+      for (const ModeledHeader& h : modeled_headers(*outcome.modeled)) {
+        response.headers.add(std::string(h.name), std::string(h.value));
+      }
+    }
     response.body = std::move(outcome.payload);
     respond(std::move(response));
   };
@@ -406,6 +418,8 @@ void LambdaApi::invoke(const Route& route, HttpRequest& request, const std::stri
     const PlacementResult placed = scheduler_.invoke(std::move(invocation));
     if (!placed.started()) throw refusal_error(placed, name);
   };
+  // Without an injected latency the invocation starts here, not through a std::function.
+  if (latency_ms <= 0) return start();
   start_after_injected_latency(latency_ms, request_id, respond, std::move(start));
 }
 

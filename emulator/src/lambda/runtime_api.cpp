@@ -135,7 +135,7 @@ void Environment::handle_next(HttpResponder respond) {
       MeasuredPhase init;
       init.wall_ms = init_ms_;
       init.cpu_ms = ctx_.limiter.cpu_time_ms(cgroups_, process_.pid());
-      init.run_delay_ms = run_delay_ms(process_.pid());
+      init.run_delay_ms = run_delay_.read(process_.pid());
       init.s3 = ctx_.metering.s3_attribution().totals(s3_access_key_);
       init_measured_ = init;
     }

@@ -58,6 +58,9 @@ struct InvokeOptions {
   // X-Amzn-Trace-Id: a function forwards its own (_X_AMZN_TRACE_ID) so that Lambda's recursive
   // loop detection sees the chain; empty sends none.
   std::string trace_header;
+  // X-Stratus-Modeled: 1 (Stratus only; AWS ignores it): the emulator then answers with the
+  // invocation's modeled figures as X-Stratus-Modeled-* headers (InvokeResult::headers).
+  bool modeled = false;
 };
 
 struct InvokeResult {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -31,6 +32,8 @@ struct InvocationMeasurement {
 std::int64_t billed_duration_ms(double duration_ms, double init_ms);
 
 // "REPORT RequestId: ...\tDuration: 1.23 ms\tBilled Duration: 2 ms\t..." as Lambda writes it.
+// append_report_line appends it (without its newline) to a buffer the caller reserved.
+void append_report_line(std::string& out, std::string_view request_id, const InvocationMeasurement& m);
 std::string format_report_line(const std::string& request_id, const InvocationMeasurement& m);
 
 struct FunctionUsage {

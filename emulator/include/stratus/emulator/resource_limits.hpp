@@ -33,6 +33,9 @@ struct EnvironmentCgroups {
   int cpu_usage_fd = -1;
   int proc_status_fd = -1;
   int proc_stat_fd = -1;
+  // The process's VmHWM at its first measurement (memory_peak_bytes), with cgroup accounting.
+  std::uint64_t process_hwm_bytes = 0;
+  bool process_hwm_read = false;
 };
 
 class ResourceLimiter {
@@ -58,8 +61,9 @@ class ResourceLimiter {
   std::uint64_t rlimit_bytes(int memory_mb) const;
   // Opens the files the per-invocation measurements read, once the process `pid` exists.
   void open_probes(EnvironmentCgroups& groups, pid_t pid) const;
-  // Peak memory of the environment in bytes (cgroup peak, else the process's VmHWM).
-  std::uint64_t memory_peak_bytes(const EnvironmentCgroups& groups, pid_t pid) const;
+  // Peak memory of the environment in bytes: the cgroup's peak (at least the process's VmHWM at
+  // the first reading), else the process's VmHWM.
+  std::uint64_t memory_peak_bytes(EnvironmentCgroups& groups, pid_t pid) const;
   // CPU time the environment has used so far, in milliseconds (cgroup accounting, else the
   // process's own utime+stime from /proc, which has 10 ms resolution).
   double cpu_time_ms(const EnvironmentCgroups& groups, pid_t pid) const;

@@ -16,12 +16,15 @@
 
 #include <sys/types.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "stratus/emulator/config.hpp"
+#include "stratus/emulator/formatted_number.hpp"
 
 namespace stratus::emulator {
 
@@ -68,12 +71,34 @@ ModeledInvocation model_invocation(const MeasuredPhase& run,
 // Modeled time of one S3 request under the profile.
 double modeled_s3_request_ms(const S3Profile& profile, bool write_class, std::uint64_t bytes);
 
-// Run delay of every thread of `pid` so far, in ms; nullopt when schedstat cannot be read.
+// Run delay of every thread of `pid` so far, in ms; nullopt when schedstat cannot be read. A
+// one-off reading: an environment keeps a RunDelayProbe (run_delay_probe.hpp) instead.
 std::optional<double> run_delay_ms(pid_t pid);
 
-// The X-Stratus-Modeled-* response headers (name -> value) for one invocation.
-std::map<std::string, std::string> modeled_headers(const ModeledInvocation& m);
-// The log line written after REPORT.
+// The figures of one modeled invocation as text, formatted once: the MODELED log line and the
+// X-Stratus-Modeled-* headers are built from the same strings.
+struct ModeledText {
+  FormattedNumber duration_ms, billed_ms, init_ms, cpu_ms, s3_ms, other_ms, s3_requests;
+  FormattedNumber cost_usd;       // "%.12g", for the header
+  FormattedNumber cost_usd_line;  // "%.10f", for the log line
+  bool has_init = false;          // the log line names Init Duration only when there was one
+};
+ModeledText format_modeled(const ModeledInvocation& m);
+
+// The invoke request header that asks for the X-Stratus-Modeled-* response headers ("1"; "0" or
+// absent: none, as on AWS).
+inline constexpr const char* kModeledRequestHeader = "X-Stratus-Modeled";
+
+// One X-Stratus-Modeled-* response header; the value views into a ModeledText.
+struct ModeledHeader {
+  std::string_view name;
+  std::string_view value;
+};
+inline constexpr std::size_t kModeledHeaderCount = 8;
+std::array<ModeledHeader, kModeledHeaderCount> modeled_headers(const ModeledText& text);
+
+// Appends the log line written after REPORT (without its newline).
+void append_modeled_line(std::string& out, std::string_view request_id, const ModeledText& text);
 std::string format_modeled_line(const std::string& request_id, const ModeledInvocation& m);
 
 }  // namespace stratus::emulator

@@ -20,6 +20,7 @@
 #include "stratus/emulator/lambda/log_stream.hpp"
 #include "stratus/emulator/metering.hpp"
 #include "stratus/emulator/resource_limits.hpp"
+#include "stratus/emulator/run_delay_probe.hpp"
 #include "stratus/emulator/sandbox.hpp"
 #include "stratus/emulator/time_model.hpp"
 
@@ -100,6 +101,8 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
 
  private:
   static double ms_since(SteadyClock::time_point start);
+  // An X-Ray trace header for an invocation whose caller sent none.
+  static std::string new_trace_id();
   void read_output();
   void watch_exec_report();
   void read_exec_report_now();
@@ -129,6 +132,7 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   FunctionConfigPtr function_;
   bool provisioned_;
   std::string id_;
+  std::string function_arn_;  // Lambda-Runtime-Invoked-Function-Arn, the same for every invocation
   std::string log_stream_name_;
   EnvironmentState state_ = EnvironmentState::Starting;
   bool retiring_ = false;
@@ -142,6 +146,8 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   std::optional<boost::asio::posix::stream_descriptor> exec_report_;
   std::array<char, 16384> output_buffer_{};
   LogStream log_;
+  std::string pending_start_;  // the current invocation's START line, until its next log write
+  std::string report_text_;    // END, REPORT and MODELED of one invocation; its capacity is reused
   boost::asio::steady_timer timer_;  // init timeout, then each invocation's timeout
   boost::asio::steady_timer fault_timer_;  // an injected crash's moment, or a straggler's pace
   bool paced_stopped_ = false;             // the process group is SIGSTOPped by the pacing
@@ -165,6 +171,7 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   // the INIT phase measured.
   ModeledInvocation model_current(double wall_ms, double cpu_ms, bool bill_init);
   std::string s3_access_key_;  // this environment's own key id (S3 attribution)
+  RunDelayProbe run_delay_;  // the process's schedstat files, kept open
   std::optional<double> current_run_delay_start_ms_;
   S3Work current_s3_start_;
   std::optional<MeasuredPhase> init_measured_;

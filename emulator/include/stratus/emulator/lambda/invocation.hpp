@@ -3,9 +3,12 @@
 
 #include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include "stratus/emulator/time_model.hpp"
 
 namespace stratus::emulator {
 
@@ -15,8 +18,9 @@ struct InvocationOutcome {
   std::string payload;
   std::string function_error;  // empty on success, else "Unhandled"
   std::string log_tail;        // the invocation's log, capped to its last 4 KB
-  // X-Stratus-Modeled-* headers for the caller (time_model.hpp); empty with time_model "off".
-  std::map<std::string, std::string> modeled_headers;
+  // The modeled figures for the X-Stratus-Modeled-* headers (time_model.hpp): set only when the
+  // caller asked for them (Invocation::want_modeled) and time_model is "aws".
+  std::optional<ModeledText> modeled;
 };
 
 struct Invocation {
@@ -25,6 +29,7 @@ struct Invocation {
   std::string payload;
   std::string client_context;  // decoded JSON, empty when none
   bool want_log_tail = false;
+  bool want_modeled = false;  // the request sent X-Stratus-Modeled: 1
   bool is_event = false;
   // The X-Amzn-Trace-Id the caller sent (carries the recursion chain's Lineage), empty when none.
   std::string trace_id;

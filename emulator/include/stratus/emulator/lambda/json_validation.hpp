@@ -14,7 +14,8 @@ class JsonValidator {
   JsonValidator(const JsonValidator&) = delete;
   JsonValidator& operator=(const JsonValidator&) = delete;
 
-  // True when `text` is one complete JSON value (RFC 8259).
+  // True when `text` is one complete JSON value (RFC 8259). Not for concurrent use: each call
+  // reuses the validator's parser and buffer (one validator per thread).
   bool valid(std::string_view text);
 
  private:
