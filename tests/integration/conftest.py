@@ -403,7 +403,8 @@ class Emulator:
                 send_error = error
             try:
                 response = connection.getresponse()
-            except (http.client.HTTPException, OSError) as error:
+            # AttributeError: after a failed send, http.client may have dropped its socket.
+            except (http.client.HTTPException, OSError, AttributeError) as error:
                 raise AssertionError(f"{method} {path}: no HTTP response "
                                      f"(send error {send_error!r}, read error {error!r})")
             data = response.read()

@@ -226,6 +226,37 @@ def test_sigterm_lets_in_flight_invocations_finish(start_emulator, tmp_path):
     assert not problems, problems
 
 
+def test_a_second_sigterm_stops_busy_environments_and_the_daemon_exits(start_emulator, tmp_path):
+    code = code_dir_with_cpp_bootstrap(tmp_path)
+    emulator = start_emulator(default_config(
+        shutdown_grace_s=30,
+        functions=[cpp_function("long", "sleep", code, timeout_s=60)]))
+    result = {}
+
+    def one():
+        try:
+            result["answer"] = emulator.invoke_raw("long", b'{"ms":40000}', timeout=60)
+        except Exception as error:  # noqa: BLE001 - the connection may be cut: that is expected
+            result["answer"] = error
+    thread = threading.Thread(target=one)
+    thread.start()
+    wait_until(lambda: any(e["state"] == "busy" for e in emulator.environments("long")),
+               timeout=10, message="a busy environment")
+    watched = emulator.watched_pids()
+    emulator.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    signalled = time.monotonic()
+    emulator.signal(signal.SIGTERM)  # "now": the 30 s grace is cut short
+    code_ = emulator.wait_exit()
+    took = time.monotonic() - signalled
+    thread.join(timeout=60)
+    assert code_ == 0, f"exit code {code_}\n{emulator.logs()}"
+    assert took < 8, f"the second SIGTERM took {took:.1f} s to stop the daemon"
+    assert "second SIGTERM: stopping environments now" in emulator.logs()
+    problems = emulator.check_no_survivors(watched)
+    assert not problems, problems
+
+
 def test_provisioned_environments_are_prewarmed_and_never_reaped(start_emulator, tmp_path):
     code = code_dir_with_cpp_bootstrap(tmp_path)
     emulator = start_emulator(default_config(

@@ -73,7 +73,6 @@ Environment::Environment(EnvironmentContext& context, FunctionConfigPtr function
       fault_timer_(context.io) {}
 
 Environment::~Environment() {
-  if (!pending_start_.empty()) log_.write(pending_start_);  // the daemon stopped mid-invocation
   if (runtime_server_) runtime_server_->stop();
   if (output_) {
     boost::system::error_code ec;
@@ -235,12 +234,7 @@ void Environment::drain_output() {
 }
 
 void Environment::capture_output(std::string_view text) {
-  if (!pending_start_.empty()) {
-    log_.write(pending_start_, text);
-    pending_start_.clear();
-  } else {
-    log_.write(text);
-  }
+  log_.write(text);
   if (current_) {
     current_->append_log(text);
   } else if (bound_) {
@@ -289,10 +283,11 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
     current_s3_start_ = ctx_.metering.s3_attribution().totals(s3_access_key_);
   }
   ++served_;
-  // START reaches the log stream file with the invocation's next write (its output, or END and
-  // REPORT), so a quiet invocation costs one write, not two; the order in the file is unchanged.
-  pending_start_.assign("START RequestId: ").append(current_id_).append(" Version: $LATEST\n");
-  current_->append_log(pending_start_);
+  // START is written at once, not held for the invocation's next write: someone following the
+  // log of a long, quiet invocation sees it start (holding it saved one ~0.5 us write).
+  report_text_.assign("START RequestId: ").append(current_id_).append(" Version: $LATEST\n");
+  log_.write(report_text_);
+  current_->append_log(report_text_);
 
   const FunctionConfig& f = *function_;
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(f.timeout_s);
@@ -404,13 +399,10 @@ void Environment::finish_invocation(InvocationOutcome outcome, bool timed_out) {
   if (ctx_.config.time_model == TimeModelMode::Aws) modeled = model_current(m.duration_ms, m.cpu_ms, bill_init);
   ctx_.metering.record(m, modeled ? &*modeled : nullptr);
 
-  // A START not written yet (the function printed nothing) goes with END, REPORT and MODELED in
-  // one write; the invocation's own log already has it.
+  // END, REPORT and MODELED in one write, from one reused buffer.
   const std::string& id = invocation->request_id;
   std::string& text = report_text_;
-  text.assign(pending_start_);
-  pending_start_.clear();
-  const std::size_t start_size = text.size();
+  text.clear();
   text.append("END RequestId: ").append(id).push_back('\n');
   append_report_line(text, id, m);
   text.push_back('\n');
@@ -421,7 +413,7 @@ void Environment::finish_invocation(InvocationOutcome outcome, bool timed_out) {
     if (invocation->want_modeled) outcome.modeled = figures;
   }
   log_.write(text);
-  invocation->append_log(std::string_view(text).substr(start_size));
+  invocation->append_log(text);
   if (invocation->want_log_tail) outcome.log_tail = invocation->log_tail();
   invocation->on_complete(std::move(outcome));
 }

@@ -1,7 +1,6 @@
 #include "stratus/emulator/lambda/log_stream.hpp"
 
 #include <fcntl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -25,22 +24,6 @@ void LogStream::write(std::string_view text) {
     ssize_t n = ::write(fd_, text.data(), text.size());
     if (n <= 0) return;  // disk full: logs are best effort, invocations go on
     text.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
-void LogStream::write(std::string_view first, std::string_view second) {
-  if (fd_ < 0) return;
-  iovec parts[2] = {{const_cast<char*>(first.data()), first.size()},
-                    {const_cast<char*>(second.data()), second.size()}};
-  ssize_t n = ::writev(fd_, parts, 2);
-  if (n <= 0) return;
-  // A short write (rare on a regular file) finishes piece by piece.
-  auto done = static_cast<std::size_t>(n);
-  if (done < first.size()) {
-    write(first.substr(done));
-    write(second);
-  } else if (done - first.size() < second.size()) {
-    write(second.substr(done - first.size()));
   }
 }
 

@@ -285,9 +285,12 @@ void Scheduler::housekeeping() {
 }
 
 void Scheduler::shutdown(std::chrono::milliseconds grace, std::function<void()> done) {
+  // A second call (a second SIGTERM: "now") may only shorten the grace period, and keeps the
+  // first call's completion unless it brings its own: dropping it left the daemon running for ever.
+  const auto deadline = SteadyClock::now() + grace;
+  shutdown_deadline_ = shutting_down_ ? std::min(shutdown_deadline_, deadline) : deadline;
   shutting_down_ = true;
-  shutdown_deadline_ = SteadyClock::now() + grace;
-  shutdown_done_ = std::move(done);
+  if (done) shutdown_done_ = std::move(done);
   check_shutdown_progress();
 }
 

@@ -146,8 +146,7 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   std::optional<boost::asio::posix::stream_descriptor> exec_report_;
   std::array<char, 16384> output_buffer_{};
   LogStream log_;
-  std::string pending_start_;  // the current invocation's START line, until its next log write
-  std::string report_text_;    // END, REPORT and MODELED of one invocation; its capacity is reused
+  std::string report_text_;    // START, then END/REPORT/MODELED of one invocation; capacity reused
   boost::asio::steady_timer timer_;  // init timeout, then each invocation's timeout
   boost::asio::steady_timer fault_timer_;  // an injected crash's moment, or a straggler's pace
   bool paced_stopped_ = false;             // the process group is SIGSTOPped by the pacing

@@ -18,8 +18,6 @@ class LogStream {
   LogStream& operator=(const LogStream&) = delete;
 
   void write(std::string_view text);
-  // Both texts, in order, with one writev: a held-back line and what follows it.
-  void write(std::string_view first, std::string_view second);
 
  private:
   int fd_ = -1;

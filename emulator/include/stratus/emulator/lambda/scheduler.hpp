@@ -74,7 +74,8 @@ class Scheduler : public EnvironmentHost {
   void reap_children();
 
   // Graceful stop: no new work starts; busy environments get `grace` to finish; then every
-  // environment gets SIGTERM, 2 s later SIGKILL. `done` runs once all are reaped.
+  // environment gets SIGTERM, 2 s later SIGKILL. `done` runs once all are reaped. A later call
+  // can only shorten the grace; a null `done` keeps the earlier one.
   void shutdown(std::chrono::milliseconds grace, std::function<void()> done);
 
   // Re-queues the events the journal holds: accepted by an earlier run and not finished, whether
