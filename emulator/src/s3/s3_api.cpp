@@ -15,6 +15,11 @@
 #include "stratus/emulator/s3/s3_response.hpp"
 #include "stratus/emulator/s3/s3_xml.hpp"
 
+// Experiment switch (measured in bench/RESULTS.md); to be replaced by the chosen constant.
+#ifndef STRATUS_S3_HASH_AND_WRITE_APART
+#define STRATUS_S3_HASH_AND_WRITE_APART false
+#endif
+
 namespace stratus::emulator::s3 {
 
 namespace {
@@ -87,7 +92,8 @@ std::shared_ptr<ObjectUploadSink> S3Api::open_upload(const HttpRequestHead& head
     } else {
       file = store_.create_temp(route.bucket);
     }
-    return std::make_shared<ObjectUploadSink>(std::move(file), std::move(expect));
+    return std::make_shared<ObjectUploadSink>(std::move(file), std::move(expect), kMaxPutBytes,
+                                              upload_pipeline());
   } catch (const S3Exception& e) {
     return std::make_shared<ObjectUploadSink>(e);
   } catch (const ObjectStoreError& e) {
@@ -96,6 +102,13 @@ std::shared_ptr<ObjectUploadSink> S3Api::open_upload(const HttpRequestHead& head
     return std::make_shared<ObjectUploadSink>(
         S3Exception(S3ErrorCode::InternalError, std::string("Could not start the upload: ") + e.what()));
   }
+}
+
+UploadPipeline S3Api::upload_pipeline() {
+  UploadPipeline pipeline{&store_.io(), store_.disk_executor()};
+  pipeline.hash_and_write_apart = STRATUS_S3_HASH_AND_WRITE_APART;
+  pipeline.flush_early = store_.fsyncs();
+  return pipeline;
 }
 
 UploadResult S3Api::finish_upload(const S3Route& route, HttpRequest& request) {
