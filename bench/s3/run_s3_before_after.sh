@@ -8,7 +8,7 @@
 #
 #   BEFORE_EMULATOR=old/bin/stratus-emulator REPS=5 bench/s3/run_s3_before_after.sh
 #
-# ALT_EMULATOR (optional) adds a third binary ("alt", e.g. a variant of the after build) to every
+# SKIP_PAIRS=1 measures only MD5 and the PUTs. ALT_EMULATOR (optional) adds a third binary ("alt", e.g. a variant of the after build) to every
 # repetition. Every daemon gets the same config apart from fsync. Each PUT also records the
 # daemon's CPU seconds (/proc/<pid>/stat) and the load average.
 set -euo pipefail
@@ -56,9 +56,10 @@ for rep in $(seq 1 "$REPS"); do
           "http://127.0.0.1:${PORT[$name]}/big/object")
     c1=$(cpu_s "${SERVER_PID[$name]}")
     [[ ${out%% *} == 200 ]] || echo "PUT to $name: $out" >&2
-    echo "{\"rep\":$rep,\"what\":\"put\",\"server\":\"$name\",\"mb_s\":$(echo "$SIZE_MB*1.048576/${out##* }" | bc -l),\"cpu_s\":$(echo "$c1-$c0" | bc -l),\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >> "$RES"
+    echo "{\"rep\":$rep,\"what\":\"put\",\"server\":\"$name\",\"mb_s\":$(echo "$SIZE_MB*1.048576/${out##* }" | bc -l),\"cpu_s\":$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.3f", b - a}'),\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >> "$RES"
   done
   for name in "${NAMES[@]}"; do
+    [[ -n ${SKIP_PAIRS:-} ]] && break
     sync -f "$SRC"
     out=$(timeout $(( PAIRS_SECONDS + 120 )) "$PAIRS" --port "${PORT[$name]}" --bucket small -H "$AUTH" \
             --key-prefix "r$rep-" -c 16 --object-bytes 4096 --duration "$PAIRS_SECONDS" --warmup 1 \
@@ -85,6 +86,8 @@ print("load averages:", "; ".join(r["loadavg"] for r in rows if r["what"] == "lo
 for what in ("put", "pairs"):
     for name in names:
         vals = {r["rep"]: val(r) for r in rows if r["what"] == what and r["server"] == name}
+        if not vals:
+            continue
         line = f"{what} {name}: median {st.median(vals.values()):.0f} ({', '.join(f'{v:.0f}' for v in vals.values())})"
         if what == "put":
             line += f"; vs MD5 {st.median(vals[k] / md5[k] for k in reps):.2f}x"

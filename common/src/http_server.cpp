@@ -134,7 +134,6 @@ class Session : public std::enable_shared_from_this<Session> {
     if (sink_) {
       stream_parser_.emplace(std::move(*header_parser_));
       stream_parser_->body_limit(limit);
-      if (!piece_) piece_ = std::make_unique<char[]>(kStreamPieceBytes);
     } else {
       parser_.emplace(std::move(*header_parser_));
       parser_->body_limit(limit);
@@ -176,7 +175,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Reads up to one piece of the body into piece_, hands it to the sink, and repeats.
   void do_read_body_piece() {
-    if (!piece_) piece_ = std::make_unique<char[]>(kStreamPieceBytes);
+    // Not zeroed: the body overwrites it (zeroing a megabyte per connection showed in profiles).
+    if (!piece_) piece_ = std::make_unique_for_overwrite<char[]>(kStreamPieceBytes);
     auto& body = stream_parser_->get().body();
     body.data = piece_.get();
     body.size = kStreamPieceBytes;

@@ -81,10 +81,7 @@ UploadExpectations upload_expectations(const HttpRequestHead& head) {
 ObjectUploadSink::ObjectUploadSink(std::unique_ptr<TempFile> file, UploadExpectations expectations,
                                    std::uint64_t max_bytes, std::optional<UploadPipeline> pipeline)
     : file_(std::move(file)), expect_(std::move(expectations)), max_bytes_(max_bytes), pipeline_(std::move(pipeline)) {
-  if (pipeline_) {
-    strand_.emplace(boost::asio::make_strand(pipeline_->workers));
-    if (pipeline_->hash_and_write_apart) write_strand_.emplace(boost::asio::make_strand(pipeline_->workers));
-  }
+
   if (expect_.aws_chunked) {
     AwsChunkedDecoder::Limits limits;
     limits.max_decoded = max_bytes_;
@@ -118,7 +115,10 @@ void ObjectUploadSink::write_async(HttpBodyPiece piece, bool last, Ready ready) 
     return ready(ok, std::move(piece.bytes));
   }
   ++in_flight_;
+  // Made on the first piece that leaves the io thread: a small object never needs them.
+  if (!strand_) strand_.emplace(boost::asio::make_strand(pipeline_->workers));
   if (pipeline_->hash_and_write_apart && !decoder_) {
+    if (!write_strand_) write_strand_.emplace(boost::asio::make_strand(pipeline_->workers));
     send_apart(std::move(piece));
   } else {
     boost::asio::post(*strand_, [self = shared_from_this(), piece = std::move(piece)]() mutable {
@@ -201,7 +201,7 @@ void ObjectUploadSink::piece_done(std::unique_ptr<char[]> buffer, bool ok) {
 }
 
 std::unique_ptr<char[]> ObjectUploadSink::spare_buffer() {
-  if (spare_buffers_.empty()) return std::make_unique<char[]>(buffer_capacity_);
+  if (spare_buffers_.empty()) return std::make_unique_for_overwrite<char[]>(buffer_capacity_);
   auto buffer = std::move(spare_buffers_.back());
   spare_buffers_.pop_back();
   return buffer;
