@@ -7,6 +7,10 @@
 # servers are stopped by pid on exit.
 #
 #   BEFORE_EMULATOR=old/bin/stratus-emulator REPS=5 bench/s3/run_s3_before_after.sh
+#
+# SKIP_PAIRS=1 measures only MD5 and the PUTs. ALT_EMULATOR (optional) adds a third binary ("alt", e.g. a variant of the after build) to every
+# repetition. Every daemon gets the same config apart from fsync. Each PUT also records the
+# daemon's CPU seconds (/proc/<pid>/stat) and the load average.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
@@ -24,39 +28,45 @@ trap cleanup EXIT
 mkdir -p "$OUT_DIR/data"
 SRC=$OUT_DIR/data/src.bin
 head -c $(( SIZE_MB * 1024 * 1024 )) /dev/urandom > "$SRC"
-declare -A PORT
-for name in before-fsync before-nofsync after-fsync after-nofsync; do
-  bin=$BEFORE_EMULATOR; [[ $name == after-* ]] && bin=$AFTER_EMULATOR
+declare -A PORT SERVER_PID
+NAMES=(before-fsync before-nofsync after-fsync after-nofsync)
+[[ -n ${ALT_EMULATOR:-} ]] && NAMES+=(alt-fsync alt-nofsync)
+for name in "${NAMES[@]}"; do
+  bin=$BEFORE_EMULATOR; [[ $name == after-* ]] && bin=$AFTER_EMULATOR; [[ $name == alt-* ]] && bin=$ALT_EMULATOR
   fsync=true; [[ $name == *nofsync ]] && fsync=false
   dir=$OUT_DIR/data/$name; mkdir -p "$dir/data"
-  printf '{"s3": {"fsync": %s}, "prefork_pool_size": 0}\n' "$fsync" > "$dir/config.json"
-  [[ $name == before-* ]] && printf '{"s3": {"fsync": %s}}\n' "$fsync" > "$dir/config.json"
+  printf '{"s3": {"fsync": %s}}\n' "$fsync" > "$dir/config.json"
   "$bin" --config "$dir/config.json" --port 0 --bind 127.0.0.1 --data-dir "$dir/data" > "$OUT_DIR/$name.log" 2>&1 &
-  PIDS+=($!)
+  PIDS+=($!); SERVER_PID[$name]=$!
   for _ in $(seq 1 1500); do [[ -s $dir/data/emulator.endpoint ]] && break; sleep 0.01; done
   url=$(head -n1 "$dir/data/emulator.endpoint"); p=${url##*:}; PORT[$name]=${p%%/*}
   for b in big small; do curl -sf -o /dev/null -X PUT -H "$AUTH" "http://127.0.0.1:${PORT[$name]}/$b"; done
 done
 RES=$OUT_DIR/results.jsonl; : > "$RES"
 now() { date +%s.%N; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 for rep in $(seq 1 "$REPS"); do
   sync -f "$SRC"
   t0=$(now); openssl dgst -md5 "$SRC" > /dev/null; t1=$(now)
   echo "{\"rep\":$rep,\"what\":\"md5\",\"mb_s\":$(echo "$SIZE_MB*1.048576/($t1-$t0)" | bc -l)}" >> "$RES"
-  for name in before-fsync before-nofsync after-fsync after-nofsync; do
+  for name in "${NAMES[@]}"; do
     sync -f "$SRC"
+    c0=$(cpu_s "${SERVER_PID[$name]}")
     out=$(curl -sS --max-time 300 -T "$SRC" -H "$AUTH" -H 'Expect:' -o /dev/null -w '%{http_code} %{time_total}' \
           "http://127.0.0.1:${PORT[$name]}/big/object")
+    c1=$(cpu_s "${SERVER_PID[$name]}")
     [[ ${out%% *} == 200 ]] || echo "PUT to $name: $out" >&2
-    echo "{\"rep\":$rep,\"what\":\"put\",\"server\":\"$name\",\"mb_s\":$(echo "$SIZE_MB*1.048576/${out##* }" | bc -l)}" >> "$RES"
+    echo "{\"rep\":$rep,\"what\":\"put\",\"server\":\"$name\",\"mb_s\":$(echo "$SIZE_MB*1.048576/${out##* }" | bc -l),\"cpu_s\":$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.3f", b - a}'),\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >> "$RES"
   done
-  for name in before-fsync before-nofsync after-fsync after-nofsync; do
+  for name in "${NAMES[@]}"; do
+    [[ -n ${SKIP_PAIRS:-} ]] && break
     sync -f "$SRC"
     out=$(timeout $(( PAIRS_SECONDS + 120 )) "$PAIRS" --port "${PORT[$name]}" --bucket small -H "$AUTH" \
             --key-prefix "r$rep-" -c 16 --object-bytes 4096 --duration "$PAIRS_SECONDS" --warmup 1 \
             --max-seconds $(( PAIRS_SECONDS + 60 )) --json)
     echo "{\"rep\":$rep,\"what\":\"pairs\",\"server\":\"$name\",\"result\":$out}" >> "$RES"
   done
+  echo "{\"rep\":$rep,\"what\":\"load\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$RES"
   echo "rep $rep done (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 done
 /usr/bin/python3 - "$RES" <<'PY'
@@ -70,14 +80,21 @@ def val(r):
     return r["mb_s"]
 md5 = {r["rep"]: r["mb_s"] for r in rows if r["what"] == "md5"}
 print(f"MD5 (openssl dgst) MB/s: median {st.median(md5.values()):.0f} ({', '.join(f'{v:.0f}' for v in md5.values())})")
+names = [n for n in ("before-fsync", "before-nofsync", "after-fsync", "after-nofsync", "alt-fsync", "alt-nofsync")
+         if any(r.get("server") == n for r in rows)]
+print("load averages:", "; ".join(r["loadavg"] for r in rows if r["what"] == "load"))
 for what in ("put", "pairs"):
-    for name in ("before-fsync", "before-nofsync", "after-fsync", "after-nofsync"):
+    for name in names:
         vals = {r["rep"]: val(r) for r in rows if r["what"] == what and r["server"] == name}
+        if not vals:
+            continue
         line = f"{what} {name}: median {st.median(vals.values()):.0f} ({', '.join(f'{v:.0f}' for v in vals.values())})"
         if what == "put":
             line += f"; vs MD5 {st.median(vals[k] / md5[k] for k in reps):.2f}x"
-        if name.startswith("after"):
-            before = {r["rep"]: val(r) for r in rows if r["what"] == what and r["server"] == name.replace("after", "before")}
+            cpu = [r["cpu_s"] for r in rows if r["what"] == what and r["server"] == name]
+            line += f"; daemon CPU {st.median(cpu):.2f} s"
+        if not name.startswith("before"):
+            before = {r["rep"]: val(r) for r in rows if r["what"] == what and r["server"] == "before" + name[name.index("-"):]}
             line += f"; after/before {st.median(vals[k] / before[k] for k in reps):.2f}x"
         print(line)
 PY

@@ -131,8 +131,22 @@ std::string big_endian(std::uint64_t value, std::size_t bytes) {
   return out;
 }
 
+// Fetched once: with OpenSSL 3, initialising a digest from EVP_md5() and friends looks the
+// implementation up again every time, which cost more than hashing a 4 KB object.
+const EVP_MD* fetched_md(const char* name, const EVP_MD* fallback) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md != nullptr ? md : fallback;
+}
+
 const EVP_MD* evp_md_of(ChecksumAlgorithm algorithm) {
-  return algorithm == ChecksumAlgorithm::sha1 ? EVP_sha1() : EVP_sha256();
+  static const EVP_MD* const sha1 = fetched_md("SHA1", EVP_sha1());
+  static const EVP_MD* const sha256 = fetched_md("SHA256", EVP_sha256());
+  return algorithm == ChecksumAlgorithm::sha1 ? sha1 : sha256;
+}
+
+const EVP_MD* evp_md5() {
+  static const EVP_MD* const md5 = fetched_md("MD5", EVP_md5());
+  return md5;
 }
 
 // OpenSSL reports failures only for allocation or engine problems; neither is recoverable here.
@@ -293,7 +307,7 @@ void Md5::EvpDeleter::operator()(evp_md_ctx_st* ctx) const {
   EVP_MD_CTX_free(ctx);
 }
 
-Md5::Md5() : evp_(new_evp_ctx(EVP_md5())) {}
+Md5::Md5() : evp_(new_evp_ctx(evp_md5())) {}
 Md5::~Md5() = default;
 Md5::Md5(Md5&& other) noexcept = default;
 Md5& Md5::operator=(Md5&& other) noexcept = default;

@@ -1,7 +1,12 @@
 #include "stratus/emulator/s3/object_upload.hpp"
 
 #include <algorithm>
+#include <fcntl.h>
+
+#include <atomic>
 #include <cctype>
+
+#include <boost/asio/post.hpp>
 
 #include "stratus/common/base64.hpp"
 #include "stratus/common/sigv4.hpp"
@@ -74,8 +79,9 @@ UploadExpectations upload_expectations(const HttpRequestHead& head) {
 }
 
 ObjectUploadSink::ObjectUploadSink(std::unique_ptr<TempFile> file, UploadExpectations expectations,
-                                   std::uint64_t max_bytes)
-    : file_(std::move(file)), expect_(std::move(expectations)), max_bytes_(max_bytes) {
+                                   std::uint64_t max_bytes, std::optional<UploadPipeline> pipeline)
+    : file_(std::move(file)), expect_(std::move(expectations)), max_bytes_(max_bytes), pipeline_(std::move(pipeline)) {
+
   if (expect_.aws_chunked) {
     AwsChunkedDecoder::Limits limits;
     limits.max_decoded = max_bytes_;
@@ -89,28 +95,133 @@ ObjectUploadSink::ObjectUploadSink(S3Exception failure) : failure_(std::move(fai
 
 bool ObjectUploadSink::write(std::string_view piece) {
   received_ += piece.size();
-  if (failure_) return true;  // swallow: the answer is already decided
+  return process(piece);
+}
+
+void ObjectUploadSink::write_async(HttpBodyPiece piece, bool last, Ready ready) {
+  if (!pipeline_) return HttpBodySink::write_async(std::move(piece), last, std::move(ready));
+  received_ += piece.size;
+  buffer_capacity_ = std::max(buffer_capacity_, piece.capacity);
+  if (worker_failed_) {
+    // Stop at once; the pieces still out are drained before anyone looks at the failure.
+    spare_buffers_.push_back(std::move(piece.bytes));
+    waiting_ = std::move(ready);
+    waiting_for_drain_ = true;
+    if (in_flight_ == 0) piece_done(nullptr, false);
+    return;
+  }
+  if (in_flight_ == 0 && piece.size <= kInlinePieceBytes) {
+    bool ok = piece.size == 0 || process(std::string_view(piece.bytes.get(), piece.size));
+    return ready(ok, std::move(piece.bytes));
+  }
+  ++in_flight_;
+  // Made on the first piece that leaves the io thread: a small object never needs them.
+  if (!strand_) strand_.emplace(boost::asio::make_strand(pipeline_->workers));
+  if (pipeline_->hash_and_write_apart && !decoder_) {
+    if (!write_strand_) write_strand_.emplace(boost::asio::make_strand(pipeline_->workers));
+    send_apart(std::move(piece));
+  } else {
+    boost::asio::post(*strand_, [self = shared_from_this(), piece = std::move(piece)]() mutable {
+      bool ok = self->process(std::string_view(piece.bytes.get(), piece.size));
+      auto* sink = self.get();
+      // The sink (and with it the temporary file) is only ever let go on the io thread.
+      boost::asio::post(*sink->pipeline_->io, [self = std::move(self), buffer = std::move(piece.bytes), ok]() mutable {
+        self->piece_done(std::move(buffer), ok);
+      });
+    });
+  }
+  if (!last && in_flight_ < kMaxPiecesInFlight) return ready(true, spare_buffer());
+  waiting_ = std::move(ready);
+  waiting_for_drain_ = last;
+}
+
+namespace {
+
+// A piece hashed on one strand and written on another; whichever finishes second reports it, and
+// takes the piece's hold on the sink along to the io thread (so the sink is let go only there).
+struct PieceApart {
+  PieceApart(HttpBodyPiece p, std::shared_ptr<ObjectUploadSink> s) : piece(std::move(p)), sink(std::move(s)) {}
+  HttpBodyPiece piece;
+  std::shared_ptr<ObjectUploadSink> sink;
+  std::atomic<int> left{2};
+  bool hashed = false;
+  bool written = false;
+};
+
+}  // namespace
+
+template <class Work>
+bool ObjectUploadSink::guarded(std::optional<S3Exception>& failure, Work&& work) {
+  if (failure) return true;  // reported already
   try {
-    if (decoder_) {
-      bool ok = decoder_->feed(piece, [this](std::string_view data) { consume(data); });
-      if (!ok) {
-        failure_.emplace(S3ErrorCode::InvalidRequest, "Malformed aws-chunked body: " + decoder_->error());
-        return false;
-      }
-    } else {
-      consume(piece);
-    }
+    work();
   } catch (const S3Exception& e) {
-    failure_.emplace(e);
+    failure.emplace(e);
     return false;
   } catch (const std::exception& e) {
-    failure_.emplace(S3ErrorCode::InternalError, std::string("Could not store the object: ") + e.what());
+    failure.emplace(S3ErrorCode::InternalError, std::string("Could not store the object: ") + e.what());
     return false;
   }
   return true;
 }
 
+void ObjectUploadSink::send_apart(HttpBodyPiece piece) {
+  auto shared = std::make_shared<PieceApart>(std::move(piece), shared_from_this());
+  auto one_done = [io = pipeline_->io](std::shared_ptr<PieceApart> p) {
+    if (p->left.fetch_sub(1) != 1) return;
+    auto sink = std::move(p->sink);
+    boost::asio::post(*io, [sink = std::move(sink), p = std::move(p)]() mutable {
+      sink->piece_done(std::move(p->piece.bytes), p->hashed && p->written);
+    });
+  };
+  boost::asio::post(*strand_, [this, p = shared, one_done]() mutable {
+    std::string_view data(p->piece.bytes.get(), p->piece.size);
+    p->hashed = guarded(hash_failure_, [&] { hash(data); });
+    one_done(std::move(p));
+  });
+  boost::asio::post(*write_strand_, [this, p = std::move(shared), one_done]() mutable {
+    std::string_view data(p->piece.bytes.get(), p->piece.size);
+    p->written = guarded(write_failure_, [&] { store(data); });
+    one_done(std::move(p));
+  });
+}
+
+void ObjectUploadSink::piece_done(std::unique_ptr<char[]> buffer, bool ok) {
+  if (buffer) {
+    --in_flight_;
+    spare_buffers_.push_back(std::move(buffer));
+  }
+  if (!ok) worker_failed_ = true;
+  if (!waiting_) return;
+  const bool drain = waiting_for_drain_ || worker_failed_;
+  if (drain ? in_flight_ > 0 : in_flight_ >= kMaxPiecesInFlight) return;
+  Ready ready = std::move(waiting_);
+  waiting_ = nullptr;
+  ready(!worker_failed_, spare_buffer());
+}
+
+std::unique_ptr<char[]> ObjectUploadSink::spare_buffer() {
+  if (spare_buffers_.empty()) return std::make_unique_for_overwrite<char[]>(buffer_capacity_);
+  auto buffer = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  return buffer;
+}
+
+bool ObjectUploadSink::process(std::string_view piece) {
+  return guarded(failure_, [&] {
+    if (!decoder_) return consume(piece);
+    if (!decoder_->feed(piece, [this](std::string_view data) { consume(data); })) {
+      throw S3Exception(S3ErrorCode::InvalidRequest, "Malformed aws-chunked body: " + decoder_->error());
+    }
+  });
+}
+
 void ObjectUploadSink::consume(std::string_view data) {
+  hash(data);
+  store(data);
+}
+
+void ObjectUploadSink::hash(std::string_view data) {
   if (data.empty()) return;
   if (size_ + data.size() > max_bytes_) {
     throw S3Exception(S3ErrorCode::EntityTooLarge, "Your proposed upload exceeds the maximum allowed size");
@@ -118,12 +229,25 @@ void ObjectUploadSink::consume(std::string_view data) {
   md5_.update(data.data(), data.size());
   if (checksum_) checksum_->update(data.data(), data.size());
   if (sha256_) sha256_->update(data.data(), data.size());
-  file_->append(data);
   size_ += data.size();
+}
+
+void ObjectUploadSink::store(std::string_view data) {
+  if (data.empty()) return;
+  file_->append(data);
+  written_ += data.size();
+  // With fsync on, the final flush then waits only for the tail: the rest is on its way already.
+  if (pipeline_ && pipeline_->flush_early && written_ - flush_started_ >= kFlushEarlyBytes) {
+    ::sync_file_range(file_->fd(), static_cast<off_t>(flush_started_), static_cast<off_t>(written_ - flush_started_),
+                      SYNC_FILE_RANGE_WRITE);
+    flush_started_ = written_;
+  }
 }
 
 UploadResult ObjectUploadSink::finish(bool body_complete) {
   if (failure_) throw *failure_;
+  if (hash_failure_) throw *hash_failure_;
+  if (write_failure_) throw *write_failure_;
   if (!body_complete) {
     throw S3Exception(S3ErrorCode::IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.");
   }

@@ -2,7 +2,9 @@
 // Plain HTTP message types used across the project. They keep Boost.Beast out of every translation
 // unit except the few that do network I/O, which keeps the build fast on small machines.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +43,13 @@ struct HttpRequestHead {
   std::string remote_address;
 };
 
+// One piece of a streamed request body, in a buffer the server hands over to the sink.
+struct HttpBodyPiece {
+  std::unique_ptr<char[]> bytes;
+  std::size_t size = 0;      // bytes of body in `bytes`
+  std::size_t capacity = 0;  // the buffer's size
+};
+
 // Receives a request body piece by piece as it arrives, instead of the server buffering it whole
 // (object uploads of many gigabytes). See HttpHandler::body_sink.
 class HttpBodySink {
@@ -50,6 +59,20 @@ class HttpBodySink {
   // reading: the handler is then called with body_complete false and the connection is closed
   // after its answer, because the rest of the body is still in flight.
   virtual bool write(std::string_view piece) = 0;
+
+  // The server's way in: `ready(go_on, buffer)` tells it to read the next piece into `buffer` (a
+  // buffer of at least piece.capacity bytes), or, with go_on false, to stop as write() returning
+  // false does. A sink may work on the piece elsewhere (hash it, write it to disk on a worker) and
+  // call `ready` later, on the server's io thread, so that it keeps a few pieces in flight without
+  // blocking the io thread; the server reads nothing more until then. For the `last` piece (which
+  // may be empty), and whenever go_on is false, `ready` comes only once the sink has finished with
+  // every piece, so the handler sees the whole body. `ready` may run before write_async returns.
+  // The default consumes the piece with write() at once.
+  using Ready = std::function<void(bool go_on, std::unique_ptr<char[]> buffer)>;
+  virtual void write_async(HttpBodyPiece piece, bool /*last*/, Ready ready) {
+    bool go_on = piece.size == 0 || write(std::string_view(piece.bytes.get(), piece.size));
+    ready(go_on, std::move(piece.bytes));
+  }
 };
 
 // A handler's own decision about a request (its operation, the resource it names), made once from

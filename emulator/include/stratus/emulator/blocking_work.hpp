@@ -21,6 +21,8 @@ class BlockingWork {
   // Runs `work` on a worker thread, then `then` on the io thread with what `work` threw (null when
   // it returned). `work` must touch nothing the io thread uses meanwhile.
   void run(std::function<void()> work, std::function<void(std::exception_ptr)> then);
+  // The workers themselves, for work that needs its own ordering (a strand) on them.
+  boost::asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
 
  private:
   boost::asio::io_context& io_;

@@ -174,6 +174,11 @@ class ObjectStore {
   void abort_upload(const std::string& bucket, const std::string& upload_id);
   std::vector<UploadInfo> list_uploads(const std::string& bucket) const;
 
+  // The io thread's context and the disk pool, for uploads that hash and write their pieces there.
+  boost::asio::io_context& io() { return io_; }
+  boost::asio::thread_pool::executor_type disk_executor() { return disk_.executor(); }
+  bool fsyncs() const { return options_.fsync; }
+
  private:
   struct Bucket;
   Bucket& bucket_or_throw(const std::string& name) const;

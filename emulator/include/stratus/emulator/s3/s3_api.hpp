@@ -46,6 +46,8 @@ class S3Api : public HttpHandler {
   // The sink for a PutObject/UploadPart body. Everything that can be decided from the head is
   // decided here; a refusal becomes a sink that swallows the body and reports it from finish().
   std::shared_ptr<ObjectUploadSink> open_upload(const HttpRequestHead& head, const S3Route& route);
+  // Where uploads hash and write their pieces: the store's disk pool.
+  UploadPipeline upload_pipeline();
   // The checked upload of a PutObject/UploadPart (a body-less one gets its sink now).
   UploadResult finish_upload(const S3Route& route, HttpRequest& request);
 
