@@ -10,8 +10,9 @@
 #   BEFORE=/work/main/build/release AFTER=build/release bench/load/run_warm_ab.sh
 #
 # Knobs: BEFORE, AFTER (build dirs, required), REPS [3], WARM_SECONDS [3], OUT_DIR [mktemp],
-# PROVISIONED [64]. The floor server and stratus-load come from BEFORE (the floor is the shared
-# HttpServer, so it is the reference for both). Prints a markdown table of medians to stdout.
+# PROVISIONED [64]. stratus-load comes from BEFORE. The floor is the shared HttpServer, so each
+# build's own floor server runs too: "floor" is BEFORE's, "floor_after" AFTER's (the same figures
+# when the HTTP layer did not change). Prints a markdown table of medians to stdout.
 set -euo pipefail
 
 BEFORE=${BEFORE:?set BEFORE to the build dir of the reference (e.g. main)}
@@ -104,6 +105,12 @@ FLOOR_PID=$!
 STARTED_PIDS+=("$FLOOR_PID")
 wait_for_file "$OUT_DIR/floor.endpoint" 10 || { log "floor server did not start"; exit 1; }
 FLOOR_URL=$(head -n1 "$OUT_DIR/floor.endpoint")/echo
+rm -f "$OUT_DIR/floor_after.endpoint"
+"$AFTER/bin/stratus-http-floor" --endpoint-file "$OUT_DIR/floor_after.endpoint" > "$OUT_DIR/floor_after.log" 2>&1 &
+FLOOR_AFTER_PID=$!
+STARTED_PIDS+=("$FLOOR_AFTER_PID")
+wait_for_file "$OUT_DIR/floor_after.endpoint" 10 || { log "AFTER's floor server did not start"; exit 1; }
+FLOOR_AFTER_URL=$(head -n1 "$OUT_DIR/floor_after.endpoint")/echo
 
 start_daemon before "$BEFORE"; BEFORE_PID=$DAEMON_PID; BEFORE_URL=$DAEMON_URL/2015-03-31/functions/echo/invocations
 wait_for_idle "$DAEMON_URL" echo "$PROVISIONED"
@@ -119,12 +126,13 @@ for rep in $(seq 1 "$REPS"); do
   for c in 1 64; do
     warmup=$(( c == 1 ? 2000 : 5000 ))
     measure "floor_c$c" "$rep" "$FLOOR_PID" "$FLOOR_URL" "$c" "$warmup"
+    measure "floor_after_c$c" "$rep" "$FLOOR_AFTER_PID" "$FLOOR_AFTER_URL" "$c" "$warmup"
     for side in "${order[@]}"; do
       if [[ $side == before ]]; then pid=$BEFORE_PID url=$BEFORE_URL; else pid=$AFTER_PID url=$AFTER_URL; fi
       measure "${side}_c$c" "$rep" "$pid" "$url" "$c" "$warmup"
     done
   done
-  for pid in "$BEFORE_PID" "$AFTER_PID" "$FLOOR_PID"; do kill -0 "$pid" || { log "pid $pid is gone"; exit 1; }; done
+  for pid in "$BEFORE_PID" "$AFTER_PID" "$FLOOR_PID" "$FLOOR_AFTER_PID"; do kill -0 "$pid" || { log "pid $pid is gone"; exit 1; }; done
   log "repetition $rep done (load $(cut -d' ' -f1-3 /proc/loadavg))"
 done
 
@@ -142,13 +150,14 @@ def ratio(a, b, f):  # median over repetitions of a/b within each repetition
 cpu = lambda r: r["cpu_us_per_request"]
 rps = lambda r: r["throughput_rps"]
 p50 = lambda r: r["latency_us"]["p50"]
-print("| Measurement (median of %d) | Floor | Before | After | Before/floor | After/floor | After/before |" % len(by["floor_c64"]))
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| Measurement (median of %d) | Floor (before's) | Floor (after's) | Before | After | Before/its floor | After/before's floor | After/its floor | After/before |" % len(by["floor_c64"]))
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in (64, 1):
     for label, f, unit in (("CPU per request", cpu, "us"), ("Throughput", rps, "req/s"), ("p50 latency", p50, "us")):
-        fl, b, a = (med(f"{s}_c{c}", f) for s in ("floor", "before", "after"))
-        print(f"| {label}, c={c} ({unit}) | {fl:,.1f} | {b:,.1f} | {a:,.1f} | "
+        fl, fa, b, a = (med(f"{s}_c{c}", f) for s in ("floor", "floor_after", "before", "after"))
+        print(f"| {label}, c={c} ({unit}) | {fl:,.1f} | {fa:,.1f} | {b:,.1f} | {a:,.1f} | "
               f"{ratio(f'before_c{c}', f'floor_c{c}', f):.2f}x | {ratio(f'after_c{c}', f'floor_c{c}', f):.2f}x | "
+              f"{ratio(f'after_c{c}', f'floor_after_c{c}', f):.2f}x | "
               f"{ratio(f'after_c{c}', f'before_c{c}', f):.2f}x |")
 print()
 print("errors in:", ", ".join(bad) if bad else "none")
