@@ -1,6 +1,7 @@
 // `stratus-trainer casea|caseb|stop` (case_commands.hpp): options, the per-round table, the report.
 
 #include "case_commands.hpp"
+#include "early_end_report.hpp"
 
 #include "stratus/trainer/fault_report.hpp"
 #include "stratus/trainer/html_report.hpp"
@@ -276,16 +277,8 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     ended["faults"] = faults;
     write_file_replacing(c.report_file, ended.dump(2) + "\n");
   };
-  ModelAveragingResult result;
-  try {
-    result = run_model_averaging(o, services, on_start, record_round);
-  } catch (const BudgetExceeded& e) {
-    write_ended_report({{"stopped_by", e.limit()}, {"stop_reason", e.what()}});
-    throw;
-  } catch (const std::exception& e) {
-    write_ended_report({{"failed", true}, {"error", e.what()}});
-    throw;
-  }
+  const ModelAveragingResult result = run_reporting_early_end(
+      [&] { return run_model_averaging(o, services, on_start, record_round); }, write_ended_report);
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
   const ordered_json faults = faults_of(result.rounds);
   if (table) {

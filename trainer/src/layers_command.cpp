@@ -3,6 +3,7 @@
 #include "layers_command.hpp"
 
 #include "backup_options.hpp"
+#include "early_end_report.hpp"
 
 #include <unistd.h>
 
@@ -266,16 +267,9 @@ int run(LayersCommand& c) {
     write_file_replacing(c.report_file, ended.dump(2) + "\n");
   };
   c.budget.started = std::chrono::steady_clock::now();
-  LayersResult result;
-  try {
-    result = run_layers(*target.invoker, *target.store, data, o, observer);
-  } catch (const BudgetExceeded& e) {
-    write_ended_report({{"stopped_by", e.limit()}, {"stop_reason", e.what()}});
-    throw;
-  } catch (const std::exception& e) {
-    write_ended_report({{"failed", true}, {"error", e.what()}});
-    throw;
-  }
+  const LayersResult result = run_reporting_early_end(
+      [&] { return run_layers(*target.invoker, *target.store, data, o, observer); },
+      write_ended_report);
   fault_scope.to = fault_time_now();
   std::string no_record;
   const auto fault_record = fetch_fault_record(target, no_record);
