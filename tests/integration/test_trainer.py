@@ -58,8 +58,13 @@ def test_json_and_zlib_through_the_emulator_match_local_bit_for_bit(gradient_emu
 def test_epochs_report_invocations_cold_starts_and_cost(gradient_emulator, tmp_path):
     report, _ = train(tmp_path, "cost", *PROBLEM, "--target", gradient_emulator.url)
     first, later = report["epochs"][0], report["epochs"][1:]
-    assert first["invocations"] == 4 and first["cold_starts"] == 4
-    assert all(e["invocations"] == 4 and e["cold_starts"] == 0 for e in later)
+    # Four workers start at once, but a worker that answers before the last one is placed leaves an
+    # idle environment that Lambda (and the emulator) reuses, so the first epoch has 1-4 cold
+    # starts, and every cold start made an environment that is still there.
+    assert first["invocations"] == 4 and 1 <= first["cold_starts"] <= 4
+    assert all(e["invocations"] == 4 for e in later)
+    cold_starts = sum(e["cold_starts"] for e in report["epochs"])
+    assert cold_starts == len(gradient_emulator.environments("gradient")) <= 4
     assert all(e["billed_ms"] >= 1 and e["cost_usd"] > 0 for e in report["epochs"])
     usage = gradient_emulator.usage()["functions"]["gradient"]
     assert usage["invocations"] == 16
