@@ -11,30 +11,46 @@ std::mt19937_64& generator() {
   return gen;
 }
 constexpr char kHex[] = "0123456789abcdef";
+
+// Writes `n` random hex digits to `out`, 16 from each 64-bit draw. Called once per invoke for the
+// request id and three times for the trace header, so it writes into storage sized beforehand
+// rather than pushing one character at a time.
+void fill_hex(char* out, std::size_t n) {
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % 16 == 0) bits = generator()();
+    out[i] = kHex[bits & 0xf];
+    bits >>= 4;
+  }
+}
 }  // namespace
 
 std::string make_hex_id(std::size_t hex_digits) {
-  std::string out;
-  out.reserve(hex_digits);
-  append_hex_id(out, hex_digits);
+  std::string out(hex_digits, '\0');
+  fill_hex(out.data(), hex_digits);
   return out;
 }
 
 void append_hex_id(std::string& out, std::size_t hex_digits) {
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < hex_digits; ++i) {
-    if (i % 16 == 0) bits = generator()();
-    out.push_back(kHex[bits & 0xf]);
-    bits >>= 4;
-  }
+  const std::size_t at = out.size();
+  out.resize(at + hex_digits);
+  fill_hex(out.data() + at, hex_digits);
 }
 
 std::string make_request_id() {
-  std::string hex = make_hex_id(32);
-  hex[12] = '4';                              // version 4
-  hex[16] = kHex[8 + (hex[16] % 4)];          // variant 10xx
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+  // 8-4-4-4-12 digits; the dashes are written over the positions the digits skip.
+  char hex[32];
+  fill_hex(hex, sizeof hex);
+  hex[12] = '4';                      // version 4
+  hex[16] = kHex[8 + (hex[16] % 4)];  // variant 10xx
+  std::string id(36, '-');
+  char* p = id.data();
+  std::size_t from = 0;
+  for (std::size_t group : {8, 4, 4, 4, 12}) {
+    for (std::size_t i = 0; i < group; ++i) *p++ = hex[from++];
+    ++p;  // the dash (past the end after the last group)
+  }
+  return id;
 }
 
 }  // namespace stratus

@@ -40,7 +40,8 @@ std::string_view scope_service(std::string_view credential, std::string_view sla
 
 Service service_for(const HttpRequestHead& head) {
   // Function URLs, host form (<url-id>.lambda-url.<region>.localhost): Lambda whatever the path.
-  if (head.headers.get("Host").find(".lambda-url.") != std::string::npos) return Service::Lambda;
+  const std::string* host = head.headers.find("Host");
+  if (host && host->find(".lambda-url.") != std::string::npos) return Service::Lambda;
   if (const std::string* auth = head.headers.find("Authorization")) {
     auto credential = auth->find("Credential=");
     if (credential != std::string::npos) {

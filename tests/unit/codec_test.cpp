@@ -122,7 +122,36 @@ TEST(RequestId, IsUuidV4) {
   EXPECT_NE(make_request_id(), id);
 }
 
+TEST(RequestId, LayoutIsEightFourFourFourTwelveLowerHex) {
+  for (int i = 0; i < 200; ++i) {
+    const auto id = make_request_id();
+    ASSERT_EQ(id.size(), 36u);
+    for (std::size_t k = 0; k < id.size(); ++k) {
+      if (k == 8 || k == 13 || k == 18 || k == 23) {
+        EXPECT_EQ(id[k], '-') << id;
+      } else {
+        EXPECT_NE(std::string_view("0123456789abcdef").find(id[k]), std::string_view::npos) << id;
+      }
+    }
+  }
+}
+
+TEST(RequestId, HexIdsAreSizedAndAppended) {
+  for (std::size_t n : {0u, 1u, 15u, 16u, 17u, 32u, 48u}) {
+    const auto id = make_hex_id(n);
+    ASSERT_EQ(id.size(), n);
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  }
+  std::string out = "Root=";
+  append_hex_id(out, 24);
+  ASSERT_EQ(out.size(), 29u);
+  EXPECT_EQ(out.substr(0, 5), "Root=");
+  EXPECT_EQ(out.find_first_not_of("0123456789abcdef", 5), std::string::npos) << out;
+  EXPECT_NE(make_hex_id(32), make_hex_id(32));
+}
+
 #include "stratus/emulator/lambda/json_validation.hpp"
+#include "stratus/emulator/lambda/recursion_chain.hpp"
 
 TEST(JsonValidator, AgreesWithTheJsonGrammar) {
   stratus::emulator::JsonValidator v;
@@ -133,4 +162,31 @@ TEST(JsonValidator, AgreesWithTheJsonGrammar) {
   for (const char* bad : {"{", "{\"a\":}", "[1,]", "nul", "{} {}", "'x'", "\"\xff\"", "01"}) {
     EXPECT_FALSE(v.valid(bad)) << bad;
   }
+}
+
+TEST(RecursionChain, TraceHeaderKeepsTheRootAndCountsTheHop) {
+  using stratus::emulator::chain_trace_header;
+  using stratus::emulator::lineage_hops;
+  const std::string hex = "0123456789abcdef";
+  // From outside any function: a new root, a parent and a lineage at hop 1.
+  const auto fresh = chain_trace_header("", 1);
+  ASSERT_EQ(fresh.size(), std::string("Root=1-").size() + 8 + 1 + 24 + std::string(";Parent=").size() + 16 +
+                              std::string(";Sampled=0;Lineage=").size() + 8 + 2);
+  EXPECT_EQ(fresh.substr(0, 7), "Root=1-");
+  EXPECT_EQ(fresh.substr(7, 8).find_first_not_of(hex), std::string::npos) << fresh;
+  EXPECT_EQ(fresh[15], '-');
+  EXPECT_EQ(fresh.substr(16, 24).find_first_not_of(hex), std::string::npos) << fresh;
+  EXPECT_EQ(fresh.substr(40, 8), ";Parent=");
+  EXPECT_EQ(fresh.substr(64, 19), ";Sampled=0;Lineage=");
+  EXPECT_EQ(fresh.substr(91), ":1");
+  EXPECT_EQ(lineage_hops(fresh), 1);
+  // A caller's root is kept, and the hop count is the one given.
+  const auto next = chain_trace_header("Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=abcd1234:11", 12);
+  EXPECT_EQ(next.substr(0, 40), "Root=1-5759e988-bd862e3fe1be46a994272793");
+  EXPECT_EQ(next.substr(next.size() - 3), ":12");
+  EXPECT_EQ(lineage_hops(next), 12);
+  // A root over 64 characters is replaced, not copied.
+  const auto replaced = chain_trace_header("Root=" + std::string(65, 'a'), 3);
+  EXPECT_EQ(replaced.substr(0, 7), "Root=1-");
+  EXPECT_EQ(lineage_hops(replaced), 3);
 }

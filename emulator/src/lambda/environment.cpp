@@ -309,12 +309,13 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
   respond(std::move(response));
 
   std::weak_ptr<Environment> weak = weak_from_this();
-  std::string id = current_id_;
+  // The attempt is named by its number here, not by a copy of its request id: no allocation.
+  const std::uint64_t attempt = served_;
   timer_.expires_after(std::chrono::seconds(f.timeout_s));
-  timer_.async_wait([weak, id](boost::system::error_code ec) {
+  timer_.async_wait([weak, attempt](boost::system::error_code ec) {
     if (ec) return;
     auto self = weak.lock();
-    if (self && self->current_ && self->current_id_ == id) self->on_timeout();
+    if (self && self->current_ && self->served_ == attempt) self->on_timeout();
   });
   if (ctx_.faults) arm_injected_faults();
 }

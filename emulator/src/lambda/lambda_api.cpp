@@ -308,11 +308,16 @@ FunctionConfigPtr LambdaApi::find_function(const std::string& raw, const std::st
   }
   std::string qualifier = !query_qualifier.empty() ? query_qualifier : ref.qualifier;
   auto f = registry_.find(ref.name);
-  std::string arn = function_arn(config_.region, config_.account_id, ref.name);
-  if (!f) throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + arn);
+  // The ARN is only for the error messages: not built on every invoke.
+  if (!f) {
+    throw ApiException(LambdaError::ResourceNotFound,
+                       "Function not found: " + function_arn(config_.region, config_.account_id, ref.name));
+  }
   if (!qualifier.empty() && qualifier != "$LATEST") {
     // Only $LATEST exists: the emulator does not publish versions or aliases.
-    throw ApiException(LambdaError::ResourceNotFound, "Function not found: " + arn + ":" + qualifier);
+    throw ApiException(LambdaError::ResourceNotFound, "Function not found: " +
+                                                          function_arn(config_.region, config_.account_id, ref.name) +
+                                                          ":" + qualifier);
   }
   return f;
 }

@@ -39,12 +39,26 @@ int lineage_hops(std::string_view trace_header) {
 }
 
 std::string chain_trace_header(std::string_view incoming, int hops) {
+  // One reserved string: this runs for every invoke.
   auto root = field(incoming, "Root");
-  std::string out = root.empty() || root.size() > 64
-                        ? "Root=1-" + make_hex_id(8) + "-" + make_hex_id(24)
-                        : "Root=" + std::string(root);
-  out += ";Parent=" + make_hex_id(16) + ";Sampled=0;Lineage=" + make_hex_id(8) + ":" +
-         std::to_string(hops);
+  std::string out;
+  out.reserve(100 + root.size());
+  if (root.empty() || root.size() > 64) {
+    out.append("Root=1-");
+    append_hex_id(out, 8);
+    out.push_back('-');
+    append_hex_id(out, 24);
+  } else {
+    out.append("Root=").append(root);
+  }
+  out.append(";Parent=");
+  append_hex_id(out, 16);
+  out.append(";Sampled=0;Lineage=");
+  append_hex_id(out, 8);
+  out.push_back(':');
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, hops);
+  out.append(digits, end);
   return out;
 }
 

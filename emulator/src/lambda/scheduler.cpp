@@ -97,15 +97,20 @@ Throttle Scheduler::check_capacity(Pool& pool, bool new_environment) {
   ConcurrencySnapshot s;
   s.new_environment = new_environment;
   s.account_limit = config_.account_concurrency;
+  // Runs for every invoke and walks every environment: this pool's count is taken from the same
+  // walk when the pool is unreserved, not counted a second time.
+  int own_in_use = -1;
   for (const auto& [_, p] : pools_) {
     if (!p.config) continue;
     if (p.config->reserved_concurrency) {
       s.reserved_total += *p.config->reserved_concurrency;
     } else {
-      s.unreserved_in_use += in_use(p);
+      const int n = in_use(p);
+      s.unreserved_in_use += n;
+      if (&p == &pool) own_in_use = n;
     }
   }
-  s.function_in_use = in_use(pool);
+  s.function_in_use = own_in_use >= 0 ? own_in_use : in_use(pool);
   s.function_reserved = pool.config->reserved_concurrency;
   auto window = std::chrono::duration_cast<SteadyClock::duration>(
       std::chrono::duration<double>(config_.scale_up_window_s));
