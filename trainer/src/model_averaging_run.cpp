@@ -384,9 +384,22 @@ int Run::revive_lost_workers(std::uint32_t round) {
       }
     }
   }
+  // A worker whose part of this round is done (its trace is complete) needs nothing: in the last
+  // round it has ended, and invoking it again only pays for an invocation that finds its work done.
+  std::set<std::uint32_t> done;
+  for (const std::string& key : store_.list(options_.bucket, layout_->trace_prefix(round))) {
+    if (const auto text = store_.get(options_.bucket, key)) {
+      try {
+        const RoundTrace trace = decode_trace(*text);
+        if (trace.complete) done.insert(trace.worker);
+      } catch (const ProtocolError&) {
+        // Not a finished part: the worker may still need reviving.
+      }
+    }
+  }
   int revived = 0;
   for (std::uint32_t w = 0; w < config_.workers(); ++w) {
-    if (running.count(w)) continue;
+    if (running.count(w) || done.count(w)) continue;
     std::uint32_t hop = 0;
     if (const auto text = store_.get(options_.bucket, layout_->chain(w)))
       hop = decode_chain(*text).hop;

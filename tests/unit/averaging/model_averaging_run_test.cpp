@@ -308,6 +308,25 @@ TEST(ModelAveragingRun, ALostEventIsRevivedByTheTrainerAndChangesNothing) {
   EXPECT_GE(revived, 1);
 }
 
+TEST(ModelAveragingRun, RevivalInTheLastRoundLeavesFinishedWorkersAlone) {
+  // One round, and worker 2's start event is lost: the workers that are only leaves finish their
+  // part and end while the mergers wait for worker 2. Reviving the finished ones too would pay for
+  // invocations that find their work done; only worker 2 is invoked again.
+  ModelAveragingOptions o = small_case_a(Orchestration::functions);
+  o.rounds = 1;
+  o.revive_after = std::chrono::seconds(1);
+  const std::string expected = ml::model_sha256(reference_model(o));
+  InProcess local;
+  LosesAnEvent lossy(local.lambda);
+  RunServices services = local.services(&lossy);
+  int revived = 0;
+  const ModelAveragingResult result =
+      run_model_averaging(o, services, {}, [&](const RoundRow& r) { revived += r.revived; });
+  EXPECT_TRUE(lossy.lost());
+  EXPECT_EQ(result.model_sha256, expected);
+  EXPECT_EQ(revived, 1);
+}
+
 TEST(ModelAveragingRun, AWorkerCrashingMidRoundIsRetriedAndChangesNothing) {
   for (Orchestration orchestration : {Orchestration::functions, Orchestration::driver}) {
     // Worker 3's invocation dies in round 2 right after writing its leaf, before merging or
