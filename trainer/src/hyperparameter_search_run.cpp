@@ -260,7 +260,8 @@ class Search {
   }
 
   void finish(std::size_t trial, hs::TrialResult result) {
-    add_chain_bills(trial);
+    // One segment: the trial never invoked itself, so there are no bills to list.
+    if (result.invocations > 1) add_chain_bills(trial);
     TrialOutcome& outcome = outcomes_[trial];
     outcome.state = TrialState::Done;
     outcome.result = std::move(result);
