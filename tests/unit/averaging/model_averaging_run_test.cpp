@@ -418,6 +418,8 @@ TEST(ModelAveragingRun, StopEndsARunAndWaitsForItsFunctions) {
   o.rounds = 100000;
   o.run_id = "endless";
   RunServices services = local.services();
+  // The stopper polls before the run has made its bucket; a missing bucket is an error, not "no".
+  local.store_->ensure_bucket("unit-runs");
   std::thread stopper([&] {
     while (!local.store_->exists("unit-runs", "runs/endless/rounds/round-00001.json")) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
