@@ -275,8 +275,10 @@ plan='{"seed": 11, "rules": [
   {"kind": "s3_slow_down", "bucket": "demo-faults", "key_prefix": "runs/", "schedule": [5, 20, 40]}]}'
 echo "PUT ${endpoint}/stratus/v1/faults: ${plan}"
 curl -fsS -X PUT --data "${plan}" "${endpoint}/stratus/v1/faults" >/dev/null
-echo "(a crashed asynchronous invocation is retried 60 s later, as Lambda does, so round 1 takes about"
-echo " a minute and its waiting merger is billed for it; config async.retry_delay_scale shortens it)"
+echo "(a worker SIGKILLed mid-round leaves its alive record behind, but its heartbeat stops: once the"
+echo " record's lease (6 s, --lease-ms) has run out, the trainer's --revive-after 3 check invokes the"
+echo " worker again, so the round waits about 10 s rather than for Lambda's own async retry 60 s later,"
+echo " which then finds the worker's chain taken and steps aside)"
 "${trainer_bin}" casea "${fault_casea[@]}" --target "${endpoint}" --bucket demo-faults --revive-after 3 \
   --report "${work_dir}/faults-run.json"
 curl -fsS -X DELETE "${endpoint}/stratus/v1/faults" >/dev/null

@@ -190,6 +190,10 @@ void validate(const RunConfig& c) {
     throw ProtocolError("run config: 'poll_ms' must be 1..60000");
   if (c.reserve_ms > 900'000)
     throw ProtocolError("run config: 'reserve_ms' must be at most 900000");
+  if (c.lease_ms != 0 && (c.lease_ms < kMinLeaseMs || c.lease_ms > kMaxLeaseMs)) {
+    throw ProtocolError("run config: 'lease_ms' must be 0 (no lease) or " +
+                        std::to_string(kMinLeaseMs) + ".." + std::to_string(kMaxLeaseMs));
+  }
 }
 
 nlohmann::ordered_json to_json(const RunConfig& c) {
@@ -210,7 +214,8 @@ nlohmann::ordered_json to_json(const RunConfig& c) {
           {"reserve_ms", c.reserve_ms},
           {"rounds_per_invocation", c.rounds_per_invocation},
           {"shuffle", c.shuffle},
-          {"shuffle_seed", c.shuffle_seed}};
+          {"shuffle_seed", c.shuffle_seed},
+          {"lease_ms", c.lease_ms}};
 }
 
 RunConfig run_config_from_json(const json& j) {
@@ -256,6 +261,8 @@ RunConfig run_config_from_json(const json& j) {
   c.shuffle = bool_field(j, "shuffle", where);
   c.shuffle_seed =
       unsigned_field(j, "shuffle_seed", 0, std::numeric_limits<std::uint64_t>::max(), where);
+  // Absent in run configs written before leases existed: their workers kept no lease.
+  c.lease_ms = j.contains("lease_ms") ? u32_field(j, "lease_ms", 0, kMaxLeaseMs, where) : 0;
   validate(c);
   return c;
 }
@@ -575,8 +582,13 @@ ChainRecord decode_chain(std::string_view text) {
 }
 
 std::string encode_alive(const AliveRecord& a) {
-  return json{
-      {"protocol", kProtocol}, {"worker", a.worker}, {"hop", a.hop}, {"deadline_ms", a.deadline_ms}}
+  if (a.lease_until_ms > a.deadline_ms)
+    throw ProtocolError("alive record: the lease ends after the invocation's deadline");
+  return json{{"protocol", kProtocol},
+              {"worker", a.worker},
+              {"hop", a.hop},
+              {"deadline_ms", a.deadline_ms},
+              {"lease_until_ms", a.lease_until_ms}}
       .dump();
 }
 
@@ -589,6 +601,10 @@ AliveRecord decode_alive(std::string_view text) {
   a.hop = u32_field(j, "hop", 0, std::numeric_limits<std::uint32_t>::max(), where);
   a.deadline_ms =
       unsigned_field(j, "deadline_ms", 0, std::numeric_limits<std::uint64_t>::max(), where);
+  // Absent in records written before leases existed: alive until the deadline.
+  a.lease_until_ms = j.contains("lease_until_ms")
+                         ? unsigned_field(j, "lease_until_ms", 0, a.deadline_ms, where)
+                         : a.deadline_ms;
   return a;
 }
 

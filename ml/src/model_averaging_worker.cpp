@@ -6,8 +6,10 @@
 #include <time.h>
 
 #include <algorithm>
+#include <memory>
 #include <thread>
 
+#include "stratus/ml/alive_lease.hpp"
 #include "stratus/ml/dataset_manifest.hpp"
 #include "stratus/ml/shard_reader.hpp"
 #include "stratus/ml/worker_round.hpp"
@@ -45,10 +47,9 @@ class Worker {
   std::string train();
   std::string work();
   std::uint32_t current_round() const { return round_; }
-  void forget_alive_marker() {
-    if (alive_written_) store_.remove(config_.bucket, layout_.alive(request_.worker, request_.hop));
-    alive_written_ = false;
-  }
+  // Stops the heartbeat and removes the alive record (best effort: one left behind runs out with
+  // its lease).
+  void forget_alive_marker() noexcept { alive_.reset(); }
 
  private:
   const Shard& shard(bool& from_cache);
@@ -78,7 +79,7 @@ class Worker {
   TreeNode leaf_;
   Clock::time_point started_;
   std::uint32_t round_ = 0;
-  bool alive_written_ = false;
+  std::unique_ptr<AliveLease> alive_;
   std::optional<StagedDataset> dataset_;
   std::optional<Shard> shard_;
   std::string last_leaf_bytes_;
@@ -307,11 +308,12 @@ std::string Worker::reinvoke(RoundTrace& trace, Clock::time_point round_started)
 std::string Worker::work() {
   round_ = request_.round;
   if (stop_requested()) return answer(WorkOutcome::stopped);
-  AliveRecord alive{request_.worker, request_.hop,
-                    epoch_ms() + static_cast<std::uint64_t>(
-                                     std::max<std::int64_t>(0, environment_.remaining().count()))};
-  store_.put(config_.bucket, layout_.alive(request_.worker, request_.hop), encode_alive(alive));
-  alive_written_ = true;
+  alive_ = std::make_unique<AliveLease>(
+      store_, config_.bucket, layout_.alive(request_.worker, request_.hop), request_.worker,
+      request_.hop,
+      epoch_ms() + static_cast<std::uint64_t>(
+                       std::max<std::int64_t>(0, environment_.remaining().count())),
+      std::chrono::milliseconds(config_.lease_ms));
   if (const auto text = store_.get(config_.bucket, layout_.chain(request_.worker))) {
     if (decode_chain(*text).hop > request_.hop) return answer(WorkOutcome::superseded);
   }

@@ -1,11 +1,15 @@
 """Training runs that survive injected faults: for every fault kind, a small Case A in both
 orchestrations (functions: Event invokes, merges through S3; driver: the trainer invokes each worker)
 and linreg finish with the same model as the fault-free run, and the emulator counted the faults.
-One emulator serves every kind (the plan is swapped through the admin API); runs are small."""
+One emulator serves every kind (the plan is swapped through the admin API); runs are small. Its
+async retries come after 60 ms (retry_delay_scale 0.001); a worker SIGKILLed mid-round with
+Lambda's retry far off is revived by the trainer once its alive record's lease runs out (its own
+emulator, the last test)."""
 
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -94,6 +98,8 @@ def baselines(tmp_path_factory):
     return {"casea": casea, "linreg": linreg, "layers": layers}
 
 
+REVIVED_AFTER_LEASE = "revived by the trainer once its lease ran out (--revive-after); a late retry steps aside"
+
 # How the run may deal with each kind (the report's "handled"), by where the fault struck: calls the
 # trainer made request-response (driver, linreg, layers), or the functions orchestration's events.
 SYNC_HANDLING = {
@@ -109,7 +115,8 @@ SYNC_HANDLING = {
 EVENT_HANDLING = dict(SYNC_HANDLING, **{
     "drop_event": {"re-sent by the trainer's stall detection (--revive-after)"},
     "duplicate_event": {"ran twice; results keyed by (run, round, worker): the second run changed nothing"},
-    "crash": {"retried by Lambda's async retry (the event runs again)", "the invocation ended before the kill"},
+    "crash": {"retried by Lambda's async retry (the event runs again)", "the invocation ended before the kill",
+              REVIVED_AFTER_LEASE},
     "straggler": {"waited for (an Event invocation)"},
     "invoke_latency": {"waited for"},
     "throttle": {"retried after back-off by the caller's Event invoke"},
@@ -270,3 +277,78 @@ def test_layers_back_up_stragglers_and_the_first_answer_wins(emulator, baselines
     assert sum(s["backups"] for s in report["steps"]) == faults["trainer"]["backups"] >= 2
     assert check_fault_list(emulator, report, "straggler", injected(emulator, "straggler") - mark,
                             {"layer"}, "layers-backup", backup=True) == 2
+
+
+# Case A in the functions orchestration, long enough (10 rounds) that a worker killed 0.4-0.6 s
+# into its invocation is killed mid-run, after it wrote its alive record.
+KILLED_RUN = ["--workers", 4, "--merge-tree", "1,2,4", "--rounds", 10, "--samples", 4000, "--seed", 3,
+              "--poll-ms", 50]
+
+
+def test_a_sigkilled_worker_is_revived_once_its_lease_runs_out_before_lambdas_retry(start_emulator, tmp_path):
+    """The 3rd worker start is SIGKILLed mid-round: its alive record stays behind (deadline: the
+    function's 60 s timeout) but is no longer refreshed. Lambda's retry of the killed event comes
+    15 s later (retry_delay_scale 0.25); the trainer (--revive-after 1, --lease-ms 2000) revives
+    the worker once the lease has run out, so the run ends before that retry and before the dead
+    record's deadline, with the fault-free model. The late retry then runs, finds the worker's
+    chain taken by the revived hop and steps aside: the model stays, its record is gone."""
+    common = {"code_dir": str(PRODUCT_CODE), "memory_mb": 1769, "timeout_s": 60}
+    config = default_config(functions=[{"name": FUNCTION, "handler": FUNCTION, "recursive_loop": "Allow",
+                                        **common}])
+    config["async"] = {"retry_delay_scale": 0.25}
+    emu = start_emulator(config)
+    baseline = run(tmp_path, "killed-baseline", "casea", *KILLED_RUN, "--target", "local",
+                   "--orchestration", "driver")
+    plan = {"kind": "crash", "function": FUNCTION, "schedule": [3], "crash_after_min_ms": 400,
+            "crash_after_max_ms": 600}
+    assert emu.request("PUT", "/stratus/v1/faults", json.dumps({"seed": 5, "rules": [plan]})).status == 200
+    try:
+        report = run(tmp_path, "killed", "casea", *KILLED_RUN, "--target", emu.url, "--bucket", "killed",
+                     "--run-id", "killed-worker", "--revive-after", 1, "--lease-ms", 2000)
+    finally:
+        emu.request("DELETE", "/stratus/v1/faults")
+    assert report["model_sha256"] == baseline["model_sha256"]
+    fired = [f for f in report["faults"]["list"] if "detail" in f]
+    assert len(fired) == 1, report["faults"]
+    assert fired[0]["handled"] == REVIVED_AFTER_LEASE, fired
+    assert sum(r["revived"] for r in report["rounds"]) >= 1, report["rounds"]
+    killed_id = fired[0]["request_id"]
+    start_line = f"START RequestId: {killed_id}"
+    # Lambda's retry of the killed event had not run when the run ended: the revival carried it.
+    assert emu.function_logs(FUNCTION).count(start_line) == 1
+
+    s3 = emu.s3_client()
+    prefix = "runs/killed-worker/"
+
+    def keys(under):
+        return [o["Key"] for o in s3.list_objects_v2(Bucket="killed", Prefix=prefix + under).get("Contents", [])]
+
+    def read(key):
+        return s3.get_object(Bucket="killed", Key=key)["Body"].read()
+
+    # What the SIGKILL left: the killed hop-0 invocation's record, its lease run out long before its
+    # deadline, which the run did not wait for.
+    left = keys("alive/")
+    assert len(left) == 1 and left[0].endswith("-00000.json"), left
+    worker = int(left[0].rsplit("worker-", 1)[1].split("-")[0])
+    dead = json.loads(read(left[0]))
+    last_round = json.loads(read(prefix + "rounds/round-00009.json"))
+    assert dead["lease_until_ms"] < last_round["completed_ms"] < dead["deadline_ms"], (dead, last_round)
+    # A later hop of that worker (the revival) completed the round it was killed in.
+    revived = [json.loads(read(k)) for k in keys("round-") if f"/trace-{worker:05d}-" in k
+               and not k.endswith("-00000.json")]
+    assert any(t["complete"] and t["hop"] >= 1 for t in revived), revived
+    final = read(prefix + "model/round-00010.bin")
+
+    # The late retry (the same event, the same request id) comes 15 s after the kill, overwrites the
+    # dead record with its own and removes it as it steps aside.
+    for _ in range(600):
+        if not keys("alive/"):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("Lambda's retry of the killed event never ran to its end")
+    assert emu.function_logs(FUNCTION).count(start_line) == 2
+    assert json.loads(read(prefix + f"chain/worker-{worker:05d}.json"))["hop"] >= 1
+    assert read(prefix + "model/round-00010.bin") == final
+    assert keys("errors/") == []

@@ -108,6 +108,13 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
                  "has no running invocation (lost events); 0: never")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
+  app.add_option("--lease-ms", o.lease_ms,
+                 "functions: a running worker's alive record is a lease of this many ms that its "
+                 "heartbeat refreshes every third of it; a worker killed mid-round counts as gone "
+                 "(and --revive-after revives it) once its lease runs out; 0: no lease, until the "
+                 "function's timeout (1-499: refused)")
+      ->check(CLI::Range(0u, ml::averaging::kMaxLeaseMs))  // 1..499: refused by the run config
+      ->capture_default_str();
   app.add_option("--call-timeout", c.call_timeout_s, "driver: seconds per worker invocation")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

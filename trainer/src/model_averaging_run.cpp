@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "live_invocations.hpp"
 #include "model_averaging_data.hpp"
 #include "stratus/ml/architectures.hpp"
 #include "stratus/ml/model_averaging_worker.hpp"
@@ -170,6 +171,7 @@ void Run::start() {
   config_.rounds_per_invocation = options_.rounds_per_invocation;
   config_.shuffle = options_.shuffle;
   config_.shuffle_seed = options_.seed;
+  config_.lease_ms = options_.lease_ms;
   validate(config_);
 
   ml::ModelState initial =
@@ -372,18 +374,11 @@ void Run::model_functions_round(std::uint32_t round, const std::vector<RoundTrac
 }
 
 int Run::revive_lost_workers(std::uint32_t round) {
+  // Running = an alive record whose lease has not run out: a worker killed mid-round left its
+  // record behind, but stopped refreshing it.
   std::set<std::uint32_t> running;
-  const std::uint64_t now = epoch_ms();
-  for (const std::string& key : store_.list(options_.bucket, layout_->alive_prefix())) {
-    if (const auto text = store_.get(options_.bucket, key)) {
-      try {
-        const AliveRecord alive = decode_alive(*text);
-        if (alive.deadline_ms > now) running.insert(alive.worker);
-      } catch (const ProtocolError&) {
-        // Says nothing about a running invocation.
-      }
-    }
-  }
+  for (const AliveRecord& alive : live_invocations(store_, options_.bucket, *layout_, epoch_ms()))
+    running.insert(alive.worker);
   // A worker whose part of this round is done (its trace is complete) needs nothing: in the last
   // round it has ended, and invoking it again only pays for an invocation that finds its work done.
   std::set<std::uint32_t> done;

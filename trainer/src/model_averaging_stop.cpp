@@ -1,9 +1,10 @@
-// `stratus-trainer stop`: a run's stop flag, then waiting until none of its functions runs
-// (model_averaging.hpp).
+// `stratus-trainer stop`: a run's stop flag, then waiting until none of its functions runs (no
+// alive record with a lease left, live_invocations.hpp; model_averaging.hpp).
 
 #include <chrono>
 #include <thread>
 
+#include "live_invocations.hpp"
 #include "stratus/ml/model_averaging.hpp"
 #include "stratus/ml/model_averaging_worker.hpp"
 #include "stratus/trainer/model_averaging.hpp"
@@ -23,20 +24,9 @@ StopSummary stop_run(ml::ObjectStore& store, const std::string& bucket, const st
   store.put(bucket, layout.stop(), "stopped by stratus-trainer stop\n");
   if (before_wait) before_wait();
   const auto started = Clock::now();
-  auto running = [&] {
-    std::size_t live = 0;
-    const std::uint64_t now = epoch_ms();
-    for (const std::string& key : store.list(bucket, layout.alive_prefix())) {
-      const auto text = store.get(bucket, key);
-      if (!text) continue;
-      try {
-        if (decode_alive(*text).deadline_ms > now) ++live;
-      } catch (const ProtocolError&) {
-        // An unreadable marker says nothing about a running function.
-      }
-    }
-    return live;
-  };
+  // Running = a lease not run out: a function killed mid-round (its record left behind) stops
+  // counting within one lease, not at its timeout.
+  auto running = [&] { return live_invocations(store, bucket, layout, epoch_ms()).size(); };
   StopSummary summary;
   summary.running_at_stop = running();
   summary.still_running = summary.running_at_stop;

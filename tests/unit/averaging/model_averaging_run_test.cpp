@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "stratus/ml/architectures.hpp"
+#include "stratus/ml/model_averaging_worker.hpp"
 #include "stratus/ml/memory_object_store.hpp"
 #include "stratus/ml/model_averaging.hpp"
 #include "stratus/ml/shard_layout.hpp"
@@ -181,8 +182,10 @@ class CorruptingStore : public ml::MemoryObjectStore {
 
 struct InProcess {
   explicit InProcess(LocalFunctionTable table = product_function_table(),
-                     ml::ObjectStore* store = nullptr)
-      : store_(store ? store : &owned_), lambda(std::move(table), *store_), invoker(lambda, 2) {}
+                     ml::ObjectStore* store = nullptr, LocalLambdaOptions options = {})
+      : store_(store ? store : &owned_),
+        lambda(std::move(table), *store_, options),
+        invoker(lambda, 2) {}
   ml::MemoryObjectStore owned_;
   ml::ObjectStore* store_;
   LocalLambda lambda;
@@ -440,4 +443,161 @@ TEST(ModelAveragingRun, StopEndsARunAndWaitsForItsFunctions) {
   EXPECT_TRUE(local.store_->list("unit-runs", "runs/endless/alive/").empty());
   EXPECT_THROW(stop_run(*local.store_, "unit-runs", "no-such-run", std::chrono::seconds(1)),
                std::invalid_argument);
+}
+
+namespace {
+
+// Kills worker 3's first invocation (hop 0) mid-round the way SIGKILL does: as it is about to
+// write its leaf of round 2 (index 1) it stops, and none of its alive record's later writes or
+// its removal reach the store: the record stays behind, its deadline (the function's 300 s
+// timeout) far off, its lease no longer refreshed.
+class KillsWorker3 : public ml::MemoryObjectStore {
+ public:
+  explicit KillsWorker3(const std::string& run_id)
+      : leaf_("runs/" + run_id + "/round-00001/node-2-00003.bin"),
+        alive_("runs/" + run_id + "/alive/worker-00003-00000.json") {}
+  void put(const std::string& bucket, const std::string& key, std::string_view bytes) override {
+    if (key == alive_ && killed_) return;
+    if (key == leaf_ && !killed_.exchange(true)) throw std::runtime_error("SIGKILL (simulated)");
+    ml::MemoryObjectStore::put(bucket, key, bytes);
+  }
+  void remove(const std::string& bucket, const std::string& key) override {
+    if (key == alive_ && killed_) return;
+    ml::MemoryObjectStore::remove(bucket, key);
+  }
+  bool killed() const { return killed_; }
+  const std::string& alive_key() const { return alive_; }
+
+ private:
+  std::string leaf_;
+  std::string alive_;
+  std::atomic<bool> killed_{false};
+};
+
+// Lambda's retry of worker 3's killed start event, arriving late: when the trainer revives worker
+// 3, the original hop-0 event is delivered again too (before or after the revival).
+class LateRetryOfWorker3 : public ml::EventInvoker {
+ public:
+  LateRetryOfWorker3(ml::EventInvoker& inner, bool before_revival)
+      : inner_(inner), before_(before_revival) {}
+  void invoke_event(const std::string& function, std::string payload) override {
+    const ml::averaging::WorkerRequest request = ml::averaging::decode_request(payload);
+    if (request.worker != 3) return inner_.invoke_event(function, std::move(payload));
+    if (request.hop == 0) {
+      original_ = payload;
+      return inner_.invoke_event(function, std::move(payload));
+    }
+    ++revivals;
+    if (before_) inner_.invoke_event(function, original_);
+    inner_.invoke_event(function, std::move(payload));
+    if (!before_) inner_.invoke_event(function, original_);
+  }
+  std::atomic<int> revivals{0};
+
+ private:
+  ml::EventInvoker& inner_;
+  bool before_;
+  std::string original_;
+};
+
+// A run whose only way past the kill is the trainer's revival: no async retry, the function's
+// timeout 300 s, a stall fails after 30 s. Revival every second, leases of 1.5 s.
+ModelAveragingOptions killed_worker_run(const std::string& run_id) {
+  ModelAveragingOptions o = small_case_a(Orchestration::functions);
+  o.rounds = 3;
+  o.run_id = run_id;
+  o.lease_ms = 1500;
+  o.revive_after = std::chrono::seconds(1);
+  o.stall_timeout = std::chrono::seconds(30);
+  return o;
+}
+
+LocalLambdaOptions without_async_retries() {
+  LocalLambdaOptions options;
+  options.event_retries = 0;
+  return options;
+}
+
+}  // namespace
+
+TEST(ModelAveragingRun, AWorkerKilledMidRoundIsRevivedOnceItsLeaseRunsOutNotAtItsTimeout) {
+  const ModelAveragingOptions o = killed_worker_run("killed-worker");
+  const std::string expected = ml::model_sha256(reference_model(o));
+  KillsWorker3 store(o.run_id);
+  InProcess local(product_function_table(), &store, without_async_retries());
+  ASSERT_EQ(product_function_table().at("model_averaging").timeout_s, 300);
+  RunServices services = local.services();
+  std::vector<RoundRow> rows;
+  const ModelAveragingResult result =
+      run_model_averaging(o, services, {}, [&](const RoundRow& r) { rows.push_back(r); });
+  ASSERT_TRUE(store.killed());
+  EXPECT_EQ(result.model_sha256, expected);
+  ASSERT_EQ(rows.size(), 3u);
+  // Revived in round 2, where it was killed; only it: every other worker kept its lease.
+  EXPECT_EQ(rows[0].revived, 0);
+  EXPECT_EQ(rows[1].revived, 1);
+  EXPECT_EQ(rows[2].revived, 0);
+  local.lambda.drain_events();
+  EXPECT_EQ(local.lambda.event_counts().failed, 1u);  // the killed one, never retried
+  EXPECT_EQ(local.lambda.event_counts().retried, 0u);
+  // Its record is still there and its deadline still ahead: the revival went by the lease.
+  const auto text = store.get("unit-runs", store.alive_key());
+  ASSERT_TRUE(text);
+  const ml::averaging::AliveRecord dead = ml::averaging::decode_alive(*text);
+  EXPECT_GT(dead.deadline_ms, ml::averaging::epoch_ms());
+  EXPECT_FALSE(dead.running_at(ml::averaging::epoch_ms()));
+  // The revived worker carried rounds 2 and 3 at hop 1.
+  EXPECT_TRUE(store.exists("unit-runs", "runs/killed-worker/round-00001/trace-00003-00001.json"));
+  // `stop` waits for leases, not timeouts: the dead record does not count as running.
+  const StopSummary stop = stop_run(store, "unit-runs", o.run_id, std::chrono::seconds(20));
+  EXPECT_EQ(stop.running_at_stop, 0u);
+  EXPECT_EQ(stop.still_running, 0u);
+}
+
+TEST(ModelAveragingRun, HeartbeatsKeepASlowButLiveWorkerFromBeingRevived) {
+  // Worker 3's leaf of round 2 takes 4 s to write: four revival checks and more than two leases
+  // go by while it works. Its heartbeat keeps its lease; nobody is invoked again.
+  ModelAveragingOptions o = killed_worker_run("slow-worker");
+  const std::string expected = ml::model_sha256(reference_model(o));
+  class SlowLeaf : public ml::MemoryObjectStore {
+   public:
+    void put(const std::string& bucket, const std::string& key, std::string_view bytes) override {
+      if (key == "runs/slow-worker/round-00001/node-2-00003.bin" && !slowed.exchange(true))
+        std::this_thread::sleep_for(std::chrono::seconds(4));
+      ml::MemoryObjectStore::put(bucket, key, bytes);
+    }
+    std::atomic<bool> slowed{false};
+  } store;
+  InProcess local(product_function_table(), &store, without_async_retries());
+  RunServices services = local.services();
+  int revived = 0;
+  const ModelAveragingResult result =
+      run_model_averaging(o, services, {}, [&](const RoundRow& r) { revived += r.revived; });
+  EXPECT_TRUE(store.slowed);
+  EXPECT_EQ(result.model_sha256, expected);
+  EXPECT_EQ(revived, 0);
+  EXPECT_FALSE(store.exists("unit-runs", "runs/slow-worker/round-00001/trace-00003-00001.json"));
+  local.lambda.drain_events();
+  EXPECT_EQ(local.lambda.event_counts().failed, 0u);
+}
+
+TEST(ModelAveragingRun, ARevivedWorkerAndTheKilledOnesLateRetryBothRunToTheSameModel) {
+  // Lambda's retry of the killed event may still come after the trainer revived the worker (on
+  // AWS a minute later): both invocations run; whichever writes a result writes the same bytes,
+  // the retry finds the chain taken by the later hop and steps aside, and the run does not fork.
+  for (bool retry_first : {true, false}) {
+    const ModelAveragingOptions o =
+        killed_worker_run(retry_first ? "late-retry-first" : "late-retry-second");
+    const std::string expected = ml::model_sha256(reference_model(o));
+    KillsWorker3 store(o.run_id);
+    InProcess local(product_function_table(), &store, without_async_retries());
+    LateRetryOfWorker3 late(local.lambda, retry_first);
+    RunServices services = local.services(&late);
+    const ModelAveragingResult result = run_model_averaging(o, services);
+    EXPECT_TRUE(store.killed());
+    EXPECT_GE(late.revivals, 1);
+    EXPECT_EQ(result.model_sha256, expected) << (retry_first ? "retry first" : "retry second");
+    local.lambda.drain_events();  // returns only if no chain forked into a runaway
+    EXPECT_EQ(local.lambda.event_counts().failed, 1u);  // the killed one; the late retry ended well
+  }
 }

@@ -305,6 +305,59 @@ TEST(ProtocolCodec, HostileAnswersAndRecordsAreTypedErrors) {
       "'owner'");
 }
 
+TEST(ProtocolCodec, TheLeaseIsARunOptionAndOldConfigsHaveNone) {
+  RunConfig c = sample_config();
+  EXPECT_EQ(c.lease_ms, kDefaultLeaseMs);
+  c.lease_ms = 1500;
+  EXPECT_EQ(run_config_from_json(json::parse(to_json(c).dump())).lease_ms, 1500u);
+  c.lease_ms = 0;  // no lease: until the function's deadline
+  EXPECT_EQ(run_config_from_json(json::parse(to_json(c).dump())).lease_ms, 0u);
+  // A config written before leases existed (no lease_ms) is read, as its workers ran: no lease.
+  json old = to_json(sample_config());
+  old.erase("lease_ms");
+  EXPECT_EQ(run_config_from_json(old).lease_ms, 0u);
+  for (std::uint32_t bad : {1u, kMinLeaseMs - 1, kMaxLeaseMs + 1}) {
+    c.lease_ms = bad;
+    expect_protocol_error([&] { validate(c); }, "'lease_ms'");
+    json j = to_json(sample_config());
+    j["lease_ms"] = bad;
+    expect_protocol_error([&] { run_config_from_json(j); }, "lease_ms");
+  }
+  json j = to_json(sample_config());
+  j["lease_ms"] = "6000";
+  expect_protocol_error([&] { run_config_from_json(j); }, "'lease_ms' must be a non-negative integer");
+}
+
+TEST(ProtocolCodec, AliveRecordsCarryALeaseAndOldOnesLastUntilTheirDeadline) {
+  AliveRecord a;
+  a.worker = 3;
+  a.hop = 2;
+  a.deadline_ms = 10'000;
+  a.lease_until_ms = 4'000;
+  const AliveRecord b = decode_alive(encode_alive(a));
+  EXPECT_EQ(b.lease_until_ms, 4'000u);
+  EXPECT_EQ(b.deadline_ms, 10'000u);
+  // Running while the lease lasts, whatever the deadline says.
+  EXPECT_TRUE(b.running_at(3'999));
+  EXPECT_FALSE(b.running_at(4'000));
+  EXPECT_FALSE(b.running_at(9'000));
+  // A record written before leases existed: its lease is its deadline.
+  json old = json::parse(encode_alive(a));
+  old.erase("lease_until_ms");
+  const AliveRecord c = decode_alive(old.dump());
+  EXPECT_EQ(c.lease_until_ms, 10'000u);
+  EXPECT_TRUE(c.running_at(9'999));
+  EXPECT_FALSE(c.running_at(10'000));
+  // A lease that claims to outlast the invocation's own deadline is refused, both ways.
+  a.lease_until_ms = 10'001;
+  expect_protocol_error([&] { encode_alive(a); }, "deadline");
+  json late = json::parse(encode_alive(b));
+  late["lease_until_ms"] = 10'001;
+  expect_protocol_error([&] { decode_alive(late.dump()); }, "'lease_until_ms'");
+  late["lease_until_ms"] = -5;
+  expect_protocol_error([&] { decode_alive(late.dump()); }, "'lease_until_ms'");
+}
+
 TEST(ProtocolCodec, KeyLayout) {
   const RunLayout layout("run-7");
   EXPECT_EQ(layout.prefix(), "runs/run-7/");

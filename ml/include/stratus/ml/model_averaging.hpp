@@ -20,7 +20,8 @@
 //   rounds/round-<t>.json            the round record the root writes with round t+1's model
 //   errors/round-<t>-worker-<w>.json an error record (the trainer prints it and stops the run)
 //   chain/worker-<w>.json            which invocation currently carries worker w (hop, owner)
-//   alive/worker-<w>-<hop>.json      present while an invocation of worker w runs (its deadline)
+//   alive/worker-<w>-<hop>.json      present while an invocation of worker w runs: its lease,
+//                                    refreshed by its heartbeat, and its deadline (alive_lease.hpp)
 //   stop                             the stop flag: functions stop at their next check
 // Objects are written once per key with the same bytes whoever writes them (retries and
 // duplicates included); a merge node reads exactly one result per child, in child order.
@@ -48,6 +49,15 @@ inline constexpr std::uint64_t kMaxModelBytes = std::uint64_t{256} << 20;  // en
 inline constexpr std::uint64_t kMaxDecodedModelBytes = std::uint64_t{512} << 20;
 inline constexpr std::size_t kMaxRunIdLength = 64;
 inline constexpr std::uint32_t kMaxRounds = 1'000'000;
+// The alive record's lease (RunConfig::lease_ms): a worker whose lease ran out without a
+// heartbeat is presumed dead. 6 s = three heartbeats of 2 s: two may fail or come late (an S3
+// PUT takes milliseconds on the emulator, tens to hundreds on AWS, the S3 client's retries of a
+// 503 well under a second; a heartbeat thread on a host oversubscribed 50-fold still runs within
+// a fraction of a second) before a live worker looks dead. Each heartbeat is one S3 PUT: 0.5 per
+// second per running worker. 0 turns leases off (the record lasts until the function's timeout).
+inline constexpr std::uint32_t kDefaultLeaseMs = 6000;
+inline constexpr std::uint32_t kMinLeaseMs = 500;
+inline constexpr std::uint32_t kMaxLeaseMs = 900'000;
 
 enum class Orchestration { functions, driver };
 std::string_view orchestration_name(Orchestration orchestration);
@@ -75,6 +85,10 @@ struct RunConfig {
   // `shuffle`, round t's minibatches come from shard_rows_shuffled(shard, shuffle_seed, t, worker).
   bool shuffle = false;
   std::uint64_t shuffle_seed = 0;
+  // The alive record's lease (kDefaultLeaseMs): 0 (no lease, the record lasts until the
+  // function's deadline) or kMinLeaseMs..kMaxLeaseMs. Run configs written before leases existed
+  // have none and decode as 0, the behaviour their workers had.
+  std::uint32_t lease_ms = kDefaultLeaseMs;
 
   std::uint32_t workers() const { return tree.empty() ? 0 : tree.back(); }
   MergeTree merge_tree() const { return MergeTree(tree); }
@@ -220,10 +234,20 @@ struct ChainRecord {
 std::string encode_chain(const ChainRecord& record);
 ChainRecord decode_chain(std::string_view text);
 
+// {"protocol":..,"worker":w,"hop":h,"deadline_ms":..,"lease_until_ms":..}. Records written before
+// leases existed have no lease_until_ms: their lease is their deadline. A lease past the deadline
+// is refused.
 struct AliveRecord {
   std::uint32_t worker = 0;
   std::uint32_t hop = 0;
-  std::uint64_t deadline_ms = 0;  // epoch ms: after it, the invocation cannot be running
+  std::uint64_t deadline_ms = 0;     // epoch ms: after it, the invocation cannot be running
+  std::uint64_t lease_until_ms = 0;  // epoch ms: after it, an invocation that stopped refreshing
+                                     // its record (killed) is presumed dead; <= deadline_ms
+  // Whether the invocation counts as running at `now_ms` (epoch ms of the reader's clock; the
+  // writer's and the reader's clocks are taken to agree to well within a lease, as NTP keeps them).
+  bool running_at(std::uint64_t now_ms) const {
+    return (lease_until_ms < deadline_ms ? lease_until_ms : deadline_ms) > now_ms;
+  }
 };
 std::string encode_alive(const AliveRecord& record);
 AliveRecord decode_alive(std::string_view text);

@@ -16,6 +16,9 @@
 // already has (the next global model, this worker's leaf or any ancestor's result) is not redone.
 // It stops at the stop flag, and steps aside when a later hop or another invocation of the same
 // hop owns the worker's chain (chain/worker-<w>.json), so duplicated events do not fork it.
+// While it works it holds its alive record as a lease that a heartbeat thread refreshes
+// (alive_lease.hpp, RunConfig::lease_ms), removed on every way out; a killed worker's record runs
+// out within one lease, and the trainer then revives the worker.
 
 #include <chrono>
 #include <cstdint>

@@ -64,9 +64,14 @@ struct ModelAveragingOptions {
   std::uint32_t rounds_per_invocation = 0;  // the paper's rounditer; 0 = by time left only
   std::chrono::seconds stall_timeout{600};  // functions: give up when no round ends for this long
   // functions: when a round has not ended for this long, every worker with no running invocation
-  // (its Event was lost, or its chain died after Lambda's retries) is invoked again at its next
-  // hop; a late original then finds its chain taken and steps aside. 0: never.
+  // (its Event was lost, its invocation was killed mid-round, or its chain died after Lambda's
+  // retries) is invoked again at its next hop; a late original (Lambda's retry of the killed one)
+  // then finds its chain taken and steps aside. Checked again every revive_after. 0: never.
   std::chrono::seconds revive_after{60};
+  // functions: a running worker's alive record is a lease of this many ms, refreshed by its
+  // heartbeat (ml::averaging::kDefaultLeaseMs, alive_lease.hpp); a worker killed mid-round counts
+  // as not running once its lease has run out, rather than at the function's timeout. 0: no lease.
+  std::uint32_t lease_ms = ml::averaging::kDefaultLeaseMs;
   // Polled while the run goes on; true ends it (functions: with the stop flag set, so no
   // function keeps the run going): Ctrl-C.
   std::function<bool()> interrupted;
@@ -151,8 +156,8 @@ ModelAveragingResult run_model_averaging(const ModelAveragingOptions& options,
                                          RunServices& services, const StartObserver& on_start = {},
                                          const RoundObserver& on_round = {});
 
-// Sets runs/<run-id>/stop and waits until no invocation of the run is running (its alive markers
-// are gone or past their deadlines), at most `timeout`. Returns how many were running when the flag
+// Sets runs/<run-id>/stop and waits until no invocation of the run is running (its alive records
+// are gone or their leases have run out), at most `timeout`. Returns how many were running when the flag
 // was set and how many still are (0 unless the timeout hit).
 struct StopSummary {
   std::size_t running_at_stop = 0;
