@@ -271,14 +271,14 @@ fault_casea=(--workers 4 --merge-tree 1,2,4 --rounds 2 --samples 4000 --seed 3 -
 "${trainer_bin}" casea "${fault_casea[@]}" --target local --orchestration driver \
   --report "${work_dir}/faults-baseline.json" --quiet
 plan='{"seed": 11, "rules": [
-  {"kind": "crash", "function": "*", "schedule": [3, 8], "crash_after_min_ms": 0, "crash_after_max_ms": 150},
+  {"kind": "crash", "function": "*", "schedule": [3, 8], "crash_after_min_ms": 200, "crash_after_max_ms": 300},
   {"kind": "s3_slow_down", "bucket": "demo-faults", "key_prefix": "runs/", "schedule": [5, 20, 40]}]}'
 echo "PUT ${endpoint}/stratus/v1/faults: ${plan}"
 curl -fsS -X PUT --data "${plan}" "${endpoint}/stratus/v1/faults" >/dev/null
-echo "(a worker SIGKILLed mid-round leaves its alive record behind, but its heartbeat stops: once the"
-echo " record's lease (6 s, --lease-ms) has run out, the trainer's --revive-after 3 check invokes the"
-echo " worker again, so the round waits about 10 s rather than for Lambda's own async retry 60 s later,"
-echo " which then finds the worker's chain taken and steps aside)"
+echo "(the 3rd worker start is SIGKILLed 0.2-0.3 s in, mid-round: its alive record stays behind but its"
+echo " heartbeat stops; once the record's lease (6 s, --lease-ms) has run out, the trainer's --revive-after 3"
+echo " check invokes the worker again, so that round takes about 7-10 s instead of the minute until Lambda's"
+echo " own async retry, which then finds the worker's chain taken and steps aside)"
 "${trainer_bin}" casea "${fault_casea[@]}" --target "${endpoint}" --bucket demo-faults --revive-after 3 \
   --report "${work_dir}/faults-run.json"
 curl -fsS -X DELETE "${endpoint}/stratus/v1/faults" >/dev/null

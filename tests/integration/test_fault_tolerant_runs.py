@@ -98,7 +98,7 @@ def baselines(tmp_path_factory):
     return {"casea": casea, "linreg": linreg, "layers": layers}
 
 
-REVIVED_AFTER_LEASE = "revived by the trainer once its lease ran out (--revive-after); a late retry steps aside"
+REVIVED_AFTER_LEASE = "revived by the trainer (--revive-after: no live lease left); a late retry steps aside"
 
 # How the run may deal with each kind (the report's "handled"), by where the fault struck: calls the
 # trainer made request-response (driver, linreg, layers), or the functions orchestration's events.

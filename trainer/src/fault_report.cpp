@@ -75,10 +75,11 @@ std::string how_handled(const json& fault, bool fired, const std::vector<const C
       return "retried by the trainer's fan-out";
     // The SIGKILL raced the invocation's end: its answer was already on the way.
     if (answered) return "answered anyway (the kill came as the invocation ended)";
-    // A killed worker's alive record stops being refreshed: once its lease ran out the trainer's
-    // revival invoked it again, and Lambda's retry of the killed event (if it comes) steps aside.
+    // A killed worker's alive record stops being refreshed (or was never written): once no lease
+    // of it was left the trainer's revival invoked it again, and Lambda's retry of the killed
+    // event (if it comes) steps aside.
     if (actions.events && actions.revived > 0)
-      return "revived by the trainer once its lease ran out (--revive-after); a late retry steps "
+      return "revived by the trainer (--revive-after: no live lease left); a late retry steps "
              "aside";
     if (actions.events) return "retried by Lambda's async retry (the event runs again)";
     return "not seen by the trainer";
