@@ -279,9 +279,9 @@ def test_layers_back_up_stragglers_and_the_first_answer_wins(emulator, baselines
                             {"layer"}, "layers-backup", backup=True) == 2
 
 
-# Case A in the functions orchestration, long enough (10 rounds) that a worker killed 0.4-0.6 s
-# into its invocation is killed mid-run, after it wrote its alive record.
-KILLED_RUN = ["--workers", 4, "--merge-tree", "1,2,4", "--rounds", 10, "--samples", 4000, "--seed", 3,
+# Case A in the functions orchestration, long enough (16 rounds, some seconds) that a worker killed
+# 0.5-0.7 s into its invocation is killed mid-run, after it wrote its alive record.
+KILLED_RUN = ["--workers", 4, "--merge-tree", "1,2,4", "--rounds", 16, "--samples", 4000, "--seed", 3,
               "--poll-ms", 50]
 
 
@@ -299,8 +299,8 @@ def test_a_sigkilled_worker_is_revived_once_its_lease_runs_out_before_lambdas_re
     emu = start_emulator(config)
     baseline = run(tmp_path, "killed-baseline", "casea", *KILLED_RUN, "--target", "local",
                    "--orchestration", "driver")
-    plan = {"kind": "crash", "function": FUNCTION, "schedule": [3], "crash_after_min_ms": 400,
-            "crash_after_max_ms": 600}
+    plan = {"kind": "crash", "function": FUNCTION, "schedule": [3], "crash_after_min_ms": 500,
+            "crash_after_max_ms": 700}
     assert emu.request("PUT", "/stratus/v1/faults", json.dumps({"seed": 5, "rules": [plan]})).status == 200
     try:
         report = run(tmp_path, "killed", "casea", *KILLED_RUN, "--target", emu.url, "--bucket", "killed",
@@ -332,13 +332,13 @@ def test_a_sigkilled_worker_is_revived_once_its_lease_runs_out_before_lambdas_re
     assert len(left) == 1 and left[0].endswith("-00000.json"), left
     worker = int(left[0].rsplit("worker-", 1)[1].split("-")[0])
     dead = json.loads(read(left[0]))
-    last_round = json.loads(read(prefix + "rounds/round-00009.json"))
+    last_round = json.loads(read(prefix + "rounds/round-00015.json"))
     assert dead["lease_until_ms"] < last_round["completed_ms"] < dead["deadline_ms"], (dead, last_round)
     # A later hop of that worker (the revival) completed the round it was killed in.
     revived = [json.loads(read(k)) for k in keys("round-") if f"/trace-{worker:05d}-" in k
                and not k.endswith("-00000.json")]
     assert any(t["complete"] and t["hop"] >= 1 for t in revived), revived
-    final = read(prefix + "model/round-00010.bin")
+    final = read(prefix + "model/round-00016.bin")
 
     # The late retry (the same event, the same request id) comes 15 s after the kill, overwrites the
     # dead record with its own and removes it as it steps aside.
@@ -350,5 +350,5 @@ def test_a_sigkilled_worker_is_revived_once_its_lease_runs_out_before_lambdas_re
         pytest.fail("Lambda's retry of the killed event never ran to its end")
     assert emu.function_logs(FUNCTION).count(start_line) == 2
     assert json.loads(read(prefix + f"chain/worker-{worker:05d}.json"))["hop"] >= 1
-    assert read(prefix + "model/round-00010.bin") == final
+    assert read(prefix + "model/round-00016.bin") == final
     assert keys("errors/") == []
