@@ -311,8 +311,8 @@ std::string Worker::work() {
   alive_ = std::make_unique<AliveLease>(
       store_, config_.bucket, layout_.alive(request_.worker, request_.hop), request_.worker,
       request_.hop,
-      epoch_ms() + static_cast<std::uint64_t>(
-                       std::max<std::int64_t>(0, environment_.remaining().count())),
+      epoch_ms() +
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, environment_.remaining().count())),
       std::chrono::milliseconds(config_.lease_ms));
   if (const auto text = store_.get(config_.bucket, layout_.chain(request_.worker))) {
     if (decode_chain(*text).hop > request_.hop) return answer(WorkOutcome::superseded);

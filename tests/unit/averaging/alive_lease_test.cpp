@@ -2,12 +2,13 @@
 // past the invocation's deadline, survives store failures, and stops before the record is
 // removed, on release() and on destruction alike; a lease of 0 writes the deadline once.
 
+#include "stratus/ml/alive_lease.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
-#include "stratus/ml/alive_lease.hpp"
 #include "stratus/ml/memory_object_store.hpp"
 #include "stratus/ml/model_averaging_worker.hpp"
 

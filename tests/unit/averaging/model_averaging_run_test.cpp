@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "stratus/ml/architectures.hpp"
-#include "stratus/ml/model_averaging_worker.hpp"
 #include "stratus/ml/memory_object_store.hpp"
 #include "stratus/ml/model_averaging.hpp"
+#include "stratus/ml/model_averaging_worker.hpp"
 #include "stratus/ml/shard_layout.hpp"
 #include "stratus/ml/worker_round.hpp"
 #include "stratus/trainer/dataset_readers.hpp"

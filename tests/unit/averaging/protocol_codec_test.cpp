@@ -325,7 +325,8 @@ TEST(ProtocolCodec, TheLeaseIsARunOptionAndOldConfigsHaveNone) {
   }
   json j = to_json(sample_config());
   j["lease_ms"] = "6000";
-  expect_protocol_error([&] { run_config_from_json(j); }, "'lease_ms' must be a non-negative integer");
+  expect_protocol_error([&] { run_config_from_json(j); },
+                        "'lease_ms' must be a non-negative integer");
 }
 
 TEST(ProtocolCodec, AliveRecordsCarryALeaseAndOldOnesLastUntilTheirDeadline) {

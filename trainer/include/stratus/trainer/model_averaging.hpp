@@ -157,8 +157,8 @@ ModelAveragingResult run_model_averaging(const ModelAveragingOptions& options,
                                          const RoundObserver& on_round = {});
 
 // Sets runs/<run-id>/stop and waits until no invocation of the run is running (its alive records
-// are gone or their leases have run out), at most `timeout`. Returns how many were running when the flag
-// was set and how many still are (0 unless the timeout hit).
+// are gone or their leases have run out), at most `timeout`. Returns how many were running when the
+// flag was set and how many still are (0 unless the timeout hit).
 struct StopSummary {
   std::size_t running_at_stop = 0;
   std::size_t still_running = 0;
