@@ -224,6 +224,9 @@ void Environment::read_exec_report_now() {
   exec_report_->close(ec);
 }
 
+// A blind read (nearly always EAGAIN: 1 syscall per invoke): the function may have printed just
+// before its /response, and the pipe's readiness may not have been harvested yet (the request can
+// have been read speculatively, without an epoll_wait), so no readiness flag can stand in for it.
 void Environment::drain_output() {
   if (!output_ || !output_->is_open()) return;
   boost::system::error_code ec;
