@@ -1,5 +1,5 @@
 // Log streams keep their lines in memory and a flusher writes them in batches: the file must end up
-// with exactly what was written, in order, by the timer, past the size bound, on flush and on close.
+// with exactly what was written, in order: by the timer, past the size bound, on flush, on close.
 
 #include <gtest/gtest.h>
 
@@ -25,8 +25,9 @@ namespace {
 struct TempDir {
   fs::path root;
   TempDir() {
-    root = fs::temp_directory_path() / ("stratus-log-stream-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root = fs::temp_directory_path() /
+           ("stratus-log-stream-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root);
     fs::create_directories(root);
   }
@@ -73,7 +74,8 @@ TEST(LogStream, LinesWaitForTheFlushersTimerThenReachTheFile) {
   stream.write("START RequestId: 2\n");
   io.restart();
   io.run_for(std::chrono::seconds(10));
-  EXPECT_EQ(read_all(dir.root / "a.log"), "START RequestId: 1\nEND RequestId: 1\nSTART RequestId: 2\n");
+  EXPECT_EQ(read_all(dir.root / "a.log"),
+            "START RequestId: 1\nEND RequestId: 1\nSTART RequestId: 2\n");
 }
 
 TEST(LogStream, EachStreamKeepsItsOrderThroughTimerBoundAndHandFlushes) {

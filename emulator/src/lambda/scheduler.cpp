@@ -42,8 +42,10 @@ Throttle decide_throttle(const ConcurrencySnapshot& s) {
 Scheduler::Scheduler(boost::asio::io_context& io, const EmulatorConfig& config,
                      ResourceLimiter& limiter, Sandbox& sandbox, Metering& metering,
                      EventJournal& journal)
-    : io_(io), config_(config), context_{io, config, limiter, sandbox, metering, *this, "", nullptr, nullptr,
-                                       std::make_shared<LogFlusher>(io)},
+    : io_(io),
+      config_(config),
+      context_{io,      config,  limiter, sandbox, metering, *this, "",
+               nullptr, nullptr, std::make_shared<LogFlusher>(io)},
       journal_(journal) {
   fs::create_directories(config_.data_dir / "async");
   fs::create_directories(config_.data_dir / "tmp");
