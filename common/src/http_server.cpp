@@ -10,7 +10,6 @@
 #include <set>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -143,6 +142,11 @@ class Session : public std::enable_shared_from_this<Session> {
     header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     arm_timer(server_->options.idle_timeout);
     awaiting_request_ = true;
+    // Asio's read tries recv at once (Boost 1.74 keeps trying speculatively after every successful
+    // read on a stream socket), and right after a response that recv nearly always fails with
+    // EAGAIN: 2.2 per warm invoke. It stays: waiting for readability instead would miss a next
+    // request that arrived (pipelined) after the last read and whose edge-triggered readiness the
+    // reactor already consumed while no operation was waiting, so that connection would hang.
     http::async_read_header(stream_, buffer_, *header_parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               self->awaiting_request_ = false;
@@ -211,11 +215,12 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (used == 0) break;
     }
-    if (parser_->is_done()) {
-      // Through the event loop all the same (a post, not a read operation): completions that
-      // became ready with this request still run before it, as when an operation read the body.
-      return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->dispatch(); });
-    }
+    // Dispatched at once, as a request without a body is. It used to be posted through the event
+    // loop, so that completions that became ready with the request (the runtime's stdout pipe above
+    // all) ran before it; nothing depends on that any more: Environment::finish_invocation reads
+    // the pipe synchronously, and read_output never holds bytes in a completed, undelivered read.
+    // Any other event that arrived with the request (a child's exit, a timer) is as valid after it.
+    if (parser_->is_done()) return dispatch();
     arm_timer(server_->options.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {

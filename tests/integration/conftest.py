@@ -499,6 +499,13 @@ class Emulator:
         return "".join(p.read_text(errors="replace") for p in sorted(directory.rglob("*"))
                        if p.is_file())
 
+    def function_logs_once(self, function, predicate, timeout=5):
+        """The function's logs once predicate(logs) holds. The daemon writes log lines in batches,
+        within 20 ms of each line (docs/CONTRACTS.md), so a line of an invocation that just ended
+        may not be in the file yet when the client has its answer."""
+        return wait_until(lambda: (lambda logs: logs if predicate(logs) else None)(self.function_logs(function)),
+                          timeout=timeout, interval=0.01, message=f"{function}'s log stream")
+
 
 def default_config(**overrides):
     config = {

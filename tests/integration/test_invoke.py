@@ -28,6 +28,7 @@ def emulator(tmp_path_factory):
         cpp_function("echo", "echo", code),
         cpp_function("echo-event", "echo", code),
         cpp_function("sleep", "sleep", code, timeout_s=1),
+        cpp_function("sleep-quiet", "sleep", code, timeout_s=10),
         cpp_function("crash", "crash", code),
         cpp_function("error", "error", code),
         cpp_function("throw", "throw", code),
@@ -149,6 +150,23 @@ def test_log_tail_has_start_end_report_and_function_output(client):
     assert report["memory"] == "128"
     assert int(report["billed"]) >= float(report["duration"])
     assert int(report["used"]) > 0
+
+
+def test_log_stream_shows_start_while_a_quiet_invocation_runs(emulator, client):
+    """Lines are written in batches, but START is not held back until the invocation's next line:
+    someone following the file sees a long, silent invocation start (within 20 ms)."""
+    warm = client.invoke(FunctionName="sleep-quiet", Payload=b'{"ms":1}')
+    warm_id = warm["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    logs = emulator.function_logs_once("sleep-quiet", lambda logs: f"REPORT RequestId: {warm_id}" in logs)
+    starts_before = logs.count("START RequestId:")
+    caller = threading.Thread(target=lambda: client.invoke(FunctionName="sleep-quiet", Payload=b'{"ms":4000}'))
+    caller.start()
+    try:
+        emulator.function_logs_once("sleep-quiet", lambda logs: logs.count("START RequestId:") > starts_before,
+                                    timeout=3)
+        assert caller.is_alive(), "the invocation ended before its START was in the file"
+    finally:
+        caller.join(timeout=30)
 
 
 def wait_all_idle(emulator, function):

@@ -154,7 +154,7 @@ def test_modeled_figures_in_log_usage_and_metrics(start_emulator, tmp_path):
     metrics = emulator.request("GET", "/metrics").body.decode()
     assert f'stratus_modeled_billed_milliseconds_total{{function="spin"}} {billed}' in metrics
     # The log stream on disk has the same line.
-    assert any(line.startswith("MODELED ") for line in emulator.function_logs("spin").splitlines())
+    emulator.function_logs_once("spin", lambda logs: any(line.startswith("MODELED ") for line in logs.splitlines()))
 
 
 def test_modeled_headers_only_when_asked(start_emulator, tmp_path):

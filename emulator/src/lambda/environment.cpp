@@ -104,7 +104,8 @@ void Environment::start(std::shared_ptr<Invocation> bound) {
 
   tmp_dir_ = ctx_.config.data_dir / "tmp" / id_;
   fs::create_directories(tmp_dir_);
-  log_.open(ctx_.config.data_dir / "logs" / f.name / (utc_date("%Y-%m-%d") + "-" + id_ + ".log"));
+  log_.open(ctx_.config.data_dir / "logs" / f.name / (utc_date("%Y-%m-%d") + "-" + id_ + ".log"),
+            ctx_.logs);
   s3_access_key_ = ctx_.metering.s3_attribution().register_environment(id_);
   sandbox_ = ctx_.sandbox.plan(f.code->dir(), f.ephemeral_storage_mb, tmp_dir_, ctx_.host.code_dirs());
 
@@ -223,6 +224,9 @@ void Environment::read_exec_report_now() {
   exec_report_->close(ec);
 }
 
+// A blind read (nearly always EAGAIN: 1 syscall per invoke): the function may have printed just
+// before its /response, and the pipe's readiness may not have been harvested yet (the request can
+// have been read speculatively, without an epoll_wait), so no readiness flag can stand in for it.
 void Environment::drain_output() {
   if (!output_ || !output_->is_open()) return;
   boost::system::error_code ec;
@@ -283,8 +287,8 @@ void Environment::send_invocation(std::shared_ptr<Invocation> invocation) {
     current_s3_start_ = ctx_.metering.s3_attribution().totals(s3_access_key_);
   }
   ++served_;
-  // START is written at once, not held for the invocation's next write: someone following the
-  // log of a long, quiet invocation sees it start (holding it saved one ~0.5 us write).
+  // START goes to the stream now, not held for the invocation's next line: someone following the
+  // log of a long, quiet invocation sees it start within the flusher's delay (20 ms).
   report_text_.assign("START RequestId: ").append(current_id_).append(" Version: $LATEST\n");
   log_.write(report_text_);
   current_->append_log(report_text_);
@@ -489,6 +493,7 @@ void Environment::on_process_exit(int wait_status) {
   parked_next_ = nullptr;
   if (runtime_server_) runtime_server_->stop();
   run_delay_.close();  // the threads are gone; the descriptors would only pin their entries
+  log_.flush();        // the environment's last lines (its exit, a crash) without waiting
   ctx_.host.on_environment_dead(*this);
 }
 

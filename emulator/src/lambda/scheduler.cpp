@@ -42,14 +42,21 @@ Throttle decide_throttle(const ConcurrencySnapshot& s) {
 Scheduler::Scheduler(boost::asio::io_context& io, const EmulatorConfig& config,
                      ResourceLimiter& limiter, Sandbox& sandbox, Metering& metering,
                      EventJournal& journal)
-    : io_(io), config_(config), context_{io, config, limiter, sandbox, metering, *this, ""}, journal_(journal) {
+    : io_(io),
+      config_(config),
+      context_{io,      config,  limiter, sandbox, metering, *this, "",
+               nullptr, nullptr, std::make_shared<LogFlusher>(io)},
+      journal_(journal) {
   fs::create_directories(config_.data_dir / "async");
   fs::create_directories(config_.data_dir / "tmp");
 }
 
 Scheduler::~Scheduler() {
-  // Environments' destructors kill and wait for their processes.
+  // Environments' destructors kill and wait for their processes, and write their logs' last
+  // lines; lines of environments that something else still holds are written here, since the
+  // io loop (and the flusher's timer) has stopped.
   pools_.clear();
+  context_.logs->flush_all();
 }
 
 void Scheduler::upsert_function(FunctionConfigPtr config) {

@@ -56,6 +56,7 @@ struct EnvironmentContext {
   std::string front_endpoint;  // the daemon's own URL, exported as AWS_ENDPOINT_URL
   class FaultInjector* faults = nullptr;  // crashes and stragglers; may stay null
   class PreforkPool* prefork = nullptr;   // processes forked ahead (prefork_pool.hpp); may stay null
+  std::shared_ptr<LogFlusher> logs;        // writes log-stream lines in batches; null: at once
 };
 
 class Environment : public HttpHandler, public std::enable_shared_from_this<Environment> {
