@@ -48,8 +48,14 @@ def test_reserved_concurrency_throttles_sync_invokes(start_emulator, tmp_path):
     for result in succeeded:
         assert result.json()["slept_ms"] == 1500
 
-    # boto3 sees the same as a typed error while the one slot is busy.
-    holder = threading.Thread(target=emulator.invoke_raw, args=("limited", b'{"ms":1500}'))
+    # boto3 sees the same as a typed error while the one slot is busy. The environment that served
+    # the burst may still show "busy" for a moment after its answer (its runtime has not asked for
+    # the next event yet) without holding the slot: wait for it to be idle first, so that the busy
+    # one below is the holder's. The holder sleeps long enough for a loaded machine to get the
+    # boto3 call in while it runs.
+    wait_until(lambda: all(e["state"] == "idle" for e in emulator.environments("limited")),
+               timeout=10, message="the burst's environment to be idle again")
+    holder = threading.Thread(target=emulator.invoke_raw, args=("limited", b'{"ms":5000}'))
     holder.start()
     try:
         wait_until(lambda: any(e["state"] == "busy" for e in emulator.environments("limited")),
