@@ -48,8 +48,14 @@ def test_reserved_concurrency_throttles_sync_invokes(start_emulator, tmp_path):
     for result in succeeded:
         assert result.json()["slept_ms"] == 1500
 
-    # boto3 sees the same as a typed error while the one slot is busy.
-    holder = threading.Thread(target=emulator.invoke_raw, args=("limited", b'{"ms":1500}'))
+    # boto3 sees the same as a typed error while the one slot is busy. The environment that served
+    # the burst may still show "busy" for a moment after its answer (its runtime has not asked for
+    # the next event yet) without holding the slot: wait for it to be idle first, so that the busy
+    # one below is the holder's. The holder sleeps long enough for a loaded machine to get the
+    # boto3 call in while it runs.
+    wait_until(lambda: all(e["state"] == "idle" for e in emulator.environments("limited")),
+               timeout=10, message="the burst's environment to be idle again")
+    holder = threading.Thread(target=emulator.invoke_raw, args=("limited", b'{"ms":5000}'))
     holder.start()
     try:
         wait_until(lambda: any(e["state"] == "busy" for e in emulator.environments("limited")),
@@ -188,9 +194,11 @@ def test_sigterm_lets_in_flight_invocations_finish(start_emulator, tmp_path):
     calls = 4
     results = [None] * calls
 
+    # 3 s: the four environments start one after another (cold) and must all be seen busy at once
+    # before the signal; with 1.5 s a loaded machine's slow cold starts left little of that window.
     def one(index):
         try:
-            results[index] = emulator.invoke_raw("inflight", b'{"ms":1500}', timeout=30)
+            results[index] = emulator.invoke_raw("inflight", b'{"ms":3000}', timeout=30)
         except Exception as error:  # noqa: BLE001 - reported below
             results[index] = error
 
@@ -220,7 +228,7 @@ def test_sigterm_lets_in_flight_invocations_finish(start_emulator, tmp_path):
         assert not isinstance(result, Exception), results
         assert result.status == 200, result
         assert "x-amz-function-error" not in result.headers, result.body
-        assert result.json()["slept_ms"] == 1500
+        assert result.json()["slept_ms"] == 3000
     assert code_ == 0, f"exit code {code_}\n{emulator.logs()}"
     assert took < 8, f"shutdown took {took:.1f} s"
     # Log lines wait in memory for a batched write: all of them are on disk once the daemon exits.

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
+#include <string>
 #include <thread>
 
 #include "stratus/emulator/time_model.hpp"
@@ -30,15 +32,28 @@ std::size_t threads() {
 // A thread that exists until release() is called.
 class ParkedThread {
  public:
-  ParkedThread() : thread_([this] { release_.get_future().wait(); }) {}
+  ParkedThread()
+      : thread_([this] {
+          tid_.set_value(::gettid());
+          release_.get_future().wait();
+        }),
+        task_(fs::path("/proc/self/task") / std::to_string(tid_.get_future().get())) {}
+  // Returns once the thread is gone from /proc/self/task too: join() returns when the kernel
+  // clears the thread's tid, before the exiting task is released, so for a moment (longer on a
+  // loaded machine) the task directory may still list it.
   void release() {
     release_.set_value();
     thread_.join();
+    for (int i = 0; i < 10000 && fs::exists(task_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
  private:
+  std::promise<pid_t> tid_;
   std::promise<void> release_;
   std::thread thread_;
+  fs::path task_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -349,18 +350,24 @@ void Environment::arm_injected_faults() {
 }
 
 // One pacing period runs the process for period/factor and stops it for the rest, so the
-// invocation's wall time grows by `factor` while its CPU time stays what it was.
+// invocation's wall time grows by `factor` while its CPU time stays what it was. The stop lasts
+// (factor - 1) times the run phase as it really went: on a loaded host this timer fires late, a
+// 0.5 ms run phase can last 10 ms, and a fixed stop would make a 100-fold straggler a 5-fold one.
 void Environment::pace_straggler(std::string id, double factor, bool running) {
   constexpr double kPeriodMs = 50;
   if (!current_ || current_id_ != id || state_ == EnvironmentState::Dead) return stop_pacing();
-  double run_ms = kPeriodMs / factor;
-  double phase_ms = running ? run_ms : kPeriodMs - run_ms;
-  if (running && paced_stopped_) {
-    process_.signal_group(SIGCONT);
-    paced_stopped_ = false;
-  } else if (!running) {
+  const double run_ms = kPeriodMs / factor;
+  double phase_ms = run_ms;
+  if (running) {
+    if (paced_stopped_) {
+      process_.signal_group(SIGCONT);
+      paced_stopped_ = false;
+    }
+    paced_run_started_ = SteadyClock::now();
+  } else {
     process_.signal_group(SIGSTOP);
     paced_stopped_ = true;
+    phase_ms = std::max(run_ms, ms_since(paced_run_started_)) * (factor - 1);
   }
   std::weak_ptr<Environment> weak = weak_from_this();
   fault_timer_.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(phase_ms * 1000)));

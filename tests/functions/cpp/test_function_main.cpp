@@ -53,8 +53,20 @@ InvocationResponse echo(const InvocationRequest& request) {
 }
 
 InvocationResponse sleep_for_requested_time(const InvocationRequest& request) {
-  const std::int64_t milliseconds = non_negative_parameter(payload_object(request), "ms");
+  const json event = payload_object(request);
+  const std::int64_t milliseconds = non_negative_parameter(event, "ms");
+  const auto began = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds));
+  const auto ended = std::chrono::steady_clock::now();
+  // With "log_span": true it logs when it slept (CLOCK_MONOTONIC, the same clock in every process
+  // of the host), so a test can tell from the logs whether two executions overlapped: sampling
+  // environment states cannot, as an environment still reads "busy" for a moment after it answered.
+  if (event.value("log_span", false)) {
+    auto micros = [](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+    };
+    std::cout << "slept from " << micros(began) << " to " << micros(ended) << " us" << std::endl;
+  }
   return json_success({{"slept_ms", milliseconds}, {"pid", ::getpid()}});
 }
 

@@ -224,7 +224,8 @@ TEST_F(HttpClientTest, HonoursRetryAfterThenSucceeds) {
   auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(handler.arrivals[1] -
                                                                    handler.arrivals[0]);
   EXPECT_GE(gap.count(), 990);
-  EXPECT_LT(gap.count(), 1500);
+  // Not the 2 s of a second Retry-After; the rest is margin for a loaded machine's scheduling.
+  EXPECT_LT(gap.count(), 1900);
 }
 
 TEST_F(HttpClientTest, RetryAfterBeyondDeadlineReturnsTheThrottleAtOnce) {
@@ -235,10 +236,11 @@ TEST_F(HttpClientTest, RetryAfterBeyondDeadlineReturnsTheThrottleAtOnce) {
     respond(std::move(throttled));
   };
   CallOptions options;
-  options.deadline = 2s;
+  options.deadline = 5s;
   auto start = Clock::now();
   HttpResult r = call(get(), options);
-  EXPECT_LT(ms_since(start), 500);
+  // At once, not at the 5 s deadline (the margin is for a loaded machine's scheduling).
+  EXPECT_LT(ms_since(start), 2500);
   EXPECT_FALSE(r.error);
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.body, "slow down");
@@ -284,7 +286,9 @@ TEST_F(HttpClientTest, DeadlineExpiresWhileTheServerNeverAnswers) {
   EXPECT_EQ(r.error, HttpClientErrc::timeout) << r.describe();
   EXPECT_NE(r.error_message.find("waiting for the response"), std::string::npos) << r.error_message;
   EXPECT_GE(elapsed, 195);
-  EXPECT_LT(elapsed, 450);
+  // The 200 ms deadline ended it, long before call()'s own 6 s limit; the margin is for a loaded
+  // machine, where this thread may wait to be scheduled after the timer expires.
+  EXPECT_LT(elapsed, 2000);
   EXPECT_EQ(held.size(), 1u);
   // The connection with the unanswered request is closed, not pooled.
   ASSERT_TRUE(run_until([&] { return client->open_connections() == 0; }));
@@ -306,7 +310,8 @@ TEST_F(HttpClientTest, DeadlineCoversCallsWaitingForAConnection) {
   HttpResult second = call(get("/second"), quick);
   EXPECT_EQ(second.error, HttpClientErrc::timeout);
   EXPECT_NE(second.error_message.find("waiting for a free connection"), std::string::npos);
-  EXPECT_LT(ms_since(start), 250);
+  // Its 100 ms, not a wait for the held connection (freed by the first call's 2 s deadline).
+  EXPECT_LT(ms_since(start), 1000);
   EXPECT_EQ(client->queued_calls(), 0u);
   held[0]({200, {}, "first", false});
   ASSERT_TRUE(run_until([&] { return first.has_value(); }));

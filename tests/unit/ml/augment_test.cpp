@@ -2,8 +2,11 @@
 // variants differ, outputs decode, hostile inputs and requests refused.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "stratus/ml/augment_protocol.hpp"
 #include "stratus/ml/image_codec.hpp"
@@ -53,7 +56,11 @@ TEST(Augment, WritesKVariantsPerImageDeterministically) {
   store.put("img", "in/a.png", encode_png(pattern(24, 16, 1)));
   store.put("img", "in/sub/b.jpg", encode_jpeg(pattern(16, 16, 2)));
   augment::Request request{"img", "in/", "out/", {"in/a.png", "in/sub/b.jpg"}, 3, 42};
-  const auto scratch = std::filesystem::temp_directory_path() / "stratus-augment-test";
+  // Its own directory: the emptiness check below must not see another run's files (two clones
+  // testing on one machine, or what a crashed run left behind).
+  const auto scratch = std::filesystem::temp_directory_path() /
+                       ("stratus-augment-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(scratch);
   std::filesystem::create_directories(scratch);
   const auto answer =
       augment::decode_answer(augment::serve(augment::encode_request(request), store, scratch));

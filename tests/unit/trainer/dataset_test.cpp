@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "stratus/trainer/dataset.hpp"
 
@@ -9,10 +11,20 @@ using namespace stratus::trainer;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path write_temp(const std::string& name, const std::string& content) {
-  auto path = fs::temp_directory_path() / ("stratus-dataset-" + name + ".csv");
+// Writes content to a file of this process only (another run of these tests, e.g. from a second
+// clone on the machine, must not rewrite it while it is read), loads it, removes it.
+Dataset load_temp_csv(const std::string& name, const std::string& content) {
+  const auto path = fs::temp_directory_path() /
+                    ("stratus-dataset-" + std::to_string(::getpid()) + "-" + name + ".csv");
   std::ofstream(path) << content;
-  return path;
+  struct Remove {
+    fs::path path;
+    ~Remove() {
+      std::error_code ignored;
+      fs::remove(path, ignored);
+    }
+  } remove{path};
+  return load_csv(path);
 }
 }  // namespace
 
@@ -33,12 +45,12 @@ TEST(SyntheticLinear, SameSeedSameData) {
 }
 
 TEST(Csv, ReadsWithAndWithoutHeader) {
-  auto with = load_csv(write_temp("with", "a,b,target\n1,2,3\n4,5,6\n\n"));
+  auto with = load_temp_csv("with", "a,b,target\n1,2,3\n4,5,6\n\n");
   EXPECT_EQ(with.rows, 2u);
   EXPECT_EQ(with.features, 2u);
   EXPECT_EQ(with.x, (std::vector<float>{1, 2, 4, 5}));
   EXPECT_EQ(with.y, (std::vector<float>{3, 6}));
-  auto without = load_csv(write_temp("without", "1.5, -2e-1 ,3\r\n"));
+  auto without = load_temp_csv("without", "1.5, -2e-1 ,3\r\n");
   EXPECT_EQ(without.rows, 1u);
   EXPECT_FLOAT_EQ(without.x[1], -0.2f);
 }
@@ -46,7 +58,7 @@ TEST(Csv, ReadsWithAndWithoutHeader) {
 TEST(Csv, ErrorsNameFileLineAndColumn) {
   auto expect_error = [](const std::string& name, const std::string& content, const std::string& fragment) {
     try {
-      load_csv(write_temp(name, content));
+      load_temp_csv(name, content);
       FAIL() << "no error for " << name;
     } catch (const DatasetError& e) {
       EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();

@@ -435,7 +435,9 @@ TEST(FanOut, AStragglerIsBackedUpAndTheFirstAnswerWins) {
   };
   Fixture f({{"straggling", function_of(straggling)}});
   FanOutOptions options = fast_options();
-  options.backup_after = 100ms;
+  // Far above what the other calls take, cold starts included: with 100 ms, a loaded machine
+  // left them unanswered that long and they were backed up too (backups 3, not 1).
+  options.backup_after = 1500ms;
   FanOutTelemetry telemetry;
   const auto started = std::chrono::steady_clock::now();
   auto outcomes =
@@ -452,7 +454,7 @@ TEST(FanOut, AStragglerIsBackedUpAndTheFirstAnswerWins) {
       ++launched;
       EXPECT_EQ(c.task, "task 1");
       EXPECT_EQ(c.attempt, 2);
-      EXPECT_GE(c.latency_ms, 100);
+      EXPECT_GE(c.latency_ms, 1500);
     }
     answered += c.fate == CallFate::answered;
   }
@@ -471,12 +473,14 @@ TEST(FanOut, AStragglerIsBackedUpAndTheFirstAnswerWins) {
 TEST(FanOut, BackupsByAMultipleOfTheMedianWaitForHalfTheTasks) {
   CallCounter counter;
   std::atomic<bool> release{false};
-  // t3's first call is slow (far past 3x the others' median); the rest take ~20 ms.
+  // t3's first call is slow (far past 3x the others' median); the rest take ~300 ms. Not less:
+  // with 20 ms, a fast call that a loaded machine left unscheduled for another 40 ms (its cold
+  // start included) passed 3x the median too and got a backup of its own.
   auto slow_one = [&](std::string_view payload, functions::HandlerContext&) -> std::string {
     if (payload == "t3" && counter.next(payload) == 1) {
-      for (int i = 0; i < 400 && !release; ++i) std::this_thread::sleep_for(10ms);
+      for (int i = 0; i < 1000 && !release; ++i) std::this_thread::sleep_for(10ms);
     } else {
-      std::this_thread::sleep_for(20ms);
+      std::this_thread::sleep_for(300ms);
     }
     return answer_for(payload);
   };

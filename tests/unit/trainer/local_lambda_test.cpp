@@ -172,14 +172,21 @@ TEST(LocalLambda, FailedEventsAreRetriedTwiceThenRecorded) {
 TEST(LocalLambda, AFullEventQueueRefuses) {
   ml::MemoryObjectStore store;
   std::atomic<bool> go{false};
+  std::atomic<int> started{0};
   LocalLambda lambda({{"wait", function_of([&](std::string_view, functions::HandlerContext&) {
+                         ++started;
                          while (!go) std::this_thread::sleep_for(1ms);
                          return std::string("{}");
                        })}},
                      store, {.event_threads = 1, .max_queued_events = 2});
   lambda.invoke_event("wait", "{}");  // may start at once, or stay queued
   lambda.invoke_event("wait", "{}");
-  std::this_thread::sleep_for(20ms);  // let the first one start
+  // Once the first one runs (on the only thread), one is queued: room for exactly one more. A
+  // fixed sleep here is not enough on a loaded machine, where the pool thread may not have
+  // picked the first one up yet (the third invoke was then refused too).
+  for (int i = 0; i < 10000 && started == 0; ++i) std::this_thread::sleep_for(1ms);
+  if (started == 0) go = true;  // so that a failure below does not hang in the destructor
+  ASSERT_EQ(started.load(), 1) << "the pool thread never started the first event";
   lambda.invoke_event("wait", "{}");
   EXPECT_THROW(lambda.invoke_event("wait", "{}"), ml::EventInvokeError);
   go = true;

@@ -151,6 +151,7 @@ class Environment : public HttpHandler, public std::enable_shared_from_this<Envi
   boost::asio::steady_timer timer_;  // init timeout, then each invocation's timeout
   boost::asio::steady_timer fault_timer_;  // an injected crash's moment, or a straggler's pace
   bool paced_stopped_ = false;             // the process group is SIGSTOPped by the pacing
+  SteadyClock::time_point paced_run_started_;  // when the pacing last let it run
 
   SteadyClock::time_point spawned_at_;
   SteadyClock::time_point idle_since_;
