@@ -4,7 +4,6 @@
 #include "early_end_report.hpp"
 
 #include "stratus/trainer/fault_report.hpp"
-#include "stratus/trainer/html_report.hpp"
 
 #include <unistd.h>
 
@@ -33,11 +32,7 @@ using nlohmann::ordered_json;
 
 void add_common_options(CLI::App& app, CaseCommand& c) {
   auto& o = c.options;
-  app.add_option("--target", c.target,
-                 "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
-      ->capture_default_str();
-  app.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
-  app.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  c.where.add_to(app);
   app.add_option("--workers", o.workers, "data-parallel workers, one contiguous shard each")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -82,9 +77,8 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
   app.add_option("--init-model", o.init_model, "initial model (.npz, DESIGN.md names)")
       ->check(CLI::ExistingFile);
   app.add_option("--save-model", c.save_model, "write the final model as .npz");
-  app.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
-  app.add_option("--report", c.report_file,
-                 "write every round, the configuration, the backend and model_sha256 as JSON");
+  c.report.add_to(app, "write every round, the configuration, the backend and model_sha256 as JSON",
+                  true);
   app.add_option("--poll-ms", o.poll_ms,
                  "S3 polling interval of waiting workers and of the trainer")
       ->check(CLI::Range(1, 60000))
@@ -115,17 +109,12 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
                  "driver: retries of a worker whose invocation failed")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  app.add_option("--max-cost", o.budget.max_cost_usd,
-                 "stop the run (stop flag set, non-zero exit) once its cost passes this many USD (modeled on the emulator, billed on AWS)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-wall", o.budget.max_wall_s, "stop the run (stop flag set, non-zero exit) after this many seconds")
-      ->check(CLI::PositiveNumber);
+  add_budget_options(app, o.budget, BudgetStop::stop_flag);
   c.backup.add_to(app, "driver: ");
   app.add_option("--max-in-flight", o.fan_out.max_in_flight, "driver: concurrent invocations")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  app.add_flag("--json", c.json_lines, "one JSON object per round on stdout instead of the table");
-  app.add_flag("-q,--quiet", c.quiet, "no table");
+  c.print.add_to(app, "one JSON object per round on stdout instead of the table", "no table");
 }
 
 std::string money(double usd) {
@@ -185,13 +174,10 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   fault_scope.from = fault_time_now();
   fault_scope.functions = {o.function};
   fault_scope.buckets = {o.bucket};
-  if (c.threads != 0 && c.target != "local")
+  if (c.threads != 0 && c.where.target != "local")
     throw std::invalid_argument("--threads is for --target local only");
 
-  TargetOptions target_options;
-  target_options.target = c.target;
-  target_options.region = c.region;
-  target_options.profile = c.profile;
+  TargetOptions target_options = c.where.options();
   target_options.local_threads = c.threads;
   Target target = make_target(target_options);
   if (o.fan_out.max_in_flight > target.invoker->concurrency())
@@ -202,7 +188,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   if (o.orchestration == ml::averaging::Orchestration::functions)
     if (auto profile = emulator_s3_profile(target)) services.s3_profile = *profile;
 
-  const bool table = !c.quiet && !c.json_lines;
+  const bool table = c.print.table();
   auto on_start = [&](const ModelAveragingResult& run) {
     if (!table) return;
     std::cout << (architecture == ml::kCaseA ? "casea" : "caseb") << " run " << run.run_id << ": "
@@ -227,7 +213,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     std::fflush(stdout);
   };
   auto on_round = [&](const RoundRow& r) {
-    if (c.json_lines) {
+    if (c.print.json) {
       std::cout << row_json(r).dump() << "\n" << std::flush;
     } else if (table) {
       char modeled[32] = "-";
@@ -261,7 +247,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   // A run that ends early, stopped by a budget or failed, still leaves a report: the rounds it
   // finished, why it ended, and the faults seen (what a user needs to find out what happened).
   auto write_ended_report = [&](ordered_json why) {
-    if (c.report_file.empty()) return;
+    if (c.report.json_file.empty()) return;
     ordered_json rounds = ordered_json::array();
     for (const RoundRow& r : rows_so_far) rounds.push_back(row_json(r));
     ordered_json faults;
@@ -271,11 +257,11 @@ int run_case(CaseCommand& c, std::string_view architecture) {
       faults = {{"error", error.what()}};
     }
     ordered_json ended{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
-                       {"target", c.target}};
+                       {"target", c.where.target}};
     ended.update(why);
     ended["rounds"] = rounds;
     ended["faults"] = faults;
-    write_file_replacing(c.report_file, ended.dump(2) + "\n");
+    write_file_replacing(c.report.json_file, ended.dump(2) + "\n");
   };
   const ModelAveragingResult result = run_reporting_early_end(
       [&] { return run_model_averaging(o, services, on_start, record_round); }, write_ended_report);
@@ -297,13 +283,13 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     }
     for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
-  if (!c.report_file.empty() || !c.html_file.empty()) {
+  if (c.report.wanted()) {
     ordered_json rounds = ordered_json::array();
     for (const RoundRow& r : result.rounds) rounds.push_back(row_json(r));
     ordered_json report = {{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
                            {"run_id", result.run_id},
                            {"backend", result.backend},
-                           {"target", c.target},
+                           {"target", c.where.target},
                            {"configuration", result.configuration},
                            {"rounds", rounds},
                            {"model_sha256", result.model_sha256},
@@ -313,8 +299,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                                                           ? ordered_json(result.rounds.back().modeled_cost_so_far)
                                                           : ordered_json(nullptr)},
                            {"faults", faults}};
-    if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
-    if (!c.report_file.empty()) write_file_replacing(c.report_file, report.dump(2) + "\n");
+    c.report.write(report);
   }
   return 0;
 }
@@ -361,11 +346,7 @@ struct KillSwitch {
 };
 
 int run_stop(StopCommand& c) {
-  TargetOptions target_options;
-  target_options.target = c.target;
-  target_options.region = c.region;
-  target_options.profile = c.profile;
-  Target target = make_target(target_options);
+  Target target = make_target(c.where.options());
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   std::vector<std::string> log;
@@ -403,7 +384,7 @@ int run_stop(StopCommand& c) {
   kill_switch.restore();
   const bool ok = summary.still_running == 0 && !summary.interrupted &&
                   kill_switch.restore_error.empty();
-  if (c.json) {
+  if (c.print.json) {
     nlohmann::ordered_json out = {
         {"run_id", c.run_id},
         {"stop_flag_set", true},
@@ -485,13 +466,11 @@ void add_case_commands(CLI::App& app, CaseCommands& commands) {
       "stop", "stop a Case A/B run: set its stop flag and wait until none of its functions runs");
   s.app->add_option("run_id", s.run_id, "the run id")->required();
   s.app->add_option("--bucket", s.bucket, "the run's bucket")->capture_default_str();
-  s.app->add_option("--target", s.target, "local, aws, or an endpoint URL")->capture_default_str();
-  s.app->add_option("--region", s.region, "AWS region");
-  s.app->add_option("--profile", s.profile, "AWS profile");
+  s.where.add_to(*s.app);
   s.app->add_option("--timeout", s.timeout_s, "seconds to wait for running functions")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  s.app->add_flag("--json", s.json, "print a machine-readable summary");
+  s.print.add_to(*s.app, "print a machine-readable summary", nullptr);
 }
 
 std::optional<int> run_case_commands(CaseCommands& commands) {

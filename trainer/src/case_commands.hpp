@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "backup_options.hpp"
+#include "common_options.hpp"
 #include "stratus/trainer/model_averaging.hpp"
 
 namespace stratus::trainer {
@@ -14,9 +14,7 @@ namespace stratus::trainer {
 struct CaseCommand {
   CLI::App* app = nullptr;
   ModelAveragingOptions options;
-  std::string target = "local";
-  std::string region;
-  std::string profile;
+  TargetFlags where;
   std::string orchestration = "functions";
   std::string merge_tree;
   std::size_t threads = 0;
@@ -26,21 +24,17 @@ struct CaseCommand {
   BackupFlags backup;  // driver
   std::string initialisation = "paper";
   std::string save_model;
-  std::string report_file;
-  std::string html_file;
-  bool json_lines = false;
-  bool quiet = false;
+  ReportFlags report;
+  OutputFlags print;
 };
 
 struct StopCommand {
   CLI::App* app = nullptr;
   std::string run_id;
   std::string bucket = "stratus-runs";
-  std::string target = "local";
-  std::string region;
-  std::string profile;
+  TargetFlags where;
   std::uint32_t timeout_s = 900;
-  bool json = false;  // a machine-readable summary instead of the lines
+  OutputFlags print;  // --json: a machine-readable summary instead of the lines
 };
 
 struct CaseCommands {
