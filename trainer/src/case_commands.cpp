@@ -2,13 +2,12 @@
 
 #include "case_commands.hpp"
 #include "early_end_report.hpp"
+#include "interrupt_flag.hpp"
 
 #include "stratus/trainer/fault_report.hpp"
 
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -24,10 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-std::atomic<bool> interrupt_requested{false};
-extern "C" void on_interrupt(int) {
-  interrupt_requested = true;
-}
 using nlohmann::ordered_json;
 
 void add_common_options(CLI::App& app, CaseCommand& c) {
@@ -164,9 +159,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
   o.revive_after = std::chrono::seconds(c.revive_after_s);
   // Ctrl-C (or SIGTERM) ends the run between polls, stop flag set: functions do not keep going.
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  o.interrupted = [] { return interrupt_requested.load(); };
+  o.interrupted = catch_interrupts();
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
   c.backup.apply(o.fan_out);
@@ -347,8 +340,7 @@ struct KillSwitch {
 
 int run_stop(StopCommand& c) {
   Target target = make_target(c.where.options());
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
+  const std::function<bool()> interrupted = catch_interrupts();
   std::vector<std::string> log;
   std::optional<aws::LambdaClient> lambda;
   KillSwitch kill_switch;
@@ -373,7 +365,7 @@ int run_stop(StopCommand& c) {
           if (kill_switch.lambda) kill_switch.engage();
           else log.push_back("target local: no reserved concurrency to set (in-process functions)");
         },
-        [] { return interrupt_requested.load(); });
+        interrupted);
   } catch (...) {
     kill_switch.restore();
     for (const auto& line : log) std::fprintf(stderr, "%s\n", line.c_str());

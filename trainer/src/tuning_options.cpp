@@ -1,21 +1,9 @@
 #include "tuning_options.hpp"
 
-#include <atomic>
-#include <csignal>
-#include <filesystem>
-
+#include "interrupt_flag.hpp"
 #include "stratus/ml/architectures.hpp"
 
 namespace stratus::trainer {
-
-namespace {
-
-std::atomic<bool> interrupt_requested{false};
-extern "C" void on_tuning_interrupt(int) {
-  interrupt_requested = true;
-}
-
-}  // namespace
 
 void add_short_case_a_options(CLI::App& app, ShortCaseA& c, std::uint32_t default_rounds) {
   c.rounds = default_rounds;
@@ -83,9 +71,7 @@ ModelAveragingOptions case_a_options(const ShortCaseA& c, std::uint32_t workers,
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
-  std::signal(SIGINT, on_tuning_interrupt);
-  std::signal(SIGTERM, on_tuning_interrupt);
-  o.interrupted = [] { return interrupt_requested.load(); };
+  o.interrupted = catch_interrupts();
   return o;
 }
 
