@@ -18,6 +18,7 @@
 #include "stratus/ml/shard_reader.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
 #include "stratus/trainer/hyperparameter_search.hpp"
+#include "stratus/trainer/s3_url.hpp"
 #include "stratus/trainer/target.hpp"
 
 namespace stratus::trainer {
@@ -48,14 +49,10 @@ struct CasecCommand {
 
 namespace {
 
-std::pair<std::string, std::string> parse_s3_url(const std::string& url, const char* option) {
-  const std::string usage = std::string(option) + " must be s3://BUCKET/KEY of a manifest";
-  if (!url.starts_with("s3://")) throw std::invalid_argument(usage);
-  const std::string rest = url.substr(5);
-  const auto slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size())
-    throw std::invalid_argument(usage);
-  return {rest.substr(0, slash), rest.substr(slash + 1)};
+S3ObjectUrl parse_s3_url(const std::string& url, const char* option) {
+  auto parsed = parse_s3_object_url(url);
+  if (!parsed) throw std::invalid_argument(std::string(option) + " must be s3://BUCKET/KEY of a manifest");
+  return std::move(*parsed);
 }
 
 // The test set of a staged training set: --test-dataset, or the stage command's sibling name

@@ -20,6 +20,7 @@
 #include "stratus/trainer/target.hpp"
 #include "stratus/trainer/output_file.hpp"
 #include "stratus/trainer/run_budget.hpp"
+#include "stratus/trainer/s3_url.hpp"
 
 namespace stratus::trainer {
 namespace lp = ml::layer_parallel;
@@ -74,15 +75,12 @@ std::vector<std::uint32_t> parse_widths(const std::string& text) {
   return widths;
 }
 
-// s3://bucket/key -> (bucket, key)
-std::pair<std::string, std::string> parse_s3_url(const std::string& url) {
+// --dataset s3://bucket/key
+S3ObjectUrl parse_s3_url(const std::string& url) {
   if (!url.starts_with("s3://")) throw std::invalid_argument("--dataset must be s3://BUCKET/KEY");
-  const std::string rest = url.substr(5);
-  const auto slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
-    throw std::invalid_argument("--dataset must be s3://BUCKET/KEY of a manifest");
-  }
-  return {rest.substr(0, slash), rest.substr(slash + 1)};
+  auto parsed = parse_s3_object_url(url);
+  if (!parsed) throw std::invalid_argument("--dataset must be s3://BUCKET/KEY of a manifest");
+  return std::move(*parsed);
 }
 
 // A staged dataset's samples of two classes: A -> 0, B -> 1; uint8 pixels / 255.
