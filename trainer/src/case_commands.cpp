@@ -226,16 +226,13 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.budget.started = std::chrono::steady_clock::now();
   // The faults the target injected during the run, joined with what the trainer saw and did.
   auto faults_of = [&](const std::vector<RoundRow>& rows) {
-    fault_scope.to = fault_time_now();
-    std::string no_record;
-    const auto fault_record = fetch_fault_record(target, no_record);
     TrainerActions actions;
     actions.events = o.orchestration == ml::averaging::Orchestration::functions;
     for (const RoundRow& r : rows) {
       actions.calls.insert(actions.calls.end(), r.calls.begin(), r.calls.end());
       actions.revived += r.revived;
     }
-    return fault_report(fault_record, no_record, fault_scope, actions);
+    return run_fault_report(target, fault_scope, actions);
   };
   // A run that ends early, stopped by a budget or failed, still leaves a report: the rounds it
   // finished, why it ended, and the faults seen (what a user needs to find out what happened).

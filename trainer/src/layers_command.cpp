@@ -264,9 +264,6 @@ int run(LayersCommand& c) {
   const LayersResult result = run_reporting_early_end(
       [&] { return run_layers(*target.invoker, *target.store, data, o, observer); },
       write_ended_report);
-  fault_scope.to = fault_time_now();
-  std::string no_record;
-  const auto fault_record = fetch_fault_record(target, no_record);
   TrainerActions actions;
   for (const LayersStep& s : result.steps) {
     actions.calls.insert(actions.calls.end(), s.telemetry.calls.begin(), s.telemetry.calls.end());
@@ -276,7 +273,7 @@ int run(LayersCommand& c) {
     const auto& calls = result.gradient_check->telemetry.calls;
     actions.calls.insert(actions.calls.end(), calls.begin(), calls.end());
   }
-  const ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
+  const ordered_json faults = run_fault_report(target, fault_scope, actions);
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
   const auto& check = result.gradient_check;
   if (check && !c.print.quiet) {

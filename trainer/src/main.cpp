@@ -149,15 +149,12 @@ int run_linreg(const LinregCommand& c) {
     }
   };
   LinregResult result = train_linreg(data, options, *target.invoker, observer);
-  fault_scope.to = fault_time_now();
   fault_scope.functions = {options.function.empty() ? std::string(ml::linreg::function_for(options.payload))
                                                     : options.function};
-  std::string no_record;
-  const auto fault_record = fetch_fault_record(target, no_record);
   TrainerActions actions;
   for (const auto& r : result.epochs)
     actions.calls.insert(actions.calls.end(), r.telemetry.calls.begin(), r.telemetry.calls.end());
-  const nlohmann::ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
+  const nlohmann::ordered_json faults = run_fault_report(target, fault_scope, actions);
 
   double total_ms = 0;
   int invocations = 0;
