@@ -110,9 +110,9 @@ int run(const AugmentCommand& c) {
 
 }  // namespace
 
-AugmentCommandHandle::AugmentCommandHandle(CLI::App& app)
-    : command_(std::make_unique<AugmentCommand>()) {
-  AugmentCommand& c = *command_;
+Subcommand add_augment_command(CLI::App& app) {
+  auto command = std::make_shared<AugmentCommand>();
+  AugmentCommand& c = *command;
   c.app = app.add_subcommand("augment",
                              "write K seeded augmented variants of every image under an S3 prefix");
   CLI::App& a = *c.app;
@@ -131,13 +131,7 @@ AugmentCommandHandle::AugmentCommandHandle(CLI::App& app)
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   c.print.add_to(a, "print the summary as one JSON object", nullptr);
-}
-
-AugmentCommandHandle::~AugmentCommandHandle() = default;
-
-std::optional<int> AugmentCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

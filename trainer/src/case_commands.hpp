@@ -2,17 +2,16 @@
 // The command lines of `stratus-trainer casea`, `caseb` and `stop` (CLOUD 2018 Case A and Case B
 // as the paper ran them, and the run's emergency stop).
 
-#include <CLI/CLI.hpp>
-#include <optional>
 #include <string>
+#include <vector>
 
 #include "common_options.hpp"
+#include "subcommand.hpp"
 #include "stratus/trainer/model_averaging.hpp"
 
 namespace stratus::trainer {
 
 struct CaseCommand {
-  CLI::App* app = nullptr;
   ModelAveragingOptions options;
   TargetFlags where;
   std::string orchestration = "functions";
@@ -29,7 +28,6 @@ struct CaseCommand {
 };
 
 struct StopCommand {
-  CLI::App* app = nullptr;
   std::string run_id;
   std::string bucket = "stratus-runs";
   TargetFlags where;
@@ -37,15 +35,7 @@ struct StopCommand {
   OutputFlags print;  // --json: a machine-readable summary instead of the lines
 };
 
-struct CaseCommands {
-  CaseCommand casea;
-  CaseCommand caseb;
-  StopCommand stop;
-};
-
-// Adds the three subcommands to the trainer's command line.
-void add_case_commands(CLI::App& app, CaseCommands& commands);
-// The exit code if one of them was given on the command line; nullopt otherwise.
-std::optional<int> run_case_commands(CaseCommands& commands);
+// Adds the three subcommands to the trainer's command line: casea, caseb, stop.
+std::vector<Subcommand> add_case_commands(CLI::App& app);
 
 }  // namespace stratus::trainer

@@ -335,8 +335,9 @@ int run(CasecCommand& c) {
 
 }  // namespace
 
-CasecCommandHandle::CasecCommandHandle(CLI::App& app) : command_(std::make_unique<CasecCommand>()) {
-  CasecCommand& c = *command_;
+Subcommand add_casec_command(CLI::App& app) {
+  auto command = std::make_shared<CasecCommand>();
+  CasecCommand& c = *command;
   c.app = app.add_subcommand(
       "casec",
       "CLOUD 2018 Case C: random hyperparameter search over MLPs on MNIST, one function per trial");
@@ -403,13 +404,7 @@ CasecCommandHandle::CasecCommandHandle(CLI::App& app) : command_(std::make_uniqu
   c.print.add_to(a,
                   "one JSON object per finished trial on stdout, then the best, instead of the table",
                   "no table, no progress");
-}
-
-CasecCommandHandle::~CasecCommandHandle() = default;
-
-std::optional<int> CasecCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

@@ -12,7 +12,8 @@ namespace stratus::trainer {
 namespace {
 
 const char* target_help(TargetChoice accepted) {
-  if (accepted == TargetChoice::remote) return "an endpoint URL such as http://127.0.0.1:9001, or aws";
+  if (accepted == TargetChoice::remote)
+    return "an endpoint URL such as http://127.0.0.1:9001, or aws";
   if (accepted == TargetChoice::s3) return "an S3 endpoint URL (the emulator) or aws";
   return "local, aws, or an endpoint URL such as http://127.0.0.1:9001";
 }
@@ -37,7 +38,8 @@ TargetOptions TargetFlags::options() const {
 
 void add_budget_options(CLI::App& app, RunBudget& budget, BudgetStop stop) {
   const bool flag = stop == BudgetStop::stop_flag;
-  const std::string how = flag ? "stop the run (stop flag set, non-zero exit)" : "stop (non-zero exit)";
+  const std::string how =
+      flag ? "stop the run (stop flag set, non-zero exit)" : "stop (non-zero exit)";
   app.add_option("--max-cost", budget.max_cost_usd,
                  how + (flag ? " once its cost" : " once the cost") +
                      " passes this many USD (modeled on the emulator, billed on AWS)")
@@ -74,7 +76,8 @@ void OutputFlags::add_to(CLI::App& app, const std::string& json_help, const char
 void ReportFlags::add_to(CLI::App& app, const std::string& report_help, bool with_html) {
   app.add_option("--report", json_file, report_help);
   if (with_html)
-    app.add_option("--html", html_file, "write the report as a self-contained HTML page with plots");
+    app.add_option("--html", html_file,
+                   "write the report as a self-contained HTML page with plots");
 }
 
 void ReportFlags::write(const nlohmann::json& report) const {

@@ -331,9 +331,9 @@ int run(LayersCommand& c) {
 
 }  // namespace
 
-LayersCommandHandle::LayersCommandHandle(CLI::App& app)
-    : command_(std::make_unique<LayersCommand>()) {
-  LayersCommand& c = *command_;
+Subcommand add_layers_command(CLI::App& app) {
+  auto command = std::make_shared<LayersCommand>();
+  LayersCommand& c = *command;
   c.app =
       app.add_subcommand("layers",
                          "a logistic network whose layers (or slices of K neurons) are functions: "
@@ -400,13 +400,7 @@ LayersCommandHandle::LayersCommandHandle(CLI::App& app)
   c.report.add_to(a, "write every step, the configuration and model_sha256 as JSON", true);
   c.print.add_to(a, "one JSON object per step on stdout instead of the table",
                   "no table, no progress");
-}
-
-LayersCommandHandle::~LayersCommandHandle() = default;
-
-std::optional<int> LayersCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

@@ -16,7 +16,9 @@
 #include "predict_command.hpp"
 #include "augment_command.hpp"
 #include "casec_command.hpp"
-#include "tuning_commands.hpp"
+#include "optimize_command.hpp"
+#include "subcommand.hpp"
+#include "sweep_command.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -371,26 +373,24 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   dc.print.add_to(*deploy, "print what was deployed as one JSON object", "no output");
-  CaseCommands cases;
-  add_case_commands(app, cases);
+  // In the order `--help` lists them.
+  std::vector<Subcommand> commands = {{linreg, [&c] { return run_linreg(c); }},
+                                      {stage, [&st] { return run_stage_command(st); }},
+                                      {deploy, [&dc] { return run_deploy_command(dc); }}};
+  for (Subcommand& command : add_case_commands(app)) commands.push_back(std::move(command));
   CLI::App* report_command = register_report(app);
-  LayersCommandHandle layers_command(app);
-  PredictCommandHandle predict_command(app);
-  AugmentCommandHandle augment_command(app);
-  CasecCommandHandle casec_command(app);
-  TuningCommands tuning_commands(app);
+  commands.push_back(add_layers_command(app));
+  commands.push_back(add_predict_command(app));
+  commands.push_back(add_augment_command(app));
+  commands.push_back(add_casec_command(app));
+  commands.push_back(add_optimize_command(app));
+  commands.push_back(add_sweep_command(app));
   CLI11_PARSE(app, argc, argv);
   if (report_command->parsed()) return 0;  // ran in its callback
   try {
-    if (const auto code = run_case_commands(cases)) return *code;
-    if (const auto code = layers_command.run_if_parsed()) return *code;
-    if (const auto code = predict_command.run_if_parsed()) return *code;
-    if (const auto code = augment_command.run_if_parsed()) return *code;
-    if (const auto code = casec_command.run_if_parsed()) return *code;
-    if (const auto code = tuning_commands.run_if_parsed()) return *code;
-    if (stage->parsed()) return run_stage_command(st);
-    if (deploy->parsed()) return run_deploy_command(dc);
-    return run_linreg(c);
+    for (const Subcommand& command : commands)
+      if (const auto code = command.run_if_parsed()) return *code;
+    return 0;  // not reached: require_subcommand(1)
   } catch (const std::exception& e) {
     std::cerr << "\nstratus-trainer: " << e.what() << "\n";
     return 1;

@@ -241,9 +241,9 @@ int run_optimize(OptimizeCommand& c) {
 
 }  // namespace
 
-OptimizeCommandHandle::OptimizeCommandHandle(CLI::App& app)
-    : command_(std::make_unique<OptimizeCommand>()) {
-  OptimizeCommand& c = *command_;
+Subcommand add_optimize_command(CLI::App& app) {
+  auto command = std::make_shared<OptimizeCommand>();
+  OptimizeCommand& c = *command;
   c.app = app.add_subcommand(
       "optimize",
       "CLOUD 2018's cost optimizer: move memory size or worker count between two configurations "
@@ -295,13 +295,7 @@ OptimizeCommandHandle::OptimizeCommandHandle(CLI::App& app)
                    "the two functions are PREFIX_a and PREFIX_b (created or updated)")
       ->capture_default_str();
   add_short_case_a_options(*c.app, c.run, 3);
-}
-
-OptimizeCommandHandle::~OptimizeCommandHandle() = default;
-
-std::optional<int> OptimizeCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run_optimize(*command_);
+  return {c.app, [command] { return run_optimize(*command); }};
 }
 
 }  // namespace stratus::trainer

@@ -90,9 +90,9 @@ int run(const PredictCommand& c) {
 
 }  // namespace
 
-PredictCommandHandle::PredictCommandHandle(CLI::App& app)
-    : command_(std::make_unique<PredictCommand>()) {
-  PredictCommand& c = *command_;
+Subcommand add_predict_command(CLI::App& app) {
+  auto command = std::make_shared<PredictCommand>();
+  PredictCommand& c = *command;
   c.app = app.add_subcommand("predict",
                              "classify an image with the predict function and a model in S3");
   CLI::App& a = *c.app;
@@ -113,13 +113,7 @@ PredictCommandHandle::PredictCommandHandle(CLI::App& app)
       ->capture_default_str();
   a.add_option("--function", c.function, "function name")->capture_default_str();
   c.print.add_to(a, "print the function's answer as is", nullptr);
-}
-
-PredictCommandHandle::~PredictCommandHandle() = default;
-
-std::optional<int> PredictCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

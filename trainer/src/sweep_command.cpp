@@ -142,8 +142,9 @@ int run_sweep(SweepCommand& c) {
 
 }  // namespace
 
-SweepCommandHandle::SweepCommandHandle(CLI::App& app) : command_(std::make_unique<SweepCommand>()) {
-  SweepCommand& c = *command_;
+Subcommand add_sweep_command(CLI::App& app) {
+  auto command = std::make_shared<SweepCommand>();
+  SweepCommand& c = *command;
   c.app = app.add_subcommand("sweep",
                              "what-if grid: Case A time and cost at every memory size x worker "
                              "count, Pareto front marked");
@@ -157,13 +158,7 @@ SweepCommandHandle::SweepCommandHandle(CLI::App& app) : command_(std::make_uniqu
   c.app->add_option("--function", c.function, "the worker copy the sweep runs (created or updated)")
       ->capture_default_str();
   add_short_case_a_options(*c.app, c.run, 2);
-}
-
-SweepCommandHandle::~SweepCommandHandle() = default;
-
-std::optional<int> SweepCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run_sweep(*command_);
+  return {c.app, [command] { return run_sweep(*command); }};
 }
 
 }  // namespace stratus::trainer
