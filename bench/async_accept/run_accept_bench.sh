@@ -32,6 +32,7 @@ for f in "$EMULATOR" "$LOAD" "$BOOTSTRAP_DIR/bootstrap"; do
 done
 
 log() { echo "[accept $(date +%H:%M:%S)] $*" >&2; }
+source "$ROOT/bench/bench_processes.sh"  # wait_for_file
 
 DAEMON_PID=
 stop_daemon() {
@@ -57,7 +58,7 @@ JSON
   "$EMULATOR" --config "$dir/emulator.json" --port 0 --data-dir "$dir/data" \
     > "$dir/stdout" 2> "$dir/stderr" &
   DAEMON_PID=$!
-  for _ in $(seq 200); do [[ -s $dir/data/emulator.endpoint ]] && break; sleep 0.05; done
+  wait_for_file "$dir/data/emulator.endpoint" 10 || { log "daemon did not start"; cat "$dir/stderr" >&2; exit 1; }
   local url
   url=$(cat "$dir/data/emulator.endpoint")
   local out

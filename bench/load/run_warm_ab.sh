@@ -30,39 +30,12 @@ CLK_TCK=$(getconf CLK_TCK)
 
 log() { echo "[warm-ab $(date +%H:%M:%S)] $*" >&2; }
 
-STARTED_PIDS=()
-cleanup() {
-  local pid
-  for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${STARTED_PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-
-wait_for_file() {  # FILE SECONDS
-  local i
-  for i in $(seq 1 $(( $2 * 100 ))); do [[ -s $1 ]] && return 0; sleep 0.01; done
-  return 1
-}
+# Processes we start, so that only they are stopped (by pid) on exit; the bounded waits.
+source "$(dirname "${BASH_SOURCE[0]}")/../bench_processes.sh"
+trap stop_started EXIT
 
 cpu_ticks() {  # PID: utime + stime of every thread, in clock ticks
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-
-wait_for_idle() {  # URL FUNCTION COUNT
-  local i
-  for i in $(seq 1 600); do
-    if curl -sf "$1/stratus/v1/environments" | /usr/bin/python3 -c "
-import json, sys
-envs = json.load(sys.stdin)['environments']
-sys.exit(0 if sum(e['function'] == '$2' and e['state'] == 'idle' for e in envs) >= $3 else 1)"; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "only some of $3 environments of $2 became idle"; return 1
 }
 
 # start_daemon NAME BUILD_DIR: sets DAEMON_PID and DAEMON_URL.
@@ -113,9 +86,9 @@ wait_for_file "$OUT_DIR/floor_after.endpoint" 10 || { log "AFTER's floor server 
 FLOOR_AFTER_URL=$(head -n1 "$OUT_DIR/floor_after.endpoint")/echo
 
 start_daemon before "$BEFORE"; BEFORE_PID=$DAEMON_PID; BEFORE_URL=$DAEMON_URL/2015-03-31/functions/echo/invocations
-wait_for_idle "$DAEMON_URL" echo "$PROVISIONED"
+wait_for_idle "$DAEMON_URL" echo "$PROVISIONED" 60
 start_daemon after "$AFTER"; AFTER_PID=$DAEMON_PID; AFTER_URL=$DAEMON_URL/2015-03-31/functions/echo/invocations
-wait_for_idle "$DAEMON_URL" echo "$PROVISIONED"
+wait_for_idle "$DAEMON_URL" echo "$PROVISIONED" 60
 # Every provisioned environment touched once before measuring.
 "$LOAD" --url "$BEFORE_URL" -c 64 -n 5000 --json > /dev/null
 "$LOAD" --url "$AFTER_URL" -c 64 -n 5000 --json > /dev/null

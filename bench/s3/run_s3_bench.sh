@@ -91,38 +91,15 @@ for tool in curl openssl python3; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# Processes we start, so that only they are stopped (by pid) on exit.
-STARTED_PIDS=()
+# Processes we start, so that only they are stopped (by pid) on exit; the bounded waits.
+source "$ROOT/bench/bench_processes.sh"
 cleanup() {
-  local pid
-  for pid in "${STARTED_PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  for pid in "${STARTED_PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done
+  stop_started
   # The data is only interesting while measuring (results and logs stay).
   if [[ ${KEEP_DATA:-0} != 1 ]]; then rm -rf "$DATA" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'log "stopped: line $LINENO: $BASH_COMMAND failed"' ERR
-
-alive() {
-  kill -0 "$2" 2>/dev/null && return 0
-  log "$1 (pid $2) is gone; see its log under $OUT_DIR"
-  return 1
-}
-
-# wait_for_file FILE SECONDS
-wait_for_file() {
-  local i
-  for i in $(seq 1 $(( $2 * 100 ))); do
-    [[ -s $1 ]] && return 0
-    sleep 0.01
-  done
-  return 1
-}
 
 # start_emulator NAME FSYNC(true|false): sets EMU_PID and EMU_PORT.
 start_emulator() {
@@ -168,37 +145,6 @@ start_moto() {
 # CPU seconds (user + system) a process has used so far, its threads included.
 cpu_s() {
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
-}
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# Percent of all CPUs busy over the next 2 seconds; called while none of our processes works.
-busy_pct() {
-  local a b
-  a=$(head -n1 /proc/stat)
-  sleep 2
-  b=$(head -n1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {
-    na = split(a, x); split(b, y); total = 0; idle = 0
-    for (i = 2; i <= na; i++) { d = y[i] - x[i]; if (i <= 9) total += d; if (i == 5 || i == 6) idle += d }
-    pct = 0; if (total > 0) pct = 100 * (total - idle) / total
-    printf "%.0f", pct }'
-}
-
-WAITED_S=0
-BUSY=0
-wait_for_quiet() {
-  BUSY=$(busy_pct)
-  while (( BUSY > MAX_BUSY_PCT )); do
-    if (( WAITED_S >= MAX_WAIT_S )); then
-      log "other work keeps ${BUSY}% of the CPUs busy (load $(loadavg)); wait budget spent, measuring anyway"
-      return 0
-    fi
-    log "other work keeps ${BUSY}% of the CPUs busy (load $(loadavg)); waiting"
-    sleep 10
-    WAITED_S=$(( WAITED_S + 12 ))
-    BUSY=$(busy_pct)
-  done
 }
 
 # record BENCH TARGET REP JSON

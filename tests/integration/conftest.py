@@ -8,9 +8,11 @@ run by hand, they default to build/release of this checkout.
 import base64
 import contextlib
 import ctypes
+import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -549,6 +551,36 @@ def start_emulator(tmp_path):
 @pytest.fixture
 def emulator(start_emulator):
     return start_emulator()
+
+
+# A module's S3 tests share one daemon (starting one per test would dominate their time) and
+# each gets a bucket of its own, emptied and removed afterwards, so no test sees another's objects.
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory, request):
+    """One emulator on the default config for the whole module (`emulator` is one per test)."""
+    with running_emulator(tmp_path_factory.mktemp(request.module.__name__), default_config()) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def s3(emu):
+    return emu.s3_client()
+
+
+@pytest.fixture
+def bucket(s3, request):
+    """A bucket named after the test (readable, and unique by its hash)."""
+    readable = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    name = f"b-{readable}-{hashlib.sha1(request.node.name.encode()).hexdigest()[:8]}"
+    s3.create_bucket(Bucket=name)
+    yield name
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=name, Key=obj["Key"])
+    for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    s3.delete_bucket(Bucket=name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,44 +5,18 @@ hostile keys, conditional requests, concurrent writers and metering."""
 import base64
 import binascii
 import hashlib
-import http.client
 import os
-import re
 import threading
 import urllib.parse
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import client_error_code, default_config, running_emulator
-
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    with running_emulator(tmp_path_factory.mktemp("s3"), default_config()) as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def s3(emu):
-    return emu.s3_client()
-
-
-@pytest.fixture
-def bucket(s3, request):
-    readable = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
-    name = f"b-{readable}-{hashlib.sha1(request.node.name.encode()).hexdigest()[:8]}"
-    s3.create_bucket(Bucket=name)
-    yield name
-    # Empty and remove it, so every test starts from nothing.
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=obj["Key"])
-    for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
-    s3.delete_bucket(Bucket=name)
+# The fixtures emu (one daemon for the module), s3 (its boto3 client) and bucket (one per test)
+# are conftest.py's.
 
 
 def error_of(call, *args, **kwargs):

@@ -9,35 +9,13 @@ import socket
 import threading
 import time
 
-import pytest
-
-from conftest import default_config, running_emulator
-
 MiB = 1024 * 1024
 AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, "
         "Signature=" + "0" * 64)
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    with running_emulator(tmp_path_factory.mktemp("s3pipe"), default_config()) as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def s3(emu):
-    return emu.s3_client()
-
-
-@pytest.fixture
-def bucket(s3, request):
-    name = "pipe-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:12]
-    s3.create_bucket(Bucket=name)
-    yield name
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=obj["Key"])
-    s3.delete_bucket(Bucket=name)
+# The fixtures emu (one daemon for the module), s3 (its boto3 client) and bucket (one per test)
+# are conftest.py's.
 
 
 def temp_files(emu, bucket):

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common_options.hpp"
 #include "stratus/ml/augment_protocol.hpp"
 #include "stratus/trainer/fan_out.hpp"
 #include "stratus/trainer/target.hpp"
@@ -16,20 +17,19 @@ namespace stratus::trainer {
 
 struct AugmentCommand {
   CLI::App* app = nullptr;
-  std::string target = "local";
-  std::string region, profile;
+  TargetFlags where;
   std::string bucket, input, output;
   std::uint32_t per_image = 4;
   std::uint32_t workers = 4;
   std::uint64_t seed = 1;
   double call_timeout_s = 300;
-  bool json_output = false;
+  OutputFlags print;  // --json only
 };
 
 namespace {
 
 int run(const AugmentCommand& c) {
-  Target target = make_target({c.target, c.region, c.profile, 0});
+  Target target = make_target(c.where.options());
   if (target.kind == TargetKind::Local) {
     throw std::invalid_argument(
         "augment reads images from S3: give --target an emulator URL or aws");
@@ -83,7 +83,7 @@ int run(const AugmentCommand& c) {
     out += a.images_out;
     bytes_out += a.bytes_out;
   }
-  if (c.json_output) {
+  if (c.print.json) {
     std::cout << nlohmann::json{{"images_in", in},
                                 {"images_out", out},
                                 {"bytes_out", bytes_out},
@@ -110,16 +110,13 @@ int run(const AugmentCommand& c) {
 
 }  // namespace
 
-AugmentCommandHandle::AugmentCommandHandle(CLI::App& app)
-    : command_(std::make_unique<AugmentCommand>()) {
-  AugmentCommand& c = *command_;
+Subcommand add_augment_command(CLI::App& app) {
+  auto command = std::make_shared<AugmentCommand>();
+  AugmentCommand& c = *command;
   c.app = app.add_subcommand("augment",
                              "write K seeded augmented variants of every image under an S3 prefix");
   CLI::App& a = *c.app;
-  a.add_option("--target", c.target, "an endpoint URL such as http://127.0.0.1:9001, or aws")
-      ->capture_default_str();
-  a.add_option("--region", c.region, "AWS region");
-  a.add_option("--profile", c.profile, "AWS profile");
+  c.where.add_to(a, TargetChoice::remote);
   a.add_option("--bucket", c.bucket)->required();
   a.add_option("--input", c.input, "prefix of the source images (.png, .jpg, .jpeg)")->required();
   a.add_option("--output", c.output, "prefix the variants are written under")->required();
@@ -133,14 +130,8 @@ AugmentCommandHandle::AugmentCommandHandle(CLI::App& app)
   a.add_option("--call-timeout", c.call_timeout_s, "seconds per invocation")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  a.add_flag("--json", c.json_output, "print the summary as one JSON object");
-}
-
-AugmentCommandHandle::~AugmentCommandHandle() = default;
-
-std::optional<int> AugmentCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  c.print.add_to(a, "print the summary as one JSON object", nullptr);
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

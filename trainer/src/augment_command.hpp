@@ -2,22 +2,11 @@
 // `stratus-trainer augment`: fans the `augment` function out over the images under an S3 prefix
 // (stratus/ml/augment_protocol.hpp) and reports images in/out, time and cost.
 
-#include <CLI/CLI.hpp>
-#include <memory>
-#include <optional>
+#include "subcommand.hpp"
 
 namespace stratus::trainer {
 
-struct AugmentCommand;
-
-class AugmentCommandHandle {
- public:
-  explicit AugmentCommandHandle(CLI::App& app);
-  ~AugmentCommandHandle();
-  std::optional<int> run_if_parsed();
-
- private:
-  std::unique_ptr<AugmentCommand> command_;
-};
+// Adds `augment` to the trainer's command line.
+Subcommand add_augment_command(CLI::App& app);
 
 }  // namespace stratus::trainer

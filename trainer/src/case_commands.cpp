@@ -2,14 +2,12 @@
 
 #include "case_commands.hpp"
 #include "early_end_report.hpp"
+#include "interrupt_flag.hpp"
 
 #include "stratus/trainer/fault_report.hpp"
-#include "stratus/trainer/html_report.hpp"
 
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -25,19 +23,11 @@ namespace {
 
 using nlohmann::json;
 
-std::atomic<bool> interrupt_requested{false};
-extern "C" void on_interrupt(int) {
-  interrupt_requested = true;
-}
 using nlohmann::ordered_json;
 
 void add_common_options(CLI::App& app, CaseCommand& c) {
   auto& o = c.options;
-  app.add_option("--target", c.target,
-                 "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
-      ->capture_default_str();
-  app.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
-  app.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  c.where.add_to(app);
   app.add_option("--workers", o.workers, "data-parallel workers, one contiguous shard each")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -82,9 +72,8 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
   app.add_option("--init-model", o.init_model, "initial model (.npz, DESIGN.md names)")
       ->check(CLI::ExistingFile);
   app.add_option("--save-model", c.save_model, "write the final model as .npz");
-  app.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
-  app.add_option("--report", c.report_file,
-                 "write every round, the configuration, the backend and model_sha256 as JSON");
+  c.report.add_to(app, "write every round, the configuration, the backend and model_sha256 as JSON",
+                  true);
   app.add_option("--poll-ms", o.poll_ms,
                  "S3 polling interval of waiting workers and of the trainer")
       ->check(CLI::Range(1, 60000))
@@ -122,17 +111,12 @@ void add_common_options(CLI::App& app, CaseCommand& c) {
                  "driver: retries of a worker whose invocation failed")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  app.add_option("--max-cost", o.budget.max_cost_usd,
-                 "stop the run (stop flag set, non-zero exit) once its cost passes this many USD (modeled on the emulator, billed on AWS)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-wall", o.budget.max_wall_s, "stop the run (stop flag set, non-zero exit) after this many seconds")
-      ->check(CLI::PositiveNumber);
+  add_budget_options(app, o.budget, BudgetStop::stop_flag);
   c.backup.add_to(app, "driver: ");
   app.add_option("--max-in-flight", o.fan_out.max_in_flight, "driver: concurrent invocations")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  app.add_flag("--json", c.json_lines, "one JSON object per round on stdout instead of the table");
-  app.add_flag("-q,--quiet", c.quiet, "no table");
+  c.print.add_to(app, "one JSON object per round on stdout instead of the table", "no table");
 }
 
 std::string money(double usd) {
@@ -182,9 +166,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
   o.revive_after = std::chrono::seconds(c.revive_after_s);
   // Ctrl-C (or SIGTERM) ends the run between polls, stop flag set: functions do not keep going.
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  o.interrupted = [] { return interrupt_requested.load(); };
+  o.interrupted = catch_interrupts();
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
   c.backup.apply(o.fan_out);
@@ -192,13 +174,10 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   fault_scope.from = fault_time_now();
   fault_scope.functions = {o.function};
   fault_scope.buckets = {o.bucket};
-  if (c.threads != 0 && c.target != "local")
+  if (c.threads != 0 && c.where.target != "local")
     throw std::invalid_argument("--threads is for --target local only");
 
-  TargetOptions target_options;
-  target_options.target = c.target;
-  target_options.region = c.region;
-  target_options.profile = c.profile;
+  TargetOptions target_options = c.where.options();
   target_options.local_threads = c.threads;
   Target target = make_target(target_options);
   if (o.fan_out.max_in_flight > target.invoker->concurrency())
@@ -209,7 +188,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   if (o.orchestration == ml::averaging::Orchestration::functions)
     if (auto profile = emulator_s3_profile(target)) services.s3_profile = *profile;
 
-  const bool table = !c.quiet && !c.json_lines;
+  const bool table = c.print.table();
   auto on_start = [&](const ModelAveragingResult& run) {
     if (!table) return;
     std::cout << (architecture == ml::kCaseA ? "casea" : "caseb") << " run " << run.run_id << ": "
@@ -234,7 +213,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     std::fflush(stdout);
   };
   auto on_round = [&](const RoundRow& r) {
-    if (c.json_lines) {
+    if (c.print.json) {
       std::cout << row_json(r).dump() << "\n" << std::flush;
     } else if (table) {
       char modeled[32] = "-";
@@ -254,21 +233,18 @@ int run_case(CaseCommand& c, std::string_view architecture) {
   o.budget.started = std::chrono::steady_clock::now();
   // The faults the target injected during the run, joined with what the trainer saw and did.
   auto faults_of = [&](const std::vector<RoundRow>& rows) {
-    fault_scope.to = fault_time_now();
-    std::string no_record;
-    const auto fault_record = fetch_fault_record(target, no_record);
     TrainerActions actions;
     actions.events = o.orchestration == ml::averaging::Orchestration::functions;
     for (const RoundRow& r : rows) {
       actions.calls.insert(actions.calls.end(), r.calls.begin(), r.calls.end());
       actions.revived += r.revived;
     }
-    return fault_report(fault_record, no_record, fault_scope, actions);
+    return run_fault_report(target, fault_scope, actions);
   };
   // A run that ends early, stopped by a budget or failed, still leaves a report: the rounds it
   // finished, why it ended, and the faults seen (what a user needs to find out what happened).
   auto write_ended_report = [&](ordered_json why) {
-    if (c.report_file.empty()) return;
+    if (c.report.json_file.empty()) return;
     ordered_json rounds = ordered_json::array();
     for (const RoundRow& r : rows_so_far) rounds.push_back(row_json(r));
     ordered_json faults;
@@ -278,11 +254,11 @@ int run_case(CaseCommand& c, std::string_view architecture) {
       faults = {{"error", error.what()}};
     }
     ordered_json ended{{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
-                       {"target", c.target}};
+                       {"target", c.where.target}};
     ended.update(why);
     ended["rounds"] = rounds;
     ended["faults"] = faults;
-    write_file_replacing(c.report_file, ended.dump(2) + "\n");
+    write_file_replacing(c.report.json_file, ended.dump(2) + "\n");
   };
   const ModelAveragingResult result = run_reporting_early_end(
       [&] { return run_model_averaging(o, services, on_start, record_round); }, write_ended_report);
@@ -304,13 +280,13 @@ int run_case(CaseCommand& c, std::string_view architecture) {
     }
     for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
-  if (!c.report_file.empty() || !c.html_file.empty()) {
+  if (c.report.wanted()) {
     ordered_json rounds = ordered_json::array();
     for (const RoundRow& r : result.rounds) rounds.push_back(row_json(r));
     ordered_json report = {{"workload", architecture == ml::kCaseA ? "casea" : "caseb"},
                            {"run_id", result.run_id},
                            {"backend", result.backend},
-                           {"target", c.target},
+                           {"target", c.where.target},
                            {"configuration", result.configuration},
                            {"rounds", rounds},
                            {"model_sha256", result.model_sha256},
@@ -320,8 +296,7 @@ int run_case(CaseCommand& c, std::string_view architecture) {
                                                           ? ordered_json(result.rounds.back().modeled_cost_so_far)
                                                           : ordered_json(nullptr)},
                            {"faults", faults}};
-    if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
-    if (!c.report_file.empty()) write_file_replacing(c.report_file, report.dump(2) + "\n");
+    c.report.write(report);
   }
   return 0;
 }
@@ -368,13 +343,8 @@ struct KillSwitch {
 };
 
 int run_stop(StopCommand& c) {
-  TargetOptions target_options;
-  target_options.target = c.target;
-  target_options.region = c.region;
-  target_options.profile = c.profile;
-  Target target = make_target(target_options);
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
+  Target target = make_target(c.where.options());
+  const std::function<bool()> interrupted = catch_interrupts();
   std::vector<std::string> log;
   std::optional<aws::LambdaClient> lambda;
   KillSwitch kill_switch;
@@ -399,7 +369,7 @@ int run_stop(StopCommand& c) {
           if (kill_switch.lambda) kill_switch.engage();
           else log.push_back("target local: no reserved concurrency to set (in-process functions)");
         },
-        [] { return interrupt_requested.load(); });
+        interrupted);
   } catch (...) {
     kill_switch.restore();
     for (const auto& line : log) std::fprintf(stderr, "%s\n", line.c_str());
@@ -410,7 +380,7 @@ int run_stop(StopCommand& c) {
   kill_switch.restore();
   const bool ok = summary.still_running == 0 && !summary.interrupted &&
                   kill_switch.restore_error.empty();
-  if (c.json) {
+  if (c.print.json) {
     nlohmann::ordered_json out = {
         {"run_id", c.run_id},
         {"stop_flag_set", true},
@@ -442,78 +412,76 @@ int run_stop(StopCommand& c) {
 
 }  // namespace
 
-void add_case_commands(CLI::App& app, CaseCommands& commands) {
-  CaseCommand& a = commands.casea;
-  a.app = app.add_subcommand(
+std::vector<Subcommand> add_case_commands(CLI::App& app) {
+  auto casea = std::make_shared<CaseCommand>();
+  CaseCommand& a = *casea;
+  CLI::App* casea_app = app.add_subcommand(
       "casea",
       "CLOUD 2018 Case A: 20-100-100-100-100-100-1 tanh net, model averaging over a merge tree");
   a.options.workers = 100;
   a.options.rounds = 20;
   a.options.batches = 20;
   a.options.batch_size = 50;
-  add_common_options(*a.app, a);
-  auto* csv = a.app
+  add_common_options(*casea_app, a);
+  auto* csv = casea_app
                   ->add_option("--data", a.options.data.csv_file,
                                "CSV: 20 features then the label (-1/+1) per row")
                   ->check(CLI::ExistingFile);
-  a.app
+  casea_app
       ->add_option("--samples", a.options.data.samples,
                    "samples generated by the paper's rule (at most 2^20)")
       ->check(CLI::Range(1, 1 << 20))
       ->excludes(csv)
       ->capture_default_str();
 
-  CaseCommand& b = commands.caseb;
-  b.app = app.add_subcommand(
+  auto caseb = std::make_shared<CaseCommand>();
+  CaseCommand& b = *caseb;
+  CLI::App* caseb_app = app.add_subcommand(
       "caseb", "CLOUD 2018 Case B: the CIFAR-10 CNN, model averaging over a merge tree");
   b.options.workers = 100;
   b.options.rounds = 10;
   b.options.batches = 20;
   b.options.batch_size = 25;
-  add_common_options(*b.app, b);
+  add_common_options(*caseb_app, b);
   auto* dir =
-      b.app
+      caseb_app
           ->add_option(
               "--data", b.options.data.cifar_dir,
               "CIFAR-10 binary directory (cifar-10-batches-bin), staged to S3 unless it is already")
           ->check(CLI::ExistingDirectory);
-  b.app
+  caseb_app
       ->add_option("--dataset", b.options.data.dataset_url,
                    "a staged dataset: s3://bucket/prefix/manifest.json")
       ->excludes(dir);
-  b.app
+  caseb_app
       ->add_option("--init", b.initialisation,
                    "paper: N(0,1) everywhere (the paper's code); tutorial: TF's CIFAR-10 tutorial")
       ->check(CLI::IsMember({"paper", "tutorial"}))
       ->capture_default_str();
 
-  StopCommand& s = commands.stop;
-  s.app = app.add_subcommand(
+  auto stop = std::make_shared<StopCommand>();
+  StopCommand& s = *stop;
+  CLI::App* stop_app = app.add_subcommand(
       "stop", "stop a Case A/B run: set its stop flag and wait until none of its functions runs");
-  s.app->add_option("run_id", s.run_id, "the run id")->required();
-  s.app->add_option("--bucket", s.bucket, "the run's bucket")->capture_default_str();
-  s.app->add_option("--target", s.target, "local, aws, or an endpoint URL")->capture_default_str();
-  s.app->add_option("--region", s.region, "AWS region");
-  s.app->add_option("--profile", s.profile, "AWS profile");
-  s.app->add_option("--timeout", s.timeout_s, "seconds to wait for running functions")
+  stop_app->add_option("run_id", s.run_id, "the run id")->required();
+  stop_app->add_option("--bucket", s.bucket, "the run's bucket")->capture_default_str();
+  s.where.add_to(*stop_app);
+  stop_app->add_option("--timeout", s.timeout_s, "seconds to wait for running functions")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  s.app->add_flag("--json", s.json, "print a machine-readable summary");
-}
+  s.print.add_to(*stop_app, "print a machine-readable summary", nullptr);
 
-std::optional<int> run_case_commands(CaseCommands& commands) {
-  if (commands.casea.app && commands.casea.app->parsed())
-    return run_case(commands.casea, ml::kCaseA);
-  if (commands.caseb.app && commands.caseb.app->parsed()) {
-    if (commands.caseb.options.data.cifar_dir.empty() &&
-        commands.caseb.options.data.dataset_url.empty()) {
-      throw std::invalid_argument(
-          "caseb needs --data DIR (CIFAR-10 binary batches) or --dataset s3://.../manifest.json");
-    }
-    return run_case(commands.caseb, ml::kCaseB);
-  }
-  if (commands.stop.app && commands.stop.app->parsed()) return run_stop(commands.stop);
-  return std::nullopt;
+  return {{casea_app, [casea] { return run_case(*casea, ml::kCaseA); }},
+          {caseb_app,
+           [caseb] {
+             if (caseb->options.data.cifar_dir.empty() && caseb->options.data.dataset_url.empty()) {
+               throw std::invalid_argument(
+                   "caseb needs --data DIR (CIFAR-10 binary batches) or --dataset "
+                   "s3://.../manifest.json");
+             }
+             return run_case(*caseb, ml::kCaseB);
+           }},
+          {stop_app, [stop] { return run_stop(*stop); }}};
 }
 
 }  // namespace stratus::trainer

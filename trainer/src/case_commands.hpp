@@ -2,21 +2,18 @@
 // The command lines of `stratus-trainer casea`, `caseb` and `stop` (CLOUD 2018 Case A and Case B
 // as the paper ran them, and the run's emergency stop).
 
-#include <CLI/CLI.hpp>
-#include <optional>
 #include <string>
+#include <vector>
 
-#include "backup_options.hpp"
+#include "common_options.hpp"
+#include "subcommand.hpp"
 #include "stratus/trainer/model_averaging.hpp"
 
 namespace stratus::trainer {
 
 struct CaseCommand {
-  CLI::App* app = nullptr;
   ModelAveragingOptions options;
-  std::string target = "local";
-  std::string region;
-  std::string profile;
+  TargetFlags where;
   std::string orchestration = "functions";
   std::string merge_tree;
   std::size_t threads = 0;
@@ -26,32 +23,19 @@ struct CaseCommand {
   BackupFlags backup;  // driver
   std::string initialisation = "paper";
   std::string save_model;
-  std::string report_file;
-  std::string html_file;
-  bool json_lines = false;
-  bool quiet = false;
+  ReportFlags report;
+  OutputFlags print;
 };
 
 struct StopCommand {
-  CLI::App* app = nullptr;
   std::string run_id;
   std::string bucket = "stratus-runs";
-  std::string target = "local";
-  std::string region;
-  std::string profile;
+  TargetFlags where;
   std::uint32_t timeout_s = 900;
-  bool json = false;  // a machine-readable summary instead of the lines
+  OutputFlags print;  // --json: a machine-readable summary instead of the lines
 };
 
-struct CaseCommands {
-  CaseCommand casea;
-  CaseCommand caseb;
-  StopCommand stop;
-};
-
-// Adds the three subcommands to the trainer's command line.
-void add_case_commands(CLI::App& app, CaseCommands& commands);
-// The exit code if one of them was given on the command line; nullopt otherwise.
-std::optional<int> run_case_commands(CaseCommands& commands);
+// Adds the three subcommands to the trainer's command line: casea, caseb, stop.
+std::vector<Subcommand> add_case_commands(CLI::App& app);
 
 }  // namespace stratus::trainer

@@ -11,14 +11,15 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common_options.hpp"
 #include "model_averaging_data.hpp"
 #include "stratus/common/lambda_client.hpp"
 #include "stratus/functions/product_functions.hpp"
 #include "stratus/ml/shard_reader.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
 #include "stratus/trainer/hyperparameter_search.hpp"
+#include "stratus/trainer/s3_url.hpp"
 #include "stratus/trainer/target.hpp"
-#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 namespace hs = ml::hyperparameter_search;
@@ -26,8 +27,7 @@ using nlohmann::ordered_json;
 
 struct CasecCommand {
   CLI::App* app = nullptr;
-  std::string target = "local";
-  std::string region, profile;
+  TargetFlags where;
   std::string dataset, test_dataset, data_dir;
   std::uint32_t shards = 4;
   std::uint32_t trials = 8;
@@ -43,21 +43,16 @@ struct CasecCommand {
   std::string run_id;
   std::string bucket = "stratus-runs";
   hs::SearchSpace space;
-  std::string report_file;
-  bool json_lines = false;
-  bool quiet = false;
+  ReportFlags report;  // JSON only
+  OutputFlags print;
 };
 
 namespace {
 
-std::pair<std::string, std::string> parse_s3_url(const std::string& url, const char* option) {
-  const std::string usage = std::string(option) + " must be s3://BUCKET/KEY of a manifest";
-  if (!url.starts_with("s3://")) throw std::invalid_argument(usage);
-  const std::string rest = url.substr(5);
-  const auto slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size())
-    throw std::invalid_argument(usage);
-  return {rest.substr(0, slash), rest.substr(slash + 1)};
+S3ObjectUrl parse_s3_url(const std::string& url, const char* option) {
+  auto parsed = parse_s3_object_url(url);
+  if (!parsed) throw std::invalid_argument(std::string(option) + " must be s3://BUCKET/KEY of a manifest");
+  return std::move(*parsed);
 }
 
 // The test set of a staged training set: --test-dataset, or the stage command's sibling name
@@ -114,7 +109,7 @@ int function_timeout_s(const CasecCommand& c, const Target& target) {
     if (!state) {
       throw std::invalid_argument("function '" + c.function + "' is not deployed at " +
                                   target.remote->label + " (run `stratus-trainer deploy --target " +
-                                  c.target + "`)");
+                                  c.where.target + "`)");
     }
     timeout = state->timeout_s;
   }
@@ -165,7 +160,7 @@ int run(CasecCommand& c) {
         "casec needs exactly one of --dataset s3://B/.../manifest.json and --data MNIST_DIR");
   }
   hs::validate(c.space);
-  Target target = make_target({c.target, c.region, c.profile, 0});
+  Target target = make_target(c.where.options());
   const SearchData data = prepare(c, *target.store);
   const std::vector<hs::TrialConfig> trials =
       hs::sample_trials(c.seed, c.trials, c.space, c.epochs, data.train_rows);
@@ -195,7 +190,7 @@ int run(CasecCommand& c) {
   o.stall_timeout = std::chrono::milliseconds(static_cast<long long>(
       (c.stall_timeout_s > 0 ? c.stall_timeout_s : 2.0 * timeout_s + 30) * 1000));
 
-  const bool table = !c.quiet && !c.json_lines;
+  const bool table = c.print.table();
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   if (table) {
     std::cout << "casec run " << run.run_id << ": " << c.trials << " trials of random search (seed "
@@ -227,11 +222,11 @@ int run(CasecCommand& c) {
     }
   };
   observer.on_trial = [&](const TrialOutcome& t, const SearchProgress& p) {
-    if (c.json_lines) {
+    if (c.print.json) {
       std::cout << outcome_json(t).dump() << "\n" << std::flush;
       return;
     }
-    if (c.quiet) return;
+    if (c.print.quiet) return;
     char line[256];
     if (t.result) {
       std::snprintf(line, sizeof line,
@@ -299,7 +294,7 @@ int run(CasecCommand& c) {
   for (std::size_t i : order) trials_json.push_back(outcome_json(result.trials[i]));
   ordered_json best =
       result.best ? outcome_json(result.trials[*result.best]) : ordered_json(nullptr);
-  if (c.json_lines) {
+  if (c.print.json) {
     std::cout << ordered_json{{"best", best},
                               {"failed", failed},
                               {"checkpoints", checkpoints},
@@ -308,11 +303,11 @@ int run(CasecCommand& c) {
                      .dump()
               << "\n";
   }
-  if (!c.report_file.empty()) {
+  if (c.report.wanted()) {
     ordered_json report = {{"workload", "casec"},
                            {"run_id", run.run_id},
                            {"backend", target.invoker->describe()},
-                           {"target", c.target},
+                           {"target", c.where.target},
                            {"seed", c.seed},
                            {"epochs", c.epochs},
                            {"data",
@@ -329,7 +324,7 @@ int run(CasecCommand& c) {
                            {"driver_invocations", result.invocations},
                            {"wall_ms", result.wall_ms},
                            {"cost_usd", result.cost_usd}};
-    write_file_replacing(c.report_file, report.dump(2) + "\n");
+    c.report.write(report);
   }
   if (!result.best) {
     std::cerr << "stratus-trainer: casec: every trial failed\n";
@@ -340,16 +335,14 @@ int run(CasecCommand& c) {
 
 }  // namespace
 
-CasecCommandHandle::CasecCommandHandle(CLI::App& app) : command_(std::make_unique<CasecCommand>()) {
-  CasecCommand& c = *command_;
+Subcommand add_casec_command(CLI::App& app) {
+  auto command = std::make_shared<CasecCommand>();
+  CasecCommand& c = *command;
   c.app = app.add_subcommand(
       "casec",
       "CLOUD 2018 Case C: random hyperparameter search over MLPs on MNIST, one function per trial");
   CLI::App& a = *c.app;
-  a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
-      ->capture_default_str();
-  a.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
-  a.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  c.where.add_to(a);
   auto* dataset =
       a.add_option("--dataset", c.dataset, "the staged training set, s3://B/.../manifest.json");
   a.add_option("--test-dataset", c.test_dataset,
@@ -407,18 +400,11 @@ CasecCommandHandle::CasecCommandHandle(CLI::App& app) : command_(std::make_uniqu
       ->capture_default_str();
   a.add_option("--max-batch-count", c.space.max_batch_count, "batches per epoch, at most")
       ->capture_default_str();
-  a.add_option("--report", c.report_file,
-               "write every trial, the best and the run's figures as JSON");
-  a.add_flag("--json", c.json_lines,
-             "one JSON object per finished trial on stdout, then the best, instead of the table");
-  a.add_flag("-q,--quiet", c.quiet, "no table, no progress");
-}
-
-CasecCommandHandle::~CasecCommandHandle() = default;
-
-std::optional<int> CasecCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  c.report.add_to(a, "write every trial, the best and the run's figures as JSON", false);
+  c.print.add_to(a,
+                  "one JSON object per finished trial on stdout, then the best, instead of the table",
+                  "no table, no progress");
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

@@ -2,24 +2,11 @@
 // `stratus-trainer casec`: CLOUD 2018 Case C, random hyperparameter search on MNIST, one function
 // invocation per trial (trainer/include/stratus/trainer/hyperparameter_search.hpp).
 
-#include <CLI/CLI.hpp>
-#include <memory>
-#include <optional>
+#include "subcommand.hpp"
 
 namespace stratus::trainer {
 
-struct CasecCommand;
-
-// Adds the subcommand; the returned handle runs it when it was given.
-class CasecCommandHandle {
- public:
-  explicit CasecCommandHandle(CLI::App& app);
-  ~CasecCommandHandle();
-  // The exit code when `casec` was on the command line; nullopt otherwise.
-  std::optional<int> run_if_parsed();
-
- private:
-  std::unique_ptr<CasecCommand> command_;
-};
+// Adds `casec` to the trainer's command line.
+Subcommand add_casec_command(CLI::App& app);
 
 }  // namespace stratus::trainer

@@ -223,6 +223,14 @@ ordered_json fault_report(const std::optional<json>& record, const std::string& 
   return out;
 }
 
+ordered_json run_fault_report(const Target& target, FaultScope& scope,
+                              const TrainerActions& actions) {
+  scope.to = fault_time_now();
+  std::string no_record;
+  const auto record = fetch_fault_record(target, no_record);
+  return fault_report(record, no_record, scope, actions);
+}
+
 std::vector<std::string> fault_report_lines(const ordered_json& faults) {
   std::vector<std::string> lines;
   const ordered_json& t = faults["trainer"];

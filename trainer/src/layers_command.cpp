@@ -2,7 +2,7 @@
 
 #include "layers_command.hpp"
 
-#include "backup_options.hpp"
+#include "common_options.hpp"
 #include "early_end_report.hpp"
 
 #include <unistd.h>
@@ -16,11 +16,11 @@
 #include "stratus/ml/shard_reader.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/fault_report.hpp"
-#include "stratus/trainer/html_report.hpp"
 #include "stratus/trainer/layer_parallel.hpp"
 #include "stratus/trainer/target.hpp"
 #include "stratus/trainer/output_file.hpp"
 #include "stratus/trainer/run_budget.hpp"
+#include "stratus/trainer/s3_url.hpp"
 
 namespace stratus::trainer {
 namespace lp = ml::layer_parallel;
@@ -28,8 +28,7 @@ using nlohmann::ordered_json;
 
 struct LayersCommand {
   CLI::App* app = nullptr;
-  std::string target = "local";
-  std::string region, profile;
+  TargetFlags where;
   std::string layers = "12,8,4,1";
   std::string hidden = "tanh";
   std::string optimizer = "sgd";
@@ -51,12 +50,10 @@ struct LayersCommand {
   int max_in_flight = 64;
   double call_timeout_s = 60;
   BackupFlags backup;
-  std::string html_file;
   std::string save_model;
-  std::string report_file;
+  ReportFlags report;
   RunBudget budget;  // --max-cost / --max-wall
-  bool json_lines = false;
-  bool quiet = false;
+  OutputFlags print;
 };
 
 namespace {
@@ -78,15 +75,12 @@ std::vector<std::uint32_t> parse_widths(const std::string& text) {
   return widths;
 }
 
-// s3://bucket/key -> (bucket, key)
-std::pair<std::string, std::string> parse_s3_url(const std::string& url) {
+// --dataset s3://bucket/key
+S3ObjectUrl parse_s3_url(const std::string& url) {
   if (!url.starts_with("s3://")) throw std::invalid_argument("--dataset must be s3://BUCKET/KEY");
-  const std::string rest = url.substr(5);
-  const auto slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
-    throw std::invalid_argument("--dataset must be s3://BUCKET/KEY of a manifest");
-  }
-  return {rest.substr(0, slash), rest.substr(slash + 1)};
+  auto parsed = parse_s3_object_url(url);
+  if (!parsed) throw std::invalid_argument("--dataset must be s3://BUCKET/KEY of a manifest");
+  return std::move(*parsed);
 }
 
 // A staged dataset's samples of two classes: A -> 0, B -> 1; uint8 pixels / 255.
@@ -193,7 +187,7 @@ int run(LayersCommand& c) {
   fault_scope.functions = {o.function};
   fault_scope.buckets = {config.bucket};
 
-  Target target = make_target({c.target, c.region, c.profile, 0});
+  Target target = make_target(c.where.options());
   if (o.fan_out.max_in_flight > target.invoker->concurrency()) {
     o.fan_out.max_in_flight = target.invoker->concurrency();
   }
@@ -207,7 +201,7 @@ int run(LayersCommand& c) {
     data = generated_layers_data(c.samples, config.widths.front(), c.seed);
   }
 
-  const bool table = !c.quiet && !c.json_lines;
+  const bool table = c.print.table();
   const bool progress = table && ::isatty(STDERR_FILENO);
   if (table) {
     std::size_t functions_per_pass = 0;
@@ -240,7 +234,7 @@ int run(LayersCommand& c) {
     }
     steps_so_far.push_back(s);
     if (progress) std::fprintf(stderr, "\r\033[K");
-    if (c.json_lines) {
+    if (c.print.json) {
       std::cout << step_json(s).dump() << "\n" << std::flush;
     } else if (table) {
       std::printf("%6u %6u %12.6g %9.4f %9.1f %12d %6d %10.0f %12s\n", s.step, s.epoch, s.loss,
@@ -257,22 +251,19 @@ int run(LayersCommand& c) {
   // A run that ends early, stopped by a budget or failed, still leaves a report: the steps it
   // finished and why it ended.
   auto write_ended_report = [&](ordered_json why) {
-    if (c.report_file.empty()) return;
+    if (c.report.json_file.empty()) return;
     ordered_json steps = ordered_json::array();
     for (const LayersStep& s : steps_so_far) steps.push_back(step_json(s));
-    ordered_json ended{{"workload", "layers"}, {"run_id", config.run_id}, {"target", c.target}};
+    ordered_json ended{{"workload", "layers"}, {"run_id", config.run_id}, {"target", c.where.target}};
     ended.update(why);
     ended["steps"] = steps;
     ended["total_cost_usd"] = cost;
-    write_file_replacing(c.report_file, ended.dump(2) + "\n");
+    write_file_replacing(c.report.json_file, ended.dump(2) + "\n");
   };
   c.budget.started = std::chrono::steady_clock::now();
   const LayersResult result = run_reporting_early_end(
       [&] { return run_layers(*target.invoker, *target.store, data, o, observer); },
       write_ended_report);
-  fault_scope.to = fault_time_now();
-  std::string no_record;
-  const auto fault_record = fetch_fault_record(target, no_record);
   TrainerActions actions;
   for (const LayersStep& s : result.steps) {
     actions.calls.insert(actions.calls.end(), s.telemetry.calls.begin(), s.telemetry.calls.end());
@@ -282,16 +273,16 @@ int run(LayersCommand& c) {
     const auto& calls = result.gradient_check->telemetry.calls;
     actions.calls.insert(actions.calls.end(), calls.begin(), calls.end());
   }
-  const ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
+  const ordered_json faults = run_fault_report(target, fault_scope, actions);
   if (!c.save_model.empty()) ml::save_npz(result.model, c.save_model);
   const auto& check = result.gradient_check;
-  if (check && !c.quiet) {
+  if (check && !c.print.quiet) {
     std::size_t straddling = 0;
     for (const auto& p : check->probes) straddling += p.straddles_kink ? 1 : 0;
     const std::string kinks =
         straddling ? ", " + std::to_string(straddling) + " left out for straddling a ReLU kink"
                    : "";
-    (c.json_lines ? std::cerr : std::cout)
+    (c.print.json ? std::cerr : std::cout)
         << "gradient check: max relative error " << check->max_relative_error << " over "
         << check->probes.size() << " parameters" << kinks
         << " (distributed backprop vs central differences of the "
@@ -304,13 +295,13 @@ int run(LayersCommand& c) {
                 result.model_sha256.c_str(), money(cost).c_str());
     for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
-  if (!c.report_file.empty() || !c.html_file.empty()) {
+  if (c.report.wanted()) {
     ordered_json steps = ordered_json::array();
     for (const LayersStep& s : result.steps) steps.push_back(step_json(s));
     ordered_json report = {{"workload", "layers"},
                            {"run_id", config.run_id},
                            {"backend", target.invoker->describe()},
-                           {"target", c.target},
+                           {"target", c.where.target},
                            {"configuration", ordered_json::parse(lp::config_to_json(config))},
                            {"epochs", c.epochs},
                            {"seed", c.seed},
@@ -333,26 +324,22 @@ int run(LayersCommand& c) {
                                   {"passed", check->passed},
                                   {"probes", probes}};
     }
-    if (!c.html_file.empty()) write_html_report(nlohmann::json::parse(report.dump()), c.html_file);
-    if (!c.report_file.empty()) write_file_replacing(c.report_file, report.dump(2) + "\n");
+    c.report.write(report);
   }
   return check && !check->passed ? 3 : 0;
 }
 
 }  // namespace
 
-LayersCommandHandle::LayersCommandHandle(CLI::App& app)
-    : command_(std::make_unique<LayersCommand>()) {
-  LayersCommand& c = *command_;
+Subcommand add_layers_command(CLI::App& app) {
+  auto command = std::make_shared<LayersCommand>();
+  LayersCommand& c = *command;
   c.app =
       app.add_subcommand("layers",
                          "a logistic network whose layers (or slices of K neurons) are functions: "
                          "forward 1->L, backward L->1, state in S3");
   CLI::App& a = *c.app;
-  a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
-      ->capture_default_str();
-  a.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
-  a.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  c.where.add_to(a);
   a.add_option(
        "--layers", c.layers,
        "widths from the input to the single output, e.g. 12,8,4,1 (D,1: logistic regression)")
@@ -404,29 +391,16 @@ LayersCommandHandle::LayersCommandHandle(CLI::App& app)
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   c.backup.add_to(a, "");
-  a.add_option("--max-cost", c.budget.max_cost_usd,
-               "stop (non-zero exit) once the cost passes this many USD (modeled on the emulator, "
-               "billed on AWS)")
-      ->check(CLI::PositiveNumber);
-  a.add_option("--max-wall", c.budget.max_wall_s, "stop (non-zero exit) after this many seconds")
-      ->check(CLI::PositiveNumber);
-  a.add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
+  add_budget_options(a, c.budget, BudgetStop::exit);
   a.add_option("--call-timeout", c.call_timeout_s, "seconds per invocation")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   a.add_option("--save-model", c.save_model,
                "write the trained network as .npz (l{i}.weight [in,out], l{i}.bias)");
-  a.add_option("--report", c.report_file,
-               "write every step, the configuration and model_sha256 as JSON");
-  a.add_flag("--json", c.json_lines, "one JSON object per step on stdout instead of the table");
-  a.add_flag("-q,--quiet", c.quiet, "no table, no progress");
-}
-
-LayersCommandHandle::~LayersCommandHandle() = default;
-
-std::optional<int> LayersCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  c.report.add_to(a, "write every step, the configuration and model_sha256 as JSON", true);
+  c.print.add_to(a, "one JSON object per step on stdout instead of the table",
+                  "no table, no progress");
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

@@ -9,15 +9,16 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "backup_options.hpp"
 #include "case_commands.hpp"
+#include "common_options.hpp"
 #include "report_command.hpp"
-#include "stratus/trainer/html_report.hpp"
 #include "layers_command.hpp"
 #include "predict_command.hpp"
 #include "augment_command.hpp"
 #include "casec_command.hpp"
-#include "tuning_commands.hpp"
+#include "optimize_command.hpp"
+#include "subcommand.hpp"
+#include "sweep_command.hpp"
 #include "stratus/common/aws_environment.hpp"
 #include "stratus/trainer/dataset.hpp"
 #include "stratus/trainer/deploy.hpp"
@@ -26,7 +27,6 @@
 #include "stratus/trainer/run_budget.hpp"
 #include "stratus/trainer/stage.hpp"
 #include "stratus/trainer/target.hpp"
-#include "stratus/trainer/output_file.hpp"
 
 namespace {
 
@@ -35,7 +35,7 @@ using namespace stratus::trainer;
 using nlohmann::json;
 
 struct LinregCommand {
-  std::string target = "local";
+  TargetFlags where;
   std::string function;
   std::string payload = "json";
   std::size_t samples = 10000;
@@ -49,12 +49,8 @@ struct LinregCommand {
   int retries = 2;
   BackupFlags backup;
   RunBudget budget;  // --max-cost / --max-wall
-  std::string region;
-  std::string profile;
-  std::string report_file;
-  std::string html_file;
-  bool json_lines = false;
-  bool quiet = false;
+  ReportFlags report;
+  OutputFlags print;
 };
 
 LinregOptions linreg_options(const LinregCommand& c) {
@@ -111,12 +107,13 @@ int run_linreg(const LinregCommand& c) {
   }
   FaultScope fault_scope;
   fault_scope.from = fault_time_now();
-  TargetOptions where{c.target, c.region, c.profile, 0, static_cast<std::size_t>(c.max_in_flight)};
+  TargetOptions where = c.where.options();
+  where.http_connections = static_cast<std::size_t>(c.max_in_flight);
   Target target = make_target(where);
   const LinregOptions options = linreg_options(c);
   const std::string backend = describe_linreg_backend(options, *target.invoker);
-  const bool progress = !c.quiet && !c.json_lines && ::isatty(STDERR_FILENO);
-  if (!c.json_lines && !c.quiet) {
+  const bool progress = c.print.table() && ::isatty(STDERR_FILENO);
+  if (c.print.table()) {
     std::cout << "linreg: " << data.rows << " rows x " << data.features << " features from " << source << "; "
               << c.train.workers << " workers, " << c.train.epochs << " epochs, learning rate "
               << c.train.learning_rate << ", "
@@ -143,9 +140,9 @@ int run_linreg(const LinregCommand& c) {
     // Past a limit the run stops here (no further step is sent); the message names the limit.
     if (r.epoch < c.train.epochs) c.budget.check(total_modeled_cost > 0 ? total_modeled_cost : total_cost, "after epoch " + std::to_string(r.epoch));
     if (progress) std::fprintf(stderr, "\r\033[K");
-    if (c.json_lines) {
+    if (c.print.json) {
       std::cout << to_json(r).dump() << "\n" << std::flush;
-    } else if (!c.quiet) {
+    } else if (!c.print.quiet) {
       std::printf("%6d %14.8g %10.2f %12d %6d %10.0f %12s %10s %12s\n", r.epoch, r.loss, r.wall_ms,
                   r.telemetry.invocations, r.telemetry.cold_starts, r.telemetry.billed_ms,
                   format_cost(total_cost).c_str(), r.modeled_ms ? format_ms(*r.modeled_ms).c_str() : "-",
@@ -154,15 +151,12 @@ int run_linreg(const LinregCommand& c) {
     }
   };
   LinregResult result = train_linreg(data, options, *target.invoker, observer);
-  fault_scope.to = fault_time_now();
   fault_scope.functions = {options.function.empty() ? std::string(ml::linreg::function_for(options.payload))
                                                     : options.function};
-  std::string no_record;
-  const auto fault_record = fetch_fault_record(target, no_record);
   TrainerActions actions;
   for (const auto& r : result.epochs)
     actions.calls.insert(actions.calls.end(), r.telemetry.calls.begin(), r.telemetry.calls.end());
-  const nlohmann::ordered_json faults = fault_report(fault_record, no_record, fault_scope, actions);
+  const nlohmann::ordered_json faults = run_fault_report(target, fault_scope, actions);
 
   double total_ms = 0;
   int invocations = 0;
@@ -181,7 +175,7 @@ int run_linreg(const LinregCommand& c) {
   const double average_ms = total_ms / static_cast<double>(result.epochs.size());
   const double final_loss = result.epochs.back().loss;
 
-  if (!c.json_lines && !c.quiet) {
+  if (c.print.table()) {
     std::printf("summary: average epoch %.2f ms, final loss %.8g, %d invocations (%d cold starts), "
                 "billed %.0f ms, total cost $%s\n",
                 average_ms, final_loss, invocations, cold, billed, format_cost(total_cost).c_str());
@@ -192,14 +186,14 @@ int run_linreg(const LinregCommand& c) {
     }
     for (const std::string& line : fault_report_lines(faults)) std::printf("%s\n", line.c_str());
   }
-  if (!c.report_file.empty() || !c.html_file.empty()) {
+  if (c.report.wanted()) {
     json epochs = json::array();
     for (const auto& r : result.epochs) epochs.push_back(to_json(r));
     json report = {
         {"workload", "linreg"},
         {"backend", backend},
         {"configuration",
-         {{"target", c.target}, {"payload", c.payload}, {"rows", data.rows}, {"features", data.features},
+         {{"target", c.where.target}, {"payload", c.payload}, {"rows", data.rows}, {"features", data.features},
           {"data", source}, {"workers", c.train.workers}, {"epochs", c.train.epochs},
           {"learning_rate", c.train.learning_rate}, {"batch_size", c.train.batch_size}, {"seed", c.seed}}},
         {"epochs", epochs},
@@ -211,30 +205,31 @@ int run_linreg(const LinregCommand& c) {
           {"modeled_total_ms", all_modeled ? json(modeled_sum_ms) : json(nullptr)},
           {"modeled_total_cost_usd", all_modeled ? json(total_modeled_cost) : json(nullptr)}}},
         {"faults", json::parse(faults.dump())}};
-    if (!c.html_file.empty()) write_html_report(report, c.html_file);
-    // max_digits10 keeps weights exact, so two reports can be compared bit for bit.
-    if (!c.report_file.empty()) write_file_replacing(c.report_file, report.dump(2) + "\n");
+    c.report.write(report);
   }
   return 0;
 }
 
 struct StageCommand {
   StageRequest request;
-  bool json_output = false;
-  bool quiet = false;
+  TargetFlags where{StageRequest{}.target};  // into request
+  OutputFlags print;
 };
 
-int run_stage_command(const StageCommand& c) {
+int run_stage_command(StageCommand& c) {
+  c.request.target = c.where.target;
+  c.request.region = c.where.region;
+  c.request.profile = c.where.profile;
   bool tty = ::isatty(STDERR_FILENO) != 0;
   StageProgress progress = [&](std::size_t index, std::size_t total, const std::string& key, const std::string& what,
                                std::uint64_t bytes) {
-    if (c.quiet) return;
+    if (c.print.quiet) return;
     std::fprintf(stderr, "%s[%zu/%zu] %s: %s (%.2f MB)%s", tty ? "\r\033[K" : "", std::min(index + 1, total), total,
                  key.c_str(), what.c_str(), static_cast<double>(bytes) / 1e6, tty && index < total ? "" : "\n");
   };
   StageSummary s = run_stage(c.request, progress);
-  if (!c.quiet && tty) std::fprintf(stderr, "\n");
-  if (c.json_output) {
+  if (!c.print.quiet && tty) std::fprintf(stderr, "\n");
+  if (c.print.json) {
     std::cout << json{{"bucket", c.request.bucket},
                       {"manifest_key", s.manifest_key},
                       {"samples", s.samples},
@@ -254,24 +249,21 @@ int run_stage_command(const StageCommand& c) {
 }
 
 struct DeployCommand {
-  std::string target;
-  std::string region;
-  std::string profile;
+  TargetFlags where{""};  // --target is required
   std::string role;
   int memory_mb = 0;
   std::string zip;
   std::vector<std::string> only;
   double wait_s = 300;
-  bool json_output = false;
-  bool quiet = false;
+  OutputFlags print;
 };
 
 int run_deploy_command(const DeployCommand& c) {
-  if (c.target == "local") {
+  if (c.where.target == "local") {
     throw std::invalid_argument("deploy needs a remote --target (an emulator URL or aws): in-process functions "
                                 "are always deployed");
   }
-  RemoteSettings remote = resolve_remote({c.target, c.region, c.profile, 0, 64});
+  RemoteSettings remote = resolve_remote(c.where.options());
   aws::LambdaClient lambda(remote.lambda);
   DeployRequest request;
   request.zip = c.zip.empty() ? default_functions_zip() : std::filesystem::path(c.zip);
@@ -279,14 +271,14 @@ int run_deploy_command(const DeployCommand& c) {
   if (c.memory_mb != 0) request.memory_mb = c.memory_mb;
   request.only = c.only;
   request.wait = std::chrono::seconds(static_cast<long long>(c.wait_s));
-  request.aws = c.target == "aws";
+  request.aws = c.where.target == "aws";
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   auto deployed = deploy_functions(lambda, request, [&](const std::string& function, const std::string& what) {
-    if (c.quiet || c.json_output) return;
+    if (!c.print.table()) return;
     std::fprintf(stderr, "%s%s: %s%s", tty ? "\r\033[K" : "", function.c_str(), what.c_str(), tty ? "" : "\n");
   });
-  if (!c.quiet && !c.json_output && tty) std::fprintf(stderr, "\r\033[K");
-  if (c.json_output) {
+  if (c.print.table() && tty) std::fprintf(stderr, "\r\033[K");
+  if (c.print.json) {
     json out = json::array();
     for (const auto& d : deployed) {
       out.push_back({{"function", d.name},
@@ -299,7 +291,7 @@ int run_deploy_command(const DeployCommand& c) {
                      {"arn", d.state.arn}});
     }
     std::cout << json{{"target", remote.label}, {"zip", request.zip.string()}, {"functions", out}}.dump() << "\n";
-  } else if (!c.quiet) {
+  } else if (!c.print.quiet) {
     std::printf("deployed %zu functions from %s to %s\n", deployed.size(), request.zip.string().c_str(),
                 remote.label.c_str());
     for (const auto& d : deployed) {
@@ -318,16 +310,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "stratus-trainer 0.1.0");
   LinregCommand c;
   auto* linreg = app.add_subcommand("linreg", "linear regression by data-parallel gradient descent");
-  linreg->add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
-      ->capture_default_str();
+  c.where.add_to(*linreg);
   linreg->add_option("--function", c.function, "function name (default: gradient, or gradient_z for zlib)");
   linreg->add_option("--payload", c.payload, "json or zlib")->check(CLI::IsMember({"json", "zlib"}))->capture_default_str();
   auto* data = linreg->add_option("--data", c.data_file, "CSV file: features..., target (header optional)")
                    ->check(CLI::ExistingFile);
-  linreg->add_option("--max-cost", c.budget.max_cost_usd, "stop (non-zero exit) once the cost passes this many USD (modeled on the emulator, billed on AWS)")
-      ->check(CLI::PositiveNumber);
-  linreg->add_option("--max-wall", c.budget.max_wall_s, "stop (non-zero exit) after this many seconds")
-      ->check(CLI::PositiveNumber);
+  add_budget_options(*linreg, c.budget, BudgetStop::exit);
   linreg->add_option("--samples", c.samples, "synthetic rows")->check(CLI::PositiveNumber)->excludes(data)->capture_default_str();
   linreg->add_option("--features", c.features, "synthetic features")->check(CLI::PositiveNumber)->excludes(data)->capture_default_str();
   linreg->add_option("--noise", c.noise, "synthetic noise standard deviation")->check(CLI::NonNegativeNumber)->excludes(data)->capture_default_str();
@@ -340,12 +328,8 @@ int main(int argc, char** argv) {
   linreg->add_option("--call-timeout", c.call_timeout_s, "seconds per invocation, retries included")->check(CLI::PositiveNumber)->capture_default_str();
   linreg->add_option("--retries", c.retries, "retries of a shard whose function failed")->check(CLI::Range(0, 100))->capture_default_str();
   c.backup.add_to(*linreg, "");
-  linreg->add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
-  linreg->add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
-  linreg->add_option("--report", c.report_file, "write every epoch, the weights and the configuration as JSON");
-  linreg->add_option("--html", c.html_file, "write the report as a self-contained HTML page with plots");
-  linreg->add_flag("--json", c.json_lines, "one JSON object per epoch on stdout instead of the table");
-  linreg->add_flag("-q,--quiet", c.quiet, "no table, no progress");
+  c.report.add_to(*linreg, "write every epoch, the weights and the configuration as JSON", true);
+  c.print.add_to(*linreg, "one JSON object per epoch on stdout instead of the table", "no table, no progress");
 
   StageCommand st;
   auto* stage = app.add_subcommand("stage", "cut a dataset into shards and write them with a manifest to S3");
@@ -367,9 +351,7 @@ int main(int argc, char** argv) {
   stage->add_option("--prefix", st.request.prefix, "key prefix (default: datasets/<name>)");
   stage->add_option("--name", st.request.name, "dataset name in the manifest (default: <dataset>-<split>)");
   stage->add_option("--shards", st.request.shards, "number of shards")->check(CLI::Range(1, 99999))->capture_default_str();
-  stage->add_option("--target", st.request.target, "an S3 endpoint URL (the emulator) or aws")->capture_default_str();
-  stage->add_option("--region", st.request.region, "AWS region (default: AWS_REGION / profile)");
-  stage->add_option("--profile", st.request.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  st.where.add_to(*stage, TargetChoice::s3);
   stage->add_option("--count", st.request.casea_count, "casea: number of samples (at most 2^20)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
@@ -378,11 +360,10 @@ int main(int argc, char** argv) {
   stage->add_option("--compression-level", st.request.compression_level, "zlib level of the shards")
       ->check(CLI::Range(-1, 9))
       ->capture_default_str();
-  stage->add_flag("--json", st.json_output, "print the summary as one JSON object");
-  stage->add_flag("-q,--quiet", st.quiet, "no progress");
+  st.print.add_to(*stage, "print the summary as one JSON object", "no progress");
   DeployCommand dc;
   auto* deploy = app.add_subcommand("deploy", "create or update every product function from functions.zip");
-  deploy->add_option("--target", dc.target, "an endpoint URL such as http://127.0.0.1:9001, or aws")->required();
+  dc.where.add_to(*deploy, TargetChoice::remote)->required();
   deploy->add_option("--role", dc.role, "IAM role ARN the functions run as (required on AWS)");
   deploy->add_option("--memory", dc.memory_mb, "memory size in MB for every function (default: each one's own)")
       ->check(CLI::Range(128, 10240));
@@ -391,30 +372,25 @@ int main(int argc, char** argv) {
   deploy->add_option("--wait", dc.wait_s, "seconds to wait for each function to become Active")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  deploy->add_option("--region", dc.region, "AWS region (default: AWS_REGION / profile)");
-  deploy->add_option("--profile", dc.profile, "AWS profile (default: AWS_PROFILE or 'default')");
-  deploy->add_flag("--json", dc.json_output, "print what was deployed as one JSON object");
-  deploy->add_flag("-q,--quiet", dc.quiet, "no output");
-  CaseCommands cases;
-  add_case_commands(app, cases);
+  dc.print.add_to(*deploy, "print what was deployed as one JSON object", "no output");
+  // In the order `--help` lists them.
+  std::vector<Subcommand> commands = {{linreg, [&c] { return run_linreg(c); }},
+                                      {stage, [&st] { return run_stage_command(st); }},
+                                      {deploy, [&dc] { return run_deploy_command(dc); }}};
+  for (Subcommand& command : add_case_commands(app)) commands.push_back(std::move(command));
   CLI::App* report_command = register_report(app);
-  LayersCommandHandle layers_command(app);
-  PredictCommandHandle predict_command(app);
-  AugmentCommandHandle augment_command(app);
-  CasecCommandHandle casec_command(app);
-  TuningCommands tuning_commands(app);
+  commands.push_back(add_layers_command(app));
+  commands.push_back(add_predict_command(app));
+  commands.push_back(add_augment_command(app));
+  commands.push_back(add_casec_command(app));
+  commands.push_back(add_optimize_command(app));
+  commands.push_back(add_sweep_command(app));
   CLI11_PARSE(app, argc, argv);
   if (report_command->parsed()) return 0;  // ran in its callback
   try {
-    if (const auto code = run_case_commands(cases)) return *code;
-    if (const auto code = layers_command.run_if_parsed()) return *code;
-    if (const auto code = predict_command.run_if_parsed()) return *code;
-    if (const auto code = augment_command.run_if_parsed()) return *code;
-    if (const auto code = casec_command.run_if_parsed()) return *code;
-    if (const auto code = tuning_commands.run_if_parsed()) return *code;
-    if (stage->parsed()) return run_stage_command(st);
-    if (deploy->parsed()) return run_deploy_command(dc);
-    return run_linreg(c);
+    for (const Subcommand& command : commands)
+      if (const auto code = command.run_if_parsed()) return *code;
+    return 0;  // not reached: require_subcommand(1)
   } catch (const std::exception& e) {
     std::cerr << "\nstratus-trainer: " << e.what() << "\n";
     return 1;

@@ -7,6 +7,7 @@
 
 #include "stratus/ml/architectures.hpp"
 #include "stratus/trainer/dataset_readers.hpp"
+#include "stratus/trainer/s3_url.hpp"
 #include "stratus/trainer/stage_plan.hpp"
 
 namespace stratus::trainer {
@@ -16,17 +17,16 @@ Shard as_shard(const LabeledData& data) {
   return Shard{data.features, data.labels};
 }
 
-// s3://bucket/key -> (bucket, key)
-std::pair<std::string, std::string> split_s3_url(const std::string& url) {
+// --dataset s3://bucket/key
+S3ObjectUrl split_s3_url(const std::string& url) {
   if (url.rfind("s3://", 0) != 0)
     throw std::invalid_argument("--dataset must be s3://bucket/prefix/manifest.json");
-  const std::string rest = url.substr(5);
-  const auto slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
+  auto parsed = parse_s3_object_url(url);
+  if (!parsed) {
     throw std::invalid_argument("--dataset must be s3://bucket/prefix/manifest.json; got '" + url +
                                 "'");
   }
-  return {rest.substr(0, slash), rest.substr(slash + 1)};
+  return std::move(*parsed);
 }
 
 // Every shard of a staged dataset, concatenated in order: the evaluation set when there is no

@@ -9,10 +9,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "stratus/trainer/html_report.hpp"
 #include "stratus/trainer/optimizer_loop.hpp"
 #include "tuning_options.hpp"
-#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 
@@ -92,7 +90,7 @@ int run_optimize(OptimizeCommand& c) {
       target.has_functions() ? c.function_prefix + "_a" : "model_averaging",
       target.has_functions() ? c.function_prefix + "_b" : "model_averaging"};
   int workers[2] = {static_cast<int>(c.workers), static_cast<int>(c.workers)};
-  const bool table = !c.run.quiet && !c.run.json_lines;
+  const bool table = c.run.print.table();
   if (target.has_functions()) {
     for (int slot = 0; slot < 2; ++slot)
       target.deploy_worker(names[slot], knob == Knob::memory ? loop.start[slot] : c.memory_mb);
@@ -178,7 +176,7 @@ int run_optimize(OptimizeCommand& c) {
          s.changed_slot >= 0 ? ordered_json(names[s.changed_slot]) : ordered_json(nullptr)},
         {"converged", s.rule.converged}};
     steps.push_back(line);
-    if (c.run.json_lines) {
+    if (c.run.print.json) {
       std::cout << line.dump() << "\n" << std::flush;
     } else if (table) {
       std::printf(
@@ -206,7 +204,7 @@ int run_optimize(OptimizeCommand& c) {
                           {"best_setting", result.best_setting},
                           {"unit", unit},
                           {"final_settings", final_settings}};
-  if (c.run.json_lines) {
+  if (c.run.print.json) {
     std::cout << ordered_json{{"result", summary}}.dump() << "\n";
   } else if (table) {
     std::printf(
@@ -214,7 +212,7 @@ int run_optimize(OptimizeCommand& c) {
         result.converged ? "the two configurations agree" : "step budget spent, not converged",
         result.steps.size(), result.best_setting, unit, final_settings.dump().c_str());
   }
-  if (!c.run.report_file.empty() || !c.run.html_file.empty()) {
+  if (c.run.report.wanted()) {
     ordered_json configuration = case_a_configuration(c.run);
     if (knob == Knob::memory)
       configuration["workers"] = c.workers;
@@ -236,18 +234,16 @@ int run_optimize(OptimizeCommand& c) {
                            {"converged", result.converged},
                            {"best_setting", result.best_setting},
                            {"final_settings", final_settings}};
-    if (!c.run.html_file.empty())
-      write_html_report(nlohmann::json::parse(report.dump()), c.run.html_file);
-    if (!c.run.report_file.empty()) write_file_replacing(c.run.report_file, report.dump(2) + "\n");
+    c.run.report.write(report);
   }
   return 0;
 }
 
 }  // namespace
 
-OptimizeCommandHandle::OptimizeCommandHandle(CLI::App& app)
-    : command_(std::make_unique<OptimizeCommand>()) {
-  OptimizeCommand& c = *command_;
+Subcommand add_optimize_command(CLI::App& app) {
+  auto command = std::make_shared<OptimizeCommand>();
+  OptimizeCommand& c = *command;
   c.app = app.add_subcommand(
       "optimize",
       "CLOUD 2018's cost optimizer: move memory size or worker count between two configurations "
@@ -299,13 +295,7 @@ OptimizeCommandHandle::OptimizeCommandHandle(CLI::App& app)
                    "the two functions are PREFIX_a and PREFIX_b (created or updated)")
       ->capture_default_str();
   add_short_case_a_options(*c.app, c.run, 3);
-}
-
-OptimizeCommandHandle::~OptimizeCommandHandle() = default;
-
-std::optional<int> OptimizeCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run_optimize(*command_);
+  return {c.app, [command] { return run_optimize(*command); }};
 }
 
 }  // namespace stratus::trainer

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common_options.hpp"
 #include "stratus/common/base64.hpp"
 #include "stratus/ml/predict_protocol.hpp"
 #include "stratus/trainer/fan_out.hpp"
@@ -17,8 +18,7 @@ namespace stratus::trainer {
 
 struct PredictCommand {
   CLI::App* app = nullptr;
-  std::string target = "local";
-  std::string region, profile;
+  TargetFlags where;
   std::string model;
   std::string image;
   std::size_t top_k = 5;
@@ -26,7 +26,7 @@ struct PredictCommand {
   std::string hidden = "relu";
   std::string pixels = "unit";
   std::string function = std::string(ml::predict::kFunction);
-  bool json_output = false;
+  OutputFlags print;  // --json only
 };
 
 namespace {
@@ -40,7 +40,7 @@ std::string read_file(const std::string& path) {
 }
 
 int run(const PredictCommand& c) {
-  Target target = make_target({c.target, c.region, c.profile, 0});
+  Target target = make_target(c.where.options());
   std::string model_url = c.model;
   if (!model_url.starts_with("s3://")) {
     if (target.kind != TargetKind::Local) {
@@ -76,7 +76,7 @@ int run(const PredictCommand& c) {
       },
       telemetry);
   const auto probabilities = nlohmann::ordered_json::parse(answer);
-  if (c.json_output) {
+  if (c.print.json) {
     std::cout << probabilities.dump() << "\n";
     return 0;
   }
@@ -90,16 +90,13 @@ int run(const PredictCommand& c) {
 
 }  // namespace
 
-PredictCommandHandle::PredictCommandHandle(CLI::App& app)
-    : command_(std::make_unique<PredictCommand>()) {
-  PredictCommand& c = *command_;
+Subcommand add_predict_command(CLI::App& app) {
+  auto command = std::make_shared<PredictCommand>();
+  PredictCommand& c = *command;
   c.app = app.add_subcommand("predict",
                              "classify an image with the predict function and a model in S3");
   CLI::App& a = *c.app;
-  a.add_option("--target", c.target, "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
-      ->capture_default_str();
-  a.add_option("--region", c.region, "AWS region");
-  a.add_option("--profile", c.profile, "AWS profile");
+  c.where.add_to(a);
   a.add_option("--model", c.model,
                "s3://bucket/key of a stratus-model/1 object (a local file with --target local)")
       ->required();
@@ -115,14 +112,8 @@ PredictCommandHandle::PredictCommandHandle(CLI::App& app)
       ->check(CLI::IsMember({"unit", "centered"}))
       ->capture_default_str();
   a.add_option("--function", c.function, "function name")->capture_default_str();
-  a.add_flag("--json", c.json_output, "print the function's answer as is");
-}
-
-PredictCommandHandle::~PredictCommandHandle() = default;
-
-std::optional<int> PredictCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run(*command_);
+  c.print.add_to(a, "print the function's answer as is", nullptr);
+  return {c.app, [command] { return run(*command); }};
 }
 
 }  // namespace stratus::trainer

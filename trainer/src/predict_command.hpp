@@ -2,22 +2,11 @@
 // `stratus-trainer predict`: one image classified by the `predict` function
 // (stratus/ml/predict_protocol.hpp) with a model in S3.
 
-#include <CLI/CLI.hpp>
-#include <memory>
-#include <optional>
+#include "subcommand.hpp"
 
 namespace stratus::trainer {
 
-struct PredictCommand;
-
-class PredictCommandHandle {
- public:
-  explicit PredictCommandHandle(CLI::App& app);
-  ~PredictCommandHandle();
-  std::optional<int> run_if_parsed();  // the exit code when `predict` was given
-
- private:
-  std::unique_ptr<PredictCommand> command_;
-};
+// Adds `predict` to the trainer's command line.
+Subcommand add_predict_command(CLI::App& app);
 
 }  // namespace stratus::trainer

@@ -26,6 +26,61 @@ bool has_values(const Series& s) {
   return std::any_of(s.values.begin(), s.values.end(), [](const auto& v) { return v.has_value(); });
 }
 
+namespace {
+
+// What both charts draw the same way: the <svg> box and its title, the "no data" page, the axes
+// around the plot area (inside fixed margins), the grid lines with their values, the axis labels.
+struct Frame {
+  static constexpr double kWidth = 760, kLeft = 95, kRight = 20, kTop = 40, kBottom = 50;
+  double height;
+
+  // Where value `v` of the axis range [lo, hi] falls, in pixels.
+  double x_at(double v, double lo, double hi) const {
+    return kLeft + (v - lo) / (hi - lo) * (kWidth - kLeft - kRight);
+  }
+  double y_at(double v, double lo, double hi) const {
+    return height - kBottom - (v - lo) / (hi - lo) * (height - kTop - kBottom);
+  }
+  std::string open(const std::string& id, const std::string& title) const {
+    return "<svg id=\"" + id + "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+           number(kWidth) + "\" height=\"" + number(height) + "\" viewBox=\"0 0 " +
+           number(kWidth) + " " + number(height) + "\" role=\"img\" aria-label=\"" +
+           escape(title) + "\">\n" + "<text x=\"" + number(kWidth / 2) +
+           "\" y=\"22\" text-anchor=\"middle\" class=\"title\">" + escape(title) + "</text>\n";
+  }
+  std::string no_data() const {
+    return "<text x=\"" + number(kWidth / 2) + "\" y=\"" + number(height / 2) +
+           "\" text-anchor=\"middle\">no data</text>\n</svg>\n";
+  }
+  std::string axes() const {
+    return "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(height - kBottom) + "\" x2=\"" +
+           number(kWidth - kRight) + "\" y2=\"" + number(height - kBottom) +
+           "\" class=\"axis\"/>\n" + "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kTop) +
+           "\" x2=\"" + number(kLeft) + "\" y2=\"" + number(height - kBottom) +
+           "\" class=\"axis\"/>\n";
+  }
+  // A horizontal grid line at `y_px`, labelled with its value.
+  std::string grid_line(double y_px, double value) const {
+    return "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(y_px) + "\" x2=\"" +
+           number(kWidth - kRight) + "\" y2=\"" + number(y_px) + "\" class=\"grid\"/>\n" +
+           "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(y_px + 4) +
+           "\" text-anchor=\"end\">" + number(value, "%.4g") + "</text>\n";
+  }
+  // A value under the x axis at `x_px`.
+  std::string x_tick(double x_px, const std::string& text) const {
+    return "<text x=\"" + number(x_px) + "\" y=\"" + number(height - kBottom + 18) +
+           "\" text-anchor=\"middle\">" + text + "</text>\n";
+  }
+  std::string axis_labels(const std::string& x_label, const std::string& y_label) const {
+    return "<text x=\"" + number((kLeft + kWidth - kRight) / 2) + "\" y=\"" + number(height - 8) +
+           "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n" +
+           "<text transform=\"translate(14 " + number((kTop + height - kBottom) / 2) +
+           ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
+  }
+};
+
+}  // namespace
+
 // A line chart with axes, ticks, a legend and a <title> tooltip on every point.
 std::string line_chart(const std::string& id, const std::string& title, const std::string& y_label,
                        const std::string& x_label, const std::vector<double>& xs,
@@ -33,53 +88,29 @@ std::string line_chart(const std::string& id, const std::string& title, const st
   std::vector<Series> series;
   for (const Series& s : all_series)
     if (has_values(s)) series.push_back(s);
-  constexpr double kWidth = 760, kHeight = 300, kLeft = 95, kRight = 20, kTop = 40, kBottom = 50;
+  const Frame frame{300};
+  constexpr double kLeft = Frame::kLeft, kTop = Frame::kTop;
   double lo = INFINITY, hi = -INFINITY;
   for (const Series& s : series)
     for (const auto& v : s.values)
       if (v) lo = std::min(lo, *v), hi = std::max(hi, *v);
-  std::string svg =
-      "<svg id=\"" + id + "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-      number(kWidth) + "\" height=\"" + number(kHeight) + "\" viewBox=\"0 0 " + number(kWidth) +
-      " " + number(kHeight) + "\" role=\"img\" aria-label=\"" + escape(title) + "\">\n";
-  svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" class=\"title\">" +
-         escape(title) + "</text>\n";
-  if (series.empty() || xs.empty()) {
-    svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"" + number(kHeight / 2) +
-           "\" text-anchor=\"middle\">no data</text>\n</svg>\n";
-    return svg;
-  }
+  std::string svg = frame.open(id, title);
+  if (series.empty() || xs.empty()) return svg + frame.no_data();
   lo = std::min(lo, 0.0);
   if (hi <= lo) hi = lo + 1;
   hi += (hi - lo) * 0.05;
   const double x_min = xs.front(), x_max = xs.size() > 1 ? xs.back() : xs.front() + 1;
-  auto px = [&](double x) {
-    return kLeft + (x - x_min) / (x_max - x_min) * (kWidth - kLeft - kRight);
-  };
-  auto py = [&](double y) {
-    return kHeight - kBottom - (y - lo) / (hi - lo) * (kHeight - kTop - kBottom);
-  };
+  auto px = [&](double x) { return frame.x_at(x, x_min, x_max); };
+  auto py = [&](double y) { return frame.y_at(y, lo, hi); };
   // Axes and ticks.
-  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kHeight - kBottom) + "\" x2=\"" +
-         number(kWidth - kRight) + "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
-  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kTop) + "\" x2=\"" + number(kLeft) +
-         "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
+  svg += frame.axes();
   for (int i = 0; i <= 4; ++i) {
     const double y = lo + (hi - lo) * i / 4;
-    svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(py(y)) + "\" x2=\"" +
-           number(kWidth - kRight) + "\" y2=\"" + number(py(y)) + "\" class=\"grid\"/>\n";
-    svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(py(y) + 4) +
-           "\" text-anchor=\"end\">" + number(y, "%.4g") + "</text>\n";
+    svg += frame.grid_line(py(y), y);
   }
   const std::size_t step = std::max<std::size_t>(1, xs.size() / 10);
-  for (std::size_t i = 0; i < xs.size(); i += step) {
-    svg += "<text x=\"" + number(px(xs[i])) + "\" y=\"" + number(kHeight - kBottom + 18) +
-           "\" text-anchor=\"middle\">" + number(xs[i]) + "</text>\n";
-  }
-  svg += "<text x=\"" + number((kLeft + kWidth - kRight) / 2) + "\" y=\"" + number(kHeight - 8) +
-         "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
-  svg += "<text transform=\"translate(14 " + number((kTop + kHeight - kBottom) / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
+  for (std::size_t i = 0; i < xs.size(); i += step) svg += frame.x_tick(px(xs[i]), number(xs[i]));
+  svg += frame.axis_labels(x_label, y_label);
   // Lines, points, legend.
   double legend_x = kLeft + 10;
   for (const Series& s : series) {
@@ -110,18 +141,10 @@ std::string scatter_chart(const std::string& id, const std::string& title,
                           const std::string& x_label, const std::string& y_label,
                           const std::vector<ScatterPoint>& points,
                           const std::string& highlight_name) {
-  constexpr double kWidth = 760, kHeight = 360, kLeft = 95, kRight = 20, kTop = 40, kBottom = 50;
-  std::string svg =
-      "<svg id=\"" + id + "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-      number(kWidth) + "\" height=\"" + number(kHeight) + "\" viewBox=\"0 0 " + number(kWidth) +
-      " " + number(kHeight) + "\" role=\"img\" aria-label=\"" + escape(title) + "\">\n";
-  svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" class=\"title\">" +
-         escape(title) + "</text>\n";
-  if (points.empty()) {
-    svg += "<text x=\"" + number(kWidth / 2) + "\" y=\"" + number(kHeight / 2) +
-           "\" text-anchor=\"middle\">no data</text>\n</svg>\n";
-    return svg;
-  }
+  const Frame frame{360};
+  constexpr double kLeft = Frame::kLeft, kTop = Frame::kTop;
+  std::string svg = frame.open(id, title);
+  if (points.empty()) return svg + frame.no_data();
   double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
   for (const ScatterPoint& p : points) {
     x_lo = std::min(x_lo, p.x), x_hi = std::max(x_hi, p.x);
@@ -136,29 +159,14 @@ std::string scatter_chart(const std::string& id, const std::string& title,
   };
   widen(x_lo, x_hi);
   widen(y_lo, y_hi);
-  auto px = [&](double x) {
-    return kLeft + (x - x_lo) / (x_hi - x_lo) * (kWidth - kLeft - kRight);
-  };
-  auto py = [&](double y) {
-    return kHeight - kBottom - (y - y_lo) / (y_hi - y_lo) * (kHeight - kTop - kBottom);
-  };
-  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kHeight - kBottom) + "\" x2=\"" +
-         number(kWidth - kRight) + "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
-  svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(kTop) + "\" x2=\"" + number(kLeft) +
-         "\" y2=\"" + number(kHeight - kBottom) + "\" class=\"axis\"/>\n";
+  auto px = [&](double x) { return frame.x_at(x, x_lo, x_hi); };
+  auto py = [&](double y) { return frame.y_at(y, y_lo, y_hi); };
+  svg += frame.axes();
   for (int i = 0; i <= 4; ++i) {
     const double y = y_lo + (y_hi - y_lo) * i / 4, x = x_lo + (x_hi - x_lo) * i / 4;
-    svg += "<line x1=\"" + number(kLeft) + "\" y1=\"" + number(py(y)) + "\" x2=\"" +
-           number(kWidth - kRight) + "\" y2=\"" + number(py(y)) + "\" class=\"grid\"/>\n";
-    svg += "<text x=\"" + number(kLeft - 6) + "\" y=\"" + number(py(y) + 4) +
-           "\" text-anchor=\"end\">" + number(y, "%.4g") + "</text>\n";
-    svg += "<text x=\"" + number(px(x)) + "\" y=\"" + number(kHeight - kBottom + 18) +
-           "\" text-anchor=\"middle\">" + number(x, "%.4g") + "</text>\n";
+    svg += frame.grid_line(py(y), y) + frame.x_tick(px(x), number(x, "%.4g"));
   }
-  svg += "<text x=\"" + number((kLeft + kWidth - kRight) / 2) + "\" y=\"" + number(kHeight - 8) +
-         "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
-  svg += "<text transform=\"translate(14 " + number((kTop + kHeight - kBottom) / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
+  svg += frame.axis_labels(x_label, y_label);
   std::vector<const ScatterPoint*> front;
   for (const ScatterPoint& p : points)
     if (p.highlighted) front.push_back(&p);

@@ -9,11 +9,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "stratus/trainer/html_report.hpp"
 #include "stratus/trainer/pareto.hpp"
 #include "stratus/trainer/sweep_grid.hpp"
 #include "tuning_options.hpp"
-#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 
@@ -57,7 +55,7 @@ int run_sweep(SweepCommand& c) {
   const bool modeled = target.kind() == TargetKind::Url;
   const char* clock =
       modeled ? "modeled AWS time and cost (emulator)" : "measured wall time and billed cost (AWS)";
-  const bool table = !c.run.quiet && !c.run.json_lines;
+  const bool table = c.run.print.table();
   if (table) {
     std::printf(
         "sweep casea: memory %s MB x workers %s = %zu runs of %u rounds (%u x %u), orchestration "
@@ -93,7 +91,7 @@ int run_sweep(SweepCommand& c) {
         }
       }
       points.push_back(p);
-      if (c.run.json_lines) {
+      if (c.run.print.json) {
         std::cout << point_json(p, c.run.rounds).dump() << "\n" << std::flush;
       } else if (table) {
         std::printf("%8d %8d %14.2f %12.2f %14.10f %9.4f\n", p.memory_mb, p.workers, p.time_ms,
@@ -113,7 +111,7 @@ int run_sweep(SweepCommand& c) {
     if (front[i])
       front_json.push_back({{"memory_mb", points[i].memory_mb}, {"workers", points[i].workers}});
   }
-  if (c.run.json_lines) {
+  if (c.run.print.json) {
     std::cout << ordered_json{{"pareto_front", front_json}, {"points", grid}}.dump() << "\n";
   } else if (table) {
     std::printf("\n%8s %8s %14s %16s  %s\n", "memory", "workers", "run_ms", "cost_usd", "pareto");
@@ -123,7 +121,7 @@ int run_sweep(SweepCommand& c) {
     std::printf("pareto front (no other configuration is both faster and cheaper): %s\n",
                 front_json.dump().c_str());
   }
-  if (!c.run.report_file.empty() || !c.run.html_file.empty()) {
+  if (c.run.report.wanted()) {
     ordered_json configuration = case_a_configuration(c.run);
     configuration["memory"] = c.memory;
     configuration["workers"] = c.workers;
@@ -137,17 +135,16 @@ int run_sweep(SweepCommand& c) {
                            {"workers", worker_counts},
                            {"points", grid},
                            {"pareto_front", front_json}};
-    if (!c.run.html_file.empty())
-      write_html_report(nlohmann::json::parse(report.dump()), c.run.html_file);
-    if (!c.run.report_file.empty()) write_file_replacing(c.run.report_file, report.dump(2) + "\n");
+    c.run.report.write(report);
   }
   return 0;
 }
 
 }  // namespace
 
-SweepCommandHandle::SweepCommandHandle(CLI::App& app) : command_(std::make_unique<SweepCommand>()) {
-  SweepCommand& c = *command_;
+Subcommand add_sweep_command(CLI::App& app) {
+  auto command = std::make_shared<SweepCommand>();
+  SweepCommand& c = *command;
   c.app = app.add_subcommand("sweep",
                              "what-if grid: Case A time and cost at every memory size x worker "
                              "count, Pareto front marked");
@@ -161,13 +158,7 @@ SweepCommandHandle::SweepCommandHandle(CLI::App& app) : command_(std::make_uniqu
   c.app->add_option("--function", c.function, "the worker copy the sweep runs (created or updated)")
       ->capture_default_str();
   add_short_case_a_options(*c.app, c.run, 2);
-}
-
-SweepCommandHandle::~SweepCommandHandle() = default;
-
-std::optional<int> SweepCommandHandle::run_if_parsed() {
-  if (!command_->app->parsed()) return std::nullopt;
-  return run_sweep(*command_);
+  return {c.app, [command] { return run_sweep(*command); }};
 }
 
 }  // namespace stratus::trainer

@@ -3,22 +3,11 @@
 // short Case A run whose modeled AWS time and cost are read, with the Pareto front marked
 // (pareto.hpp). AWS Lambda Power Tuning's idea, for whole training runs and for free.
 
-#include <CLI/CLI.hpp>
-#include <memory>
-#include <optional>
+#include "subcommand.hpp"
 
 namespace stratus::trainer {
 
-struct SweepCommand;
-
-class SweepCommandHandle {
- public:
-  explicit SweepCommandHandle(CLI::App& app);
-  ~SweepCommandHandle();
-  std::optional<int> run_if_parsed();
-
- private:
-  std::unique_ptr<SweepCommand> command_;
-};
+// Adds `sweep` to the trainer's command line.
+Subcommand add_sweep_command(CLI::App& app);
 
 }  // namespace stratus::trainer

@@ -1,30 +1,13 @@
 #include "tuning_options.hpp"
 
-#include <atomic>
-#include <csignal>
-#include <filesystem>
-
+#include "interrupt_flag.hpp"
 #include "stratus/ml/architectures.hpp"
-#include "stratus/trainer/output_file.hpp"
 
 namespace stratus::trainer {
 
-namespace {
-
-std::atomic<bool> interrupt_requested{false};
-extern "C" void on_tuning_interrupt(int) {
-  interrupt_requested = true;
-}
-
-}  // namespace
-
 void add_short_case_a_options(CLI::App& app, ShortCaseA& c, std::uint32_t default_rounds) {
   c.rounds = default_rounds;
-  app.add_option("--target", c.target,
-                 "local, aws, or an endpoint URL such as http://127.0.0.1:9001")
-      ->capture_default_str();
-  app.add_option("--region", c.region, "AWS region (default: AWS_REGION / profile)");
-  app.add_option("--profile", c.profile, "AWS profile (default: AWS_PROFILE or 'default')");
+  c.where.add_to(app);
   app.add_option("--role", c.role, "AWS: the IAM role ARN the worker copies run as");
   app.add_option("--wait", c.wait_s, "seconds to wait for a function update to finish")
       ->check(CLI::PositiveNumber)
@@ -58,18 +41,13 @@ void add_short_case_a_options(CLI::App& app, ShortCaseA& c, std::uint32_t defaul
                  "functions: fail a run when no round ends for this many seconds")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  app.add_option("--report", c.report_file, "write every step and the result as JSON");
-  app.add_option("--html", c.html_file,
-                 "write the report as a self-contained HTML page with plots");
-  app.add_flag("--json", c.json_lines, "one JSON object per line on stdout instead of the table");
-  app.add_flag("-q,--quiet", c.quiet, "no table");
+  c.report.add_to(app, "write every step and the result as JSON", true);
+  c.print.add_to(app, "one JSON object per line on stdout instead of the table", "no table");
 }
 
 TuningTarget::Options tuning_target_options(const ShortCaseA& c) {
   TuningTarget::Options o;
-  o.target.target = c.target;
-  o.target.region = c.region;
-  o.target.profile = c.profile;
+  o.target = c.where.options();
   o.role = c.role;
   o.wait = std::chrono::seconds(static_cast<long long>(c.wait_s));
   return o;
@@ -93,9 +71,7 @@ ModelAveragingOptions case_a_options(const ShortCaseA& c, std::uint32_t workers,
   o.stall_timeout = std::chrono::seconds(c.stall_timeout_s);
   o.fan_out.call_deadline =
       std::chrono::milliseconds(static_cast<long long>(c.call_timeout_s * 1000));
-  std::signal(SIGINT, on_tuning_interrupt);
-  std::signal(SIGTERM, on_tuning_interrupt);
-  o.interrupted = [] { return interrupt_requested.load(); };
+  o.interrupted = catch_interrupts();
   return o;
 }
 

@@ -6,15 +6,14 @@
 #include <cstdint>
 #include <string>
 
+#include "common_options.hpp"
 #include "stratus/trainer/model_averaging.hpp"
 #include "stratus/trainer/tuning_target.hpp"
 
 namespace stratus::trainer {
 
 struct ShortCaseA {
-  std::string target = "local";
-  std::string region;
-  std::string profile;
+  TargetFlags where;
   std::string role;
   double wait_s = 300;
   std::uint32_t rounds = 3;
@@ -27,10 +26,8 @@ struct ShortCaseA {
   std::uint32_t poll_ms = 100;
   double call_timeout_s = 900;
   std::uint32_t stall_timeout_s = 600;
-  bool json_lines = false;
-  bool quiet = false;
-  std::string report_file;
-  std::string html_file;
+  OutputFlags print;
+  ReportFlags report;
 };
 
 void add_short_case_a_options(CLI::App& app, ShortCaseA& c, std::uint32_t default_rounds);

@@ -140,3 +140,18 @@ TEST(FaultReport, WithoutARecordItSaysWhyAndKeepsWhatTheTrainerSaw) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("AWS keeps no record"), std::string::npos);
 }
+
+TEST(FaultReport, AtTheEndOfARunTheScopeClosesAndTheTargetSaysWhyItHasNoRecord) {
+  Target local = make_target(TargetOptions{});
+  FaultScope s = scope();
+  s.to.clear();
+  TrainerActions actions;
+  actions.calls = {call(CallFate::timed_out, "")};
+  const auto report = run_fault_report(local, s, actions);
+  EXPECT_FALSE(s.to.empty());
+  EXPECT_GE(s.to, s.from);  // same fixed-width UTC format: text order is time order
+  std::string why;
+  EXPECT_FALSE(fetch_fault_record(local, why).has_value());
+  EXPECT_EQ(report, fault_report(std::nullopt, why, s, actions));
+  EXPECT_EQ(report["trainer"]["timed_out"], 1);
+}

@@ -48,6 +48,11 @@ nlohmann::ordered_json fault_report(const std::optional<nlohmann::json>& record,
                                     const std::string& why, const FaultScope& scope,
                                     const TrainerActions& actions);
 
+// What a command reports when its run ends: `scope` closed now, the target's record fetched
+// (fetch_fault_record) and joined with `actions` (fault_report).
+nlohmann::ordered_json run_fault_report(const Target& target, FaultScope& scope,
+                                        const TrainerActions& actions);
+
 // A few lines for the command's table: the total, then per kind its count and handling.
 std::vector<std::string> fault_report_lines(const nlohmann::ordered_json& faults);
 
