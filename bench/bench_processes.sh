@@ -49,6 +49,17 @@ wait_for_file() {
   return 1
 }
 
+# start_floor NAME BINARY: starts a stratus-http-floor on a free loopback port, its endpoint and
+# log under $OUT_DIR/NAME.*; sets FLOOR_STARTED_PID and FLOOR_STARTED_URL (its /echo route).
+start_floor() {
+  rm -f "$OUT_DIR/$1.endpoint"
+  "$2" --endpoint-file "$OUT_DIR/$1.endpoint" > "$OUT_DIR/$1.log" 2>&1 &
+  FLOOR_STARTED_PID=$!
+  STARTED_PIDS+=("$FLOOR_STARTED_PID")
+  wait_for_file "$OUT_DIR/$1.endpoint" 10 || { log "$1 server ($2) did not start"; exit 1; }
+  FLOOR_STARTED_URL=$(head -n1 "$OUT_DIR/$1.endpoint")/echo
+}
+
 # wait_for_idle URL FUNCTION COUNT [SECONDS=30]: polls the emulator's environments endpoint until
 # COUNT environments of FUNCTION are idle.
 wait_for_idle() {

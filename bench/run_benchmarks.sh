@@ -144,12 +144,7 @@ echo "load average when measuring began: $(loadavg); other processes kept ${BUSY
 # ---------------------------------------------------------------------------------------------
 # Floor and warm invokes, interleaved per repetition.
 log "warm invokes and the HTTP floor ($REPS repetitions, ${WARM_SECONDS}s each)"
-rm -f "$OUT_DIR/floor.endpoint"
-"$FLOOR" --endpoint-file "$OUT_DIR/floor.endpoint" > "$OUT_DIR/floor.log" 2>&1 &
-FLOOR_PID=$!
-STARTED_PIDS+=("$FLOOR_PID")
-wait_for_file "$OUT_DIR/floor.endpoint" 10 || { log "floor server did not start"; exit 1; }
-FLOOR_URL=$(head -n1 "$OUT_DIR/floor.endpoint")/echo
+start_floor floor "$FLOOR"; FLOOR_PID=$FLOOR_STARTED_PID FLOOR_URL=$FLOOR_STARTED_URL
 
 start_daemon warm "$WARM_CONFIG"
 WARM_PID=$DAEMON_PID

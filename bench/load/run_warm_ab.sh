@@ -72,18 +72,9 @@ print(json.dumps(doc))' "$out" "$1" "$2" "$(( after - before ))" "$CLK_TCK" "$6"
   echo "before: $BEFORE; after: $AFTER; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT_DIR/machine.txt" >&2
 
-rm -f "$OUT_DIR/floor.endpoint"
-"$FLOOR" --endpoint-file "$OUT_DIR/floor.endpoint" > "$OUT_DIR/floor.log" 2>&1 &
-FLOOR_PID=$!
-STARTED_PIDS+=("$FLOOR_PID")
-wait_for_file "$OUT_DIR/floor.endpoint" 10 || { log "floor server did not start"; exit 1; }
-FLOOR_URL=$(head -n1 "$OUT_DIR/floor.endpoint")/echo
-rm -f "$OUT_DIR/floor_after.endpoint"
-"$AFTER/bin/stratus-http-floor" --endpoint-file "$OUT_DIR/floor_after.endpoint" > "$OUT_DIR/floor_after.log" 2>&1 &
-FLOOR_AFTER_PID=$!
-STARTED_PIDS+=("$FLOOR_AFTER_PID")
-wait_for_file "$OUT_DIR/floor_after.endpoint" 10 || { log "AFTER's floor server did not start"; exit 1; }
-FLOOR_AFTER_URL=$(head -n1 "$OUT_DIR/floor_after.endpoint")/echo
+start_floor floor "$FLOOR"; FLOOR_PID=$FLOOR_STARTED_PID FLOOR_URL=$FLOOR_STARTED_URL
+start_floor floor_after "$AFTER/bin/stratus-http-floor"
+FLOOR_AFTER_PID=$FLOOR_STARTED_PID FLOOR_AFTER_URL=$FLOOR_STARTED_URL
 
 start_daemon before "$BEFORE"; BEFORE_PID=$DAEMON_PID; BEFORE_URL=$DAEMON_URL/2015-03-31/functions/echo/invocations
 wait_for_idle "$DAEMON_URL" echo "$PROVISIONED" 60
