@@ -98,6 +98,13 @@ class HttpServerWireTest : public testing::Test {
     server_.reset();
   }
 
+  // The fixture's server replaced by one with these options (a test of a timeout).
+  void restart(HttpServerOptions options) {
+    TearDown();
+    io_.restart();
+    start(std::move(options));
+  }
+
   tcp::socket connect() {
     tcp::socket socket(client_io_);
     socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
@@ -275,11 +282,9 @@ TEST_F(HttpServerWireTest, FileBodiesSmallAndLargerThanOnePiece) {
 }
 
 TEST_F(HttpServerWireTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
-  TearDown();
   HttpServerOptions options;
   options.idle_timeout = 200ms;
-  io_.restart();
-  start(options);
+  restart(options);
   tcp::socket socket = connect();
   auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(read_to_close(socket), "");
@@ -287,11 +292,9 @@ TEST_F(HttpServerWireTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
 }
 
 TEST_F(HttpServerWireTest, StalledBodyIsCutOffAfterTheBodyTimeout) {
-  TearDown();
   HttpServerOptions options;
   options.body_timeout = 200ms;
-  io_.restart();
-  start(options);
+  restart(options);
   tcp::socket socket = connect();
   asio::write(
       socket,
@@ -302,12 +305,10 @@ TEST_F(HttpServerWireTest, StalledBodyIsCutOffAfterTheBodyTimeout) {
 }
 
 TEST_F(HttpServerWireTest, AShorterIdleTimeoutReplacesALongerBodyTimeout) {
-  TearDown();
   HttpServerOptions options;
   options.idle_timeout = 1s;
   options.body_timeout = 30s;
-  io_.restart();
-  start(options);
+  restart(options);
   tcp::socket socket = connect();
   // The body arrives in two parts, so the server waits for it under the 30 s body timeout, past
   // the first idle deadline (the timer then waits for the 30 s one)...
