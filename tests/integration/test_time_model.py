@@ -37,22 +37,26 @@ def spin(emulator, function):
 
 
 def alone_reference(emulator, function):
-    """(measured duration of the function run alone, its modeled duration, quiet?). The machine
-    is shared (other builds and tests), so a run counts as alone only when its measured duration is
-    within 5% of its CPU work at the function's share; the quietest of a bounded number of tries
-    is used.
+    """(measured duration of the function run alone, its modeled duration with the sibling vCPU
+    busy, quiet?, the band of modeled durations alone runs give). The machine is shared (other
+    builds and tests), so a run counts as alone only when its measured duration is within 5% of its
+    CPU work at the function's share; the quietest of a bounded number of tries is used.
 
     The host's two vCPUs may be hyperthreads of one core: a thread gets less done per CPU-second
-    while its sibling is busy, so CPU time measured next to an idle sibling is smaller than the
-    same work's CPU time on a loaded host (seen: 29% at 512 MB). The concurrent runs always have
-    a busy sibling, so the alone runs get one too: a spinning process (one thread, so the host is
-    still not oversubscribed)."""
+    while its sibling is busy, so the same work's CPU time, and with it the modeled duration, moves
+    with what runs on the other vCPU (seen: 20-29% at 512 MB). The concurrent runs have their
+    sibling busy with other spinners for some of the time only (quota-throttled ones leave it idle
+    in between), so the alone runs are made both ways: next to a spinning process (one thread, so
+    the host is still not oversubscribed) and next to an idle sibling. The band between the two is
+    what the same work's modeled duration is on this host, however loaded."""
     sibling = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        return _quietest_alone_run(emulator, function)
+        measured, busy_modeled, quiet = _quietest_alone_run(emulator, function)
     finally:
         sibling.kill()
         sibling.wait()
+    _, idle_modeled, _ = _quietest_alone_run(emulator, function)
+    return measured, busy_modeled, quiet, (min(busy_modeled, idle_modeled), max(busy_modeled, idle_modeled))
 
 
 def _quietest_alone_run(emulator, function):
@@ -80,13 +84,13 @@ def test_cpu_bound_modeled_duration_ignores_oversubscription(start_emulator, tmp
     ]))
     for function in ("spin1769", "spin512"):
         spin(emulator, function)  # warm one environment
-        alone, alone_modeled, quiet = alone_reference(emulator, function)
+        alone, alone_modeled, quiet, (low, high) = alone_reference(emulator, function)
         with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
             results = list(pool.map(lambda _: spin(emulator, function), range(CONCURRENT)))
         modeled = [float(r.headers["x-stratus-modeled-duration-ms"]) for r in results]
         measured = [measured_duration(r) for r in results]
         print(function, "alone measured", alone, "quiet" if quiet else "(host busy)", "modeled alone",
-              alone_modeled, "concurrent measured median", statistics.median(measured),
+              alone_modeled, "band", low, "-", high, "concurrent measured median", statistics.median(measured),
               "concurrent modeled", min(modeled), "-", max(modeled))
         # The host really was oversubscribed: 16 one-vCPU (or 0.29) functions on 2 cores.
         # (16 x 0.29 vCPU is only 2.3x what 2 cores give, so the bar is set by the share.)
@@ -95,16 +99,16 @@ def test_cpu_bound_modeled_duration_ignores_oversubscription(start_emulator, tmp
         # 0.6, not 1: the 16 environments start one after another (most are cold), so they do not
         # all overlap for the whole run; 6.3x of the expected 8x was seen in a full parallel suite.
         assert statistics.median(measured) > 0.6 * expected_slowdown * alone_modeled, (function, measured, alone_modeled)
-        # Against the alone run's own modeled duration: the alone-measured one is not a stable
-        # reference here, as CPU time for the same work moves by up to ~25% with what runs on the
-        # other vCPU (a hyperthread sibling); bench/time_model/validate.py records that comparison.
-        reference = alone_modeled
-        # The concurrent runs' modeled duration (their median) within 10%; every single one within
-        # 20%: 16 environments thrashing two cores' caches (and the parallel test suite around them)
-        # inflate a few runs' CPU time itself.
-        assert abs(statistics.median(modeled) - reference) <= TOLERANCE * reference, (function, reference, modeled)
+        # Against the alone runs' own modeled durations: the alone-measured one is not a stable
+        # reference here (bench/time_model/validate.py records that comparison), and the modeled one
+        # moves with the hyperthread sibling's load (alone_reference). The concurrent runs' modeled
+        # duration (their median) within 10% of that band; every single one within 20%: 16
+        # environments thrashing two cores' caches (and the parallel test suite around them) inflate
+        # a few runs' CPU time itself. Oversubscription alone would put them 2.3-8x above it.
+        median = statistics.median(modeled)
+        assert low * (1 - TOLERANCE) <= median <= high * (1 + TOLERANCE), (function, low, high, modeled)
         for value in modeled:
-            assert abs(value - reference) <= 2 * TOLERANCE * reference, (function, value, reference, modeled)
+            assert low * (1 - 2 * TOLERANCE) <= value <= high * (1 + 2 * TOLERANCE), (function, value, low, high, modeled)
 
 
 def test_s3_heavy_function_follows_the_profile(start_emulator, tmp_path):
